@@ -1,0 +1,146 @@
+"""What a vendor's accounting system (AS) exposes so that Levels 2 and 3 can sync it into Pleo.
+
+The AS is the source of truth; the syncs only ever read it. Three small protocols:
+
+- :class:`DimensionSource` — accounting dimensions and their values (→ Pleo tag groups / tags);
+- :class:`AccountSource` — the chart of accounts (→ Pleo accounts);
+- :class:`TaxCodeSource` — tax codes (→ Pleo tax codes).
+
+Implementations return **every** object they know, active or not, and mark inactive ones
+(blocked, expired, archived, deleted …) with ``active=False``: the syncs decide what an
+inactive object means. A read that fails must raise (ideally :class:`SourceReadError`),
+never return an empty list: an empty list is a valid answer and archives everything in Pleo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from attrs import define, field
+
+__all__ = [
+    "AccountSource",
+    "Dimension",
+    "DimensionSource",
+    "DimensionValue",
+    "LedgerAccount",
+    "LedgerTaxCode",
+    "SourceReadError",
+    "TaxCodeSource",
+]
+
+
+class SourceReadError(Exception):
+    """The accounting system could not be read (network, auth, timeout, incomplete paging).
+
+    The syncs treat it as "unknown", never as "empty": the affected scope is skipped and
+    nothing is archived because of it.
+    """
+
+
+@define(frozen=True, slots=True)
+class Dimension:
+    """An accounting dimension (department, project, cost centre …) — a Pleo tag group.
+
+    ``code`` is the AS's unique identifier for the dimension (matched case-insensitively
+    against the tag group's ``code``); ``name`` is what users see.
+    """
+
+    code: str
+    name: str
+    active: bool = True
+
+
+@define(frozen=True, slots=True)
+class DimensionValue:
+    """One value of a dimension (a department, a project …) — a Pleo tag.
+
+    ``active`` is ``False`` for values the AS reports as archived, inactive, blocked,
+    expired, deactivated or deleted: all of them count as "not present" for the sync.
+    """
+
+    code: str
+    name: str
+    active: bool = True
+
+
+@define(frozen=True, slots=True)
+class LedgerAccount:
+    """An account of the AS's chart of accounts — a Pleo (bookkeeping) account.
+
+    ``external_id`` is the AS's stable id (the matching key, compared exactly); ``code`` is
+    the account number users see; ``tax_code_external_id`` is the AS id of the account's
+    default tax code (the ``code`` of a :class:`LedgerTaxCode`), if any.
+    """
+
+    external_id: str
+    code: str | None
+    name: str
+    active: bool = True
+    tax_code_external_id: str | None = None
+
+
+def _exact_rate(value: Any) -> Decimal:
+    """Rates are exact decimals: accept ``Decimal``/``int``/``str``, refuse ``float``."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError("a tax rate must be a Decimal (or int/str), never a float")
+    if isinstance(value, (Decimal, int, str)):
+        return Decimal(value)
+    raise TypeError(f"a tax rate must be a Decimal, got {type(value).__name__}")
+
+
+@define(frozen=True, slots=True)
+class LedgerTaxCode:
+    """A tax (VAT) code of the AS — a Pleo tax code.
+
+    ``code`` is the AS's identifier for the tax code (the matching key, compared exactly;
+    accounts refer to it through ``tax_code_external_id``). ``rate`` is a fraction
+    (25 % → ``Decimal("0.25")``). ``type`` is Pleo's ``inclusive`` | ``exclusive`` |
+    ``reverse``.
+    """
+
+    code: str
+    name: str
+    rate: Decimal = field(converter=_exact_rate)
+    type: str = "inclusive"
+    active: bool = True
+    ingoing_tax_account: str | None = None
+    outgoing_tax_account: str | None = None
+
+    @property
+    def external_id(self) -> str:
+        """The AS identifier of the tax code (same as ``code``)."""
+        return self.code
+
+
+@runtime_checkable
+class DimensionSource(Protocol):
+    """Reads accounting dimensions and their values from the AS (Level 2)."""
+
+    def list_dimensions(self) -> Sequence[Dimension]:
+        """Every dimension the AS has, active or not. Raises on a failed read."""
+        ...
+
+    def list_dimension_values(self, dimension_code: str) -> Sequence[DimensionValue]:
+        """Every value of one dimension, active or not. Raises on a failed read."""
+        ...
+
+
+@runtime_checkable
+class AccountSource(Protocol):
+    """Reads the chart of accounts from the AS (Level 3)."""
+
+    def list_accounts(self) -> Sequence[LedgerAccount]:
+        """Every account, active or not. Raises on a failed read."""
+        ...
+
+
+@runtime_checkable
+class TaxCodeSource(Protocol):
+    """Reads tax codes from the AS (Level 3, synced before accounts)."""
+
+    def list_tax_codes(self) -> Sequence[LedgerTaxCode]:
+        """Every tax code, active or not. Raises on a failed read."""
+        ...

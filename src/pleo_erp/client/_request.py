@@ -1,0 +1,145 @@
+"""What one API operation sends: the :class:`Call` value and the helpers that build it.
+
+Resources describe each operation as a ``Call`` (method, path, query pairs, JSON body and
+whether re-sending it is safe); the transport turns it into an ``httpx.Request``. Keeping this
+pure (no I/O) is what lets the sync and async clients share every operation definition.
+
+Query parameters are snake_case exactly as the specs name them (DESIGN decision 9); lists are
+sent exploded (``?statuses=pending&statuses=in_progress``); booleans as ``true``/``false``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Union
+from urllib.parse import quote
+
+__all__ = [
+    "Call",
+    "QueryValue",
+    "encode_json",
+    "ensure_uuid",
+    "path_segment",
+    "query",
+]
+
+QueryValue = Union[str, int, bool, uuid.UUID, enum.Enum, None]
+"""A scalar accepted as a query parameter value."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP call to Pleo, before it becomes an ``httpx.Request``.
+
+    Attributes:
+        operation: a dotted name for logs, e.g. ``"export_jobs.get"``.
+        method: the HTTP method, upper case.
+        path: the versioned path (``/v3/export-jobs/…``), already percent-encoded.
+        params: query pairs in order (repeated keys allowed), or ``()``.
+        body: the JSON-ready request body, or ``None`` for no body.
+        idempotent: whether sending the call twice has the same effect as once; decides
+            whether the transport may re-send it after an ambiguous failure.
+    """
+
+    operation: str
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    idempotent: bool = True
+
+    def with_params(self, **extra: QueryValue | Iterable[QueryValue]) -> Call:
+        """A copy with query pairs added (``None`` values skipped); used to page with ``after``."""
+        added = query(**extra)
+        return replace(self, params=self.params + added) if added else self
+
+
+def _query_text(value: QueryValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def query(**params: QueryValue | Iterable[QueryValue]) -> tuple[tuple[str, str], ...]:
+    """Query pairs from keyword arguments, in order, skipping ``None``.
+
+    A list/tuple/set value becomes one pair per element (OpenAPI ``style: form, explode: true``).
+    """
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, (str, enum.Enum, uuid.UUID, int)):
+            pairs.append((name, _query_text(value)))
+            continue
+        for element in value:
+            if element is not None:
+                pairs.append((name, _query_text(element)))
+    return tuple(pairs)
+
+
+def ensure_uuid(value: uuid.UUID | str, name: str) -> uuid.UUID:
+    """``value`` as a UUID; ``ValueError`` naming the argument for anything else.
+
+    Company, job, account… ids are UUIDs in every spec. Checking locally turns an easy mistake
+    (an organisation slug, a list, an int) into a clear error with no HTTP call
+    (accounts-sync-and-auth.md rule 18).
+    """
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a UUID, got {type(value).__name__}")
+
+
+def path_segment(value: object) -> str:
+    """A path parameter, percent-encoded so it cannot add path segments or a query."""
+    return quote(str(value), safe="")
+
+
+def _json_default(value: object) -> Any:
+    """Encode the non-JSON types a request body may carry (spec formats)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime in a request body: attach a timezone")
+        text = value.astimezone(dt.timezone.utc).isoformat()
+        return text.replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send non-finite number {value}")
+        if value == value.to_integral_value():
+            return int(value)
+        as_float = float(value)
+        # Only emit a JSON float when it reads back as the exact same decimal.
+        if Decimal(repr(as_float)) == value:
+            return as_float
+        raise ValueError(f"{value} cannot be sent as a JSON number without losing precision")
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_json(body: Any) -> bytes:
+    """UTF-8 JSON bytes for a request body (compact, non-ASCII kept as is)."""
+    return json.dumps(
+        body, default=_json_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")

@@ -1,0 +1,445 @@
+"""Export jobs (Export API v3): list, get, create, lifecycle events, job items.
+
+==================================  ===========================================  ==============
+method                              HTTP                                         re-sent blindly
+==================================  ===========================================  ==============
+``list(company_id=, statuses=)``    ``GET /v3/export-jobs?company_id&statuses…``  yes
+``get(job_id)``                     ``GET /v3/export-jobs/{jobId}``               yes
+``create(company_id, entry_ids)``   ``POST /v3/export-jobs``                      no (create)
+``send_event(job_id, event, …)``    ``POST /v3/export-job-events``                no (event)
+``list_items(job_id, status=)``     ``GET /v3/export-jobs/{jobId}/items``         yes
+``update_items(job_id, updates)``   ``PUT /v3/export-jobs/{jobId}/items`` ×⌈n/100⌉  yes (PUT)
+==================================  ===========================================  ==============
+
+Rules encoded here (reference export-api.md Part 3): the event body key is ``jobId`` (rule 2);
+``failureReason``/``failureReasonType`` go only with ``failed`` and must be a *job-level*
+reason (rules 2–3); item updates carry only *item-level* reasons and go in chunks of at most
+100 (rule 10); every per-item ``errors[]`` entry of a 200 response is returned, never dropped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
+from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
+from pleo_erp.client.resources._base import (
+    AsyncResource,
+    SyncResource,
+    check_enum,
+    chunked,
+    data_of,
+    paged,
+)
+from pleo_erp.client.serialization import structure, unstructure
+from pleo_erp.models.export_jobs import (
+    CreateExportJob,
+    CreateExportJobEvent,
+    ExportJobEventType,
+    ExportJobFailureReasonType,
+    ExportJobItemFailureReasonType,
+    ExportJobItemStatus,
+    ExportJobItemUpdateErrorV3,
+    ExportJobItemUpdateV3,
+    ExportJobItemV3,
+    ExportJobStatus,
+    ExportJobV3,
+    Options,
+    UpdateExportJobItemV3,
+)
+
+__all__ = [
+    "MAX_ITEM_UPDATES_PER_REQUEST",
+    "AsyncExportJobs",
+    "ExportJobItemsUpdateResult",
+    "ExportJobs",
+    "ItemUpdate",
+]
+
+MAX_ITEM_UPDATES_PER_REQUEST = 100
+"""Pleo answers 413 ``EXPORT_JOB_ITEMS_UPDATE_LIMIT`` above this (DESIGN decision 2)."""
+
+ItemUpdate = Union[UpdateExportJobItemV3, Mapping[str, Any]]
+"""One item update: the typed model or a spec-shaped (camelCase) dict."""
+
+_JOBS = "/v3/export-jobs"
+_EVENTS = "/v3/export-job-events"
+_UPDATE_FIELDS = frozenset(
+    {
+        "accountingEntryId",
+        "status",
+        "exportedAt",
+        "externalId",
+        "externalUrl",
+        "failureReason",
+        "failureReasonType",
+    }
+)
+_JOB_REASONS = frozenset(member.value for member in ExportJobFailureReasonType)
+_ITEM_REASONS = frozenset(member.value for member in ExportJobItemFailureReasonType)
+
+
+@dataclass(frozen=True)
+class ExportJobItemsUpdateResult:
+    """What ``update_items`` achieved across all its chunks.
+
+    Attributes:
+        items: every job item Pleo returned as updated (``data`` of each response).
+        errors: every per-item error Pleo reported inside a 200 response (``errors`` of each
+            response), with its ``type`` (``ACCOUNTING_ENTRY_DOES_NOT_EXIST``, …).
+        requests: how many PUT requests were sent (one per chunk of ≤100).
+    """
+
+    items: tuple[ExportJobItemV3, ...]
+    errors: tuple[ExportJobItemUpdateErrorV3, ...]
+    requests: int
+
+    @property
+    def ok(self) -> bool:
+        """True when Pleo reported no per-item error."""
+        return not self.errors
+
+    def failed_entry_ids(self) -> frozenset[uuid.UUID]:
+        """The accounting entry ids Pleo reported an error for."""
+        return frozenset(error.accounting_entry_id for error in self.errors)
+
+    def errors_of_type(self, *types: str) -> tuple[ExportJobItemUpdateErrorV3, ...]:
+        """The errors whose ``type`` is one of ``types`` (compared case-insensitively)."""
+        wanted = {t.upper() for t in types}
+        return tuple(e for e in self.errors if _text(e.type).upper() in wanted)
+
+
+def _text(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _statuses(statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None) -> Any:
+    if statuses is None:
+        return None
+    if isinstance(statuses, str):  # a single status (str enums are str too)
+        statuses = [statuses]
+    return [check_enum(ExportJobStatus, s, "statuses").value for s in statuses]
+
+
+def list_call(
+    company_id: uuid.UUID | str | None,
+    statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None,
+) -> Call:
+    """``GET /v3/export-jobs`` with ``company_id`` and repeated ``statuses``."""
+    company = ensure_uuid(company_id, "company_id") if company_id is not None else None
+    return Call(
+        "export_jobs.list",
+        "GET",
+        _JOBS,
+        query(company_id=company, statuses=_statuses(statuses)),
+    )
+
+
+def get_call(job_id: uuid.UUID | str) -> Call:
+    """``GET /v3/export-jobs/{jobId}``."""
+    job = ensure_uuid(job_id, "job_id")
+    return Call("export_jobs.get", "GET", f"{_JOBS}/{path_segment(job)}")
+
+
+def create_call(
+    company_id: uuid.UUID | str,
+    accounting_entry_ids: Iterable[uuid.UUID | str],
+    *,
+    employee_id: uuid.UUID | str | None,
+    is_interactive: bool | None,
+    vendor_based_bookkeeping: bool | None,
+) -> Call:
+    """``POST /v3/export-jobs`` (a create: not re-sent after an ambiguous failure)."""
+    if isinstance(accounting_entry_ids, str):
+        raise ValueError("accounting_entry_ids must be a list of UUIDs, not one string")
+    body = CreateExportJob(
+        accounting_entry_ids=tuple(
+            ensure_uuid(entry, "accounting_entry_ids[]") for entry in accounting_entry_ids
+        ),
+        company_id=ensure_uuid(company_id, "company_id"),
+        employee_id=ensure_uuid(employee_id, "employee_id") if employee_id is not None else None,
+        is_interactive=is_interactive,
+        options=(
+            Options(vendor_based_bookkeeping=vendor_based_bookkeeping)
+            if vendor_based_bookkeeping is not None
+            else None
+        ),
+    )
+    return Call("export_jobs.create", "POST", _JOBS, body=unstructure(body), idempotent=False)
+
+
+def event_call(
+    job_id: uuid.UUID | str,
+    event: ExportJobEventType | str,
+    failure_reason: str | None,
+    failure_reason_type: ExportJobFailureReasonType | str | None,
+) -> Call:
+    """``POST /v3/export-job-events`` with ``{"event", "jobId"}`` (+ failure fields if failed).
+
+    Raises ``ValueError`` for an unknown event, failure fields on a non-``failed`` event, or
+    a failure reason that is not a job-level ``ExportJobFailureReasonType`` (an item-only value
+    such as ``vendor_unknown`` is refused: export-api.md Part 3 rule 3).
+    """
+    kind = check_enum(ExportJobEventType, event, "event")
+    reason_type: ExportJobFailureReasonType | None = None
+    if kind is not ExportJobEventType.FAILED:
+        if failure_reason is not None or failure_reason_type is not None:
+            raise ValueError(
+                "failure_reason and failure_reason_type may only be sent with the 'failed' event"
+            )
+    elif failure_reason_type is not None:
+        value = _text(failure_reason_type)
+        if value not in _JOB_REASONS:
+            if value in _ITEM_REASONS:
+                raise ValueError(
+                    f"{value!r} is an item-level failure reason; a job event needs an"
+                    " ExportJobFailureReasonType (e.g. 'validation_failure')"
+                )
+            check_enum(ExportJobFailureReasonType, value, "failure_reason_type")
+        reason_type = ExportJobFailureReasonType(value)
+    body = CreateExportJobEvent(
+        event=kind,
+        job_id=ensure_uuid(job_id, "job_id"),
+        failure_reason=failure_reason,
+        failure_reason_type=reason_type,
+    )
+    return Call(
+        "export_jobs.send_event", "POST", _EVENTS, body=unstructure(body), idempotent=False
+    )
+
+
+def list_items_call(job_id: uuid.UUID | str, status: ExportJobItemStatus | str | None) -> Call:
+    """``GET /v3/export-jobs/{jobId}/items`` with an optional single ``status`` filter."""
+    job = ensure_uuid(job_id, "job_id")
+    item_status = check_enum(ExportJobItemStatus, status, "status") if status is not None else None
+    return Call(
+        "export_jobs.list_items",
+        "GET",
+        f"{_JOBS}/{path_segment(job)}/items",
+        query(status=item_status),
+    )
+
+
+def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
+    """One validated ``UpdateExportJobItemV3`` JSON object.
+
+    Accepts the typed model or a camelCase dict; refuses unknown keys, a missing
+    ``accountingEntryId``/``status``, an unknown status, and a ``failureReasonType`` outside the
+    18 item-level values (a job-only value such as ``pleo_rate_limit`` is refused too).
+    ``None`` values are left out (the spec declares none of these fields nullable).
+    """
+    where = f"updates[{index}]"
+    if isinstance(update, UpdateExportJobItemV3):
+        raw: dict[str, Any] = unstructure(update)
+    elif isinstance(update, Mapping):
+        raw = dict(update)
+    else:
+        raise TypeError(f"{where} must be an UpdateExportJobItemV3 or a dict")
+    unknown = sorted(set(raw) - _UPDATE_FIELDS)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    body = {key: value for key, value in raw.items() if value is not None}
+    if "accountingEntryId" not in body:
+        raise ValueError(f"{where}: accountingEntryId is required")
+    if "status" not in body:
+        raise ValueError(f"{where}: status is required")
+    body["accountingEntryId"] = str(
+        ensure_uuid(body["accountingEntryId"], f"{where}.accountingEntryId")
+    )
+    body["status"] = check_enum(ExportJobItemStatus, body["status"], f"{where}.status").value
+    if "failureReasonType" in body:
+        value = _text(body["failureReasonType"])
+        if value not in _ITEM_REASONS:
+            hint = " (that is a job-level reason)" if value in _JOB_REASONS else ""
+            raise ValueError(
+                f"{where}.failureReasonType must be an ExportJobItemFailureReasonType;"
+                f" got {value!r}{hint}"
+            )
+        body["failureReasonType"] = value
+    return body
+
+
+def update_items_calls(job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]) -> list[Call]:
+    """One ``PUT /v3/export-jobs/{jobId}/items`` per chunk of at most 100 updates.
+
+    Everything is validated before the first request, so a bad update sends nothing.
+    """
+    job = ensure_uuid(job_id, "job_id")
+    if isinstance(updates, Mapping):
+        raise TypeError("updates must be a list of updates, not a single update")
+    bodies = [item_update_body(update, index) for index, update in enumerate(updates)]
+    path = f"{_JOBS}/{path_segment(job)}/items"
+    return [
+        Call("export_jobs.update_items", "PUT", path, body=chunk)
+        for chunk in chunked(bodies, MAX_ITEM_UPDATES_PER_REQUEST)
+    ]
+
+
+def merge_update_results(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
+    """Structure each chunk's ``ExportJobItemUpdateV3`` and combine them."""
+    items: list[ExportJobItemV3] = []
+    errors: list[ExportJobItemUpdateErrorV3] = []
+    for body in bodies:
+        response = structure(body, ExportJobItemUpdateV3)
+        items.extend(response.data)
+        errors.extend(response.errors)
+    return ExportJobItemsUpdateResult(tuple(items), tuple(errors), len(bodies))
+
+
+def _jobs_page(call: Call, page_size: int | None) -> PagedCall[ExportJobV3]:
+    return paged(call, ExportJobV3, page_size)
+
+
+def _items_page(call: Call, page_size: int | None) -> PagedCall[ExportJobItemV3]:
+    return paged(call, ExportJobItemV3, page_size)
+
+
+class ExportJobs(SyncResource):
+    """Export jobs and their items (``client.export_jobs``)."""
+
+    def list(
+        self,
+        *,
+        company_id: uuid.UUID | str | None = None,
+        statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None = None,
+        page_size: int | None = None,
+    ) -> Paginator[ExportJobV3]:
+        """Iterate the company's export jobs, optionally only those in ``statuses``.
+
+        Pass ``company_id`` whenever the credential is organisation-level (rule 5). Pleo's
+        order is not guaranteed: sort by ``created_at`` to pick the oldest job (rule 7).
+        """
+        return self._paginate(_jobs_page(list_call(company_id, statuses), page_size))
+
+    def get(self, job_id: uuid.UUID | str) -> ExportJobV3:
+        """One export job (``NotFound`` with type ``EXPORT_NOT_FOUND`` if absent)."""
+        return data_of(self._transport.request(get_call(job_id)), ExportJobV3)
+
+    def create(
+        self,
+        company_id: uuid.UUID | str,
+        accounting_entry_ids: Iterable[uuid.UUID | str],
+        *,
+        employee_id: uuid.UUID | str | None = None,
+        is_interactive: bool | None = None,
+        vendor_based_bookkeeping: bool | None = None,
+    ) -> ExportJobV3:
+        """Create an export job (Pleo normally creates jobs from its web app).
+
+        Raises ``Conflict`` (``EXPORT_ALREADY_IN_PROGRESS``) while the company has an
+        unfinished job. Not re-sent after an ambiguous failure: list the jobs to check.
+        """
+        call = create_call(
+            company_id,
+            accounting_entry_ids,
+            employee_id=employee_id,
+            is_interactive=is_interactive,
+            vendor_based_bookkeeping=vendor_based_bookkeeping,
+        )
+        return data_of(self._transport.request(call), ExportJobV3)
+
+    def send_event(
+        self,
+        job_id: uuid.UUID | str,
+        event: ExportJobEventType | str,
+        failure_reason: str | None = None,
+        failure_reason_type: ExportJobFailureReasonType | str | None = None,
+    ) -> None:
+        """Post a lifecycle event: ``started``, ``completed``, ``completed_with_errors`` or
+        ``failed`` (with a job-level reason). ``202`` means accepted; confirm with :meth:`get`.
+
+        Raises ``Unprocessable`` (``INVALID_EXPORT_JOB_STATUS_CHANGE``) for a transition the
+        job cannot make. Not re-sent after an ambiguous failure: re-read the job instead.
+        """
+        self._transport.request(event_call(job_id, event, failure_reason, failure_reason_type))
+
+    def list_items(
+        self,
+        job_id: uuid.UUID | str,
+        status: ExportJobItemStatus | str | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> Paginator[ExportJobItemV3]:
+        """Iterate the job's control-layer items, optionally with one ``status``."""
+        return self._paginate(_items_page(list_items_call(job_id, status), page_size))
+
+    def update_items(
+        self, job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]
+    ) -> ExportJobItemsUpdateResult:
+        """Report item outcomes in chunks of ≤100; returns every updated item and every
+        per-item error across all chunks.
+
+        If a chunk fails with an HTTP error (e.g. ``Unprocessable`` once the job finished),
+        the earlier chunks have been applied; re-sending them is harmless (PUT).
+        """
+        calls = update_items_calls(job_id, updates)
+        return merge_update_results([self._transport.request(call) for call in calls])
+
+
+class AsyncExportJobs(AsyncResource):
+    """Export jobs and their items (``await client.export_jobs…``)."""
+
+    def list(
+        self,
+        *,
+        company_id: uuid.UUID | str | None = None,
+        statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPaginator[ExportJobV3]:
+        """Iterate (``async for``) the company's export jobs; see :meth:`ExportJobs.list`."""
+        return self._paginate(_jobs_page(list_call(company_id, statuses), page_size))
+
+    async def get(self, job_id: uuid.UUID | str) -> ExportJobV3:
+        """One export job; see :meth:`ExportJobs.get`."""
+        return data_of(await self._transport.request(get_call(job_id)), ExportJobV3)
+
+    async def create(
+        self,
+        company_id: uuid.UUID | str,
+        accounting_entry_ids: Iterable[uuid.UUID | str],
+        *,
+        employee_id: uuid.UUID | str | None = None,
+        is_interactive: bool | None = None,
+        vendor_based_bookkeeping: bool | None = None,
+    ) -> ExportJobV3:
+        """Create an export job; see :meth:`ExportJobs.create`."""
+        call = create_call(
+            company_id,
+            accounting_entry_ids,
+            employee_id=employee_id,
+            is_interactive=is_interactive,
+            vendor_based_bookkeeping=vendor_based_bookkeeping,
+        )
+        return data_of(await self._transport.request(call), ExportJobV3)
+
+    async def send_event(
+        self,
+        job_id: uuid.UUID | str,
+        event: ExportJobEventType | str,
+        failure_reason: str | None = None,
+        failure_reason_type: ExportJobFailureReasonType | str | None = None,
+    ) -> None:
+        """Post a lifecycle event; see :meth:`ExportJobs.send_event`."""
+        await self._transport.request(
+            event_call(job_id, event, failure_reason, failure_reason_type)
+        )
+
+    def list_items(
+        self,
+        job_id: uuid.UUID | str,
+        status: ExportJobItemStatus | str | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> AsyncPaginator[ExportJobItemV3]:
+        """Iterate (``async for``) the job's items; see :meth:`ExportJobs.list_items`."""
+        return self._paginate(_items_page(list_items_call(job_id, status), page_size))
+
+    async def update_items(
+        self, job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]
+    ) -> ExportJobItemsUpdateResult:
+        """Report item outcomes in chunks of ≤100; see :meth:`ExportJobs.update_items`."""
+        calls = update_items_calls(job_id, updates)
+        return merge_update_results([await self._transport.request(call) for call in calls])

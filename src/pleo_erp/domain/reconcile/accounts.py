@@ -1,0 +1,292 @@
+"""Level 3 rule set: reconcile the AS chart of accounts with Pleo's accounts.
+
+Implements the §A5 decision table of ``accounts-sync-and-auth.md`` (rules 33–41):
+
+| AS        | Pleo match by ``externalId`` | Pleo state | details equal? | action    |
+|-----------|------------------------------|------------|----------------|-----------|
+| active    | none                         | —          | —              | CREATE    |
+| active    | found                        | active     | yes            | NOOP      |
+| active    | found                        | active     | no             | UPDATE    |
+| active    | found                        | archived   | either         | UNARCHIVE |
+| not active| found                        | active     | —              | ARCHIVE   |
+| not active| found                        | archived   | —              | NOOP      |
+| inactive  | none                         | —          | —              | nothing   |
+
+"Details" are ``name`` and ``code`` and, unless disabled, ``taxCodeExternalId``. Matching is
+on ``externalId`` only, exactly (case-sensitive, no trimming). Every PUT body is complete
+(``archived``, ``name``, ``code``, ``taxCodeExternalId``, ``metadata``), carrying Pleo's
+current values for anything the sync does not own, so nothing is cleared by accident
+(rule 28). The function is pure and runs in linear time (one dict index per side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from attrs import define
+
+from pleo_erp.domain.reconcile.errors import DuplicateSourceKey
+from pleo_erp.domain.reconcile.plan import (
+    Action,
+    ActionKind,
+    ArchiveGuard,
+    IssueSeverity,
+    ObjectKind,
+    Plan,
+    PlanIssue,
+    Target,
+)
+from pleo_erp.models import (
+    BookkeepingAccountCreateRequestV1,
+    BookkeepingAccountRestModelV1,
+    BookkeepingAccountUpdateRequestV1,
+)
+
+__all__ = ["MAX_FIELD_LENGTH", "AccountPlanOptions", "SourceAccount", "plan_accounts"]
+
+#: Pleo's limit for ``externalId``, ``name`` and ``code`` (spec ``maxLength: 255``).
+MAX_FIELD_LENGTH = 255
+
+
+class SourceAccount(Protocol):
+    """What the planner reads from an AS account (``LedgerAccount`` fits)."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def tax_code_external_id(self) -> str | None: ...
+
+
+@define(frozen=True)
+class AccountPlanOptions:
+    """Knobs of the accounts rule set.
+
+    ``sync_tax_code_refs``: a ``taxCodeExternalId`` difference triggers an UPDATE, and
+    creates carry the AS tax code (rule 37, default on). When off, Pleo's current value is
+    kept in every PUT body. ``empty_code_equals_none``: ``code`` ``None`` and ``""`` count as
+    equal (rule 37, default on).
+    """
+
+    sync_tax_code_refs: bool = True
+    empty_code_equals_none: bool = True
+
+
+def _norm(value: str | None, empty_equals_none: bool) -> str | None:
+    if empty_equals_none and value == "":
+        return None
+    return value
+
+
+def _validate(account: SourceAccount) -> str | None:
+    """Why Pleo would refuse this account (rule 26), or ``None`` if it is acceptable."""
+    if not account.external_id:
+        return "externalId is empty"
+    if len(account.external_id) > MAX_FIELD_LENGTH:
+        return f"externalId is longer than {MAX_FIELD_LENGTH} characters"
+    if not account.name:
+        return "name is empty"
+    if len(account.name) > MAX_FIELD_LENGTH:
+        return f"name is longer than {MAX_FIELD_LENGTH} characters"
+    if account.code is not None and len(account.code) > MAX_FIELD_LENGTH:
+        return f"code is longer than {MAX_FIELD_LENGTH} characters"
+    return None
+
+
+def _changes(
+    source: SourceAccount,
+    pleo: BookkeepingAccountRestModelV1,
+    options: AccountPlanOptions,
+) -> list[str]:
+    """Human-readable differences between the AS account and its Pleo twin."""
+    empty = options.empty_code_equals_none
+    changes = []
+    if source.name != pleo.name:
+        changes.append(f"name {pleo.name!r} → {source.name!r}")
+    if _norm(source.code, empty) != _norm(pleo.code, empty):
+        changes.append(f"code {pleo.code!r} → {source.code!r}")
+    if options.sync_tax_code_refs and _norm(source.tax_code_external_id, True) != _norm(
+        pleo.tax_code_external_id, True
+    ):
+        changes.append(
+            f"taxCodeExternalId {pleo.tax_code_external_id!r} → {source.tax_code_external_id!r}"
+        )
+    return changes
+
+
+def _put_body(
+    pleo: BookkeepingAccountRestModelV1,
+    *,
+    archived: bool,
+    source: SourceAccount | None,
+    options: AccountPlanOptions,
+) -> BookkeepingAccountUpdateRequestV1:
+    """A complete PUT body: AS-owned fields from ``source`` (if any), the rest from Pleo."""
+    if source is None:
+        name, code, tax = pleo.name, pleo.code, pleo.tax_code_external_id
+    else:
+        name, code = source.name, source.code
+        tax = source.tax_code_external_id if options.sync_tax_code_refs else (
+            pleo.tax_code_external_id
+        )
+    return BookkeepingAccountUpdateRequestV1(
+        archived=archived,
+        name=name,
+        code=code,
+        tax_code_external_id=tax,
+        metadata=pleo.metadata,
+    )
+
+
+def plan_accounts(
+    source: Sequence[SourceAccount],
+    pleo: Sequence[BookkeepingAccountRestModelV1],
+    *,
+    company_id: UUID,
+    options: AccountPlanOptions | None = None,
+) -> Plan:
+    """Plan the writes that make Pleo's accounts match the AS (§A5, rules 33–41).
+
+    ``source`` is every AS account (inactive ones are simply not in the active set);
+    ``pleo`` every Pleo account of the company, archived included.
+
+    Raises:
+        DuplicateSourceKey: two *active* AS accounts share an ``externalId`` (rule 36).
+
+    AS accounts Pleo would refuse (empty or over-long fields, rule 26) are reported as plan
+    errors and excluded; their Pleo twin, if any, is left untouched rather than archived.
+    Pleo accounts that share an ``externalId`` (rule 36, ``PleoDataConflict``) are reported
+    and left untouched.
+    """
+    opts = options or AccountPlanOptions()
+    issues: list[PlanIssue] = []
+
+    # Index the AS's active set; anything ambiguous stops the run before any write.
+    active: dict[str, SourceAccount] = {}
+    duplicates: set[str] = set()
+    protected: set[str] = set()
+    for account in source:
+        if not account.active:
+            continue
+        key = account.external_id
+        if key in active or key in protected:
+            duplicates.add(key)
+            continue
+        problem = _validate(account)
+        if problem is not None:
+            issues.append(PlanIssue(IssueSeverity.ERROR, key, problem, "accounts rule 26"))
+            protected.add(key)
+            continue
+        active[key] = account
+    if duplicates:
+        raise DuplicateSourceKey("account externalId", duplicates)
+
+    # Index Pleo by externalId; twins on Pleo's side are skipped, never guessed at.
+    by_external_id: dict[str, BookkeepingAccountRestModelV1] = {}
+    conflicted: set[str] = set()
+    for account_model in pleo:
+        key = account_model.external_id
+        if key in by_external_id:
+            conflicted.add(key)
+        else:
+            by_external_id[key] = account_model
+    for key in sorted(conflicted):
+        issues.append(
+            PlanIssue(
+                IssueSeverity.ERROR,
+                key,
+                "PleoDataConflict: several Pleo accounts share this externalId; left untouched",
+                "accounts rule 36",
+            )
+        )
+        del by_external_id[key]
+
+    creates: list[Action] = []
+    updates: list[Action] = []
+    archives: list[Action] = []
+    unchanged: list[BookkeepingAccountRestModelV1] = []
+    empty = opts.empty_code_equals_none
+    for key, account in active.items():
+        if key in conflicted:
+            continue
+        match = by_external_id.get(key)
+        if match is None:
+            creates.append(
+                Action(
+                    ActionKind.CREATE,
+                    Target(ObjectKind.ACCOUNT, key, None, account.name),
+                    "active in the accounting system, missing in Pleo",
+                    BookkeepingAccountCreateRequestV1(
+                        company_id=company_id,
+                        external_id=key,
+                        name=account.name,
+                        archived=False,
+                        code=account.code,
+                        tax_code_external_id=(
+                            account.tax_code_external_id if opts.sync_tax_code_refs else None
+                        ),
+                    ),
+                )
+            )
+            continue
+        # Fast path for the common case: everything equal and active.
+        if (
+            not match.archived
+            and account.name == match.name
+            and _norm(account.code, empty) == _norm(match.code, empty)
+            and (
+                not opts.sync_tax_code_refs
+                or _norm(account.tax_code_external_id, True)
+                == _norm(match.tax_code_external_id, True)
+            )
+        ):
+            unchanged.append(match)
+            continue
+        changes = _changes(account, match, opts)
+        target = Target(ObjectKind.ACCOUNT, key, match.id, account.name)
+        body = _put_body(match, archived=False, source=account, options=opts)
+        if match.archived:
+            detail = f" and update {', '.join(changes)}" if changes else ""
+            updates.append(
+                Action(
+                    ActionKind.UNARCHIVE,
+                    target,
+                    f"active in the accounting system, archived in Pleo: unarchive{detail}",
+                    body,
+                )
+            )
+        else:
+            updates.append(Action(ActionKind.UPDATE, target, "; ".join(changes), body))
+
+    active_in_pleo = 0
+    for key, match in by_external_id.items():
+        if match.archived:
+            if key not in active:
+                unchanged.append(match)
+            continue
+        active_in_pleo += 1
+        if key in active or key in protected:
+            continue
+        archives.append(
+            Action(
+                ActionKind.ARCHIVE,
+                Target(ObjectKind.ACCOUNT, key, match.id, match.name),
+                "no active account with this externalId in the accounting system",
+                _put_body(match, archived=True, source=None, options=opts),
+            )
+        )
+
+    return Plan(
+        actions=(*creates, *updates, *archives),
+        unchanged=unchanged,
+        unchanged_kind=ObjectKind.ACCOUNT,
+        issues=tuple(issues),
+        guards=(ArchiveGuard("accounts", active_in_pleo, len(archives)),),
+    )

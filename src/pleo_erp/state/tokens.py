@@ -1,0 +1,221 @@
+"""OAuth tokens on SQLite: the default :class:`~pleo_erp.client.auth.TokenStore`.
+
+One row per connection ``key`` (one Pleo company ↔ one AS company; rule 21). ``save`` replaces
+the row in one transaction, so a reader sees the old set or the new one, never a mix.
+
+``lock()`` is the cross-process refresh lock (rule 14): it opens a dedicated connection and
+holds ``BEGIN IMMEDIATE`` (SQLite's write lock on the file) until the block ends, so a second
+process calling ``lock()`` waits (up to ``busy_timeout``) and then reads the tokens the first
+one saved. The OS drops the lock if the holder crashes; nothing stale is left behind. While
+the lock is held, other writers to the same file wait too, which lasts one token request.
+Threads of one process are serialised by a re-entrant lock before they reach SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from pleo_erp.client.auth import TokenSet
+from pleo_erp.state._db import Migration, StateDB, StateError
+
+__all__ = ["TOKENS_FEATURE", "SQLiteTokenStore", "TokenLockTimeout"]
+
+logger = logging.getLogger("pleo_erp.state")
+
+TOKENS_FEATURE = "oauth_tokens"
+"""The feature name under which the token table's migrations are versioned."""
+
+_MIGRATIONS: tuple[Migration, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS oauth_tokens (
+        key           TEXT PRIMARY KEY,
+        access_token  TEXT NOT NULL,
+        refresh_token TEXT,
+        expires_at    TEXT NOT NULL,  -- ISO 8601, UTC
+        scope         TEXT,
+        token_type    TEXT NOT NULL DEFAULT 'Bearer',
+        updated_at    TEXT NOT NULL   -- ISO 8601, UTC
+    );
+    """,
+)
+
+_UPSERT = """
+INSERT INTO oauth_tokens (key, access_token, refresh_token, expires_at, scope, token_type,
+                          updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    access_token = excluded.access_token,
+    refresh_token = excluded.refresh_token,
+    expires_at = excluded.expires_at,
+    scope = excluded.scope,
+    token_type = excluded.token_type,
+    updated_at = excluded.updated_at
+"""
+
+
+class TokenLockTimeout(StateError):
+    """Another process held the token refresh lock for longer than ``busy_timeout``."""
+
+
+class SQLiteTokenStore:
+    """A :class:`~pleo_erp.client.auth.TokenStore` in the connector's SQLite state database.
+
+    ``SQLiteTokenStore("state.db", key="acme")`` opens (and migrates) the file; pass a
+    :class:`StateDB` instead to share one already open. Safe to use from several threads and
+    several processes at once.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | StateDB,
+        key: str = "default",
+        *,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        """Open the store for connection ``key``.
+
+        Args:
+            path: the database file, ``":memory:"``, or an open :class:`StateDB`.
+            key: which connection's tokens this store reads and writes.
+            busy_timeout: seconds to wait for another process's lock (when ``path`` is not
+                already a :class:`StateDB`, whose own timeout applies otherwise).
+        """
+        if not key:
+            raise ValueError("key must not be empty")
+        self._owns_db = not isinstance(path, StateDB)
+        self._db = path if isinstance(path, StateDB) else StateDB(path, busy_timeout=busy_timeout)
+        self.key = key
+        self._db.apply_migrations(TOKENS_FEATURE, _MIGRATIONS)
+        # Serialises this process's threads; the holder re-enters it from save().
+        self._holder = threading.RLock()
+        self._depth = 0
+        # The connection holding BEGIN IMMEDIATE while lock() is active (file databases only).
+        self._lock_conn: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> StateDB:
+        """The state database this store lives in."""
+        return self._db
+
+    def load(self) -> TokenSet | None:
+        """The stored tokens for ``key``, or ``None``."""
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "SELECT access_token, refresh_token, expires_at, scope, token_type "
+                "FROM oauth_tokens WHERE key = ?",
+                (self.key,),
+            ).fetchone()
+        if row is None:
+            return None
+        access, refresh, expires_at, scope, token_type = row
+        return TokenSet(
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=datetime.fromisoformat(expires_at),
+            scope=scope,
+            token_type=token_type,
+        )
+
+    def save(self, tokens: TokenSet) -> None:
+        """Replace the tokens for ``key`` in one committed transaction.
+
+        Inside :meth:`lock` the row is written on the lock's connection and committed at
+        once (durable when this returns); the lock is then taken again for the rest of the
+        block.
+        """
+        values = (
+            self.key,
+            tokens.access_token,
+            tokens.refresh_token,
+            tokens.expires_at.astimezone(timezone.utc).isoformat(),
+            tokens.scope,
+            tokens.token_type,
+            datetime.now(timezone.utc).isoformat(),
+        )
+        with self._holder:
+            conn = self._lock_conn
+            if conn is None:
+                with self._db.transaction(immediate=True) as shared:
+                    shared.execute(_UPSERT, values)
+                return
+            conn.execute(_UPSERT, values)
+            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                # Another process took the lock in between; it will read what we just saved.
+                logger.debug("token lock handed over after save")
+
+    def clear(self) -> None:
+        """Delete the tokens for ``key`` (after a disconnect or revocation)."""
+        with self._holder:
+            conn = self._lock_conn
+            if conn is None:
+                with self._db.transaction(immediate=True) as shared:
+                    shared.execute("DELETE FROM oauth_tokens WHERE key = ?", (self.key,))
+                return
+            conn.execute("DELETE FROM oauth_tokens WHERE key = ?", (self.key,))
+            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                logger.debug("token lock handed over after clear")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the refresh lock for this store's file across threads and processes.
+
+        Re-entrant for the holding thread. Raises :class:`TokenLockTimeout` if another process
+        keeps it longer than the busy timeout.
+        """
+        with self._holder:
+            if self._depth or self._db.is_memory:
+                # Nested use, or a private in-memory database no other process can open.
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            conn = self._db.connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                raise TokenLockTimeout(
+                    f"timed out after {self._db.busy_timeout:g} s waiting for the OAuth token "
+                    f"lock held by another process ({exc})"
+                ) from exc
+            self._lock_conn = conn
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self._lock_conn = None
+                try:
+                    if conn.in_transaction:
+                        # Nothing uncommitted is ours (save commits at once): just release.
+                        conn.execute("COMMIT")
+                finally:
+                    conn.close()
+
+    def close(self) -> None:
+        """Close the database if this store opened it."""
+        if self._owns_db:
+            self._db.close()
+
+    def __enter__(self) -> SQLiteTokenStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteTokenStore(path={self._db.path!r}, key={self.key!r})"
