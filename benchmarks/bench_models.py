@@ -48,16 +48,24 @@ def make_page(items: int, seed: int = 7) -> bytes:
     rng = random.Random(seed)
     company = _uuid(rng)
     accounts = [
-        {"id": _uuid(rng), "name": f"Expense account {n}", "code": str(4000 + n), "identifier": None}
+        {
+            "id": _uuid(rng),
+            "name": f"Expense account {n}",
+            "code": str(4000 + n),
+            "identifier": None,
+        }
         for n in range(60)
     ]
-    tag_groups = [("DEPARTMENT", [f"D{n:03}" for n in range(20)]), ("PROJECT", [f"P{n:04}" for n in range(40)])]
+    tag_groups = [
+        ("DEPARTMENT", [f"D{n:03}" for n in range(20)]),
+        ("PROJECT", [f"P{n:04}" for n in range(40)]),
+    ]
     tags = {
         (group, code): {"id": _uuid(rng), "code": code, "groupCode": group}
         for group, codes in tag_groups
         for code in codes
     }
-    taxes = [
+    taxes: list[dict[str, Any]] = [
         {"id": _uuid(rng), "code": code, "rate": rate, "type": kind}
         for code, rate, kind in [
             ("VAT25", 0.25, "inclusive"),
@@ -89,7 +97,7 @@ def make_page(items: int, seed: int = 7) -> bytes:
     for n in range(items):
         supplier_currency = rng.choice(["SEK", "SEK", "EUR", "USD"])
         fx = 1.0 if supplier_currency == "SEK" else 0.0912
-        lines = []
+        lines: list[dict[str, Any]] = []
         total = 0
         for _ in range(3):
             gross = rng.randint(100, 500_000)
@@ -106,8 +114,12 @@ def make_page(items: int, seed: int = 7) -> bytes:
                         tags[("DEPARTMENT", rng.choice(tag_groups[0][1]))],
                         tags[("PROJECT", rng.choice(tag_groups[1][1]))],
                     ],
-                    "tax": {**tax, "amount": _amounts("SEK", supplier_currency, tax_value, fx),
-                            "ingoingTaxAccount": "2645", "outgoingTaxAccount": "2614"},
+                    "tax": {
+                        **tax,
+                        "amount": _amounts("SEK", supplier_currency, tax_value, fx),
+                        "ingoingTaxAccount": "2645",
+                        "outgoingTaxAccount": "2614",
+                    },
                 }
             )
         entry_id = _uuid(rng)
@@ -131,11 +143,14 @@ def make_page(items: int, seed: int = 7) -> bytes:
                 "bookkeeping": {"method": rng.choice(["journal", "accounts_payable"])},
                 "companyId": company,
                 "contraAccount": contra,
-                "date": f"2025-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}T{rng.randint(0, 23):02}:"
-                f"{rng.randint(0, 59):02}:{rng.randint(0, 59):02}Z",
+                "date": f"2025-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}"
+                f"T{rng.randint(0, 23):02}:{rng.randint(0, 59):02}:{rng.randint(0, 59):02}Z",
                 "files": [
-                    {"url": f"https://files.pleo.io/r/{entry_id}/{k}.pdf", "type": "application/pdf",
-                     "size": rng.randint(20_000, 2_000_000)}
+                    {
+                        "url": f"https://files.pleo.io/r/{entry_id}/{k}.pdf",
+                        "type": "application/pdf",
+                        "size": rng.randint(20_000, 2_000_000),
+                    }
                     for k in range(2)
                 ],
                 "note": f"Expense {n}: client meeting and travel",
@@ -190,7 +205,7 @@ def run(items: int = 10_000, repeat: int = 5) -> dict[str, float]:
     """
     raw = make_page(items)
     parsed = json.loads(raw)
-    page = structure(parsed, CursorPage[ExportItemV3])  # warm-up: builds the hooks
+    page: CursorPage[ExportItemV3] = structure(parsed, CursorPage[ExportItemV3])  # warm-up
     assert len(page.data) == items
     loads_s = structure_s = float("inf")
     for _ in range(repeat):
@@ -213,10 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     r = run(args.items, args.repeat)
     verdict = "within" if r["ratio"] <= TARGET_RATIO else "ABOVE"
-    print(f"ExportItemV3 structuring benchmark ({r['items']:,} items, {r['bytes'] / 1e6:.1f} MB JSON)")
+    print(
+        f"ExportItemV3 structuring benchmark ({r['items']:,} items, {r['bytes'] / 1e6:.1f} MB JSON)"
+    )
     print(f"  json.loads          {r['loads_s'] * 1e3:8.1f} ms  (CPU time, best of {args.repeat})")
-    print(f"  structure (cattrs)  {r['structure_s'] * 1e3:8.1f} ms  "
-          f"({r['structure_s'] / r['items'] * 1e6:.1f} us/item)")
+    print(
+        f"  structure (cattrs)  {r['structure_s'] * 1e3:8.1f} ms  "
+        f"({r['structure_s'] / r['items'] * 1e6:.1f} us/item)"
+    )
     print(f"  ratio               {r['ratio']:8.2f}x  ({verdict} the {TARGET_RATIO:.1f}x target)")
     return 0
 

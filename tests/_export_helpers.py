@@ -25,7 +25,9 @@ def money(value: int, currency: str = "SEK") -> dict[str, Any]:
     return {"currency": currency, "value": value}
 
 
-def amount(value: int, currency: str = "SEK", supplier: tuple[int, str] | None = None) -> dict[str, Any]:
+def amount(
+    value: int, currency: str = "SEK", supplier: tuple[int, str] | None = None
+) -> dict[str, Any]:
     """An amount pair (wallet + supplier currency)."""
     sv, sc = supplier if supplier is not None else (value, currency)
     return {"inWalletCurrency": money(value, currency), "inSupplierCurrency": money(sv, sc)}
@@ -35,7 +37,7 @@ def tax(
     value: int,
     *,
     type: str = "inclusive",
-    rate: str = "0.25",
+    rate: float = 0.25,
     code: str | None = "VAT25",
     currency: str = "SEK",
     ingoing: str | None = None,
@@ -74,7 +76,12 @@ def line(
         "netAmount": amount(value if net is None else net, currency),
         "account": None
         if no_account
-        else {"id": next_uuid(), "name": f"Account {account}", "code": account, "identifier": identifier},
+        else {
+            "id": next_uuid(),
+            "name": f"Account {account}",
+            "code": account,
+            "identifier": identifier,
+        },
         "tags": [{"id": next_uuid(), "groupCode": g, "code": c} for g, c in (tags or [])],
         "tax": tax,
     }
@@ -104,8 +111,8 @@ def item_json(
     aeid: str | None = None,
     team: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """An ExportItemV3 JSON object with sensible defaults."""
-    return {
+    """An ExportItemV3 JSON object with sensible defaults (valid against the spec)."""
+    data: dict[str, Any] = {
         "_links": {"web": {"exportItem": "https://app.example/x"}},
         "accountingEntryId": aeid or next_uuid(),
         "accountingEntryLines": lines if lines is not None else [line(value, currency=currency)],
@@ -131,6 +138,9 @@ def item_json(
         "note": note,
         "files": files,
     }
+    if sub_type is None:
+        del data["subType"]  # not nullable in the spec
+    return data
 
 
 def make_item(**kwargs: Any) -> ExportItemV3:
@@ -140,7 +150,9 @@ def make_item(**kwargs: Any) -> ExportItemV3:
 
 def vendor(code: str | None = "V100", name: str = "ACME Ltd", **extra: Any) -> dict[str, Any]:
     """A VendorV3 JSON object."""
-    data: dict[str, Any] = {"id": next_uuid(), "name": name, "defaultCurrency": "SEK", "code": code}
+    data: dict[str, Any] = {"id": next_uuid(), "name": name, "defaultCurrency": "SEK"}
+    if code is not None:
+        data["code"] = code
     data.update(extra)
     return data
 
@@ -148,10 +160,17 @@ def vendor(code: str | None = "V100", name: str = "ACME Ltd", **extra: Any) -> d
 def invoice_info(number: str = "INV-1", status: str = "paid") -> dict[str, Any]:
     """An InvoiceInformationV3 JSON object."""
     return {
-        "invoiceDate": "2024-03-01",
+        "invoiceDate": "2024-03-01T00:00:00Z",
         "invoiceNumber": number,
         "status": status,
-        "dueDate": "2024-03-31",
+        "dueDate": "2024-03-31T00:00:00Z",
         "paymentDate": None,
         "supplierBankAccount": {"bankName": "Bank", "country": "SE", "iban": "SE00"},
     }
+
+
+def sandbox_item(**kwargs: Any) -> dict[str, Any]:
+    """A partial item for ``PleoSandbox.create_export_job`` (the sandbox sets ``companyId``)."""
+    data = item_json(**kwargs)
+    del data["companyId"]
+    return data

@@ -123,7 +123,7 @@ def test_account_found_by_name_or_unique_code(tmp_path: Path) -> None:
         ('2026-01-01 custom "pleo-tax-code" "X" "X" 0.25 "weird"\n', "inclusive, exclusive"),
         ('2026-01-01 custom "pleo-tax-code" "X" "X" 1.5 "inclusive"\n', "fraction"),
         ('2026-01-01 custom "pleo-lock-date" "soon"\n', "must be a date"),
-        ('2026-01-01 custom "pleo-mapping" "wallet" Assets:Nowhere\n', "never opened"),
+        ('2026-01-01 custom "pleo-mapping" "wallet" Assets:Nowhere\n', "not opened"),
         ('2026-01-01 custom "pleo-frobnicate" "x"\n', "unknown directive"),
         ('2026-01-01 custom "pleo-dimension-value" "NOPE" "A" "A"\n', "unknown dimension"),
     ],
@@ -138,8 +138,8 @@ def test_malformed_configuration_is_an_error_with_location(
 
 
 def test_a_ledger_with_beancount_errors_is_refused(tmp_path: Path) -> None:
-    broken = LEDGER + "2026-05-01 * \"x\"\n  Expenses:Nowhere  1 EUR\n  Assets:Pleo:Wallet  -1 EUR\n"
-    with pytest.raises(LedgerErrors, match="inactive account|unknown account|Expenses:Nowhere"):
+    broken = LEDGER + '2026-05-01 * "x"\n  Expenses:Nowhere  1 EUR\n  Assets:Pleo:Wallet  -1 EUR\n'
+    with pytest.raises(LedgerErrors, match=r"Expenses:Nowhere"):
         _ledger(tmp_path, broken).snapshot()
 
 

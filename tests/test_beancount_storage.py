@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from datetime import date
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from beancount import loader
+from beancount.core import data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,6 +111,18 @@ def test_atomic_write_replaces_content_and_keeps_mode(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["ledger.beancount"]
 
 
+def test_atomic_write_of_a_new_file_uses_the_umask_default(tmp_path: Path) -> None:
+    mask = os.umask(0o027)
+    try:
+        importlib.reload(_atomic)  # the default mode is read from the umask at import
+        target = tmp_path / "new.beancount"
+        _atomic.atomic_write_bytes(target, b"x")
+        assert os.stat(target).st_mode & 0o777 == 0o640
+    finally:
+        os.umask(mask)
+        importlib.reload(_atomic)
+
+
 def test_atomic_write_crash_before_replace_leaves_original(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,7 +132,7 @@ def test_atomic_write_crash_before_replace_leaves_original(
     def crash(*_: object) -> None:
         raise OSError("simulated crash between temp write and rename")
 
-    monkeypatch.setattr(_atomic.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="simulated crash"):
         _atomic.atomic_write_bytes(target, b"half-written new content")
     assert target.read_bytes() == b"original"
@@ -157,7 +171,8 @@ def test_stale_temps_from_a_dead_writer_are_swept(tmp_path: Path) -> None:
 def test_safe_name_neutralises_path_traversal(hostile: str) -> None:
     name = safe_name(hostile)
     assert name
-    assert "/" not in name and "\\" not in name and ".." not in name and "\x00" not in name
+    for forbidden in ("/", "\\", "..", "\x00"):
+        assert forbidden not in name
     assert set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
     assert len(name) <= 80
 
@@ -166,7 +181,9 @@ def test_safe_name_neutralises_path_traversal(hostile: str) -> None:
 @given(st.text())
 def test_safe_name_property_never_escapes(text: str) -> None:
     name = safe_name(text)
-    assert name and os.path.basename(name) == name and name not in (".", "..")
+    assert name
+    assert os.path.basename(name) == name
+    assert name not in (".", "..")
 
 
 @pytest.mark.parametrize(
@@ -241,7 +258,9 @@ def test_quote_round_trips_through_the_parser(text: str) -> None:
     )
     entries, errors, _ = loader.load_string(source)
     assert errors == []
-    narration = entries[-1].narration
+    txn = entries[-1]
+    assert isinstance(txn, data.Transaction)
+    narration = txn.narration
     # Control characters we cannot keep become spaces; everything else is exact.
     expected = "".join(
         " " if (ord(c) < 32 and c not in "\n\r\t") or c in "\x7f\u2028\u2029" else c for c in text
@@ -266,7 +285,9 @@ def test_injection_through_strings_stays_inside_the_string(tmp_path: Path) -> No
     entries, errors, _ = loader.load_string(source)
     assert errors == []
     assert [type(e).__name__ for e in entries] == ["Open", "Open", "Transaction"]
-    assert entries[-1].narration == evil
+    txn = entries[-1]
+    assert isinstance(txn, data.Transaction)
+    assert txn.narration == evil
 
 
 def test_unbalanced_or_invalid_drafts_are_refused() -> None:

@@ -36,7 +36,9 @@ def job(n: int) -> dict[str, Any]:
     }
 
 
-def page(items: list[dict[str, Any]], *, next_cursor: str | None, total: int | None = None) -> dict[str, Any]:
+def page(
+    items: list[dict[str, Any]], *, next_cursor: str | None, total: int | None = None
+) -> dict[str, Any]:
     pagination: dict[str, Any] = {
         "currentRequestPagination": {"parameters": {}},
         "hasNextPage": next_cursor is not None,
@@ -97,9 +99,13 @@ def test_a31_repeated_cursor_raises_pagination_error(httpx_mock: HTTPXMock) -> N
     httpx_mock.add_response(json=page([job(1)], next_cursor="AAAA"))
     httpx_mock.add_response(json=page([job(2)], next_cursor="AAAA"))
     seen: list[int] = []
-    with pytest.raises(PaginationError, match="repeated a cursor"):
+
+    def consume() -> None:
         for item in sync_jobs().list(company_id=COMPANY):
             seen.append(item.number_of_items)
+
+    with pytest.raises(PaginationError, match="repeated a cursor"):
+        consume()
     assert seen == [1, 2]
     assert len(httpx_mock.get_requests()) == 2
 
@@ -149,7 +155,12 @@ def test_async_paginator_follows_cursors(httpx_mock: HTTPXMock) -> None:
     assert every == [1, 2, 3, 4, 5]
     assert sizes == [2, 2, 1]
     assert [r.url.params.get("after") for r in httpx_mock.get_requests()] == [
-        None, "AAAA", "BBBB", None, "AAAA", "BBBB"
+        None,
+        "AAAA",
+        "BBBB",
+        None,
+        "AAAA",
+        "BBBB",
     ]
 
 

@@ -96,7 +96,12 @@ CREATE_ACCOUNT = Call(
     "accounts.create",
     "POST",
     "/v1/chart-of-accounts",
-    body={"companyId": str(uuid.UUID(int=1)), "externalId": "1000", "name": "Bank", "archived": False},
+    body={
+        "companyId": str(uuid.UUID(int=1)),
+        "externalId": "1000",
+        "name": "Bank",
+        "archived": False,
+    },
     idempotent=False,
 )
 SEARCH_ACCOUNTS = Call(
@@ -268,7 +273,9 @@ def test_retry_after_http_date_honoured_against_injected_clock(httpx_mock: HTTPX
         (email.utils.formatdate(NOW + 7200, usegmt=True), 60.0, 60.0),
     ],
 )
-def test_retry_after_is_capped(httpx_mock: HTTPXMock, header: str, cap: float, expected: float) -> None:
+def test_retry_after_is_capped(
+    httpx_mock: HTTPXMock, header: str, cap: float, expected: float
+) -> None:
     httpx_mock.add_response(url=JOB_URL, status_code=429, headers={"Retry-After": header})
     httpx_mock.add_response(url=JOB_URL, json={})
     fake = FakeTime()
@@ -328,7 +335,9 @@ def test_a47_no_retry_on_client_errors(
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
-def test_non_idempotent_post_not_resent_after_ambiguous_5xx(httpx_mock: HTTPXMock, status: int) -> None:
+def test_non_idempotent_post_not_resent_after_ambiguous_5xx(
+    httpx_mock: HTTPXMock, status: int
+) -> None:
     """A create that got 500/502/504 may have been processed: raise, never re-send."""
     httpx_mock.add_response(method="POST", status_code=status)
     with pytest.raises(ServerError):
@@ -338,7 +347,11 @@ def test_non_idempotent_post_not_resent_after_ambiguous_5xx(httpx_mock: HTTPXMoc
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ReadTimeout("read timed out"), httpx.ReadError("reset"), httpx.RemoteProtocolError("eof")],
+    [
+        httpx.ReadTimeout("read timed out"),
+        httpx.ReadError("reset"),
+        httpx.RemoteProtocolError("eof"),
+    ],
 )
 def test_non_idempotent_post_not_resent_after_read_failure(
     httpx_mock: HTTPXMock, exc: httpx.TransportError
@@ -379,7 +392,12 @@ def test_non_idempotent_post_resent_when_refused(httpx_mock: HTTPXMock, status: 
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ReadTimeout("t"), httpx.ReadError("r"), httpx.WriteError("w"), httpx.RemoteProtocolError("p")],
+    [
+        httpx.ReadTimeout("t"),
+        httpx.ReadError("r"),
+        httpx.WriteError("w"),
+        httpx.RemoteProtocolError("p"),
+    ],
 )
 def test_idempotent_calls_retried_after_read_failures(
     httpx_mock: HTTPXMock, exc: httpx.TransportError
@@ -429,17 +447,22 @@ def test_e17_error_type_case_insensitive_with_request_id(httpx_mock: HTTPXMock) 
         make_transport(FakeTime()).request(GET_JOB)
     error = info.value
     assert error.type == "EXPORT_NOT_FOUND"
-    assert error.is_type("EXPORT_NOT_FOUND") and error.is_type("export_not_found")
+    assert error.is_type("EXPORT_NOT_FOUND")
+    assert error.is_type("export_not_found")
     assert error.message == "Export job not found."
     assert error.request_id == "req-123"
     assert error.body == {"type": "export_not_found", "message": "Export job not found."}
-    assert error.method == "GET" and error.path == httpx.URL(JOB_URL).path
-    assert "req-123" in str(error) and "EXPORT_NOT_FOUND" in str(error)
+    assert error.method == "GET"
+    assert error.path == httpx.URL(JOB_URL).path
+    assert "req-123" in str(error)
+    assert "EXPORT_NOT_FOUND" in str(error)
 
 
 @pytest.mark.parametrize("header", ["request-id", "x-amzn-RequestId"])
 def test_request_id_alternative_headers(httpx_mock: HTTPXMock, header: str) -> None:
-    httpx_mock.add_response(url=JOB_URL, status_code=409, headers={header: "abc"}, json={"type": "t"})
+    httpx_mock.add_response(
+        url=JOB_URL, status_code=409, headers={header: "abc"}, json={"type": "t"}
+    )
     with pytest.raises(Conflict) as info:
         make_transport(FakeTime()).request(GET_JOB)
     assert info.value.request_id == "abc"
@@ -468,7 +491,9 @@ def test_connection_error_text_has_no_query_values(httpx_mock: HTTPXMock) -> Non
     secret_cursor = "SECRETCURSORVALUE"
     url = f"{PRODUCTION}/v3/export-items?job_id=42&after={secret_cursor}"
     httpx_mock.add_exception(httpx.ConnectError(f"failed to reach {url}"))
-    call = Call("export_items.list", "GET", "/v3/export-items", (("job_id", "42"), ("after", secret_cursor)))
+    call = Call(
+        "export_items.list", "GET", "/v3/export-items", (("job_id", "42"), ("after", secret_cursor))
+    )
     with pytest.raises(PleoConnectionError) as info:
         make_transport(FakeTime(), max_retries=0).request(call)
     assert secret_cursor not in str(info.value)
@@ -494,11 +519,14 @@ def test_logging_lines_and_no_secret_anywhere(
     records = [r for r in caplog.records if r.name == "pleo_erp.http"]
     warnings = [r for r in records if r.levelno == logging.WARNING]
     debugs = [r for r in records if r.levelno == logging.DEBUG]
-    assert len(warnings) == 1 and "503" in warnings[0].getMessage()
+    assert len(warnings) == 1
+    assert "503" in warnings[0].getMessage()
     assert "attempt 1 of 4" in warnings[0].getMessage()
     success = debugs[0].getMessage()
     assert "GET /v3/export-jobs?company_id -> 200" in success
-    assert "attempt 2" in success and "request id r-2" in success and " ms" in success
+    assert "attempt 2" in success
+    assert "request id r-2" in success
+    assert " ms" in success
     everything = caplog.text + repr(info.value) + str(info.value) + repr(transport.core.config)
     for secret in (SECRET_KEY, BASIC, BASIC.split()[1], "c0ffee"):
         assert secret not in everything

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from types import TracebackType
-from typing import Any, Callable, Union
+from typing import Any
 
 import httpx
 from typing_extensions import Self
@@ -33,20 +34,22 @@ from pleo_erp.client.resources.accounts import Accounts, AsyncAccounts
 from pleo_erp.client.resources.export_items import AsyncExportItems, ExportItems
 from pleo_erp.client.resources.export_jobs import AsyncExportJobs, ExportJobs
 from pleo_erp.client.resources.installations import AsyncInstallations, Installations
-from pleo_erp.client.resources.introspect import Introspection, introspect_call, parse_introspection
+from pleo_erp.client.resources.introspect import introspect_call, parse_introspection
 from pleo_erp.client.resources.subscriptions import AsyncSubscriptions, Subscriptions
 from pleo_erp.client.resources.tag_groups import AsyncTagGroups, TagGroups
 from pleo_erp.client.resources.tags import AsyncTags, Tags
 from pleo_erp.client.resources.tax_codes import AsyncTaxCodes, TaxCodes
+from pleo_erp.models.introspect import IntrospectionModel
 
 __all__ = ["ENVIRONMENTS", "AsyncPleoClient", "PleoClient"]
 
 ENVIRONMENTS: Mapping[str, str] = {"production": PRODUCTION, "staging": STAGING}
 """Environment names accepted as ``base_url``."""
 
-TimeoutTypes = Union[float, httpx.Timeout, None]
+TimeoutTypes = float | httpx.Timeout | None
 
 _DEFAULT_MAX_RETRIES = 3
+_UNCHANGED: Any = object()  # "keep the current value" for with_options(timeout=...)
 _DEFAULT_MAX_RETRY_AFTER = 60.0
 
 
@@ -113,21 +116,17 @@ def _derived(
     max_retry_after: float | None,
     timeout: TimeoutTypes | object,
 ) -> TransportCore:
-    retry = core.config.retry
+    retry_changes: dict[str, Any] = {}
+    if max_retries is not None:
+        retry_changes["max_retries"] = max_retries
+    if max_retry_after is not None:
+        retry_changes["max_retry_after"] = max_retry_after
     changes: dict[str, Any] = {}
-    if max_retries is not None or max_retry_after is not None:
-        changes["retry"] = RetryPolicy(
-            max_retries=retry.max_retries if max_retries is None else max_retries,
-            initial_backoff=retry.initial_backoff,
-            max_backoff=retry.max_backoff,
-            max_retry_after=retry.max_retry_after if max_retry_after is None else max_retry_after,
-        )
+    if retry_changes:
+        changes["retry"] = replace(core.config.retry, **retry_changes)
     if timeout is not _UNCHANGED:
         changes["timeout"] = _timeout(timeout)  # type: ignore[arg-type]
     return core.derive(**changes)
-
-
-_UNCHANGED = object()
 
 
 class _ClientInfo:
@@ -256,7 +255,7 @@ class PleoClient(_ClientInfo):
         self.installations = Installations(transport)
         self.subscriptions = Subscriptions(transport)
 
-    def introspect(self) -> Introspection:
+    def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
         return parse_introspection(self._transport.request(introspect_call()))
 
@@ -367,7 +366,7 @@ class AsyncPleoClient(_ClientInfo):
         self.installations = AsyncInstallations(transport)
         self.subscriptions = AsyncSubscriptions(transport)
 
-    async def introspect(self) -> Introspection:
+    async def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
         return parse_introspection(await self._transport.request(introspect_call()))
 

@@ -18,8 +18,8 @@ import httpx
 
 __all__ = [
     "REDACTED",
-    "SENSITIVE_HEADER_FRAGMENTS",
     "SENSITIVE_HEADERS",
+    "SENSITIVE_HEADER_FRAGMENTS",
     "http_logger",
     "is_sensitive_header",
     "logger",

@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable
-from typing import Callable
+from collections.abc import Awaitable, Callable
 
 __all__ = ["DEFAULT_REQUESTS_PER_MINUTE", "RateLimiter"]
 
@@ -42,7 +41,9 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if requests_per_minute <= 0:
-            raise ValueError("requests_per_minute must be positive (use None on the client to disable)")
+            raise ValueError(
+                "requests_per_minute must be positive (use None on the client to disable)"
+            )
         if burst is not None and burst < 1:
             raise ValueError("burst must be at least 1")
         self.requests_per_minute = requests_per_minute

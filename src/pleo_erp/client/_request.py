@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 from urllib.parse import quote
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "query",
 ]
 
-QueryValue = Union[str, int, bool, uuid.UUID, enum.Enum, None]
+QueryValue = str | int | bool | uuid.UUID | enum.Enum | None
 """A scalar accepted as a query parameter value."""
 
 

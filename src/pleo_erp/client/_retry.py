@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import email.utils
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Callable
 
 import httpx
 

@@ -10,25 +10,10 @@ error to raise, what to log) lives in the core, so the two clients cannot drift 
 
 Retry and idempotency rules (also in ``docs/client.md``):
 
-==============================================  =========================  ====================
-call                                            kind                       retried after
-==============================================  =========================  ====================
-every GET                                       idempotent                 429, 500, 502, 503,
-                                                                           504, connect error,
-                                                                           timeout, read error
-PUT (update account/tag/tag group/tax code,     idempotent (full replace)  same as GET
-job items, installation, subscription)
-DELETE (account, tax code, installation,        idempotent                 same as GET
-subscription)
-``POST /v1/chart-of-accounts:search``,          idempotent (read-only)     same as GET
-``POST /v0/tags:search``,
-``POST /v0/tax-codes:search``,
-``POST /v0/tags/archive`` (sets a state)
-POST create (account, batch of accounts, tag,   **not** idempotent         only 429, 503 and
-tag group, tax code, export job, subscription,                             failures to connect
-installation), ``POST /v3/export-job-events``,                             (the request never
-``POST /v1/installations/me:activate``                                     reached Pleo)
-==============================================  =========================  ====================
+| call | retried after |
+|---|---|
+| GET, PUT, DELETE, ``…:search``, ``/v0/tags/archive`` POSTs | 429, 5xx, connect/read errors |
+| creates, batch creates, job events, ``…/me:activate`` | 429, 503, connect errors |
 
 A non-idempotent call that failed ambiguously (read timeout, dropped connection, 500/502/504)
 raises at once; the caller re-checks Pleo's state before trying again. Statuses 400, 401, 403,
@@ -45,10 +30,10 @@ import random as _random
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Callable, Union
+from typing import Any
 
 import httpx
 
@@ -102,8 +87,8 @@ REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 """Response headers that may carry Pleo's request id, in order of preference."""
 
 # The generator protocol between the core and its drivers.
-_Action = Union[httpx.Request, float]
-_Result = Union[httpx.Response, httpx.TransportError, None]
+_Action = httpx.Request | float
+_Result = httpx.Response | httpx.TransportError | None
 
 
 def user_agent() -> str:
@@ -114,7 +99,7 @@ def user_agent() -> str:
 
 def _request_id(headers: httpx.Headers) -> str | None:
     for name in REQUEST_ID_HEADERS:
-        value = headers.get(name)
+        value: str | None = headers.get(name)
         if value:
             return value
     return None
@@ -161,7 +146,7 @@ class TransportConfig:
     base_url: str
     auth: httpx.Auth | None = field(default=None, repr=False)
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     limiter: RateLimiter | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)

@@ -7,8 +7,9 @@ Receipt URLs are untrusted input (DESIGN decision 12), so :func:`download_file`:
 - follows redirects itself, at most a few, and never to another host unless allowed (a
   pre-signed link must not bounce the download somewhere else);
 - sends no Pleo credentials (pre-signed links need none; the request is built without auth);
-- streams to a file it creates exclusively with mode ``0600``, under a name the *caller*
-  generated — never one taken from the URL or the response headers;
+- keeps small files in memory and streams bigger ones to a file it creates exclusively with
+  mode ``0600``, under a name the *caller* generated — never one taken from the URL or the
+  response headers;
 - stops at a hard byte cap while streaming (30 MB by default), whatever ``Content-Length`` says;
 - checks the served content type against the allowed ones (a generic
   ``application/octet-stream`` passes; the caller then checks the file's leading bytes);
@@ -26,7 +27,7 @@ import os
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import BinaryIO, ClassVar, Literal
 
 import httpx
 from attrs import define
@@ -63,11 +64,17 @@ class FileDownloadError(PleoError):
     retryable: ClassVar[bool] = False
 
     def __init__(
-        self, message: str, *, reason: DownloadReason, status_code: int | None = None
+        self,
+        message: str,
+        *,
+        reason: DownloadReason,
+        status_code: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.reason: DownloadReason = reason
         self.status_code = status_code
+        self.retry_after = retry_after
 
     @property
     def transient(self) -> bool:
@@ -81,13 +88,22 @@ class FileDownloadError(PleoError):
 
 @define(frozen=True, slots=True)
 class DownloadedFile:
-    """A receipt on disk: where, how big, what the server called its type, its digest."""
+    """A downloaded receipt: its bytes (small files) or the file holding them, how big, what
+    the server called its type, its digest and first bytes."""
 
-    path: Path
+    path: Path | None
     size: int
     content_type: str
     sha256: str
     head: bytes
+    data: bytes | None = None
+
+    def read_bytes(self) -> bytes:
+        """The content, from memory or from disk."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
 
 
 def redacted_url(url: httpx.URL | str) -> str:
@@ -127,6 +143,17 @@ def _check_url(url: httpx.URL, insecure_hosts: Collection[str]) -> None:
     )
 
 
+def _retry_after(header: str | None) -> float | None:
+    """``Retry-After`` in seconds (the delta form; an HTTP date is ignored)."""
+    if header is None:
+        return None
+    try:
+        value = float(header.strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
 def _media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
@@ -137,8 +164,9 @@ def _remove(path: Path) -> None:
 
 def _stream_once(
     url: httpx.URL,
-    dest: Path,
+    dest: Path | None,
     *,
+    memory_limit: int,
     http_client: httpx.Client,
     max_bytes: int,
     allowed_content_types: Collection[str] | None,
@@ -181,8 +209,11 @@ def _stream_once(
                         f"{response.status_code}",
                         reason="http_status",
                         status_code=response.status_code,
+                        retry_after=_retry_after(response.headers.get("retry-after")),
                     )
-                return _write_body(response, current, dest, max_bytes, allowed_content_types)
+                return _write_body(
+                    response, current, dest, memory_limit, max_bytes, allowed_content_types
+                )
         except httpx.TransportError as error:
             raise FileDownloadError(
                 f"receipt download from {redacted_url(current)} failed: {type(error).__name__}",
@@ -193,10 +224,51 @@ def _stream_once(
     )
 
 
+class _Sink:
+    """Collects a body in memory up to ``memory_limit`` bytes, then in the file ``dest``."""
+
+    def __init__(self, dest: Path | None, memory_limit: int) -> None:
+        self.dest = dest
+        self.memory_limit = memory_limit if dest is not None else None
+        self.buffer = bytearray()
+        self.file: BinaryIO | None = None
+
+    def write(self, chunk: bytes) -> None:
+        if self.file is None:
+            self.buffer += chunk
+            if self.memory_limit is not None and len(self.buffer) > self.memory_limit:
+                self._spill()
+        else:
+            self.file.write(chunk)
+
+    def _spill(self) -> None:
+        assert self.dest is not None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(self.dest, flags, 0o600)
+        except OSError as error:
+            raise FileDownloadError(
+                f"cannot create receipt file: {type(error).__name__}", reason="io"
+            ) from error
+        self.file = os.fdopen(fd, "wb")
+        self.file.write(self.buffer)
+        self.buffer = bytearray()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def discard(self) -> None:
+        self.close()
+        if self.file is not None and self.dest is not None:
+            _remove(self.dest)
+
+
 def _write_body(
     response: httpx.Response,
     url: httpx.URL,
-    dest: Path,
+    dest: Path | None,
+    memory_limit: int,
     max_bytes: int,
     allowed_content_types: Collection[str] | None,
 ) -> DownloadedFile:
@@ -220,41 +292,39 @@ def _write_body(
     digest = hashlib.sha256()
     size = 0
     head = b""
+    sink = _Sink(dest, memory_limit)
     try:
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    except OSError as error:
-        raise FileDownloadError(
-            f"cannot create receipt file: {type(error).__name__}", reason="io"
-        ) from error
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in response.iter_bytes(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FileDownloadError(
-                        f"receipt at {redacted_url(url)} exceeds the {max_bytes}-byte cap",
-                        reason="too_large",
-                    )
-                if len(head) < 16:
-                    head += chunk[: 16 - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
+        for chunk in response.iter_bytes(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FileDownloadError(
+                    f"receipt at {redacted_url(url)} exceeds the {max_bytes}-byte cap",
+                    reason="too_large",
+                )
+            if len(head) < 16:
+                head += chunk[: 16 - len(head)]
+            digest.update(chunk)
+            sink.write(chunk)
+        sink.close()
     except httpx.TransportError as error:
-        _remove(dest)
+        sink.discard()
         raise FileDownloadError(
             f"receipt download from {redacted_url(url)} broke off: {type(error).__name__}",
             reason="network",
         ) from error
     except BaseException:
-        _remove(dest)
+        sink.discard()
         raise
-    return DownloadedFile(dest, size, content_type, digest.hexdigest(), head)
+    if sink.file is not None:
+        return DownloadedFile(dest, size, content_type, digest.hexdigest(), head)
+    return DownloadedFile(None, size, content_type, digest.hexdigest(), head, bytes(sink.buffer))
 
 
 def download_file(
     url: str,
-    dest: Path,
+    dest: Path | None = None,
     *,
+    memory_limit: int = 0,
     http_client: httpx.Client,
     max_bytes: int = DEFAULT_MAX_BYTES,
     allowed_content_types: Collection[str] | None = None,
@@ -262,15 +332,22 @@ def download_file(
     insecure_hosts: Collection[str] = (),
     max_redirects: int = 3,
     timeout: float | httpx.Timeout = 60.0,
-    retries: int = 2,
+    retries: int = 6,
     backoff: float = 0.5,
+    max_wait: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DownloadedFile:
-    """Download ``url`` into the new file ``dest`` (see the module docstring for the rules).
+    """Download ``url`` (see the module docstring for the rules).
+
+    The body is kept in memory while it is at most ``memory_limit`` bytes and then moves to the
+    new file ``dest``; without ``dest`` it stays in memory (up to ``max_bytes``).
 
     Args:
         url: the receipt link (untrusted).
-        dest: the file to create; it must not exist. Removed again on failure.
+        dest: the file to create when the body outgrows ``memory_limit`` (it must not exist;
+            removed again on failure). ``None``: keep everything in memory.
+        memory_limit: bytes kept in memory before spilling to ``dest`` (``0``: straight to
+            disk).
         http_client: the ``httpx.Client`` to send through (no auth is attached).
         max_bytes: hard size cap, enforced while streaming.
         allowed_content_types: MIME types accepted (``None``: any).
@@ -279,7 +356,8 @@ def download_file(
         max_redirects: redirects followed at most.
         timeout: per-request timeout.
         retries: further attempts after a transient failure.
-        backoff: first wait between attempts (doubles each time); ``sleep`` does the waiting.
+        backoff: first wait between attempts (doubles each time; a ``Retry-After`` wins),
+            capped at ``max_wait`` seconds; ``sleep`` does the waiting.
 
     Raises:
         FileDownloadError: the download failed or broke a rule.
@@ -292,6 +370,7 @@ def download_file(
             return _stream_once(
                 parsed,
                 dest,
+                memory_limit=memory_limit,
                 http_client=http_client,
                 max_bytes=max_bytes,
                 allowed_content_types=allowed_content_types,
@@ -303,5 +382,6 @@ def download_file(
         except FileDownloadError as error:
             if not error.transient or attempt >= retries:
                 raise
+            wait = error.retry_after if error.retry_after is not None else backoff * 2**attempt
         attempt += 1
-        sleep(backoff * (2 ** (attempt - 1)))
+        sleep(min(wait, max_wait))

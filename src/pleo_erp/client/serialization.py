@@ -208,7 +208,7 @@ def _parse_uuid(text: str) -> uuid.UUID:
             result = _new_uuid(uuid.UUID)
             _set_uuid_attr(result, "int", int.from_bytes(raw, "big"))
             _set_uuid_attr(result, "is_safe", _SAFE_UNKNOWN)
-            return cast(uuid.UUID, result)
+            return result
     try:
         return uuid.UUID(text)  # other spellings UUID() accepts (no dashes, braces, urn:uuid:)
     except ValueError:
@@ -355,7 +355,8 @@ def _structure_money_fast(value: Any, _: Any) -> MoneyModel:
     amount = value["value"]
     if type(currency) is str and type(amount) is int:
         return MoneyModel(currency, amount)
-    return _money_generated(value, _)
+    result: MoneyModel = _money_generated(value, _)
+    return result
 
 
 def _unstructure_datetime(value: dt.datetime) -> str:
@@ -553,7 +554,7 @@ class _Rules:
                     note = IterableValidationNote(
                         f"Structuring {type_name(tp)} @ index {index}", index, item_type
                     )
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
                     errors.append(exc)
             if errors:
                 raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
@@ -592,7 +593,7 @@ class _Rules:
                     note = IterableValidationNote(
                         f"Structuring {type_name(tp)} @ key {key!r}", key, value_type
                     )
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
                     errors.append(exc)
             if errors:
                 raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
@@ -604,7 +605,7 @@ class _Rules:
         origin = _attrs_origin(tp)
         assert origin is not None
         attrs.resolve_types(origin)
-        overrides = {}
+        overrides: dict[str, Any] = {}
         for field in attrs.fields(origin):
             hook: _StructureHook | None = None
             if field.metadata.get(SKIP_NULL_ITEMS):
@@ -658,7 +659,7 @@ class _Rules:
         origin = _attrs_origin(tp)
         assert origin is not None
         attrs.resolve_types(origin)
-        overrides = {
+        overrides: dict[str, Any] = {
             field.name: override(
                 rename=wire_name(field),
                 omit_if_default=field.default is None and not field.metadata.get(EMIT_NULL),

@@ -51,13 +51,15 @@ AP_DOCUMENT_TYPES: Final[frozenset[str]] = frozenset(
         "card_invoice",
         "card_purchase",
         "fee",
-        "overdraft",
         "refund",
         "chargeback",
         "cashback",
     }
 )
-"""Types that can carry a vendor and so become AP documents (VTAG + ``card_invoice``)."""
+"""Types that can carry a vendor and so become AP documents (VTAG + ``card_invoice``).
+
+VTAG also names ``overdraft``, which is not an ``ExportItemTypeV3`` value: like any type
+without a posting rule it fails the item (C28) until a rule for it is configured."""
 
 
 def enum_value(value: object) -> str:

@@ -130,9 +130,14 @@ class ExportConfig:
         allow_cross_host_redirects: follow a receipt redirect to another host.
         receipt_merger: how to merge receipts for an AS that takes one file per entry.
         receipt_timeout: seconds per receipt download.
+        receipt_retries: further attempts after a transient download failure (429, 5xx,
+            connection errors), with backoff and ``Retry-After``.
+        receipt_memory_limit: receipts up to this many bytes stay in memory; bigger ones are
+            streamed to a private temporary file.
 
     Reporting and retries:
         batch_size: item updates per request (1..100, C24).
+        page_size: page size asked of Pleo's list endpoints (``None``: Pleo's default).
         report_interval: seconds after which pending outcomes are sent even if the batch is
             not full (keeps a slow job from expiring: jobs expire 1 h after the last update).
         as_max_retries: retries of an AS call that was rate-limited or unreachable before
@@ -182,8 +187,11 @@ class ExportConfig:
     allow_cross_host_redirects: bool = False
     receipt_merger: ReceiptMerger | None = None
     receipt_timeout: float = field(default=60.0, validator=_positive)
+    receipt_retries: int = field(default=6, validator=_non_negative)
+    receipt_memory_limit: int = field(default=1024 * 1024, validator=_non_negative)
 
     batch_size: int = field(default=100, validator=validators.and_(_positive, validators.le(100)))
+    page_size: int | None = field(default=None, validator=validators.optional(_positive))
     report_interval: float = field(default=300.0, validator=_positive)
     as_max_retries: int = field(default=3, validator=_non_negative)
     as_retry_delay: float = field(default=1.0, validator=_non_negative)

@@ -21,12 +21,12 @@ accepted instead. Anything else fails the item (``validation_failure``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Literal, TypedDict
 from uuid import UUID
 
-from attrs import define
+from attrs import define, field
 
 from pleo_erp.accounting_system.export import (
     AccountsMapping,
@@ -59,7 +59,7 @@ from pleo_erp.domain.mapping import (
 from pleo_erp.domain.money import Money, minor_unit_exponent
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.domain.vat import split_vat
-from pleo_erp.models import ExportItemLineV3, ExportItemV3, MoneyModel
+from pleo_erp.models import ExportItemLineV3, ExportItemV3, MoneyModel, TaxV3
 
 __all__ = [
     "EntryContext",
@@ -70,7 +70,7 @@ __all__ = [
 
 _SideName = Literal["debit", "credit"]
 
-_SETTLED_AP_TYPES = frozenset({"card_invoice", "card_purchase", "fee", "overdraft"})
+_SETTLED_AP_TYPES = frozenset({"card_invoice", "card_purchase", "fee"})
 _CREDIT_NOTE_TYPES = frozenset({"refund", "chargeback", "cashback"})
 
 
@@ -83,6 +83,8 @@ class EntryContext:
     capabilities: Capabilities
     posting_mode: PostingMode
     explicit_vat: bool
+    tax_accounts: Mapping[str, tuple[str | None, str | None]] = field(factory=dict)
+    """AS tax code → (ingoing, outgoing) tax account, used when a line's tax names none."""
 
     @classmethod
     def create(
@@ -90,14 +92,27 @@ class EntryContext:
         config: ExportConfig,
         capabilities: Capabilities,
         as_mapping: AccountsMapping,
+        tax_accounts: Mapping[str, tuple[str | None, str | None]] | None = None,
     ) -> EntryContext:
-        """Combine the AS's mapping/capabilities with the config's overrides."""
+        """Combine the AS's mapping/capabilities (and tax codes) with the config's overrides."""
         return cls(
             mapping=config.effective_mapping(as_mapping),
             config=config,
             capabilities=capabilities,
             posting_mode=config.effective_posting_mode(capabilities),
             explicit_vat=config.effective_explicit_vat(capabilities),
+            tax_accounts=dict(tax_accounts or {}),
+        )
+
+    def vat_accounts(self, tax: TaxV3 | None) -> tuple[str | None, str | None]:
+        """(input, output) VAT accounts of a line's tax: the tax's own, the AS tax code's,
+        then the mapping's."""
+        if tax is None:
+            return self.mapping.vat_input, self.mapping.vat_output
+        known = self.tax_accounts.get(tax.code or "", (None, None))
+        return (
+            tax.ingoing_tax_account or known[0] or self.mapping.vat_input,
+            tax.outgoing_tax_account or known[1] or self.mapping.vat_output,
         )
 
 
@@ -293,6 +308,7 @@ def _expense_postings(
         label = f"line {line.index + 1}"
         account = _require_account(line)
         tax = line.source.tax
+        input_account, output_account = ctx.vat_accounts(tax)
         split = split_vat(
             line.gross,
             tax_type=line.tax_type,
@@ -300,10 +316,8 @@ def _expense_postings(
             rate=tax.rate if tax is not None else None,
             tax_code=tax.code if tax is not None else None,
             explicit=ctx.explicit_vat,
-            input_account=(tax.ingoing_tax_account if tax is not None else None)
-            or ctx.mapping.vat_input,
-            output_account=(tax.outgoing_tax_account if tax is not None else None)
-            or ctx.mapping.vat_output,
+            input_account=input_account,
+            output_account=output_account,
             line_label=label,
         )
         tax_code = tax.code if tax is not None else None

@@ -117,7 +117,6 @@ DEFAULT_POSTING_RULES: Final[Mapping[str, PostingRule]] = {
     "card_purchase": _rule("lines", "wallet"),
     "card_invoice": _rule("lines", "wallet"),
     "fee": _rule("lines", "wallet"),
-    "overdraft": _rule("lines", "wallet"),
     # Money back into the wallet: the inverse of a purchase.
     "refund": _rule("wallet", "lines"),
     "chargeback": _rule("wallet", "lines"),

@@ -18,10 +18,9 @@ import uuid
 from decimal import Decimal
 from typing import TypeAlias
 
-import attrs
-from attrs import define
+from attrs import define, field
 
-from pleo_erp.models._fields import WIRE_NAME, nullable
+from pleo_erp.models._fields import NULLABLE, NULLABLE_ITEMS, WIRE_NAME
 from pleo_erp.models.common import CursorPage, MoneyModel
 
 __all__ = [
@@ -422,8 +421,8 @@ class AccountV3:
 
     id: uuid.UUID
     name: str
-    code: str | None = nullable()
-    identifier: str | None = nullable()
+    code: str | None = field(default=None, metadata=NULLABLE)
+    identifier: str | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -432,8 +431,8 @@ class ContraAccount:
 
     id: uuid.UUID
     name: str
-    code: str | None = nullable()
-    identifier: str | None = nullable()
+    code: str | None = field(default=None, metadata=NULLABLE)
+    identifier: str | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -462,7 +461,7 @@ class TaxV3:
     id: uuid.UUID
     rate: Decimal
     type: TaxTypeV3 | str
-    code: str | None = nullable()
+    code: str | None = field(default=None, metadata=NULLABLE)
     ingoing_tax_account: str | None = None
     outgoing_tax_account: str | None = None
 
@@ -490,9 +489,9 @@ class ExportItemLineV3:
     accounting_entry_line_id: uuid.UUID
     line_amount: ExportItemLineAmountV3
     net_amount: ExportItemNetAmountV3
-    account: AccountV3 | None = nullable()
-    tags: tuple[TagV3, ...] | None = nullable(skip_null_items=True)
-    tax: TaxV3 | None = nullable()
+    account: AccountV3 | None = field(default=None, metadata=NULLABLE)
+    tags: tuple[TagV3, ...] | None = field(default=None, metadata=NULLABLE_ITEMS)
+    tax: TaxV3 | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -526,10 +525,10 @@ class SupplierBankAccount:
 
     bank_name: str
     country: CountryCode | str
-    account_number: str | None = nullable()
-    bank_code: str | None = nullable()
-    bic: str | None = nullable()
-    iban: str | None = nullable()
+    account_number: str | None = field(default=None, metadata=NULLABLE)
+    bank_code: str | None = field(default=None, metadata=NULLABLE)
+    bic: str | None = field(default=None, metadata=NULLABLE)
+    iban: str | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -543,9 +542,9 @@ class InvoiceInformationV3:
     invoice_date: dt.date
     invoice_number: str
     status: InvoiceInformationStatusV3 | str
-    due_date: dt.date | None = nullable()
-    payment_date: dt.date | None = nullable()
-    supplier_bank_account: SupplierBankAccount | None = nullable()
+    due_date: dt.date | None = field(default=None, metadata=NULLABLE)
+    payment_date: dt.date | None = field(default=None, metadata=NULLABLE)
+    supplier_bank_account: SupplierBankAccount | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -554,16 +553,16 @@ class ExportItemAdditionalInformationV3:
     reimbursement settles, attendees, and invoice information."""
 
     reconciliation_id: str
-    attendees: tuple[str, ...] | None = nullable(skip_null_items=True)
-    invoice_information: InvoiceInformationV3 | None = nullable()
-    reconciled_entries: tuple[str, ...] | None = nullable(skip_null_items=True)
+    attendees: tuple[str, ...] | None = field(default=None, metadata=NULLABLE_ITEMS)
+    invoice_information: InvoiceInformationV3 | None = field(default=None, metadata=NULLABLE)
+    reconciled_entries: tuple[str, ...] | None = field(default=None, metadata=NULLABLE_ITEMS)
 
 
 @define(frozen=True)
 class ServicePeriodV3:
     """Period the service was provided or goods delivered (for accruals)."""
 
-    from_: dt.datetime = attrs.field(metadata={WIRE_NAME: "from"})
+    from_: dt.datetime = field(metadata={WIRE_NAME: "from"})
     to: dt.datetime
 
 
@@ -571,12 +570,12 @@ class ServicePeriodV3:
 class SupplierV3:
     """The merchant / supplier as Pleo knows it; every field may be null."""
 
-    account: str | None = nullable()
-    category_code: str | None = nullable()
-    code: str | None = nullable()
-    country: CountryCode | str | None = nullable()
-    name: str | None = nullable()
-    tax_identifier: str | None = nullable()
+    account: str | None = field(default=None, metadata=NULLABLE)
+    category_code: str | None = field(default=None, metadata=NULLABLE)
+    code: str | None = field(default=None, metadata=NULLABLE)
+    country: CountryCode | str | None = field(default=None, metadata=NULLABLE)
+    name: str | None = field(default=None, metadata=NULLABLE)
+    tax_identifier: str | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -585,7 +584,7 @@ class TeamV3:
 
     id: uuid.UUID
     name: str
-    code: str | None = nullable()
+    code: str | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -594,7 +593,7 @@ class ExportItemUserV3:
 
     id: uuid.UUID
     name: str
-    code: str | None = nullable()
+    code: str | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -619,7 +618,7 @@ class ExportItemV3:
     Amounts are integer minor units; ``date`` is the bookkeeping date (UTC).
     """
 
-    links: LinksResponse = attrs.field(metadata={WIRE_NAME: "_links"})
+    links: LinksResponse = field(metadata={WIRE_NAME: "_links"})
     accounting_entry_id: uuid.UUID
     accounting_entry_lines: tuple[ExportItemLineV3, ...]
     additional_information: ExportItemAdditionalInformationV3
@@ -627,16 +626,16 @@ class ExportItemV3:
     company_id: uuid.UUID
     date: dt.datetime
     type: ExportItemTypeV3 | str
-    bookkeeping: BookkeepingV3 | None = nullable()
-    contra_account: ContraAccount | None = nullable()
-    files: tuple[ExportItemFile, ...] | None = nullable(skip_null_items=True)
-    note: str | None = nullable()
-    service_period: ServicePeriodV3 | None = nullable()
+    bookkeeping: BookkeepingV3 | None = field(default=None, metadata=NULLABLE)
+    contra_account: ContraAccount | None = field(default=None, metadata=NULLABLE)
+    files: tuple[ExportItemFile, ...] | None = field(default=None, metadata=NULLABLE_ITEMS)
+    note: str | None = field(default=None, metadata=NULLABLE)
+    service_period: ServicePeriodV3 | None = field(default=None, metadata=NULLABLE)
     sub_type: ExportItemSubTypeV3 | str | None = None
-    supplier: SupplierV3 | None = nullable()
-    team: TeamV3 | None = nullable()
-    user: ExportItemUserV3 | None = nullable()
-    vendor: VendorV3 | None = nullable()
+    supplier: SupplierV3 | None = field(default=None, metadata=NULLABLE)
+    team: TeamV3 | None = field(default=None, metadata=NULLABLE)
+    user: ExportItemUserV3 | None = field(default=None, metadata=NULLABLE)
+    vendor: VendorV3 | None = field(default=None, metadata=NULLABLE)
 
 
 CursorPaginatedResponseExportItemV3: TypeAlias = CursorPage[ExportItemV3]

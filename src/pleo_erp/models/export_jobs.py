@@ -16,9 +16,9 @@ import enum
 import uuid
 from typing import TypeAlias
 
-from attrs import define
+from attrs import define, field
 
-from pleo_erp.models._fields import nullable
+from pleo_erp.models._fields import NULLABLE
 from pleo_erp.models.common import CursorPage, DataResponse
 
 __all__ = [
@@ -145,13 +145,13 @@ class ExportJobV3:
     number_of_items: int
     status: ExportJobStatus | str
     vendor_based_bookkeeping: bool
-    completed_at: dt.datetime | None = nullable()
-    created_by: uuid.UUID | None = nullable()
-    expired_at: dt.datetime | None = nullable()
-    failure_reason: str | None = nullable()
+    completed_at: dt.datetime | None = field(default=None, metadata=NULLABLE)
+    created_by: uuid.UUID | None = field(default=None, metadata=NULLABLE)
+    expired_at: dt.datetime | None = field(default=None, metadata=NULLABLE)
+    failure_reason: str | None = field(default=None, metadata=NULLABLE)
     failure_reason_type: ExportJobFailureReasonType | str | None = None
-    last_updated_at: dt.datetime | None = nullable()
-    started_at: dt.datetime | None = nullable()
+    last_updated_at: dt.datetime | None = field(default=None, metadata=NULLABLE)
+    started_at: dt.datetime | None = field(default=None, metadata=NULLABLE)
 
 
 @define(frozen=True)
@@ -165,10 +165,10 @@ class ExportJobItemV3:
     accounting_entry_id: uuid.UUID
     export_job_id: uuid.UUID
     status: ExportJobItemStatus | str | None
-    exported_at: dt.datetime | None = nullable()
-    external_id: str | None = nullable()
-    external_url: str | None = nullable()
-    failure_reason: str | None = nullable()
+    exported_at: dt.datetime | None = field(default=None, metadata=NULLABLE)
+    external_id: str | None = field(default=None, metadata=NULLABLE)
+    external_url: str | None = field(default=None, metadata=NULLABLE)
+    failure_reason: str | None = field(default=None, metadata=NULLABLE)
     failure_reason_type: ExportJobItemFailureReasonType | str | None = None
 
 

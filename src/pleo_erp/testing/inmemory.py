@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from attrs import define, evolve, field
@@ -180,6 +180,8 @@ class InMemoryAccountingSystem(InMemorySources):
         self.url_base = url_base
         self._entries: list[StoredEntry] = []
         self._by_id: dict[UUID, StoredEntry] = {}
+        self._open_invoices_by_number: dict[str, list[StoredEntry]] = {}
+        self._unapplied_payments: dict[str, list[StoredEntry]] = {}
         self._counter = 0
         # failure switches
         self.outage = False
@@ -200,6 +202,78 @@ class InMemoryAccountingSystem(InMemorySources):
         self._failures: dict[str, list[BaseException]] = {}
         self.calls: Counter[str] = Counter()
         """How many times each protocol method was called."""
+
+    @classmethod
+    def from_demo(cls, demo: Any, **kwargs: Any) -> InMemoryAccountingSystem:
+        """An AS holding the sandbox demo company's chart (``sandbox.demo`` or its ``chart``).
+
+        Accounts, tax codes, dimensions, vendors (findable by code, external id and
+        registration numbers; inactive ones blocked), the accounts mapping and the period
+        lock date (postings on or before ``closed_until`` are refused) come from the demo's
+        :class:`~pleo_erp.testing.sandbox.demo.DemoChart`; unknown vendors are not
+        auto-created, so the demo's deliberate failures fail as documented. ``kwargs``
+        override constructor arguments.
+        """
+        chart = getattr(demo, "chart", demo)
+        demo_mapping = chart.mapping
+        ingoing = [t.ingoing_tax_account for t in chart.tax_codes if t.ingoing_tax_account]
+        options: dict[str, Any] = {
+            "mapping": AccountsMapping(
+                wallet=demo_mapping.wallet,
+                wallet_by_currency=dict(demo_mapping.wallet_by_currency),
+                out_of_pocket=demo_mapping.out_of_pocket,
+                balancing=demo_mapping.contra,
+                external_reimbursement=demo_mapping.external_reimbursement,
+                accounts_payable=demo_mapping.fallback_ap,
+                vat_input=max(set(ingoing), key=ingoing.count) if ingoing else None,
+            ),
+            "auto_vendors": False,
+            "closed_before": None
+            if chart.closed_until is None
+            else chart.closed_until + timedelta(days=1),
+            "accounts": [
+                LedgerAccount(a.external_id, a.code, a.name, a.active, a.tax_code_external_id)
+                for a in chart.accounts
+            ],
+            "tax_codes": [
+                LedgerTaxCode(
+                    t.code,
+                    t.name,
+                    t.rate,
+                    getattr(t, "pleo_type", t.type),
+                    t.active,
+                    t.ingoing_tax_account,
+                    t.outgoing_tax_account,
+                )
+                for t in chart.tax_codes
+            ],
+            "dimensions": [Dimension(d.code, d.name, d.active) for d in chart.dimensions],
+            "values": {
+                d.code: [DimensionValue(v.code, v.name, v.active) for v in d.values]
+                for d in chart.dimensions
+            },
+        }
+        options.update(kwargs)
+        system = cls(**options)
+        for vendor in chart.vendors:
+            account = VendorAccount(
+                vendor_id=vendor.code,
+                name=vendor.name,
+                ap_account=vendor.ap_account,
+                blocked=not vendor.active,
+                currency=vendor.currency,
+            )
+            keys = [
+                k
+                for k in (
+                    vendor.external_id,
+                    vendor.registration_number,
+                    vendor.tax_registration_number,
+                )
+                if k
+            ]
+            system.add_vendor(account, *keys)
+        return system
 
     # ------------------------------------------------------------------ inspection
 
@@ -503,37 +577,35 @@ class InMemoryAccountingSystem(InMemorySources):
         return False
 
     def _reconcile(self, stored: StoredEntry) -> None:
-        """Link an AP invoice and its payment when both exist (C17), in either order."""
+        """Link an AP invoice and its payment when both exist (C17), in either order.
+
+        Unmatched invoices and payments wait in per-invoice-number queues (constant time per
+        post, so big ledgers stay fast).
+        """
         entry = stored.entry
         if isinstance(entry, SupplierPayment) and entry.invoice_number and not entry.returned:
-            for other in self._entries:
-                if (
-                    isinstance(other.entry, SupplierInvoice)
-                    and other.entry.invoice is not None
-                    and other.entry.invoice.number == entry.invoice_number
-                    and not other.paid
-                ):
-                    other.paid = True
-                    other.settled_by = entry.accounting_entry_id
-                    stored.settled_by = other.accounting_entry_id
-                    return
+            waiting = self._open_invoices_by_number.get(entry.invoice_number)
+            if waiting:
+                invoice = waiting.pop(0)
+                invoice.paid = True
+                invoice.settled_by = entry.accounting_entry_id
+                stored.settled_by = invoice.accounting_entry_id
+            else:
+                self._unapplied_payments.setdefault(entry.invoice_number, []).append(stored)
         elif isinstance(entry, SupplierInvoice):
             if entry.settled_from is not None:
                 stored.paid = True
                 return
             if entry.invoice is None:
                 return
-            for other in self._entries:
-                if (
-                    isinstance(other.entry, SupplierPayment)
-                    and other.entry.invoice_number == entry.invoice.number
-                    and other.settled_by is None
-                    and not other.entry.returned
-                ):
-                    stored.paid = True
-                    stored.settled_by = other.accounting_entry_id
-                    other.settled_by = entry.accounting_entry_id
-                    return
+            payments = self._unapplied_payments.get(entry.invoice.number)
+            if payments:
+                payment = payments.pop(0)
+                stored.paid = True
+                stored.settled_by = payment.accounting_entry_id
+                payment.settled_by = entry.accounting_entry_id
+            else:
+                self._open_invoices_by_number.setdefault(entry.invoice.number, []).append(stored)
         elif isinstance(entry, CreditNote):
             stored.paid = entry.refunded_to is not None
 

@@ -32,7 +32,7 @@ __all__ = ["InMemorySources", "ReadScope"]
 #: What :meth:`InMemorySources.fail_reads` can break.
 ReadScope = Literal["dimensions", "values", "accounts", "tax_codes"]
 
-_ALL_SCOPES: frozenset[str] = frozenset({"dimensions", "values", "accounts", "tax_codes"})
+_ALL_SCOPES: tuple[ReadScope, ...] = ("accounts", "dimensions", "tax_codes", "values")
 
 
 class InMemorySources:
@@ -60,7 +60,7 @@ class InMemorySources:
         self._tax_codes: list[LedgerTaxCode] = list(tax_codes)
         self._failing: dict[str, set[str] | None] = {}
         #: Number of successful and failed reads per scope.
-        self.reads: dict[str, int] = dict.fromkeys(sorted(_ALL_SCOPES), 0)
+        self.reads: dict[str, int] = dict.fromkeys(_ALL_SCOPES, 0)
 
     # ------------------------------------------------------------------ protocol methods
 
@@ -103,7 +103,7 @@ class InMemorySources:
                     current.add(dimension)
                     self._failing["values"] = current
                 return
-            for scope in scopes or tuple(_ALL_SCOPES):
+            for scope in scopes or _ALL_SCOPES:
                 if scope not in _ALL_SCOPES:
                     raise ValueError(f"unknown read scope {scope!r}")
                 self._failing[scope] = None  # None = the whole scope fails
@@ -124,7 +124,9 @@ class InMemorySources:
 
     # ------------------------------------------------------------------ dimensions
 
-    def add_dimension(self, code: str, name: str | None = None, *, active: bool = True) -> Dimension:
+    def add_dimension(
+        self, code: str, name: str | None = None, *, active: bool = True
+    ) -> Dimension:
         """Add a dimension (and an empty value list for it)."""
         dim = Dimension(code, code if name is None else name, active)
         with self._sources_lock:
@@ -156,9 +158,9 @@ class InMemorySources:
             self._dimensions.pop(self._index(self._dimensions, "code", code))
             self._values.pop(code, None)
 
-    def _edit_dimension(self, code: str, **changes: Any) -> None:
+    def _edit_dimension(self, key: str, /, **changes: Any) -> None:
         with self._sources_lock:
-            i = self._index(self._dimensions, "code", code)
+            i = self._index(self._dimensions, "code", key)
             self._dimensions[i] = attrs.evolve(self._dimensions[i], **changes)
 
     # ------------------------------------------------------------------ dimension values
@@ -199,10 +201,10 @@ class InMemorySources:
         with self._sources_lock:
             return tuple(self._values.get(dimension, ()))
 
-    def _edit_value(self, dimension: str, code: str, **changes: Any) -> None:
+    def _edit_value(self, dimension: str, key: str, /, **changes: Any) -> None:
         with self._sources_lock:
             values = self._values.get(dimension, [])
-            i = self._index(values, "code", code)
+            i = self._index(values, "code", key)
             values[i] = attrs.evolve(values[i], **changes)
 
     # ------------------------------------------------------------------ accounts
@@ -253,9 +255,9 @@ class InMemorySources:
         with self._sources_lock:
             return tuple(self._accounts)
 
-    def _edit_account(self, external_id: str, **changes: Any) -> None:
+    def _edit_account(self, key: str, /, **changes: Any) -> None:
         with self._sources_lock:
-            i = self._index(self._accounts, "external_id", external_id)
+            i = self._index(self._accounts, "external_id", key)
             self._accounts[i] = attrs.evolve(self._accounts[i], **changes)
 
     # ------------------------------------------------------------------ tax codes
@@ -285,10 +287,10 @@ class InMemorySources:
             self._tax_codes.append(tax_code)
         return tax_code
 
-    def update_tax_code(self, code: str, **changes: Any) -> None:
-        """Change fields of a tax code (``name=``, ``rate=``, ``type=``, ``active=`` …)."""
+    def update_tax_code(self, key: str, /, **changes: Any) -> None:
+        """Change fields of the tax code ``key`` (``name=``, ``rate=``, ``code=``, ``active=`` …)."""
         with self._sources_lock:
-            i = self._index(self._tax_codes, "code", code)
+            i = self._index(self._tax_codes, "code", key)
             self._tax_codes[i] = attrs.evolve(self._tax_codes[i], **changes)
 
     def deactivate_tax_code(self, code: str) -> None:

@@ -9,6 +9,7 @@ a recognisable name so a later writer holding the ledger lock can sweep leftover
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +25,19 @@ __all__ = [
 ]
 
 TEMP_SUFFIX = ".pleo-tmp"
+
+_log = logging.getLogger("pleo_erp.adapters.beancount")
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before threads exist.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; a *new* file should get the permissions open() would give it.
+_NEW_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def _temp_prefix(target: Path) -> str:
@@ -44,20 +58,21 @@ def fsync_directory(directory: Path) -> None:
 def write_temp(target: Path, data: bytes) -> Path:
     """Write ``data`` to a new, fsynced temp file beside ``target`` and return its path.
 
-    The temp file takes ``target``'s permission bits when ``target`` exists, so the final
-    rename does not silently change who may read the ledger.
+    The temp file takes ``target``'s permission bits when ``target`` exists (else the
+    process umask's default), so the final rename does not silently change who may read it.
     """
-    fd, name = tempfile.mkstemp(
-        dir=target.parent, prefix=_temp_prefix(target), suffix=TEMP_SUFFIX
-    )
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target), suffix=TEMP_SUFFIX)
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, os.stat(target).st_mode & 0o7777)
+        try:
+            mode = os.stat(target).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = _NEW_FILE_MODE
+        os.chmod(temp, mode)
     except BaseException:
         discard_temp(temp)
         raise
@@ -65,9 +80,17 @@ def write_temp(target: Path, data: bytes) -> Path:
 
 
 def commit_temp(temp: Path, target: Path) -> None:
-    """Atomically move ``temp`` over ``target`` and make the rename durable."""
+    """Atomically move ``temp`` over ``target`` and make the rename durable.
+
+    Once ``os.replace`` has succeeded the new content *is* the file, so a failing directory
+    fsync is logged rather than raised: raising would tell the caller the write failed when
+    it did not (and make it undo work the file already depends on).
+    """
     os.replace(temp, target)
-    fsync_directory(target.parent)
+    try:
+        fsync_directory(target.parent)
+    except OSError as error:
+        _log.warning("could not fsync %s after replacing %s: %s", target.parent, target.name, error)
 
 
 def discard_temp(temp: Path) -> None:

@@ -15,7 +15,8 @@ Everything lives in the ledger, so it is versioned with the books and Fava shows
   account: Assets:VAT:Input            ; where input VAT is posted
   ingoing-account: Assets:VAT:Input    ; reverse charge: input side   (optional)
   outgoing-account: Liabilities:VAT:Output  ; reverse charge: output side (optional)
-2026-01-01 custom "pleo-mapping" "wallet" Assets:Pleo:Wallet
+2026-01-01 custom "pleo-mapping" "wallet" Assets:Pleo:Wallet      ; also wallet:EUR, out-of-pocket,
+  ; balancing, external-reimbursement, accounts-payable, vat-input, vat-output
 2026-01-01 custom "pleo-vendor" "ACME" "Acme Ltd" Liabilities:AP:Acme TRUE
   tax-id: "DK12345678"                 ; also: external-id, registration-number, account-number
 2026-09-30 custom "pleo-lock-date" 2026-09-30                   ; books closed up to this day
@@ -47,6 +48,7 @@ from pleo_erp.accounting_system.sources import (
 
 __all__ = [
     "DIRECTIVE_PREFIX",
+    "MAPPING_KEYS",
     "AccountInfo",
     "LedgerConfig",
     "LedgerConfigError",
@@ -56,6 +58,18 @@ __all__ = [
 
 DIRECTIVE_PREFIX = "pleo-"
 _TAX_TYPES = frozenset({"inclusive", "exclusive", "reverse"})
+MAPPING_KEYS = frozenset(
+    {
+        "wallet",
+        "out-of-pocket",
+        "balancing",
+        "external-reimbursement",
+        "accounts-payable",
+        "vat-input",
+        "vat-output",
+    }
+)
+"""Keys of ``custom "pleo-mapping"``; ``wallet:<CURRENCY>`` sets a per-currency wallet."""
 
 
 class LedgerConfigError(ValueError):
@@ -233,7 +247,7 @@ class _Values:
 
     def number(self, index: int) -> Decimal:
         value = self._values[index]
-        if not isinstance(value, Decimal) or isinstance(value, bool):
+        if not isinstance(value, Decimal):
             self._fail(f"value {index + 1} must be a number")
             return Decimal(0)
         return value
@@ -361,7 +375,12 @@ class _Reader:
         v = _Values(entry, self.problems)
         if v.count(2, 2):
             key, account = v.text(0), v.text(1)
-            if v.ok:
+            if v.ok and key not in MAPPING_KEYS and not _is_wallet_currency_key(key):
+                keys = ", ".join(sorted(MAPPING_KEYS))
+                self.problems.append(
+                    f"{_where(entry)}: unknown mapping {key!r} (use {keys} or wallet:<CURRENCY>)"
+                )
+            elif v.ok:
                 self.mapping[key] = account
                 self.refer(f"mapping {key!r}", account, entry)
 
@@ -397,11 +416,18 @@ class _Reader:
             if v.ok:
                 self.company_id = company
 
-    def check_references(self) -> None:
-        """Accounts named by the configuration must exist, or postings would fail later."""
-        for (owner, _), (account, where) in self.references.items():
-            if account not in self.accounts:
-                self.problems.append(f"{where}: {owner} names account {account}, never opened")
+    def check_references(self, config: LedgerConfig) -> None:
+        """Accounts named by the configuration must exist, or postings would fail later.
+
+        A reference may be an account name, an ``external-id`` or a unique ``code`` (tax
+        accounts are usually codes, because Pleo shows them verbatim).
+        """
+        for (owner, _), (reference, where) in self.references.items():
+            if config.find_account(reference) is None:
+                self.problems.append(
+                    f"{where}: {owner} names account {reference!r}, which is not opened "
+                    "(or whose code is ambiguous)"
+                )
         for account in self.accounts.values():
             if account.tax_code is not None and account.tax_code not in self.tax_codes:
                 self.problems.append(
@@ -421,10 +447,7 @@ class _Reader:
                 self.problems.append(f"{where}: values given for unknown dimension {dim!r}")
 
     def build(self) -> LedgerConfig:
-        self.check_references()
-        if self.problems:
-            raise LedgerConfigError(self.problems)
-        return LedgerConfig(
+        config = LedgerConfig(
             accounts=self.accounts,
             dimensions=self.dimensions,
             dimension_values=self.values,
@@ -436,6 +459,15 @@ class _Reader:
             company_id=self.company_id,
             operating_currencies=self.currencies,
         )
+        self.check_references(config)
+        if self.problems:
+            raise LedgerConfigError(self.problems)
+        return config
+
+
+def _is_wallet_currency_key(key: str) -> bool:
+    prefix, _, currency = key.partition(":")
+    return prefix == "wallet" and len(currency) == 3 and currency.isascii() and currency.isupper()
 
 
 def _replace_closed(info: AccountInfo, closed: date) -> AccountInfo:

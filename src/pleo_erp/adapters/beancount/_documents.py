@@ -122,7 +122,9 @@ def document_path(
     if len(components) < 2 or not all(_ACCOUNT_COMPONENT.match(part) for part in components):
         raise DocumentRejected("unsafe_path", f"not a Beancount account name: {account!r}")
     if any(sep in account for sep in (os.sep, os.altsep or os.sep, "\x00")):
-        raise DocumentRejected("unsafe_path", f"account name contains a path separator: {account!r}")
+        raise DocumentRejected(
+            "unsafe_path", f"account name contains a path separator: {account!r}"
+        )
     file_name = f"{day.isoformat()}.{safe_name(name)}.{safe_name(extension, max_length=8)}"
     relative_parts = (DOCUMENTS_DIRNAME, *components, file_name)
     target = ledger_dir.joinpath(*relative_parts)

@@ -8,7 +8,10 @@ Writes are serialised by a :class:`~pleo_erp.adapters.beancount._lock.LedgerLock
 sidecar ``<ledger>.lock`` file and are atomic (temp file, fsync, ``os.replace``, fsync of the
 directory). In *paranoid* mode (the default) the candidate file is loaded with Beancount's
 loader before it replaces the ledger, and is discarded if it would add any error: the ledger
-on disk always loads cleanly.
+on disk always loads cleanly. That check reloads the whole ledger, so its cost grows with the
+ledger (about 30 ms per write at a few hundred transactions); ``paranoid=False`` parses only
+the appended text and relies on the adapter's own checks (accounts open, amounts balanced,
+tax codes and tags known), which keeps bulk loads linear.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from beancount import loader
 from beancount.core import data
-from beancount.parser import printer
+from beancount.parser import parser, printer
 
 from pleo_erp.adapters.beancount._atomic import (
     commit_temp,
@@ -35,13 +38,18 @@ from pleo_erp.adapters.beancount._config import LedgerConfig, read_config
 from pleo_erp.adapters.beancount._lock import LedgerLock
 
 __all__ = [
+    "ATTACHMENT_KEY",
     "ENTRY_ID_KEY",
     "BeancountLedger",
     "LedgerErrors",
     "LedgerSnapshot",
 ]
 
+# Beancount's printer is untyped; this is its documented signature.
+_format_error = cast(Callable[[Any], str], printer.format_error)
+
 ENTRY_ID_KEY = "pleo-accounting-entry-id"
+ATTACHMENT_KEY = "pleo-attachment-key"
 _MAX_REPORTED_ERRORS = 5
 
 Signature = tuple[tuple[str, int, int, int], ...]
@@ -50,8 +58,8 @@ Signature = tuple[tuple[str, int, int, int], ...]
 class LedgerErrors(Exception):
     """The ledger (or a candidate version of it) does not load cleanly with Beancount.
 
-    ``messages`` holds Beancount's formatted errors (at most a handful), with temp-file names
-    replaced by the ledger's own name.
+    ``messages`` holds Beancount's formatted errors (at most a handful). File paths are cut
+    to the ledger's file name: these messages may reach Pleo as a failure reason.
     """
 
     def __init__(self, summary: str, messages: tuple[str, ...]) -> None:
@@ -68,11 +76,16 @@ class LedgerSnapshot:
     options: Mapping[str, Any]
     config: LedgerConfig
     posted: Mapping[str, data.Transaction]
+    attachments: Mapping[str, frozenset[str]]
     signature: Signature
 
     def find_posted(self, accounting_entry_id: str) -> data.Transaction | None:
         """The transaction carrying this Pleo accounting entry id, if any."""
-        return self.posted.get(accounting_entry_id)
+        return self.posted.get(accounting_entry_id.strip().lower())
+
+    def attachment_keys(self, accounting_entry_id: str) -> frozenset[str]:
+        """Keys of the receipts already linked to this accounting entry id."""
+        return self.attachments.get(accounting_entry_id.strip().lower(), frozenset())
 
 
 def _signature(files: list[str]) -> Signature:
@@ -88,14 +101,60 @@ def _signature(files: list[str]) -> Signature:
     return tuple(parts)
 
 
+def _entry_key(value: object) -> str | None:
+    """Entry ids compare like UUIDs do: case and surrounding blanks do not matter."""
+    return value.strip().lower() if isinstance(value, str) and value.strip() else None
+
+
 def _index_posted(entries: list[data.Directive]) -> dict[str, data.Transaction]:
     posted: dict[str, data.Transaction] = {}
     for entry in entries:
         if isinstance(entry, data.Transaction):
-            key = (entry.meta or {}).get(ENTRY_ID_KEY)
-            if isinstance(key, str) and key not in posted:
+            key = _entry_key((entry.meta or {}).get(ENTRY_ID_KEY))
+            if key is not None and key not in posted:
                 posted[key] = entry
     return posted
+
+
+def _index_attachments(entries: list[data.Directive]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for entry in entries:
+        if isinstance(entry, data.Document):
+            meta = entry.meta or {}
+            owner, key = _entry_key(meta.get(ENTRY_ID_KEY)), meta.get(ATTACHMENT_KEY)
+            if owner is not None and isinstance(key, str):
+                found.setdefault(owner, set()).add(key)
+    return {owner: frozenset(keys) for owner, keys in found.items()}
+
+
+def _extended(
+    base: LedgerSnapshot, added: list[data.Directive] | tuple[()], files: list[str]
+) -> LedgerSnapshot:
+    """``base`` plus appended transactions/documents (their configuration is unchanged)."""
+    if not added:
+        return LedgerSnapshot(
+            entries=base.entries,
+            options=base.options,
+            config=base.config,
+            posted=base.posted,
+            attachments=base.attachments,
+            signature=_signature(files),
+        )
+    new_list = list(added)
+    posted = dict(base.posted)
+    for key, txn in _index_posted(new_list).items():
+        posted.setdefault(key, txn)
+    attachments = dict(base.attachments)
+    for key, keys in _index_attachments(new_list).items():
+        attachments[key] = attachments.get(key, frozenset()) | keys
+    return LedgerSnapshot(
+        entries=(*base.entries, *new_list),
+        options=base.options,
+        config=base.config,
+        posted=posted,
+        attachments=attachments,
+        signature=_signature(files),
+    )
 
 
 def _load_file(path: Path) -> tuple[list[data.Directive], list[Any], dict[str, Any]]:
@@ -141,13 +200,18 @@ class BeancountLedger:
         """The current ledger, reloaded only if one of its files changed since last time.
 
         Needs no lock: atomic replacement means a reader sees the old or the new file.
-        Raises :class:`LedgerErrors` if the ledger does not load cleanly, and
+        Raises ``OSError`` if the file cannot be opened, :class:`LedgerErrors` if the ledger
+        does not load cleanly, and
         :class:`~pleo_erp.adapters.beancount._config.LedgerConfigError` if its ``pleo-*``
         configuration is malformed.
         """
         cached = self._cached
         if cached is not None and _signature([f for f, *_ in cached.signature]) == cached.signature:
             return cached
+        # Beancount reports a missing or unreadable file as a ledger error; surface it as the
+        # OSError it is, so callers can tell "unreachable" from "invalid".
+        with open(self.path, "rb"):
+            pass
         entries, errors, options = _load_file(self.path)
         if errors:
             raise LedgerErrors(f"ledger {self.path.name} has errors", self._format(errors))
@@ -164,8 +228,18 @@ class BeancountLedger:
             options=options,
             config=read_config(entries, options),
             posted=_index_posted(entries),
+            attachments=_index_attachments(entries),
             signature=_signature(names),
         )
+
+    @property
+    def lock(self) -> LedgerLock:
+        """The write lock (``<ledger>.lock``); prefer :meth:`exclusive`."""
+        return self._lock
+
+    def sweep_stale_temps(self) -> int:
+        """Remove temp files of a crashed writer; call only while holding :attr:`lock`."""
+        return remove_stale_temps(self.path)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[LedgerSnapshot]:
@@ -175,43 +249,65 @@ class BeancountLedger:
         live writer owns them.
         """
         with self._lock:
-            remove_stale_temps(self.path)
+            self.sweep_stale_temps()
             yield self.snapshot()
 
     def append(self, text: str) -> LedgerSnapshot:
         """Append ``text`` to the ledger atomically; call only inside :meth:`exclusive`.
 
-        In paranoid mode the candidate file is loaded first and nothing is written if it
-        has any error (:class:`LedgerErrors`). Returns the new snapshot.
+        Paranoid mode loads the whole candidate file with Beancount first and writes nothing
+        if it has any error (:class:`LedgerErrors`): the full check, whose cost grows with
+        the ledger. Otherwise only ``text`` itself is parsed (syntax errors still refuse the
+        write) and the cached snapshot is extended in place, so a bulk load stays linear.
+        Returns the new snapshot.
         """
+        base = self._cached
+        if base is not None and _signature([f for f, *_ in base.signature]) != base.signature:
+            base = None  # changed behind our back (an edit without the lock): reload later
         current = self.path.read_bytes()
-        separator = b"" if not current or current.endswith(b"\n\n") else b"\n"
-        if current and not current.endswith(b"\n"):
+        # One blank line between the existing content and the new entry.
+        if not current or current.endswith(b"\n\n"):
+            separator = b""
+        elif current.endswith(b"\n"):
+            separator = b"\n"
+        else:
             separator = b"\n\n"
-        candidate = current + separator + text.encode("utf-8")
-        temp = write_temp(self.path, candidate)
+        added: list[data.Directive] = []
+        if not self.paranoid:
+            added = self._parse_fragment(text)
+        temp = write_temp(self.path, current + separator + text.encode("utf-8"))
         try:
-            snapshot = self._validate(temp) if self.paranoid else None
+            validated = self._validate(temp) if self.paranoid else None
             commit_temp(temp, self.path)
         except BaseException:
             discard_temp(temp)
             raise
         finally:
             _forget_pickle_cache(temp)
-        if snapshot is None:
-            self._cached = None
-            return self.snapshot()
-        # The validated candidate *is* the new ledger; only its file identity moved.
-        files = [str(self.path) if f == str(temp) else f for f, *_ in snapshot.signature]
-        fresh = LedgerSnapshot(
-            entries=snapshot.entries,
-            options=snapshot.options,
-            config=snapshot.config,
-            posted=snapshot.posted,
-            signature=_signature(files),
-        )
+        if validated is not None:
+            # The validated candidate *is* the new ledger; only its file identity moved.
+            files = [str(self.path) if f == str(temp) else f for f, *_ in validated.signature]
+            fresh = _extended(validated, (), files)
+        else:
+            fresh = self._after_fast_append(base, added)
         self._cached = fresh
         return fresh
+
+    def _parse_fragment(self, text: str) -> list[data.Directive]:
+        entries, errors, _ = parser.parse_string(text, report_filename=str(self.path))
+        if errors:
+            raise LedgerErrors("the new entry does not parse", self._format(list(errors)))
+        return list(entries)
+
+    def _after_fast_append(
+        self, base: LedgerSnapshot | None, added: list[data.Directive]
+    ) -> LedgerSnapshot:
+        """The snapshot after an unvalidated append: the cached one extended, or a reload."""
+        if base is None:
+            self._cached = None
+            return self.snapshot()
+        files = [f for f, *_ in base.signature]
+        return _extended(base, added, files)
 
     def _validate(self, temp: Path) -> LedgerSnapshot:
         entries, errors, options = _load_file(temp)
@@ -225,10 +321,10 @@ class BeancountLedger:
     def _format(self, errors: list[Any], *, temp: Path | None = None) -> tuple[str, ...]:
         messages = []
         for error in errors[:_MAX_REPORTED_ERRORS]:
-            text = printer.format_error(error).strip()
+            text = _format_error(error).strip()
             if temp is not None:
-                text = text.replace(str(temp), str(self.path))
-            messages.append(text)
+                text = text.replace(str(temp), self.path.name)
+            messages.append(text.replace(str(self.path), self.path.name))
         if len(errors) > _MAX_REPORTED_ERRORS:
             messages.append(f"... and {len(errors) - _MAX_REPORTED_ERRORS} more")
         return tuple(messages)

@@ -105,10 +105,7 @@ class LedgerLock:
     def acquire(self) -> None:
         """Take the lock (in-process first, then the OS lock)."""
         deadline = None if self._timeout is None else self._clock() + self._timeout
-        if deadline is None:
-            self._thread_lock.acquire()
-        elif not self._thread_lock.acquire(timeout=max(deadline - self._clock(), 0.0)):
-            raise LockTimeout(f"timed out waiting for ledger lock {self._path}")
+        self._acquire_thread_lock(deadline)
         try:
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
@@ -120,6 +117,16 @@ class LedgerLock:
         except BaseException:
             self._thread_lock.release()
             raise
+
+    def _acquire_thread_lock(self, deadline: float | None) -> None:
+        if deadline is None:
+            self._thread_lock.acquire()
+            return
+        # Poll with the injected clock/sleep rather than a real timed wait.
+        while not self._thread_lock.acquire(blocking=False):
+            if self._clock() >= deadline:
+                raise LockTimeout(f"timed out waiting for ledger lock {self._path}")
+            self._sleep(_POLL_SECONDS)
 
     def _lock_fd(self, fd: int, deadline: float | None) -> None:
         if deadline is None:

@@ -3,7 +3,7 @@
 The shape written for every kind of entry:
 
 ```beancount
-2026-09-01 ! "Stockholm Cloud AB" "Stockholm Cloud AB · Lars Nielsen · Cloud hosting" #pleo ^pleo-c979…
+2026-09-01 ! "Stockholm Cloud AB" "Stockholm Cloud AB · Lars Nielsen · Hosting" #pleo ^pleo-c979…
   pleo-accounting-entry-id: "c979cb06-…"      ; the exactly-once key
   pleo-kind: "supplier_invoice"
   pleo-reference: "NS-2026-000020"             ; reconciliation id (the "book ID")
@@ -18,7 +18,9 @@ The shape written for every kind of entry:
 
 Flag ``!`` is a draft, ``*`` final. AP documents use the vendor as payee, carry the invoice
 datapoints as metadata, and share a ``^inv-<vendor>-<number>`` link with their payment so the
-two are reconciled in Fava even when they arrive in different export jobs (C17).
+two are reconciled in Fava even when they arrive in different export jobs (C17). Every entry
+also carries ``^ref-<reconciliation id>``, and a reimbursement the ``^ref-…`` links of the
+expenses it settles, so Fava shows an expense next to its reimbursement.
 
 Every account, tax code and dimension is checked against the ledger's configuration first,
 so an unknown one fails the item with Pleo's precise failure type instead of a generic
@@ -27,6 +29,7 @@ validation error from Beancount.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -57,11 +60,18 @@ __all__ = [
     "dimension_key",
     "entry_link",
     "invoice_link",
+    "reference_link",
     "to_transaction",
 ]
 
 EXPORT_TAG = "pleo"
 _KEY_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+_LINK_UNSAFE = re.compile(r"[^A-Za-z0-9_/.-]+")
+
+
+def _link_part(text: str, max_length: int = 80) -> str:
+    """Text made valid inside a ``^link`` (Beancount allows ``[A-Za-z0-9_/.-]``)."""
+    return _LINK_UNSAFE.sub("-", text).strip("-")[:max_length] or "x"
 
 
 def entry_link(accounting_entry_id: object) -> str:
@@ -71,18 +81,28 @@ def entry_link(accounting_entry_id: object) -> str:
 
 def invoice_link(vendor: str, number: str) -> str:
     """The link shared by an AP invoice and its payment(s): ``inv-<vendor>-<number>``."""
-    return f"inv-{safe_name(vendor, max_length=40)}-{safe_name(number, max_length=60)}"
+    return f"inv-{_link_part(vendor, 40)}-{_link_part(number, 60)}"
+
+
+def reference_link(reconciliation_id: str) -> str:
+    """The link for a reconciliation id (``ref-<id>``).
+
+    An expense carries its own; a reimbursement also carries those of the expenses it
+    settles (``reconciledEntries``), so Fava shows them together.
+    """
+    return f"ref-{_link_part(reconciliation_id)}"
 
 
 def dimension_key(code: str) -> str:
     """The posting metadata key for a dimension: ``pleo-dim-<code>``.
 
-    Codes that are not valid in a key are made safe and suffixed with their hex form so two
-    different codes never share a key.
+    Codes that are not valid in a key are made safe and suffixed with a hash of the exact
+    code, so two different codes do not end up sharing a key.
     """
     if _KEY_SAFE.match(code):
         return f"pleo-dim-{code}"
-    return f"pleo-dim-{safe_name(code, max_length=30)}-{code.encode('utf-8').hex()[:16]}"
+    digest = hashlib.sha256(code.encode("utf-8")).hexdigest()[:12]
+    return f"pleo-dim-{safe_name(code, max_length=30)}-{digest}"
 
 
 def _resolve_account(config: LedgerConfig, reference: str, day: date) -> AccountInfo:
@@ -147,7 +167,15 @@ def _dimension_meta(config: LedgerConfig, dimensions: tuple[EntryDimension, ...]
                 "ledger; choose an active tag in Pleo.",
                 dimension=wanted,
             )
-        meta.append((dimension_key(dimension.code), value.code))
+        key = dimension_key(dimension.code)
+        earlier = next((v for k, v in meta if k == key), None)
+        if earlier is None:
+            meta.append((key, value.code))
+        elif earlier != value.code:
+            raise EntryRejected(
+                f"A line carries two tags of group {dimension.code} ({earlier} and "
+                f"{value.code}); the ledger takes one value per dimension and line."
+            )
     return tuple(meta)
 
 
@@ -333,7 +361,16 @@ def to_transaction(
         payee=payee or None,
         narration=entry.description or entry.reference,
         meta=(*_common_meta(entry), *kind_meta),
-        links=(entry_link(entry.accounting_entry_id), *dict.fromkeys(extra_links)),
+        links=tuple(
+            dict.fromkeys(
+                [
+                    entry_link(entry.accounting_entry_id),
+                    reference_link(entry.reference),
+                    *(reference_link(r) for r in entry.reconciled_entries if r.strip()),
+                    *extra_links,
+                ]
+            )
+        ),
         tags=(EXPORT_TAG,),
         postings=tuple(postings),
     )

@@ -1,15 +1,11 @@
 """Chart of accounts (v1): create, batch create, get, update, delete, search.
 
-==================================================  ========================================  =======
-method                                              HTTP                                      re-sent
-==================================================  ========================================  =======
-``create(company_id, external_id=, name=, …)``      ``POST /v1/chart-of-accounts``            no
-``create_batch(company_id, items)``                 ``POST /v1/chart-of-accounts/batch`` ×⌈n/1000⌉  no
-``get(account_id)``                                 ``GET /v1/chart-of-accounts/{accountId}``  yes
-``update(account_id, name=, archived=, …)``         ``PUT /v1/chart-of-accounts/{accountId}``  yes
-``delete(account_id)``                              ``DELETE /v1/chart-of-accounts/{accountId}``  yes
-``search(company_id, archived=, …)``                ``POST /v1/chart-of-accounts:search``      yes (read)
-==================================================  ========================================  =======
+- ``create(company_id, external_id=, name=, …)``: ``POST /v1/chart-of-accounts`` (a create)
+- ``create_batch(company_id, items)``: ``POST /v1/chart-of-accounts/batch`` per 1000 (a create)
+- ``get(account_id)``: ``GET /v1/chart-of-accounts/{accountId}`` (re-sendable)
+- ``update(account_id, name=, archived=, …)``: ``PUT /v1/chart-of-accounts/{accountId}``
+- ``delete(account_id)``: ``DELETE /v1/chart-of-accounts/{accountId}`` (re-sendable)
+- ``search(company_id, …)``: ``POST /v1/chart-of-accounts:search`` (read-only, re-sendable)
 
 Rules (accounts-sync-and-auth.md Part 3): fields are validated before any request (rule 26:
 ``externalId`` and ``name`` 1–255 characters, ``code`` at most 255); batches go in chunks of at
@@ -25,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from pleo_erp.client._request import Call, ensure_uuid, path_segment
 from pleo_erp.client.pagination import AsyncPaginator, Paginator
@@ -37,9 +33,8 @@ from pleo_erp.client.resources._base import (
     data_of,
     paged,
 )
-from pleo_erp.client.serialization import structure, unstructure
+from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.accounts import (
-    BookkeepingAccountBatchCreateRequestV1,
     BookkeepingAccountBatchCreateResponseV1,
     BookkeepingAccountBatchFailedItemV1,
     BookkeepingAccountBatchRequestItemV1,
@@ -52,15 +47,15 @@ from pleo_erp.models.accounts import (
 __all__ = [
     "MAX_ACCOUNTS_PER_BATCH",
     "AccountBatchItem",
-    "AccountsBatchResult",
     "Accounts",
+    "AccountsBatchResult",
     "AsyncAccounts",
 ]
 
 MAX_ACCOUNTS_PER_BATCH = 1000
 """``BookkeepingAccountBatchCreateRequestV1.items`` holds 1 to 1000 accounts."""
 
-AccountBatchItem = Union[BookkeepingAccountBatchRequestItemV1, Mapping[str, Any]]
+AccountBatchItem = BookkeepingAccountBatchRequestItemV1 | Mapping[str, Any]
 """One batch entry: the typed model or a spec-shaped (camelCase) dict."""
 
 _ACCOUNTS = "/v1/chart-of-accounts"

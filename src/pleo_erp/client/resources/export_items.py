@@ -29,7 +29,9 @@ def list_call(job_id: uuid.UUID | str) -> Call:
 class ExportItems(SyncResource):
     """Export item payloads (``client.export_items``)."""
 
-    def list(self, job_id: uuid.UUID | str, *, page_size: int | None = None) -> Paginator[ExportItemV3]:
+    def list(
+        self, job_id: uuid.UUID | str, *, page_size: int | None = None
+    ) -> Paginator[ExportItemV3]:
         """Iterate every ``ExportItemV3`` of the job, page by page (fetch all before posting)."""
         return self._paginate(paged(list_call(job_id), ExportItemV3, page_size))
 

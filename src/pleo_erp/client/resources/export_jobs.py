@@ -1,15 +1,11 @@
 """Export jobs (Export API v3): list, get, create, lifecycle events, job items.
 
-==================================  ===========================================  ==============
-method                              HTTP                                         re-sent blindly
-==================================  ===========================================  ==============
-``list(company_id=, statuses=)``    ``GET /v3/export-jobs?company_id&statuses…``  yes
-``get(job_id)``                     ``GET /v3/export-jobs/{jobId}``               yes
-``create(company_id, entry_ids)``   ``POST /v3/export-jobs``                      no (create)
-``send_event(job_id, event, …)``    ``POST /v3/export-job-events``                no (event)
-``list_items(job_id, status=)``     ``GET /v3/export-jobs/{jobId}/items``         yes
-``update_items(job_id, updates)``   ``PUT /v3/export-jobs/{jobId}/items`` ×⌈n/100⌉  yes (PUT)
-==================================  ===========================================  ==============
+- ``list(company_id=, statuses=)``: ``GET /v3/export-jobs?company_id&statuses…`` (re-sendable)
+- ``get(job_id)``: ``GET /v3/export-jobs/{jobId}`` (re-sendable)
+- ``create(company_id, accounting_entry_ids)``: ``POST /v3/export-jobs`` (a create)
+- ``send_event(job_id, event, …)``: ``POST /v3/export-job-events`` (not re-sendable)
+- ``list_items(job_id, status=)``: ``GET /v3/export-jobs/{jobId}/items`` (re-sendable)
+- ``update_items(job_id, updates)``: ``PUT /v3/export-jobs/{jobId}/items`` per 100 (re-sendable)
 
 Rules encoded here (reference export-api.md Part 3): the event body key is ``jobId`` (rule 2);
 ``failureReason``/``failureReasonType`` go only with ``failed`` and must be a *job-level*
@@ -22,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
@@ -62,7 +58,7 @@ __all__ = [
 MAX_ITEM_UPDATES_PER_REQUEST = 100
 """Pleo answers 413 ``EXPORT_JOB_ITEMS_UPDATE_LIMIT`` above this (DESIGN decision 2)."""
 
-ItemUpdate = Union[UpdateExportJobItemV3, Mapping[str, Any]]
+ItemUpdate = UpdateExportJobItemV3 | Mapping[str, Any]
 """One item update: the typed model or a spec-shaped (camelCase) dict."""
 
 _JOBS = "/v3/export-jobs"
@@ -206,9 +202,7 @@ def event_call(
         failure_reason=failure_reason,
         failure_reason_type=reason_type,
     )
-    return Call(
-        "export_jobs.send_event", "POST", _EVENTS, body=unstructure(body), idempotent=False
-    )
+    return Call("export_jobs.send_event", "POST", _EVENTS, body=unstructure(body), idempotent=False)
 
 
 def list_items_call(job_id: uuid.UUID | str, status: ExportJobItemStatus | str | None) -> Call:
@@ -283,7 +277,7 @@ def merge_update_results(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
     items: list[ExportJobItemV3] = []
     errors: list[ExportJobItemUpdateErrorV3] = []
     for body in bodies:
-        response = structure(body, ExportJobItemUpdateV3)
+        response: ExportJobItemUpdateV3 = structure(body, ExportJobItemUpdateV3)
         items.extend(response.data)
         errors.extend(response.errors)
     return ExportJobItemsUpdateResult(tuple(items), tuple(errors), len(bodies))

@@ -1,14 +1,10 @@
 """The app's own installation (App Marketplace API): read, create, update, activate, delete.
 
-=====================================  ===========================================  =======
-method                                 HTTP                                         re-sent
-=====================================  ===========================================  =======
-``me(company_id=None)``                ``GET /v1/installations/me[?company_id]``    yes
-``create(status=, metadata=)``         ``POST /v1/installations/me``                no
-``update(status, error_code=, …)``     ``PUT /v1/installations/me``                 yes
-``activate()``                         ``POST /v1/installations/me:activate``       no
-``delete()``                           ``DELETE /v1/installations/me``              yes
-=====================================  ===========================================  =======
+- ``me(company_id=None)``: ``GET /v1/installations/me`` (re-sendable)
+- ``create(status=, metadata=)``: ``POST /v1/installations/me`` (a create)
+- ``update(status, error_code=, metadata=)``: ``PUT /v1/installations/me`` (re-sendable)
+- ``activate()``: ``POST /v1/installations/me:activate`` (not re-sendable)
+- ``delete()``: ``DELETE /v1/installations/me`` (re-sendable)
 
 Responses are a bare ``InstallationResponse`` (no ``data`` envelope). Activate after the first
 syncs succeeded (accounts-sync-and-auth.md rule 24). Deleting the installation revokes every

@@ -1,15 +1,11 @@
 """Webhook subscriptions: list, create, get, update, delete, and the signing secret.
 
-=============================================  ======================================  =======
-method                                         HTTP                                    re-sent
-=============================================  ======================================  =======
-``list(status=, event_types=)``                ``GET /v1/subscriptions``               yes
-``create(endpoint_url, event_types, …)``       ``POST /v1/subscriptions``              no
-``get(subscription_id)``                       ``GET /v1/subscriptions/{id}``          yes
-``update(subscription_id, …)``                 ``PUT /v1/subscriptions/{id}``          yes
-``delete(subscription_id)``                    ``DELETE /v1/subscriptions/{id}``       yes
-``secret(subscription_id)``                    ``GET /v1/subscriptions/{id}/secret``   yes
-=============================================  ======================================  =======
+- ``list(status=, event_types=)``: ``GET /v1/subscriptions`` (re-sendable)
+- ``create(endpoint_url, event_types, …)``: ``POST /v1/subscriptions`` (a create)
+- ``get(subscription_id)``: ``GET /v1/subscriptions/{id}`` (re-sendable)
+- ``update(subscription_id, …)``: ``PUT /v1/subscriptions/{id}`` (re-sendable)
+- ``delete(subscription_id)``: ``DELETE /v1/subscriptions/{id}`` (re-sendable)
+- ``secret(subscription_id)``: ``GET /v1/subscriptions/{id}/secret`` (re-sendable)
 
 Subscriptions carry credentials (``endpointAuth``, ``customHeaders``) and the ``whsec_`` secret
 verifies deliveries (export-api.md §7, Part 3 rule 20): none of it is ever logged — the
@@ -23,10 +19,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
+from pleo_erp.client.errors import ResponseValidationError
 from pleo_erp.client.pagination import AsyncPaginator, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
     SyncResource,
+    check_enum,
     data_of,
     paged,
 )
@@ -36,12 +34,12 @@ from pleo_erp.models.subscriptions import (
     SubscriptionModel,
     SubscriptionRequest,
     SubscriptionSecretModel,
+    SubscriptionStatus,
 )
 
 __all__ = ["AsyncSubscriptions", "Subscriptions"]
 
 _SUBSCRIPTIONS = "/v1/subscriptions"
-_STATUSES = frozenset({"ACTIVE", "INACTIVE"})
 
 
 def _event_types(event_types: Iterable[str] | str | None) -> tuple[str, ...] | None:
@@ -52,17 +50,19 @@ def _event_types(event_types: Iterable[str] | str | None) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(event_types))
 
 
-def _status(status: str | None) -> str | None:
-    if status is not None and status not in _STATUSES:
-        raise ValueError("status must be 'ACTIVE' or 'INACTIVE'")
-    return status
+def _status(status: SubscriptionStatus | str | None) -> SubscriptionStatus | None:
+    return check_enum(SubscriptionStatus, status, "status") if status is not None else None
 
 
 def _path(subscription_id: uuid.UUID | str, suffix: str = "") -> str:
-    return f"{_SUBSCRIPTIONS}/{path_segment(ensure_uuid(subscription_id, 'subscription_id'))}{suffix}"
+    return (
+        f"{_SUBSCRIPTIONS}/{path_segment(ensure_uuid(subscription_id, 'subscription_id'))}{suffix}"
+    )
 
 
-def list_call(status: str | None, event_types: Iterable[str] | str | None) -> Call:
+def list_call(
+    status: SubscriptionStatus | str | None, event_types: Iterable[str] | str | None
+) -> Call:
     """``GET /v1/subscriptions?status&event_types…``."""
     return Call(
         "subscriptions.list",
@@ -75,7 +75,7 @@ def list_call(status: str | None, event_types: Iterable[str] | str | None) -> Ca
 def _request(
     endpoint_url: str,
     event_types: Iterable[str] | str,
-    status: str | None,
+    status: SubscriptionStatus | str | None,
     custom_headers: Mapping[str, str] | None,
     endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
 ) -> Any:
@@ -88,7 +88,11 @@ def _request(
     if endpoint_auth is None or isinstance(endpoint_auth, EndpointAuth):
         auth = endpoint_auth
     else:
-        auth = structure(dict(endpoint_auth), EndpointAuth)
+        try:
+            auth = structure(dict(endpoint_auth), EndpointAuth)
+        except ResponseValidationError as exc:
+            # Say what is wrong, never the value (it holds credentials).
+            raise ValueError(f"endpoint_auth does not fit EndpointAuth: {exc.errors[0]}") from None
     body = SubscriptionRequest(
         endpoint_url=endpoint_url,
         event_types=types,
@@ -102,7 +106,7 @@ def _request(
 def create_call(
     endpoint_url: str,
     event_types: Iterable[str] | str,
-    status: str | None,
+    status: SubscriptionStatus | str | None,
     custom_headers: Mapping[str, str] | None,
     endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
 ) -> Call:
@@ -120,7 +124,7 @@ def update_call(
     subscription_id: uuid.UUID | str,
     endpoint_url: str,
     event_types: Iterable[str] | str,
-    status: str | None,
+    status: SubscriptionStatus | str | None,
     custom_headers: Mapping[str, str] | None,
     endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
 ) -> Call:
@@ -145,7 +149,7 @@ class Subscriptions(SyncResource):
     def list(
         self,
         *,
-        status: str | None = None,
+        status: SubscriptionStatus | str | None = None,
         event_types: Iterable[str] | str | None = None,
         page_size: int | None = None,
     ) -> Paginator[SubscriptionModel]:
@@ -157,7 +161,7 @@ class Subscriptions(SyncResource):
         endpoint_url: str,
         event_types: Iterable[str] | str,
         *,
-        status: str | None = None,
+        status: SubscriptionStatus | str | None = None,
         custom_headers: Mapping[str, str] | None = None,
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
@@ -175,7 +179,7 @@ class Subscriptions(SyncResource):
         endpoint_url: str,
         event_types: Iterable[str] | str,
         *,
-        status: str | None = None,
+        status: SubscriptionStatus | str | None = None,
         custom_headers: Mapping[str, str] | None = None,
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
@@ -201,7 +205,7 @@ class AsyncSubscriptions(AsyncResource):
     def list(
         self,
         *,
-        status: str | None = None,
+        status: SubscriptionStatus | str | None = None,
         event_types: Iterable[str] | str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[SubscriptionModel]:
@@ -213,7 +217,7 @@ class AsyncSubscriptions(AsyncResource):
         endpoint_url: str,
         event_types: Iterable[str] | str,
         *,
-        status: str | None = None,
+        status: SubscriptionStatus | str | None = None,
         custom_headers: Mapping[str, str] | None = None,
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
@@ -232,7 +236,7 @@ class AsyncSubscriptions(AsyncResource):
         endpoint_url: str,
         event_types: Iterable[str] | str,
         *,
-        status: str | None = None,
+        status: SubscriptionStatus | str | None = None,
         custom_headers: Mapping[str, str] | None = None,
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:

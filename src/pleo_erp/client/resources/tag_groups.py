@@ -1,13 +1,9 @@
 """Tag groups (Tags API v0): list, get, create, full-replace update.
 
-==========================================  ===========================================  ======
-method                                      HTTP                                         re-sent
-==========================================  ===========================================  ======
-``list(company_id, include_archived=)``     ``GET /v0/tag-groups?company_id&include_archived``  yes
-``get(group_id)``                           ``GET /v0/tag-groups/{groupId}``              yes
-``create(company_id, code=, name=, …)``     ``POST /v0/tag-groups?company_id``            no
-``update(group_id, code=, name=, …)``       ``PUT /v0/tag-groups/{groupId}``              yes
-==========================================  ===========================================  ======
+- ``list(company_id, include_archived=)``: ``GET /v0/tag-groups?company_id…`` (re-sendable)
+- ``get(group_id)``: ``GET /v0/tag-groups/{groupId}`` (re-sendable)
+- ``create(company_id, code=, name=, …)``: ``POST /v0/tag-groups?company_id`` (a create)
+- ``update(group_id, code=, name=, …)``: ``PUT /v0/tag-groups/{groupId}`` (re-sendable)
 
 A tag group is an accounting dimension of the AS (tags-sync.md §1.3). The update is a full
 replace: ``archived``, ``code``, ``name`` and ``metadata`` are all required, so pass the current

@@ -1,15 +1,11 @@
 """Tags (Tags API v0): list a group's tags, search, create, get, update, bulk archive.
 
-==============================================  =======================================  =======
-method                                          HTTP                                     re-sent
-==============================================  =======================================  =======
-``list(group_id, include_archived=)``           ``GET /v0/tag-groups/{groupId}/tags``    yes
-``search(company_id=, tag_group_ids=, …)``      ``POST /v0/tags:search?company_id``      yes (read)
-``create(group_id, code=, name=, …)``           ``POST /v0/tag-groups/{groupId}/tags``   no
-``get(tag_id)``                                 ``GET /v0/tags/{tagId}``                 yes
-``update(tag_id, code=, archived=, …)``         ``PUT /v0/tags/{tagId}``                 yes
-``archive(tag_ids, company_id=, archived=)``    ``POST /v0/tags/archive`` ×⌈n/100⌉       yes (sets state)
-==============================================  =======================================  =======
+- ``list(group_id, include_archived=)``: ``GET /v0/tag-groups/{groupId}/tags`` (re-sendable)
+- ``search(company_id=, tag_group_ids=, …)``: ``POST /v0/tags:search`` (read-only, re-sendable)
+- ``create(group_id, code=, name=, …)``: ``POST /v0/tag-groups/{groupId}/tags`` (a create)
+- ``get(tag_id)``: ``GET /v0/tags/{tagId}`` (re-sendable)
+- ``update(tag_id, code=, archived=, …)``: ``PUT /v0/tags/{tagId}`` (re-sendable)
+- ``archive(tag_ids, company_id=, archived=)``: ``POST /v0/tags/archive`` per 100 (sets a state)
 
 The deprecated ``GET /v0/tags`` search is not used; ``POST /v0/tags:search`` replaces it.
 Tags are archived, never deleted (DESIGN decision 8).

@@ -1,14 +1,10 @@
 """Tax codes (v0): create, get, full-replace update, delete, search.
 
-==============================================  =====================================  =======
-method                                          HTTP                                   re-sent
-==============================================  =====================================  =======
-``create(company_id, name=, rate=, type=, …)``  ``POST /v0/tax-codes``                 no
-``get(tax_code_id)``                            ``GET /v0/tax-codes/{taxCodeId}``      yes
-``update(tax_code_id, company_id=, …)``         ``PUT /v0/tax-codes/{taxCodeId}``      yes
-``delete(tax_code_id)``                         ``DELETE /v0/tax-codes/{taxCodeId}``   yes
-``search(company_id, archived=, …)``            ``POST /v0/tax-codes:search?company_id``  yes (read)
-==============================================  =====================================  =======
+- ``create(company_id, name=, rate=, type=, …)``: ``POST /v0/tax-codes`` (a create)
+- ``get(tax_code_id)``: ``GET /v0/tax-codes/{taxCodeId}`` (re-sendable)
+- ``update(tax_code_id, company_id=, …)``: ``PUT /v0/tax-codes/{taxCodeId}`` (re-sendable)
+- ``delete(tax_code_id)``: ``DELETE /v0/tax-codes/{taxCodeId}`` (re-sendable)
+- ``search(company_id, archived=, …)``: ``POST /v0/tax-codes:search`` (read-only, re-sendable)
 
 ``rate`` is a fraction, not a percentage (20 % is ``Decimal("0.20")``); it is kept exact end
 to end and a ``float`` is refused. ``code`` is the AS's id of the tax code, which accounts

@@ -133,8 +133,10 @@ def _put_body(
         name, code, tax = pleo.name, pleo.code, pleo.tax_code_external_id
     else:
         name, code = source.name, source.code
-        tax = source.tax_code_external_id if options.sync_tax_code_refs else (
-            pleo.tax_code_external_id
+        tax = (
+            source.tax_code_external_id
+            if options.sync_tax_code_refs
+            else (pleo.tax_code_external_id)
         )
     return BookkeepingAccountUpdateRequestV1(
         archived=archived,
@@ -179,6 +181,17 @@ def plan_accounts(
         if key in active or key in protected:
             duplicates.add(key)
             continue
+        # Cheap inline check first; _validate only runs to explain a problem.
+        name, code = account.name, account.code
+        if (
+            key
+            and name
+            and len(key) <= MAX_FIELD_LENGTH
+            and len(name) <= MAX_FIELD_LENGTH
+            and (code is None or len(code) <= MAX_FIELD_LENGTH)
+        ):
+            active[key] = account
+            continue
         problem = _validate(account)
         if problem is not None:
             issues.append(PlanIssue(IssueSeverity.ERROR, key, problem, "accounts rule 26"))
@@ -213,10 +226,12 @@ def plan_accounts(
     archives: list[Action] = []
     unchanged: list[BookkeepingAccountRestModelV1] = []
     empty = opts.empty_code_equals_none
+    sync_tax = opts.sync_tax_code_refs
+    get = by_external_id.get
     for key, account in active.items():
         if key in conflicted:
             continue
-        match = by_external_id.get(key)
+        match = get(key)
         if match is None:
             creates.append(
                 Action(
@@ -240,9 +255,12 @@ def plan_accounts(
         if (
             not match.archived
             and account.name == match.name
-            and _norm(account.code, empty) == _norm(match.code, empty)
             and (
-                not opts.sync_tax_code_refs
+                account.code == match.code or _norm(account.code, empty) == _norm(match.code, empty)
+            )
+            and (
+                not sync_tax
+                or account.tax_code_external_id == match.tax_code_external_id
                 or _norm(account.tax_code_external_id, True)
                 == _norm(match.tax_code_external_id, True)
             )

@@ -431,7 +431,7 @@ def plan_tags(
     issues: list[PlanIssue] = []
     # Validate the AS side first (rule 29): empty codes are dropped, case-insensitive
     # collisions are dropped *and* protect their tags from the archive sweep.
-    active: dict[str, tuple[str, str]] = {}
+    active: dict[str, SourceDimensionValue] = {}
     clashes: set[str] = set()
     for value in values:
         if not value.active:
@@ -439,28 +439,28 @@ def plan_tags(
         code = value.code
         if not code:
             issues.append(
-                PlanIssue(IssueSeverity.ERROR, code, "dimension value with an empty code", "rule 29")
+                PlanIssue(
+                    IssueSeverity.ERROR, code, "dimension value with an empty code", "rule 29"
+                )
             )
             continue
         key = code.casefold()
         if key in active or key in clashes:
             clashes.add(key)
             continue
-        name = value.name
-        if not name:
+        if not value.name:
             issues.append(
                 PlanIssue(
                     IssueSeverity.WARNING, code, "empty name: the code is used as name", "rule 29"
                 )
             )
-            name = code
-        active[key] = (code, name)
+        active[key] = value
     for key in sorted(clashes):
-        code = active.pop(key, (key, ""))[0]
+        clash = active.pop(key, None)
         issues.append(
             PlanIssue(
                 IssueSeverity.ERROR,
-                code,
+                clash.code if clash is not None else key,
                 "several active values share this code (ignoring case); left untouched",
                 "rule 29",
             )
@@ -469,17 +469,17 @@ def plan_tags(
     index: dict[str, TagModel] = {}
     duplicates: dict[str, list[TagModel]] = {}
     active_tags = 0
+    setdefault = index.setdefault
     for tag in tags:
         if not tag.archived:
             active_tags += 1
         key = tag.code.casefold()
-        first = index.get(key)
-        if first is None:
-            index[key] = tag
-        elif key in duplicates:
-            duplicates[key].append(tag)
-        else:
-            duplicates[key] = [first, tag]
+        first = setdefault(key, tag)
+        if first is not tag:
+            if key in duplicates:
+                duplicates[key].append(tag)
+            else:
+                duplicates[key] = [first, tag]
 
     group_code, group_id = binding.group_code, binding.group_id
     creates: list[Action] = []
@@ -490,8 +490,11 @@ def plan_tags(
     def target(tag: TagModel) -> Target:
         return Target(ObjectKind.TAG, tag.code, tag.id, tag.name, group_code, group_id)
 
-    for key, (code, name) in active.items():
-        keeper = index.get(key)
+    lookup = index.get
+    for key, value in active.items():
+        code = value.code
+        name = value.name or code  # rule 29: a nameless value is named by its code
+        keeper = lookup(key)
         if keeper is None:
             creates.append(
                 Action(
@@ -502,7 +505,7 @@ def plan_tags(
                 )
             )
             continue
-        dups = duplicates.get(key)
+        dups = duplicates.get(key) if duplicates else None
         if dups is not None:
             keeper = choose_keeper(dups, name)
             for other in dups:
@@ -639,7 +642,8 @@ def combine_tag_plans(
         chosen = [d for d in chosen if d.code.casefold() == wanted]
         if not chosen:
             raise SelectionError(
-                f"dimension {only_dimension!r} is not selected and active", candidates=[only_dimension]
+                f"dimension {only_dimension!r} is not selected and active",
+                candidates=[only_dimension],
             )
     synced = [d for d in chosen if d.code.casefold() not in clashes]
     group_plan, bindings = plan_tag_groups(
@@ -678,9 +682,7 @@ def plan_tag_sync(
     to its tags. A missing entry means the read failed: that pair's Step 3 is skipped
     (rule 21) and reported in ``skipped``. Groups to be created need no ``tags`` entry.
     """
-    outcome = resolve_selection(
-        dimensions, groups, stored=stored_selection, requested=selection
-    )
+    outcome = resolve_selection(dimensions, groups, stored=stored_selection, requested=selection)
     if not outcome.persist:
         issue = PlanIssue(
             IssueSeverity.WARNING,
@@ -716,6 +718,4 @@ def plan_tag_sync(
             )
             continue
         tag_plans[binding.dimension_code] = plan_tags(binding, dim_values, group_tags)
-    return TagSyncPlan(
-        outcome, group_plan, bindings, tag_plans, (*issues, *extra), tuple(skipped)
-    )
+    return TagSyncPlan(outcome, group_plan, bindings, tag_plans, (*issues, *extra), tuple(skipped))

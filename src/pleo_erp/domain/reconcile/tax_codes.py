@@ -108,11 +108,12 @@ def _enum_value(value: object) -> object:
     return getattr(value, "value", value)
 
 
-def _type_of(value: str) -> TaxCodeTypeModel | str:
+def _known_type(value: object) -> TaxCodeTypeModel | None:
+    """The enum member for a type string, or ``None`` for a value Pleo's requests refuse."""
     try:
-        return TaxCodeTypeModel(value)
+        return TaxCodeTypeModel(str(_enum_value(value)))
     except ValueError:
-        return value
+        return None
 
 
 def _body_from_source(
@@ -123,20 +124,24 @@ def _body_from_source(
         company_id=company_id,
         name=source.name,
         rate=source.rate,
-        type=_type_of(str(source.type)),
+        type=TaxCodeTypeModel(str(source.type)),  # validated by _validate
         code=source.code,
         ingoing_tax_account=source.ingoing_tax_account,
         outgoing_tax_account=source.outgoing_tax_account,
     )
 
 
-def _archive_body(pleo: TaxCodeModel, *, company_id: UUID) -> TaxCodeCreateUpdateModel:
+def _archive_body(pleo: TaxCodeModel, *, company_id: UUID) -> TaxCodeCreateUpdateModel | None:
+    """The complete PUT body archiving ``pleo``; ``None`` if its type cannot be sent back."""
+    known = _known_type(pleo.type)
+    if known is None:
+        return None
     return TaxCodeCreateUpdateModel(
         archived=True,
         company_id=company_id,
         name=pleo.name,
         rate=pleo.rate,
-        type=pleo.type,
+        type=known,
         code=pleo.code,
         ingoing_tax_account=pleo.ingoing_tax_account,
         outgoing_tax_account=pleo.outgoing_tax_account,
@@ -263,12 +268,23 @@ def plan_tax_codes(
             if key
             else "Pleo tax code without a code: it cannot match the accounting system"
         )
+        archive_body = _archive_body(model, company_id=company_id)
+        if archive_body is None:
+            issues.append(
+                PlanIssue(
+                    IssueSeverity.ERROR,
+                    key,
+                    f"cannot archive: Pleo sent an unknown tax code type {model.type!r}",
+                    "tax codes",
+                )
+            )
+            continue
         archives.append(
             Action(
                 ActionKind.ARCHIVE,
                 Target(ObjectKind.TAX_CODE, key, model.id, model.name),
                 reason,
-                _archive_body(model, company_id=company_id),
+                archive_body,
             )
         )
 

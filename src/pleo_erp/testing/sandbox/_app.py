@@ -18,7 +18,7 @@ from attrs import define, field
 
 from ._auth import authenticate
 from ._errors import ApiError, SandboxContractError, SandboxDisconnect
-from ._faults import FaultPlan, FiredFault
+from ._faults import APPLIED_KINDS, FaultPlan, FiredFault
 from ._spec import Operation, ResponseSpec, SpecIndex, load_spec_index
 from ._state import Company, Credential, SandboxState
 from ._validation import (
@@ -37,6 +37,7 @@ __all__ = [
     "Route",
     "RouteTable",
     "SandboxApp",
+    "encode_json",
 ]
 
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -44,17 +45,24 @@ _DEFAULT_BASE_URL = "http://sandbox.pleo.invalid"
 _REDACTED_FORM_FIELDS = frozenset(
     {"client_secret", "code", "refresh_token", "code_verifier", "password", "token"}
 )
+_REDACTED_JSON_KEYS = frozenset({"password", "token", "secretKey", "client_secret"})
 
 
 @define
 class Reply:
-    """What a route handler answers: status, JSON body (or raw bytes) and extra headers."""
+    """What a route handler answers: status, JSON body (or raw bytes) and extra headers.
+
+    ``encoded``, when given, is the JSON text to send instead of ``json.dumps(body)``: a
+    route may build it faster from cached fragments. ``body`` must then describe the same
+    document except for string values (it is what response validation checks).
+    """
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(factory=dict)
     raw: bytes | None = None
     content_type: str | None = None
+    encoded: bytes | None = None
 
 
 @define(frozen=True)
@@ -145,7 +153,9 @@ class RequestContext:
             company_id = ids[0]
         company = self.state.company(company_id)
         if not self.credential.covers(company.id):
-            raise ApiError(403, "FORBIDDEN", f"This credential may not act on company {company.id}.")
+            raise ApiError(
+                403, "FORBIDDEN", f"This credential may not act on company {company.id}."
+            )
         return company
 
     def owns(self, company_id: str, not_found: ApiError) -> None:
@@ -195,8 +205,31 @@ class RouteTable:
         return register
 
 
-def _encode_json(body: Any) -> bytes:
+def encode_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON, as the sandbox sends it."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+_BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-_:\[\]]+$")
+
+
+def _safe_base_url(base_url: str | None) -> str:
+    # The base URL ends up inside JSON strings (receipt links); refuse anything odd.
+    if base_url and _BASE_URL_RE.match(base_url):
+        return base_url
+    return _DEFAULT_BASE_URL
+
+
+def _redacted(document: Any) -> Any:
+    # Webhook endpoint credentials are secrets too; keep them out of the request log.
+    if isinstance(document, dict):
+        return {
+            key: "***" if key in _REDACTED_JSON_KEYS else _redacted(value)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [_redacted(value) for value in document]
+    return document
 
 
 def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict[str, str]:
@@ -247,6 +280,11 @@ class SandboxApp:
                 )
                 self._extra_routes.append((regex, route))
 
+    @property
+    def spec_routes(self) -> frozenset[tuple[str, str]]:
+        """The (method, template) pairs of the published specs the sandbox emulates."""
+        return frozenset(self._spec_routes)
+
     # -- entry point ---------------------------------------------------------------------
 
     def handle(
@@ -270,14 +308,13 @@ class SandboxApp:
         fired = self.faults.pick(method, path)
         status: int | None = None
         try:
-            if fired is not None and fired.kind not in ("slow", "lost_response", "timeout",
-                                                        "truncated_body", "malformed_json"):  # fmt: skip
+            if fired is not None and fired.kind not in APPLIED_KINDS:
                 status, out_headers, out_body = self._fault_reply(fired)
                 return status, out_headers, out_body
             if fired is not None and fired.kind == "slow":
                 self.sleep(fired.rule.delay)
             status, out_headers, out_body = self._process(
-                method, path, raw_query, lowered, body, base_url or _DEFAULT_BASE_URL
+                method, path, raw_query, lowered, body, _safe_base_url(base_url)
             )
             if fired is not None:
                 out_body = self._damage(fired, status, out_body)
@@ -318,17 +355,28 @@ class SandboxApp:
             out_headers = list(reply.headers.items())
             if reply.raw is not None:
                 out_body = reply.raw
-                out_headers.append(("Content-Type", reply.content_type or "application/octet-stream"))
+                out_headers.append(
+                    ("Content-Type", reply.content_type or "application/octet-stream")
+                )
             elif reply.body is not None:
-                out_body = _encode_json(reply.body)
+                out_body = reply.encoded if reply.encoded is not None else encode_json(reply.body)
                 out_headers.append(("Content-Type", self._media_type(responses, status)))
             else:
                 out_body = b""
+            if responses is not None and reply.raw is None:
+                # Validated as built (JSON-native objects), under the lock that keeps it stable.
+                problem = validate_response_body(
+                    responses,
+                    status,
+                    reply.body,
+                    self.validate_responses,
+                    has_body=reply.body is not None,
+                )
+            else:
+                problem = None
         out_headers.append(("Content-Length", str(len(out_body))))
-        if responses is not None and reply.raw is None:
-            problem = validate_response_body(responses, status, out_body, self.validate_responses)
-            if problem:
-                self._violation(f"{method} {path} -> {status}: {problem}")
+        if problem:
+            self._violation(f"{method} {path} -> {status}: {problem}")
         return status, out_headers, out_body
 
     def _route(self, method: str, path: str) -> tuple[Route, Operation | None, dict[str, str]]:
@@ -340,7 +388,8 @@ class SandboxApp:
                 raise ApiError(
                     405,
                     "METHOD_NOT_ALLOWED",
-                    f"{method} is not allowed on {template} (allowed: {', '.join(sorted(operations))})",
+                    f"{method} is not allowed on {template} "
+                    f"(allowed: {', '.join(sorted(operations))})",
                 )
             route = self._spec_routes.get((method, template))
             if route is None:
@@ -371,7 +420,9 @@ class SandboxApp:
             try:
                 parsed = json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ApiError(400, "BAD_REQUEST", f"Request body is not valid JSON: {exc}") from None
+                raise ApiError(
+                    400, "BAD_REQUEST", f"Request body is not valid JSON: {exc}"
+                ) from None
         query: dict[str, Any] = {k: v if len(v) > 1 else v[0] for k, v in raw_query.items()}
         return ValidatedRequest(path_params, query, raw_query, parsed)
 
@@ -412,12 +463,14 @@ class SandboxApp:
     def _fault_reply(fired: FiredFault) -> tuple[int, list[tuple[str, str]], bytes]:
         kind = fired.kind
         if kind == "connection_reset":
-            raise SandboxDisconnect("connect", f"injected connection reset on {fired.method} {fired.path}")
+            raise SandboxDisconnect(
+                "connect", f"injected connection reset on {fired.method} {fired.path}"
+            )
         status = {"rate_limited": 429, "bad_gateway": 502, "service_unavailable": 503}.get(
             kind, fired.rule.status or 500
         )
         types = {429: "TOO_MANY_REQUESTS", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE"}
-        body = _encode_json(
+        body = encode_json(
             {"type": types.get(status, "INTERNAL_SERVER_ERROR"), "message": f"Injected {kind}."}
         )
         headers = [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(body)))]
@@ -429,7 +482,9 @@ class SandboxApp:
     def _damage(fired: FiredFault, status: int, body: bytes) -> bytes:
         kind = fired.kind
         if kind == "lost_response":
-            raise SandboxDisconnect("read", f"injected lost response on {fired.method} {fired.path}")
+            raise SandboxDisconnect(
+                "read", f"injected lost response on {fired.method} {fired.path}"
+            )
         if kind == "timeout":
             raise SandboxDisconnect("timeout", f"injected timeout on {fired.method} {fired.path}")
         if kind == "truncated_body":
@@ -459,6 +514,8 @@ class SandboxApp:
                 parsed = json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError):
                 parsed = body
+            if path.startswith("/v1/subscriptions"):
+                parsed = _redacted(parsed)
         elif "x-www-form-urlencoded" in content_type:
             from urllib.parse import parse_qsl
 

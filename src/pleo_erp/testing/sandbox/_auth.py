@@ -168,9 +168,12 @@ def authorization_code(
     code_challenge: str | None = None,
 ) -> str:
     """Create a one-time code as if a user had approved the integration in Pleo."""
-    if redirect_uri is not None and client.redirect_uris is not None:
-        if redirect_uri not in client.redirect_uris:
-            raise OAuthError(400, "invalid_request", "redirect_uri is not registered.")
+    if (
+        redirect_uri is not None
+        and client.redirect_uris is not None
+        and redirect_uri not in client.redirect_uris
+    ):
+        raise OAuthError(400, "invalid_request", "redirect_uri is not registered.")
     code = state.new_token("ac_", 16)
     state.codes[code] = AuthorizationCode(
         code=code,
@@ -294,12 +297,16 @@ def refresh_grant(state: SandboxState, client: OAuthClient, token: str | None) -
     if record.state == "used":
         _revoke_refresh_tokens(state, grant)
         raise OAuthError(
-            400, "invalid_grant", "Refresh token reused; every refresh token of this grant is revoked."
+            400,
+            "invalid_grant",
+            "Refresh token reused; every refresh token of this grant is revoked.",
         )
     if record.expires_at <= state.now_epoch():
         _revoke_refresh_tokens(state, grant)
         raise OAuthError(
-            400, "invalid_grant", "Refresh token expired; every refresh token of this grant is revoked."
+            400,
+            "invalid_grant",
+            "Refresh token expired; every refresh token of this grant is revoked.",
         )
     record.state = "used"
     return tokens_for(state, grant)

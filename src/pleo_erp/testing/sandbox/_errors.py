@@ -28,7 +28,7 @@ class SandboxContractError(AssertionError):
     """
 
 
-class SandboxDisconnect(Exception):  # noqa: N818 - it is a signal to the adapters, not an error
+class SandboxDisconnect(Exception):
     """A transport-level fault: the adapter must drop the connection instead of answering.
 
     ``kind`` says how: ``connect`` (nothing reached the server, nothing was applied),

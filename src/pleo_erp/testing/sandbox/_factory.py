@@ -21,7 +21,10 @@ def _money(currency: str, value: int) -> JSONDict:
 
 
 def _amount(currency: str, value: int) -> JSONDict:
-    return {"inSupplierCurrency": _money(currency, value), "inWalletCurrency": _money(currency, value)}
+    return {
+        "inSupplierCurrency": _money(currency, value),
+        "inWalletCurrency": _money(currency, value),
+    }
 
 
 def _default_account(state: SandboxState, company: Company) -> JSONDict:
@@ -35,7 +38,12 @@ def _default_account(state: SandboxState, company: Company) -> JSONDict:
                 "identifier": data["externalId"],
             }
     # No chart of accounts yet: point at a plausible expense account.
-    return {"id": state.new_id(), "name": "Office Supplies", "code": "6110", "identifier": "ext-6110"}
+    return {
+        "id": state.new_id(),
+        "name": "Office Supplies",
+        "code": "6110",
+        "identifier": "ext-6110",
+    }
 
 
 def complete_export_item(

@@ -38,11 +38,11 @@ from attrs import define, field
 
 __all__ = [
     "APPLIED_KINDS",
+    "TRANSIENT_KINDS",
     "FaultKind",
     "FaultPlan",
     "FaultRule",
     "FiredFault",
-    "TRANSIENT_KINDS",
     "route_matches",
 ]
 

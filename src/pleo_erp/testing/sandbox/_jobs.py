@@ -59,6 +59,7 @@ def register_entries(company: Company, items: Iterable[JSONDict]) -> list[str]:
         if previous is not None:
             _count_accounts(company, previous, -1)
         company.entries[entry_id] = item
+        company.encoded_entries.pop(entry_id, None)
         _count_accounts(company, item, +1)
         ids.append(entry_id)
     return ids

@@ -47,10 +47,10 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 
 
 def _sort(
-    rows: list[tuple[T, Mapping[str, Any]]],
+    rows: list[tuple[T, dict[str, Any]]],
     keys: Sequence[str],
     orders: Sequence[str],
-) -> list[tuple[T, Mapping[str, Any]]]:
+) -> list[tuple[T, dict[str, Any]]]:
     # Stable sorts applied from the least significant key to the most significant one.
     for index in range(len(keys) - 1, -1, -1):
         name = keys[index]

@@ -100,9 +100,7 @@ def post_account(ctx: RequestContext) -> Reply:
     return Reply(201, {"data": create_account(ctx.state, company, body).data})
 
 
-def _batch_reasons(
-    company: Company, item: Mapping[str, Any], seen: set[str]
-) -> list[str]:
+def _batch_reasons(company: Company, item: Mapping[str, Any], seen: set[str]) -> list[str]:
     reasons: list[str] = []
     external_id = str(item.get("externalId", ""))
     if not external_id.strip():

@@ -99,7 +99,9 @@ def _installation_key(ctx: RequestContext, company_id: str | None) -> tuple[str,
 def _installation(ctx: RequestContext, company_id: str | None = None) -> JSONDict:
     found = ctx.state.installations.get(_installation_key(ctx, company_id))
     if found is None:
-        raise ApiError(404, "INSTALLATION_NOT_FOUND", "No installation for this client and company.")
+        raise ApiError(
+            404, "INSTALLATION_NOT_FOUND", "No installation for this client and company."
+        )
     return found
 
 
@@ -178,7 +180,9 @@ def delete_installation(ctx: RequestContext) -> Reply:
     """``deleteClientInstallation``: uninstall and revoke the client's tokens for the company."""
     key = _installation_key(ctx, None)
     if ctx.state.installations.pop(key, None) is None:
-        raise ApiError(404, "INSTALLATION_NOT_FOUND", "No installation for this client and company.")
+        raise ApiError(
+            404, "INSTALLATION_NOT_FOUND", "No installation for this client and company."
+        )
     credential = ctx.credential
     for grant in ctx.state.grants.values():
         covered = grant.credential.company_ids or frozenset()

@@ -75,7 +75,12 @@ def _client_credentials(
     return client_id, secret
 
 
-@routes("POST", "/oauth/token", auth=False, responses={"200": TOKEN_RESPONSE, "400": _ERROR, "401": _ERROR})
+@routes(
+    "POST",
+    "/oauth/token",
+    auth=False,
+    responses={"200": TOKEN_RESPONSE, "400": _ERROR, "401": _ERROR},
+)
 def token(ctx: RequestContext) -> Reply:
     """Exchange a code, or rotate a refresh token."""
     content_type = ctx.headers.get("content-type", "")
@@ -92,7 +97,9 @@ def token(ctx: RequestContext) -> Reply:
     elif grant_type == "refresh_token":
         body = refresh_grant(ctx.state, client, form.get("refresh_token"))
     else:
-        raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
+        raise OAuthError(
+            400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported."
+        )
     return Reply(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 

@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from ._app import Reply, RequestContext, RouteTable
 from ._errors import ApiError
+from ._factory import complete_export_item
+from ._jobs import expire_due, job_view, new_job, register_entries
+from ._spec import load_spec_index
 from ._state import JSONDict, SandboxState
+from ._validation import schema_error
 
-__all__ = ["FILE_URL_TTL_SECONDS", "PLACEHOLDER_SCHEME", "file_url", "routes", "with_file_urls"]
+__all__ = [
+    "FILE_URL_TTL_SECONDS",
+    "PLACEHOLDER_SCHEME",
+    "encoded_with_file_urls",
+    "file_url",
+    "routes",
+]
 
 routes = RouteTable()
 
@@ -41,24 +52,19 @@ def file_url(state: SandboxState, base_url: str, file_id: str) -> str:
     return f"{base_url}/_sandbox/files/{file_id}?expires={expires}&signature={signature}"
 
 
-def with_file_urls(state: SandboxState, base_url: str, item: JSONDict) -> JSONDict:
-    """``item`` with every ``sandbox-file://`` placeholder turned into a signed URL.
+def encoded_with_file_urls(
+    state: SandboxState, base_url: str, item: JSONDict, encoded: bytes
+) -> bytes:
+    """``encoded`` (the JSON text of ``item``) with placeholders replaced by signed URLs.
 
-    The stored item is not changed; a shallow copy is returned only when needed.
+    The replacement is on whole JSON strings, so only values equal to a placeholder change.
     """
-    files = item.get("files")
-    if not files or not any(
-        isinstance(f, Mapping) and str(f.get("url", "")).startswith(PLACEHOLDER_SCHEME)
-        for f in files
-    ):
-        return item
-    rewritten: list[Any] = []
-    for entry in files:
+    for entry in item.get("files") or ():
         url = str(entry.get("url", "")) if isinstance(entry, Mapping) else ""
         if url.startswith(PLACEHOLDER_SCHEME):
-            entry = {**entry, "url": file_url(state, base_url, url[len(PLACEHOLDER_SCHEME) :])}
-        rewritten.append(entry)
-    return {**item, "files": rewritten}
+            signed = file_url(state, base_url, url[len(PLACEHOLDER_SCHEME) :])
+            encoded = encoded.replace(json.dumps(url).encode(), json.dumps(signed).encode())
+    return encoded
 
 
 @routes("GET", "/_sandbox/files/{file_id}", auth=False)
@@ -75,7 +81,9 @@ def download_file(ctx: RequestContext) -> Reply:
     ):
         raise ApiError(403, "ACCESS_DENIED", "The file link is not valid.")
     if int(expires_raw) <= ctx.state.now_epoch():
-        raise ApiError(403, "ACCESS_DENIED", "The file link has expired; fetch the export item again.")
+        raise ApiError(
+            403, "ACCESS_DENIED", "The file link has expired; fetch the export item again."
+        )
     return Reply(200, raw=stored.content, content_type=stored.content_type)
 
 
@@ -84,9 +92,45 @@ def advance_clock(ctx: RequestContext) -> Reply:
     """Move the sandbox clock: body ``{"seconds": N}``."""
     seconds = _json_body(ctx).get("seconds")
     if not isinstance(seconds, (int, float)) or seconds < 0:
-        raise ApiError(400, "BAD_REQUEST", "Body must be {\"seconds\": <non-negative number>}.")
+        raise ApiError(400, "BAD_REQUEST", 'Body must be {"seconds": <non-negative number>}.')
     now = ctx.state.clock.advance(float(seconds))
     return Reply(200, {"data": {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+
+
+@routes("POST", "/_sandbox/export-jobs")
+def create_demo_job(ctx: RequestContext) -> Reply:
+    """Simulate a bookkeeper clicking Export: ``{"companyId": ..., "count": N}`` or ``"items"``.
+
+    Items are (partial) ``ExportItemV3`` objects completed with defaults; ``count`` makes
+    that many generated card purchases. Refused with 409 while the company has a job in
+    progress, like ``POST /v3/export-jobs``.
+    """
+    body = _json_body(ctx)
+    company_id = body.get("companyId")
+    company = ctx.company(company_id if isinstance(company_id, str) else None)
+    partials = body.get("items")
+    if partials is None:
+        count = body.get("count", 3)
+        if not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise ApiError(400, "BAD_REQUEST", "count must be an integer between 1 and 100000.")
+        partials = [None] * count
+    if not isinstance(partials, list) or not partials:
+        raise ApiError(400, "BAD_REQUEST", "items must be a non-empty list of export items.")
+    expire_due(ctx.state, company.jobs)
+    if any(job.status == "in_progress" for job in company.jobs):
+        raise ApiError(409, "EXPORT_ALREADY_IN_PROGRESS", "Export Job already in progress.")
+    schema = load_spec_index().schema("ExportItemV3")
+    items = []
+    for index, partial in enumerate(partials):
+        if partial is not None and not isinstance(partial, dict):
+            raise ApiError(400, "BAD_REQUEST", f"items[{index}] must be an object.")
+        item = complete_export_item(ctx.state, company, partial, len(company.entries) + index)
+        problem = schema_error(schema, item)
+        if problem:
+            raise ApiError(400, "BAD_REQUEST", f"items[{index}] is not an ExportItemV3: {problem}")
+        items.append(item)
+    job = new_job(ctx.state, company, register_entries(company, items))
+    return Reply(201, {"data": job_view(ctx.state, job)})
 
 
 @routes("GET", "/_sandbox/state")
@@ -95,6 +139,7 @@ def describe_state(ctx: RequestContext) -> Reply:
     companies = []
     for company_id in ctx.accessible_company_ids():
         company = ctx.state.companies[company_id]
+        expire_due(ctx.state, company.jobs)
         companies.append(
             {
                 "id": company.id,
@@ -109,8 +154,6 @@ def describe_state(ctx: RequestContext) -> Reply:
 
 
 def _json_body(ctx: RequestContext) -> dict[str, Any]:
-    import json
-
     try:
         body = json.loads(ctx.raw_body or b"{}")
     except ValueError:

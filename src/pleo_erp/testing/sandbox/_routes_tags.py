@@ -105,9 +105,7 @@ def _scope(ctx: RequestContext) -> list[Company]:
         if organization_id != ctx.state.organization_id:
             raise ApiError(404, "ORGANIZATION_NOT_FOUND", "Organization not found.")
         return [ctx.state.companies[c] for c in ctx.accessible_company_ids()]
-    raise ApiError(
-        400, "BAD_REQUEST", "Either company_id or organization_id must be provided"
-    )
+    raise ApiError(400, "BAD_REQUEST", "Either company_id or organization_id must be provided")
 
 
 def _group(ctx: RequestContext, group_id: str) -> Record:

@@ -253,6 +253,18 @@ def _schema_name(node: JSON) -> str | None:
     return None
 
 
+def _response_spec(response: dict[str, Any], components: Mapping[str, Schema]) -> ResponseSpec:
+    for media_name, media in (response.get("content") or {}).items():
+        if media and media.get("schema") is not None:
+            return ResponseSpec(
+                media_name,
+                convert_schema(media["schema"], components),
+                _schema_name(media["schema"]),
+            )
+        return ResponseSpec(media_name, None, None)
+    return ResponseSpec(None, None, None)
+
+
 def _build_operation(
     method: str, template: str, raw: dict[str, Any], path_level: list[Any], doc: dict[str, Any]
 ) -> Operation:
@@ -282,17 +294,7 @@ def _build_operation(
                 break
     responses: dict[str, ResponseSpec] = {}
     for code, response in raw.get("responses", {}).items():
-        content = response.get("content") or {}
-        media_type: str | None = None
-        schema: Schema | None = None
-        schema_name: str | None = None
-        for media_name, media in content.items():
-            media_type = media_name
-            if media and media.get("schema") is not None:
-                schema = convert_schema(media["schema"], components)
-                schema_name = _schema_name(media["schema"])
-            break
-        responses[str(code)] = ResponseSpec(media_type, schema, schema_name)
+        responses[str(code)] = _response_spec(response, components)
     return Operation(
         method=method.upper(),
         template=template,
@@ -319,7 +321,9 @@ class SpecIndex:
         for doc in documents:
             components = doc.get("components", {}).get("schemas", {})
             for name in components:
-                self.component_schemas.setdefault(name, convert_schema(components[name], components))
+                self.component_schemas.setdefault(
+                    name, convert_schema(components[name], components)
+                )
             for template, item in doc["paths"].items():
                 path_level = item.get("parameters", [])
                 for method in self._METHODS:

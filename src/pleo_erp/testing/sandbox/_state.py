@@ -89,6 +89,8 @@ class Company:
     missing_contra_accounts: bool = False
     #: accountingEntryId -> ExportItemV3 (the data layer behind the jobs).
     entries: dict[str, JSONDict] = field(factory=dict)
+    #: accountingEntryId -> the entry's JSON text (entries never change once stored).
+    encoded_entries: dict[str, bytes] = field(factory=dict)
     #: Pleo account id -> number of export item lines / contra accounts referencing it.
     account_usage: Counter[str] = field(factory=Counter)
     contra_account_ids: set[str] = field(factory=set)
@@ -126,7 +128,7 @@ class OAuthClient:
     """A registered OAuth client (one per integration/application)."""
 
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     application_id: str
     name: str
     redirect_uris: tuple[str, ...] | None
@@ -136,7 +138,7 @@ class OAuthClient:
 class AuthorizationCode:
     """A one-time authorization code waiting to be exchanged at ``/oauth/token``."""
 
-    code: str
+    code: str = field(repr=False)
     client_id: str
     company_ids: frozenset[str]
     scopes: tuple[str, ...]
@@ -186,11 +188,11 @@ class Subscription:
     seq: int
     owner: str
     data: JSONDict
-    secret: str
+    secret: str = field(repr=False)
     company_ids: frozenset[str] | None
     activities: list[JSONDict] = field(factory=list)
     #: The endpointAuth as sent (with credentials); the public view omits secrets.
-    endpoint_auth: JSONDict | None = None
+    endpoint_auth: JSONDict | None = field(default=None, repr=False)
 
 
 @define(slots=True, eq=False)
@@ -198,7 +200,7 @@ class StoredFile:
     """A receipt file served at ``/_sandbox/files/<id>``."""
 
     content_type: str
-    content: bytes
+    content: bytes = field(repr=lambda content: f"<{len(content)} bytes>")
 
 
 class SandboxState:
@@ -207,7 +209,9 @@ class SandboxState:
     def __init__(self, *, seed: int, clock: SandboxClock) -> None:
         self.lock = threading.RLock()
         self.clock = clock
-        self.rng = random.Random(seed)
+        # A namespaced seed: the demo builder seeds its own RNG with the bare seed, and the
+        # two id streams must not coincide.
+        self.rng = random.Random(f"pleo-erp-sandbox:{seed}")
         #: Pleo does not say whether pending jobs expire; by default only started ones do.
         self.expire_pending_jobs = False
         self.access_token_ttl = 3600.0

@@ -13,6 +13,7 @@ list envelope plus its first, middle and last elements (large pages in benchmark
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from ._errors import ApiError
+from ._fastschema import Check, compile_check
 from ._spec import Operation, Parameter, ResponseSpec, Schema
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "format_checker",
     "query_to_multidict",
     "schema_error",
+    "use_reference_validation",
     "validate_request",
     "validate_response_body",
     "validator_for",
@@ -45,7 +48,9 @@ EXCEPTION_INFO_SCHEMA: Schema = {
     "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
 }
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 _DATE_TIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -60,8 +65,8 @@ def _check_date_time(value: object) -> bool:
     if not _DATE_TIME_RE.match(value):
         return False
     normalised = value[:-1] + "+00:00" if value[-1] in "Zz" else value
-    # Python 3.10's fromisoformat accepts at most 6 fractional digits; trim the rest.
-    normalised = re.sub(r"(\.\d{6})\d+", r"\1", normalised)
+    # Python 3.10's fromisoformat wants exactly 3 or 6 fractional digits: use 6.
+    normalised = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), normalised)
     try:
         datetime.fromisoformat(normalised.replace("t", "T"))
     except ValueError:
@@ -95,7 +100,20 @@ def format_checker() -> FormatChecker:
 
 
 _FORMAT_CHECKER = format_checker()
+_FAST_FORMATS: dict[str, Check] = {
+    "uuid": _check_uuid,
+    "date-time": _check_date_time,
+    "date": _check_date,
+}
 _VALIDATORS: dict[int, tuple[Schema, Draft202012Validator]] = {}
+_FAST_CHECKS: dict[int, tuple[Schema, Check | None]] = {}
+_reference_only = os.environ.get("PLEO_SANDBOX_REFERENCE_VALIDATION", "") not in ("", "0")
+
+
+def use_reference_validation(enabled: bool) -> None:
+    """Validate with ``jsonschema`` alone, skipping the compiled fast path (slower)."""
+    global _reference_only
+    _reference_only = enabled
 
 
 def validator_for(schema: Schema) -> Draft202012Validator:
@@ -107,6 +125,15 @@ def validator_for(schema: Schema) -> Draft202012Validator:
     # Keep the schema alive alongside its id so the id cannot be reused by another object.
     _VALIDATORS[id(schema)] = (schema, validator)
     return validator
+
+
+def _fast_check(schema: Schema) -> Check | None:
+    cached = _FAST_CHECKS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    check = compile_check(schema, _FAST_FORMATS)
+    _FAST_CHECKS[id(schema)] = (schema, check)
+    return check
 
 
 def _json_path(error: ValidationError) -> str:
@@ -121,11 +148,17 @@ def _shorten(text: str) -> str:
 
 
 def schema_error(schema: Schema, instance: object) -> str | None:
-    """``None`` if ``instance`` conforms to ``schema``, else ``"<json path>: <problem>"``."""
-    validator = validator_for(schema)
-    if validator.is_valid(instance):
+    """``None`` if ``instance`` conforms to ``schema``, else ``"<json path>: <problem>"``.
+
+    The compiled check answers the common "valid" case; ``jsonschema`` decides otherwise.
+    """
+    if not _reference_only:
+        fast = _fast_check(schema)
+        if fast is not None and fast(instance):
+            return None
+    error = best_match(validator_for(schema).iter_errors(instance))
+    if error is None:
         return None
-    error = best_match(validator.iter_errors(instance))
     return _shorten(f"{_json_path(error)}: {error.message}")
 
 
@@ -259,7 +292,9 @@ def validate_request(
             raise _bad_request(f"Path parameter {name!r}: {problem.partition(': ')[2]}")
     query = _parse_query(op, raw_query)
     parsed_body = _parse_body(op, headers, body)
-    return ValidatedRequest(dict(path_params), query, {k: list(v) for k, v in raw_query.items()}, parsed_body)
+    return ValidatedRequest(
+        dict(path_params), query, {k: list(v) for k, v in raw_query.items()}, parsed_body
+    )
 
 
 def _sampled(instance: object) -> object:
@@ -273,13 +308,16 @@ def _sampled(instance: object) -> object:
 def validate_response_body(
     responses: Mapping[str, ResponseSpec],
     status: int,
-    body: bytes,
+    body: object,
     mode: ResponseMode,
+    *,
+    has_body: bool,
 ) -> str | None:
     """``None`` if the response conforms to what ``responses`` declares for ``status``.
 
-    An error status the operation does not list explicitly must still be Pleo's
-    ``ExceptionInfo`` (a ``default`` response describes the success body, not errors).
+    ``body`` is the JSON document about to be sent (already JSON-native types). An error
+    status the operation does not list explicitly must still be Pleo's ``ExceptionInfo``
+    (a ``default`` response describes the success body, not errors).
     """
     if mode == "off":
         return None
@@ -295,22 +333,22 @@ def validate_response_body(
     if schema is None and status >= 400:
         schema = EXCEPTION_INFO_SCHEMA
     if schema is None:
-        if declared.media_type is None and body:
+        if declared.media_type is None and has_body:
             return f"status {status} declares no body, but one was sent"
         return None
-    try:
-        instance = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"body is not valid JSON: {exc}"
+    if not has_body:
+        return f"status {status} must have a {declared.schema_name or 'JSON'} body"
     if mode == "sample":
-        instance = _sampled(instance)
-    problem = schema_error(schema, instance)
+        body = _sampled(body)
+    problem = schema_error(schema, body)
     if problem:
         return f"body does not match {declared.schema_name or 'the declared schema'}: {problem}"
     return None
 
 
-def query_to_multidict(query: Sequence[tuple[str, str]] | Mapping[str, Any]) -> dict[str, list[str]]:
+def query_to_multidict(
+    query: Sequence[tuple[str, str]] | Mapping[str, Any],
+) -> dict[str, list[str]]:
     """Normalise a query (pairs, or a mapping of names to a value or a list) to name -> values."""
     result: dict[str, list[str]] = {}
     items: Sequence[tuple[str, Any]] = (

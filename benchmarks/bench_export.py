@@ -1,0 +1,228 @@
+"""Level 1 export: requests against the floor, and a 10 000-item job over loopback HTTP.
+
+Run ``python benchmarks/bench_export.py`` (``nox -s bench`` runs it too). Two reports:
+
+1. **Requests per job** — for jobs of N items (one receipt each) exported in-process, the Pleo
+   API requests the export made against the floor
+   ``⌈N/page⌉ (job items) + ⌈N/page⌉ (export items) + ⌈N/100⌉ (updates) + 2 (events)``, plus
+   one download per receipt.
+2. **10 000 items over loopback** — the sandbox runs in its own process
+   (``python -m pleo_erp.testing.sandbox --volume 10000``); in a fresh client process each,
+   ``process_job`` exports the bulk job into an ``InMemoryAccountingSystem``, and a
+   hand-written raw-``httpx`` script makes the same calls with no processing (start, every
+   page of job items and export items, every receipt, updates in chunks of 100, complete).
+   Reported: wall time of each, their ratio (target ≤ 1.10×), items/s, and the client
+   process's peak RSS (``resource.getrusage``; target ≤ 150 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pleo_erp.domain.config import ExportConfig
+from pleo_erp.orchestration.export import export_expenses, process_job
+from pleo_erp.testing.inmemory import InMemoryAccountingSystem
+from pleo_erp.testing.sandbox import DEFAULT_PAGE_SIZE, PleoSandbox
+from pleo_erp.testing.sandbox.files import make_pdf
+
+TARGET_RATIO = 1.10
+TARGET_RSS_MB = 150.0
+PAGE = 1000
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+# --------------------------------------------------------------------------- 1. request floor
+
+
+def floor(n: int, page: int, receipts: int) -> int:
+    """The fewest Pleo API requests a job of ``n`` items can take (receipts counted apart)."""
+    return math.ceil(n / page) * 2 + math.ceil(n / 100) + 2 + 0 * receipts
+
+
+def requests_report(sizes: list[int]) -> None:
+    print("1. Requests per job (in-process sandbox, page size %d)" % DEFAULT_PAGE_SIZE)
+    print(f"   {'N':>6} {'API requests':>13} {'floor':>6} {'receipts':>9} {'downloads':>10}")
+    pdf = make_pdf("receipt")
+    for n in sizes:
+        sb = PleoSandbox(seed=5, validate_responses="sample")
+        company = sb.add_company("Bench Co")
+        file_id = sb.add_file(pdf, "application/pdf")
+        receipt = {"url": sb.file_placeholder(file_id), "type": "application/pdf", "size": len(pdf)}
+        sb.create_export_job(company, [{"files": [receipt]} for _ in range(n)])
+        sb.clear_requests()
+        report = export_expenses(
+            sb.client(), InMemoryAccountingSystem(), company_id=company, clock=sb.clock.now
+        )
+        (job,) = report.jobs
+        downloads = sum(1 for r in sb.requests if r.path.startswith("/_sandbox/files/"))
+        expected = floor(n, DEFAULT_PAGE_SIZE, n)
+        mark = "ok" if job.requests == expected and downloads == n else "ABOVE FLOOR"
+        print(f"   {n:>6} {job.requests:>13} {expected:>6} {n:>9} {downloads:>10}  {mark}")
+
+
+# --------------------------------------------------------------------------- 2. 10 000 items
+
+
+def _start_sandbox(volume: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pleo_erp.testing.sandbox", "--port", "0", "--volume", str(volume),
+         "--validate-responses", "off"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    info: dict[str, str] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        if m := re.match(r"Pleo sandbox listening on (\S+)", line):
+            info["base_url"] = m.group(1)
+        elif m := re.match(r"company id: (\S+)", line):
+            info["company"] = m.group(1)
+        elif m := re.match(r"API key: (\S+)", line):
+            info["key"] = m.group(1)
+            break
+    return process, info
+
+
+def _bulk_job(base_url: str, key: str, company: str) -> str:
+    with httpx.Client(base_url=base_url, auth=(key, "")) as http:
+        jobs = http.get("/v3/export-jobs", params={"company_id": company}).json()["data"]
+    return str(max(jobs, key=lambda j: j["createdAt"])["id"])
+
+
+def worker_sdk(base_url: str, key: str, company: str, job_id: str) -> dict[str, Any]:
+    from pleo_erp.client import ApiKeyAuth, PleoClient
+
+    client = PleoClient(ApiKeyAuth(key), base_url=base_url, requests_per_minute=None)
+    system = InMemoryAccountingSystem()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    report = process_job(client, system, job_id, config=ExportConfig(page_size=PAGE))
+    elapsed = time.perf_counter() - t0
+    (job,) = report.jobs
+    return {
+        "seconds": elapsed,
+        "items": job.successful + job.failed,
+        "failed": job.failed,
+        "final": job.final_event,
+        "requests": job.requests,
+        "cpu": time.process_time() - cpu0,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def worker_raw(base_url: str, key: str, company: str, job_id: str) -> dict[str, Any]:
+    """The same calls as the export, with no processing at all."""
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    requests = 0
+    with httpx.Client(base_url=base_url, auth=(key, "")) as http:
+        http.get(f"/v3/export-jobs/{job_id}").raise_for_status()
+        http.post("/v3/export-job-events", json={"event": "started", "jobId": job_id})
+        requests += 2
+
+        def pages(path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            nonlocal requests
+            out: list[dict[str, Any]] = []
+            cursor = None
+            while True:
+                query = {**params, "limit": PAGE, **({"after": cursor} if cursor else {})}
+                body = http.get(path, params=query).json()
+                requests += 1
+                out.extend(body["data"])
+                if not body["pagination"]["hasNextPage"]:
+                    return out
+                cursor = body["pagination"]["endCursor"]
+
+        job_items = pages(f"/v3/export-jobs/{job_id}/items", {})
+        items = pages("/v3/export-items", {"job_id": job_id})
+        assert len(job_items) == len(items)
+        with httpx.Client() as files:
+            for item in items:
+                for file in item.get("files") or ():
+                    files.get(file["url"]).read()
+        ids = [item["accountingEntryId"] for item in items]
+        for start in range(0, len(ids), 100):
+            chunk = [{"accountingEntryId": i, "status": "successful"} for i in ids[start : start + 100]]
+            http.put(f"/v3/export-jobs/{job_id}/items", json=chunk).raise_for_status()
+            requests += 1
+        http.post("/v3/export-job-events", json={"event": "completed", "jobId": job_id})
+        requests += 1
+    return {
+        "seconds": time.perf_counter() - t0,
+        "items": len(ids),
+        "requests": requests,
+        "cpu": time.process_time() - cpu0,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def _run_worker(kind: str, volume: int) -> dict[str, Any]:
+    process, info = _start_sandbox(volume)
+    try:
+        job_id = _bulk_job(info["base_url"], info["key"], info["company"])
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", kind, info["base_url"], info["key"],
+             info["company"], job_id],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def loopback_report(volume: int, repeat: int) -> None:
+    print(f"\n2. {volume} items over loopback HTTP (sandbox in its own process, page {PAGE})")
+    raws = [_run_worker("raw", volume) for _ in range(repeat)]
+    sdks = [_run_worker("sdk", volume) for _ in range(repeat)]
+    raw = min(raws, key=lambda r: r["seconds"])
+    sdk = min(sdks, key=lambda r: r["seconds"])
+    ratio = sdk["seconds"] / raw["seconds"]
+    for name, r in (("raw httpx script", raw), ("export (process_job)", sdk)):
+        print(f"   {name:<21}: {r['seconds']:7.2f} s wall, {r['cpu']:6.2f} s client CPU, "
+              f"{r['items'] / r['seconds']:6.0f} items/s, peak RSS {r['rss_mb']:6.1f} MB, "
+              f"{r['requests']} API requests")  # fmt: skip
+    print(f"   export: final event {sdk['final']}, {sdk['failed']} failed items")
+    verdict = "ok" if ratio <= TARGET_RATIO else "ABOVE TARGET"
+    rss = "ok" if sdk["rss_mb"] <= TARGET_RSS_MB else "ABOVE TARGET"
+    print(f"   ratio {ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict}); "
+          f"peak RSS target <= {TARGET_RSS_MB:.0f} MB: {rss}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--volume", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each client (best kept)")
+    parser.add_argument("--sizes", default="1,25,26,100,101,250,1000")
+    parser.add_argument("--worker", nargs=5, metavar=("KIND", "URL", "KEY", "COMPANY", "JOB"))
+    args = parser.parse_args(argv)
+    if args.worker:
+        kind, url, key, company, job = args.worker
+        result = (worker_sdk if kind == "sdk" else worker_raw)(url, key, company, job)
+        print(json.dumps(result))
+        return 0
+    requests_report([int(s) for s in args.sizes.split(",")])
+    loopback_report(args.volume, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""``create_ledger``: a fresh, bean-check-clean ledger from a chart description.
+
+The chart is anything shaped like the sandbox's ``DemoChart`` (accounts, tax codes,
+dimensions with values, accounts mapping, vendors, lock date); it is read structurally, so
+this module does not depend on the testing package. Account names are derived from each
+account's kind and name (``expense`` "Travel" → ``Expenses:Travel``; "AP - Acme" →
+``Liabilities:AP:Acme``) and keep the chart's own ids as metadata (``external-id``, ``code``),
+so Pleo-side ids and codes match exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
+
+from pleo_erp.adapters.beancount._atomic import atomic_write_bytes
+from pleo_erp.adapters.beancount._ledger import BeancountLedger
+from pleo_erp.adapters.beancount._render import (
+    AccountToken,
+    check_account,
+    check_currency,
+    check_meta_key,
+    quote,
+    render_custom,
+)
+
+__all__ = [
+    "ChartAccount",
+    "ChartDimension",
+    "ChartDimensionValue",
+    "ChartLike",
+    "ChartMapping",
+    "ChartTaxCode",
+    "ChartVendor",
+    "account_name_for",
+    "create_ledger",
+    "render_ledger",
+]
+
+_ROOTS: Mapping[str, str] = {
+    "expense": "Expenses",
+    "income": "Income",
+    "asset": "Assets",
+    "liability": "Liabilities",
+    "equity": "Equity",
+}
+_PLEO_TAX_TYPES = frozenset({"inclusive", "exclusive", "reverse"})
+
+
+class ChartAccount(Protocol):
+    """An account of the chart (``DemoAccount``-shaped)."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def tax_code_external_id(self) -> str | None: ...
+
+
+class ChartTaxCode(Protocol):
+    """A tax code of the chart (``DemoTaxCode``-shaped); ``type`` may be ``exempt``."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def rate(self) -> Decimal: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def ingoing_tax_account(self) -> str | None: ...
+    @property
+    def outgoing_tax_account(self) -> str | None: ...
+
+
+class ChartDimensionValue(Protocol):
+    """A dimension value (``DemoDimensionValue``-shaped)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class ChartDimension(Protocol):
+    """A dimension with its values (``DemoDimension``-shaped)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def values(self) -> Sequence[ChartDimensionValue]: ...
+
+
+class ChartVendor(Protocol):
+    """A vendor (``DemoVendor``-shaped); ``ap_account`` is an account code."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def ap_account(self) -> str: ...
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def registration_number(self) -> str | None: ...
+    @property
+    def tax_registration_number(self) -> str | None: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class ChartMapping(Protocol):
+    """The accounts mapping (``DemoAccountsMapping``-shaped); values are account codes."""
+
+    @property
+    def wallet(self) -> str: ...
+    @property
+    def wallet_by_currency(self) -> Mapping[str, str]: ...
+    @property
+    def out_of_pocket(self) -> str: ...
+    @property
+    def contra(self) -> str: ...
+    @property
+    def external_reimbursement(self) -> str: ...
+    @property
+    def fallback_ap(self) -> str: ...
+
+
+class ChartLike(Protocol):
+    """What :func:`create_ledger` reads (the sandbox's ``DemoChart`` fits)."""
+
+    @property
+    def accounts(self) -> Sequence[ChartAccount]: ...
+    @property
+    def tax_codes(self) -> Sequence[ChartTaxCode]: ...
+    @property
+    def dimensions(self) -> Sequence[ChartDimension]: ...
+    @property
+    def mapping(self) -> ChartMapping: ...
+    @property
+    def vendors(self) -> Sequence[ChartVendor]: ...
+    @property
+    def closed_until(self) -> date | None: ...
+
+
+def _component(text: str) -> str:
+    """One account component: letters/digits joined by ``-``, starting upper-case."""
+    words = [w for w in re.split(r"[^\w]+|_", unicodedata.normalize("NFC", text)) if w]
+    joined = "-".join(words) or "Account"
+    first = joined[0]
+    if first.isascii() and first.isalpha():
+        return first.upper() + joined[1:]
+    if first.isascii() and not first.isdigit():
+        return "X" + joined
+    return joined  # a digit or a non-ASCII letter may start a component
+
+
+def account_name_for(kind: str, name: str) -> str:
+    """The Beancount account for a chart account: root by kind, components from the name."""
+    root = _ROOTS.get(kind, "Expenses")
+    parts = [_component(part) for part in name.split(" - ") if part.strip()]
+    return check_account(":".join([root, *(parts or ["Account"])]))
+
+
+def _assign_names(accounts: Sequence[ChartAccount]) -> dict[str, str]:
+    """Account code → unique Beancount name (a clash gets the code appended)."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for account in accounts:
+        name = account_name_for(account.kind, account.name)
+        if name in taken:
+            name = check_account(f"{name}-{_component(account.code)}")
+        taken.add(name)
+        names[account.code] = name
+    return names
+
+
+def _meta_lines(pairs: Iterable[tuple[str, str | None]]) -> str:
+    return "".join(
+        f"  {check_meta_key(key)}: {quote(value)}\n" for key, value in pairs if value is not None
+    )
+
+
+def _most_common(values: Iterable[str | None]) -> str | None:
+    counts = Counter(v for v in values if v)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def render_ledger(
+    chart: ChartLike,
+    *,
+    currency: str,
+    opened: date = date(2020, 1, 1),
+    company_id: str | None = None,
+    title: str | None = None,
+) -> str:
+    """The text of a fresh ledger for ``chart`` (see :func:`create_ledger`)."""
+    check_currency(currency)
+    names = _assign_names(chart.accounts)
+
+    def named(code: str) -> AccountToken:
+        return AccountToken(names.get(code) or check_account(code))
+
+    out = [
+        f"option {quote('title')} {quote(title or 'Pleo reference ledger')}\n",
+        f"option {quote('operating_currency')} {quote(currency)}\n",
+        "\n; Chart of accounts. Pleo reads code, name, external-id and tax-code from here.\n",
+    ]
+    closing: list[str] = []
+    for account in chart.accounts:
+        name = names[account.code]
+        out.append(f"{opened.isoformat()} open {name}\n")
+        out.append(
+            _meta_lines(
+                [
+                    ("code", account.code),
+                    ("name", account.name),
+                    ("external-id", account.external_id),
+                    ("tax-code", account.tax_code_external_id),
+                ]
+            )
+        )
+        if not account.active:
+            closing.append(f"{(opened + timedelta(days=1)).isoformat()} close {name}\n")
+    out += closing
+
+    out.append("\n; Tax codes: code, name, rate, Pleo type, active.\n")
+    for tax in chart.tax_codes:
+        kind = tax.type if tax.type in _PLEO_TAX_TYPES else "inclusive"  # "exempt" = 0 %
+        out.append(
+            render_custom(opened, "pleo-tax-code", tax.code, tax.name, tax.rate, kind, tax.active)
+        )
+        out.append(
+            _meta_lines(
+                [
+                    ("ingoing-account", tax.ingoing_tax_account),
+                    ("outgoing-account", tax.outgoing_tax_account),
+                ]
+            )
+        )
+
+    out.append("\n; Dimensions (Pleo tag groups) and their values (tags).\n")
+    for dimension in chart.dimensions:
+        out.append(
+            render_custom(
+                opened, "pleo-dimension", dimension.code, dimension.name, dimension.active
+            )
+        )
+        for value in dimension.values:
+            out.append(
+                render_custom(
+                    opened,
+                    "pleo-dimension-value",
+                    dimension.code,
+                    value.code,
+                    value.name,
+                    value.active,
+                )
+            )
+
+    mapping = chart.mapping
+    out.append("\n; Accounts mapping used by the export.\n")
+    pairs: list[tuple[str, str | None]] = [
+        ("wallet", mapping.wallet),
+        *((f"wallet:{cur}", code) for cur, code in sorted(mapping.wallet_by_currency.items())),
+        ("out-of-pocket", mapping.out_of_pocket),
+        ("balancing", mapping.contra),
+        ("external-reimbursement", mapping.external_reimbursement),
+        ("accounts-payable", mapping.fallback_ap),
+        ("vat-input", _most_common(t.ingoing_tax_account for t in chart.tax_codes if t.active)),
+        ("vat-output", _most_common(t.outgoing_tax_account for t in chart.tax_codes if t.active)),
+    ]
+    for key, code in pairs:
+        if code:
+            out.append(render_custom(opened, "pleo-mapping", key, named(code)))
+
+    out.append("\n; Vendors with their payable accounts.\n")
+    for vendor in chart.vendors:
+        out.append(
+            render_custom(
+                opened,
+                "pleo-vendor",
+                vendor.code,
+                vendor.name,
+                named(vendor.ap_account),
+                vendor.active,
+            )
+        )
+        out.append(
+            _meta_lines(
+                [
+                    ("external-id", vendor.external_id),
+                    ("tax-id", vendor.tax_registration_number),
+                    ("registration-number", vendor.registration_number),
+                    ("currency", vendor.currency),
+                ]
+            )
+        )
+
+    if company_id is not None:
+        out.append("\n" + render_custom(opened, "pleo-company", company_id))
+    if chart.closed_until is not None:
+        out.append("\n; Books are closed up to and including this date.\n")
+        lock_day = max(opened, chart.closed_until)
+        out.append(render_custom(lock_day, "pleo-lock-date", chart.closed_until))
+    out.append("\n; Pleo exports are appended below.\n")
+    return "".join(out)
+
+
+def create_ledger(
+    path: str | os.PathLike[str],
+    chart: ChartLike,
+    *,
+    currency: str,
+    opened: date = date(2020, 1, 1),
+    company_id: str | None = None,
+    title: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a new ledger for ``chart`` at ``path`` and check it loads with zero errors.
+
+    ``currency`` is the operating currency (the wallet currency); accounts open on
+    ``opened`` without currency constraints, inactive ones close the day after. Refuses to
+    replace an existing file unless ``overwrite``. Returns the absolute path.
+    """
+    target = Path(path).absolute()
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = render_ledger(
+        chart, currency=currency, opened=opened, company_id=company_id, title=title
+    )
+    atomic_write_bytes(target, text.encode("utf-8"))
+    BeancountLedger(target).snapshot()  # raises if Beancount or our config reader objects
+    return target

@@ -1,0 +1,277 @@
+"""``pleo-erp webhook serve``: receive ``v1.export-job.created`` and run the export after the 2xx.
+
+Three small parts (DESIGN decisions 10 and 13):
+
+* :class:`WebhookReceiver` — HTTP-free: verify the signature *before* parsing, reject replays,
+  pick the company, hand it to the dispatcher and answer at once. Unit-testable with a signed
+  delivery from :func:`pleo_erp.client.webhooks.sign`.
+* :class:`ExportDispatcher` — background worker threads, at most one export per company at a
+  time; triggers arriving while one runs collapse into a single follow-up run (the export
+  drains the whole queue, so one more pass picks up everything that arrived meanwhile).
+* :func:`make_server` — a threaded ``http.server`` on loopback by default that feeds requests
+  to the receiver, with a body size cap.
+
+The webhook is a trigger only: polling the export queue stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from attrs import define, field
+
+from pleo_erp.client.webhooks import (
+    ExportJobCreatedEvent,
+    ReplayGuard,
+    WebhookPayloadError,
+    WebhookReplayError,
+    WebhookVerificationError,
+    WebhookVerifier,
+    verify_and_parse,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "MAX_BODY_BYTES",
+    "ExportDispatcher",
+    "RunOutcome",
+    "WebhookReceiver",
+    "WebhookResponse",
+    "make_server",
+]
+
+logger = logging.getLogger("pleo_erp.cli.webhook")
+
+DEFAULT_PATH = "/webhooks/pleo"
+"""Where deliveries are expected unless ``--path`` says otherwise."""
+
+MAX_BODY_BYTES = 256 * 1024
+"""Largest delivery accepted; an export-job event is well under 2 KiB."""
+
+Submission = Literal["started", "queued", "already_queued"]
+
+
+@define(frozen=True)
+class RunOutcome:
+    """What one background export run ended with: its result, or the exception it raised."""
+
+    company_id: uuid.UUID
+    result: object = None
+    error: BaseException | None = None
+
+
+class ExportDispatcher:
+    """Runs ``run(company_id)`` in worker threads: one at a time per company, never queued twice.
+
+    ``submit`` returns at once. If the company's export is running, the trigger is remembered
+    and exactly one more run follows the current one (however many triggers arrived).
+    ``on_done`` is called (in the worker thread) after every run with its :class:`RunOutcome`;
+    an exception from ``run`` is caught and reported there, never lost silently.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[uuid.UUID], object],
+        *,
+        on_done: Callable[[RunOutcome], None] | None = None,
+    ) -> None:
+        """Dispatch to ``run``; report each finished run to ``on_done``."""
+        self._run = run
+        self._on_done = on_done
+        self._lock = threading.Condition()
+        self._running: set[uuid.UUID] = set()
+        self._pending: set[uuid.UUID] = set()
+        self._threads: list[threading.Thread] = []
+        self.runs = 0
+        """How many runs have finished (successfully or not)."""
+
+    def submit(self, company_id: uuid.UUID) -> Submission:
+        """Ask for an export of ``company_id``: started now, or queued behind the running one."""
+        with self._lock:
+            if company_id in self._running:
+                if company_id in self._pending:
+                    return "already_queued"
+                self._pending.add(company_id)
+                return "queued"
+            self._running.add(company_id)
+            thread = threading.Thread(
+                target=self._work, args=(company_id,), name=f"export-{company_id}", daemon=True
+            )
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return "started"
+
+    def busy(self) -> bool:
+        """Whether any export is running or queued."""
+        with self._lock:
+            return bool(self._running)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no export runs or is queued; ``False`` if ``timeout`` passed first."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._running, timeout=timeout)
+
+    def _work(self, company_id: uuid.UUID) -> None:
+        while True:
+            outcome = self._run_once(company_id)
+            if self._on_done is not None:
+                try:
+                    self._on_done(outcome)
+                except Exception:
+                    logger.exception("reporting the export outcome failed")
+            with self._lock:
+                self.runs += 1
+                if company_id in self._pending:
+                    self._pending.discard(company_id)
+                    continue
+                self._running.discard(company_id)
+                self._lock.notify_all()
+                return
+
+    def _run_once(self, company_id: uuid.UUID) -> RunOutcome:
+        try:
+            return RunOutcome(company_id, result=self._run(company_id))
+        except Exception as exc:  # reported through on_done; the worker must survive
+            return RunOutcome(company_id, error=exc)
+
+
+@define(frozen=True)
+class WebhookResponse:
+    """The HTTP answer to one delivery: status and a small JSON body."""
+
+    status: int
+    body: Mapping[str, Any] = field(factory=dict)
+
+    def encoded(self) -> bytes:
+        """The JSON body as bytes."""
+        return json.dumps(dict(self.body), separators=(",", ":")).encode("utf-8")
+
+
+class WebhookReceiver:
+    """Turns one HTTP delivery into a response and, for an export event, a dispatched export.
+
+    Order per delivery (decision 13): path and method, size, **signature** (before the body is
+    parsed), parse, replay check, then the trigger. Answers:
+
+    * 202 — an export was started or queued for the event's company;
+    * 200 — a verified delivery that needs nothing (a replay, another event type, a company
+      this receiver is not configured for): 2xx, so Pleo does not redeliver it;
+    * 400 — verified but malformed; 401 — signature, timestamp or credentials refused;
+      404 / 405 / 413 — wrong path, method, or too large.
+    """
+
+    def __init__(
+        self,
+        verifier: WebhookVerifier,
+        dispatcher: ExportDispatcher,
+        *,
+        path: str = DEFAULT_PATH,
+        replay_guard: ReplayGuard | None = None,
+        company_id: uuid.UUID | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        """Verify with ``verifier``; dispatch exports to ``dispatcher``.
+
+        ``company_id``, when given, restricts exports to that company (events of others are
+        acknowledged and ignored). ``replay_guard`` defaults to an in-memory one.
+        """
+        self.verifier = verifier
+        self.dispatcher = dispatcher
+        self.path = path if path.startswith("/") else "/" + path
+        self.replay_guard = replay_guard if replay_guard is not None else ReplayGuard()
+        self.company_id = company_id
+        self.max_body_bytes = max_body_bytes
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookResponse:
+        """Answer one delivery (never raises for a bad delivery)."""
+        if path.split("?", 1)[0] != self.path:
+            return WebhookResponse(404, {"error": "not found"})
+        if method.upper() != "POST":
+            return WebhookResponse(405, {"error": "use POST"})
+        if len(body) > self.max_body_bytes:
+            return WebhookResponse(413, {"error": "delivery too large"})
+        try:
+            event = verify_and_parse(headers, body, self.verifier, self.replay_guard)
+        except WebhookReplayError:
+            logger.info("duplicate webhook delivery ignored")
+            return WebhookResponse(200, {"status": "duplicate"})
+        except WebhookVerificationError as exc:
+            logger.warning("webhook refused: %s", exc)
+            return WebhookResponse(401, {"error": "verification failed"})
+        except WebhookPayloadError as exc:
+            logger.warning("webhook payload refused: %s", exc)
+            return WebhookResponse(400, {"error": "malformed event"})
+        if not isinstance(event, ExportJobCreatedEvent):
+            logger.info("webhook event %s ignored (not an export trigger)", event.event_type)
+            return WebhookResponse(200, {"status": "ignored"})
+        if self.company_id is not None and event.company_id != self.company_id:
+            logger.warning(
+                "export event for company %s ignored: this receiver serves %s",
+                event.company_id,
+                self.company_id,
+            )
+            return WebhookResponse(200, {"status": "ignored"})
+        submission = self.dispatcher.submit(event.company_id)
+        logger.info(
+            "export job %s of company %s: export %s",
+            event.job_id,
+            event.company_id,
+            submission.replace("_", " "),
+        )
+        return WebhookResponse(
+            202, {"status": "accepted", "export": submission, "jobId": str(event.job_id)}
+        )
+
+
+def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTTPServer:
+    """A threaded HTTP server feeding ``receiver``; call ``serve_forever`` / ``shutdown``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "pleo-erp-webhook"
+        sys_version = ""
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self, response: WebhookResponse) -> None:
+            payload = response.encoded()
+            self.send_response(response.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _dispatch(self) -> None:
+            length_header = self.headers.get("Content-Length", "0") or "0"
+            if not length_header.isdigit():
+                self.close_connection = True
+                self._answer(WebhookResponse(400, {"error": "bad Content-Length"}))
+                return
+            length = int(length_header)
+            if length > receiver.max_body_bytes:
+                # Do not read an oversized body; drop the connection after answering.
+                self.close_connection = True
+                self._answer(WebhookResponse(413, {"error": "delivery too large"}))
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = dict(self.headers.items())
+            self._answer(receiver.handle(self.command, self.path, headers, body))
+
+        do_POST = _dispatch
+        do_GET = _dispatch
+        do_PUT = _dispatch
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Request lines go to the debug log; outcomes are logged by the receiver.
+            logger.debug("%s %s", self.address_string(), format % args)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,47 @@
+"""One orchestrator per integration level: they combine the client, the domain and the vendor's
+accounting system, and return a typed report.
+
+- Level 1: :func:`export_expenses` (the whole queue, oldest job first) and :func:`process_job`
+  (one job, e.g. from a webhook).
+- Level 2: :func:`sync_tags`.
+- Level 3: :func:`sync_tax_codes` then :func:`sync_accounts` (or both at once with
+  :func:`sync_chart_of_accounts`).
+"""
+
+from pleo_erp.orchestration.export import export_expenses, process_job
+from pleo_erp.orchestration.locks import (
+    CompanyLock,
+    ExportAlreadyRunning,
+    InProcessLock,
+    SQLiteCompanyLock,
+)
+from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport, ProgressEvent
+from pleo_erp.orchestration.sync import (
+    SyncAlreadyRunning,
+    sync_accounts,
+    sync_chart_of_accounts,
+    sync_tags,
+    sync_tax_codes,
+)
+from pleo_erp.orchestration.sync_report import SyncProgress, SyncReport, SyncScope
+
+__all__ = [
+    "CompanyLock",
+    "ExportAlreadyRunning",
+    "ExportReport",
+    "InProcessLock",
+    "ItemResult",
+    "JobReport",
+    "ProgressEvent",
+    "SQLiteCompanyLock",
+    "SyncAlreadyRunning",
+    "SyncProgress",
+    "SyncReport",
+    "SyncScope",
+    "export_expenses",
+    "process_job",
+    "sync_accounts",
+    "sync_chart_of_accounts",
+    "sync_tags",
+    "sync_tax_codes",
+]

@@ -1,0 +1,248 @@
+"""Receipt downloads for an export job: bounded concurrency, prefetching, cleanup.
+
+The export processes items one by one, but receipts are fetched ahead by a small thread pool
+(``ExportConfig.receipt_concurrency`` downloads at a time, for at most
+``receipt_prefetch`` upcoming items), so downloading overlaps with posting. Files live in a
+private temporary directory under generated names and are deleted as soon as their item is
+done. Problems become ``receipt_*`` item failures (C20).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from uuid import UUID
+
+import httpx
+
+from pleo_erp.accounting_system.export import Attachment
+from pleo_erp.client.files import DownloadedFile, FileDownloadError, download_file
+from pleo_erp.domain.config import ExportConfig
+from pleo_erp.domain.outcomes import DomainFailure
+from pleo_erp.domain.receipts import CONTENT_TYPE_EXTENSIONS, ReceiptPlan, ReceiptSpec, looks_like
+
+__all__ = ["ReceiptFetcher", "zip_merger"]
+
+_CANONICAL_TYPE = {ext: mime for mime, ext in reversed(list(CONTENT_TYPE_EXTENSIONS.items()))}
+_CANONICAL_TYPE["jpg"] = "image/jpeg"
+
+
+def zip_merger(attachments: Sequence[Attachment], dest: Path) -> Attachment:
+    """Merge receipts into one ZIP archive at ``dest`` (C19's fallback format).
+
+    Members keep the generated names and ``files[]`` order; the archive carries the first
+    receipt's key, so the merged upload is deduplicated like a single receipt.
+    """
+    import hashlib
+
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for attachment in attachments:
+            archive.writestr(attachment.filename, attachment.read_bytes())
+    data = dest.read_bytes()
+    first = attachments[0]
+    return Attachment(
+        key=first.key,
+        accounting_entry_id=first.accounting_entry_id,
+        index=0,
+        filename=f"{first.accounting_entry_id}-receipts.zip",
+        content_type="application/zip",
+        size=len(data),
+        path=dest,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _failure_for(spec: ReceiptSpec, error: FileDownloadError) -> DomainFailure:
+    number = spec.index + 1
+    if error.reason == "too_large":
+        return DomainFailure(
+            "receipt_file_size_limit_exceeded",
+            f"Receipt {number} is larger than the {spec.max_bytes}-byte limit; upload a "
+            "smaller file to the expense in Pleo.",
+        )
+    if error.reason == "content_type":
+        return DomainFailure(
+            "receipt_conversion_failure",
+            f"Receipt {number} is not in an accepted format ({error}); replace it in Pleo "
+            "with a PDF or an image.",
+        )
+    return DomainFailure(
+        "receipt_download_failure",
+        f"Receipt {number} could not be downloaded ({error}); export the expense again to "
+        "get a fresh link.",
+    )
+
+
+class ReceiptFetcher:
+    """Downloads the receipts of upcoming items in the background (use as a context manager)."""
+
+    def __init__(
+        self,
+        http_client: httpx.Client | None,
+        config: ExportConfig,
+        *,
+        insecure_hosts: Sequence[str] = (),
+        sleep: Callable[[float], None],
+        accepts_zip: bool = False,
+    ) -> None:
+        self._http = http_client
+        self._config = config
+        self._insecure_hosts = tuple(config.receipt_allowed_hosts) + tuple(insecure_hosts)
+        self._sleep = sleep
+        self._accepts_zip = accepts_zip
+        self._pool: ThreadPoolExecutor | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._futures: dict[UUID, list[Future[DownloadedFile]]] = {}
+        self._plans: dict[UUID, ReceiptPlan] = {}
+        self._merged: dict[UUID, Path] = {}
+
+    def __enter__(self) -> ReceiptFetcher:
+        self._tmp = tempfile.TemporaryDirectory(prefix="pleo-erp-receipts-")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._config.receipt_concurrency, thread_name_prefix="pleo-erp-receipt"
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel pending downloads and delete every file."""
+        for futures in self._futures.values():
+            for future in futures:
+                future.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._futures.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def _dir(self) -> Path:
+        if self._tmp is None:
+            raise RuntimeError("ReceiptFetcher used outside its context")
+        return Path(self._tmp.name)
+
+    def scheduled(self, accounting_entry_id: UUID) -> bool:
+        """Whether the item's downloads were started."""
+        return accounting_entry_id in self._futures
+
+    def schedule(self, plan: ReceiptPlan) -> None:
+        """Start downloading the receipts of ``plan`` (once per item)."""
+        if not plan.receipts or self._pool is None:
+            return
+        aeid = plan.receipts[0].accounting_entry_id
+        if aeid in self._futures:
+            return
+        self._plans[aeid] = plan
+        self._futures[aeid] = [self._pool.submit(self._download, spec) for spec in plan.receipts]
+
+    def _download(self, spec: ReceiptSpec) -> DownloadedFile:
+        if self._http is None:
+            raise FileDownloadError("no HTTP client for receipt downloads", reason="network")
+        allowed = {mime for mime, ext in CONTENT_TYPE_EXTENSIONS.items() if ext == spec.extension}
+        return download_file(
+            spec.url,
+            self._dir / spec.filename,
+            memory_limit=self._config.receipt_memory_limit,
+            http_client=self._http,
+            max_bytes=spec.max_bytes,
+            allowed_content_types=allowed,
+            allow_cross_host_redirects=self._config.allow_cross_host_redirects,
+            insecure_hosts=self._insecure_hosts,
+            timeout=self._config.receipt_timeout,
+            retries=self._config.receipt_retries,
+            sleep=self._sleep,
+        )
+
+    def attachments(self, plan: ReceiptPlan) -> list[Attachment]:
+        """Wait for the item's receipts and return them, checked and in order (merged if the AS
+        takes one file). Raises :class:`DomainFailure` ``receipt_*``."""
+        if not plan.receipts:
+            return []
+        self.schedule(plan)
+        aeid = plan.receipts[0].accounting_entry_id
+        results: list[Attachment] = []
+        for spec, future in zip(plan.receipts, self._futures[aeid], strict=True):
+            try:
+                downloaded = future.result()
+            except FileDownloadError as error:
+                raise _failure_for(spec, error) from error
+            if not looks_like(spec.extension, downloaded.head):
+                raise DomainFailure(
+                    "receipt_download_failure",
+                    f"Receipt {spec.index + 1} is not a valid {spec.extension.upper()} file; "
+                    "replace the receipt in Pleo and export again.",
+                )
+            results.append(
+                Attachment(
+                    key=spec.key,
+                    accounting_entry_id=spec.accounting_entry_id,
+                    index=spec.index,
+                    filename=spec.filename,
+                    content_type=_CANONICAL_TYPE.get(spec.extension, "application/octet-stream"),
+                    size=downloaded.size,
+                    path=downloaded.path,
+                    data=downloaded.data,
+                    sha256=downloaded.sha256,
+                )
+            )
+        if plan.merge:
+            return [self._merge(results)]
+        return results
+
+    def _merge(self, attachments: list[Attachment]) -> Attachment:
+        merger = self._config.receipt_merger
+        dest = self._dir / f"{attachments[0].accounting_entry_id}-merged"
+        if merger is None:
+            if not self._accepts_zip:
+                raise DomainFailure(
+                    "receipt_conversion_failure",
+                    f"The accounting system takes one file per entry and the expense has "
+                    f"{len(attachments)} receipts, which cannot be merged into a format it "
+                    "accepts; configure a receipt merger (e.g. PDF) for the export.",
+                )
+            merger = zip_merger
+        self._merged[attachments[0].accounting_entry_id] = dest
+        try:
+            return merger(attachments, dest)
+        except DomainFailure:
+            raise
+        except Exception as error:
+            raise DomainFailure(
+                "receipt_conversion_failure",
+                f"Merging {len(attachments)} receipts into one file failed "
+                f"({type(error).__name__}); check the receipts in Pleo.",
+            ) from error
+
+    def release(self, accounting_entry_id: UUID) -> None:
+        """Forget an item's downloads and delete its files."""
+        futures = self._futures.pop(accounting_entry_id, [])
+        plan = self._plans.pop(accounting_entry_id, None)
+        for future in futures:
+            future.cancel()
+        if plan is None or self._tmp is None:
+            return
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                path = future.result().path
+                if path is not None:
+                    path.unlink(missing_ok=True)
+        merged = self._merged.pop(accounting_entry_id, None)
+        if merged is not None:
+            if merged.is_dir():  # pragma: no cover - a custom merger may create a directory
+                shutil.rmtree(merged, ignore_errors=True)
+            else:
+                merged.unlink(missing_ok=True)

@@ -1,0 +1,192 @@
+"""What an export run did: per item, per job, in total (returned by ``export_expenses``).
+
+Immutable values, built once a job (or the run) is over. ``ProgressEvent`` is what the
+``progress`` callback receives while the run is going on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from attrs import define, field
+
+from pleo_erp.domain.failures import ItemFailureType, JobFailureType
+
+__all__ = [
+    "ExportReport",
+    "ItemResult",
+    "JobReport",
+    "ProgressCallback",
+    "ProgressEvent",
+    "ProgressKind",
+    "UpdateError",
+]
+
+
+@define(frozen=True, slots=True, kw_only=True)
+class ItemResult:
+    """The outcome of one item in this run.
+
+    ``already_posted`` means the AS already held the entry (a resumed run) and nothing was
+    posted again. ``reported`` is ``True`` once Pleo accepted the outcome; ``report_error``
+    carries Pleo's per-item update error otherwise. ``warnings`` lists non-fatal problems
+    (e.g. a receipt left out under the ``warn`` policy, a moved posting date).
+    """
+
+    accounting_entry_id: UUID
+    status: Literal["successful", "failed"]
+    external_id: str | None = None
+    external_url: str | None = None
+    failure_type: ItemFailureType | None = None
+    failure_reason: str | None = None
+    item_type: str | None = None
+    entry_kind: str | None = None
+    posting_date: date | None = None
+    already_posted: bool = False
+    attachments: int = 0
+    warnings: tuple[str, ...] = ()
+    reported: bool = False
+    report_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the item was exported."""
+        return self.status == "successful"
+
+
+@define(frozen=True, slots=True, kw_only=True)
+class UpdateError:
+    """A per-item error Pleo returned inside a successful item-update response."""
+
+    accounting_entry_id: UUID
+    type: str
+    message: str
+
+
+@define(frozen=True, slots=True, kw_only=True)
+class JobReport:
+    """One export job: what happened to it and to each item processed in this run.
+
+    ``final_event`` is the event sent (``completed``, ``completed_with_errors``, ``failed``) or
+    ``None`` when the run did not finish the job: ``interrupted`` then says why (Pleo
+    unreachable, the job expired or was finished elsewhere …); an interrupted ``in_progress``
+    job is resumed by the next run. ``skipped`` counts items that were already final.
+    ``requests`` counts the Pleo HTTP requests made for this job (retries included).
+    """
+
+    job_id: UUID
+    company_id: UUID
+    initial_status: str
+    final_event: str | None = None
+    failure_type: JobFailureType | None = None
+    failure_reason: str | None = None
+    items: tuple[ItemResult, ...] = ()
+    skipped: int = 0
+    update_errors: tuple[UpdateError, ...] = ()
+    interrupted: str | None = None
+    started_at: datetime
+    duration: float = 0.0
+    requests: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Items of this run per status (``successful`` / ``failed``)."""
+        counter = Counter(item.status for item in self.items)
+        return {"successful": counter["successful"], "failed": counter["failed"]}
+
+    @property
+    def successful(self) -> int:
+        """Items exported in this run."""
+        return self.counts["successful"]
+
+    @property
+    def failed(self) -> int:
+        """Items that failed in this run."""
+        return self.counts["failed"]
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job reached a final state in this run."""
+        return self.final_event is not None
+
+
+@define(frozen=True, slots=True, kw_only=True)
+class ExportReport:
+    """The result of :func:`~pleo_erp.export_expenses` / ``process_job``."""
+
+    company_id: UUID | None
+    jobs: tuple[JobReport, ...] = field(factory=tuple)
+    started_at: datetime
+    finished_at: datetime
+    duration: float = 0.0
+    requests: int = 0
+
+    @property
+    def items(self) -> tuple[ItemResult, ...]:
+        """Every item result of every job, in processing order."""
+        return tuple(item for job in self.jobs for item in job.items)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Items per status over all jobs."""
+        counter = Counter(item.status for item in self.items)
+        return {"successful": counter["successful"], "failed": counter["failed"]}
+
+    @property
+    def successful(self) -> int:
+        """Items exported."""
+        return self.counts["successful"]
+
+    @property
+    def failed(self) -> int:
+        """Items that failed."""
+        return self.counts["failed"]
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether some job was left unfinished (the next run resumes it)."""
+        return any(job.interrupted for job in self.jobs)
+
+    @property
+    def ok(self) -> bool:
+        """No failed item, no failed or interrupted job."""
+        return (
+            not self.interrupted
+            and self.failed == 0
+            and all(job.final_event != "failed" for job in self.jobs)
+        )
+
+
+ProgressKind = Literal[
+    "job_started",
+    "job_resumed",
+    "items_loaded",
+    "item_done",
+    "batch_reported",
+    "job_finished",
+]
+"""What a :class:`ProgressEvent` announces."""
+
+
+@define(frozen=True, slots=True, kw_only=True)
+class ProgressEvent:
+    """A step of the run: ``done`` of ``total`` items of job ``job_id`` are finished.
+
+    ``item`` is set for ``item_done``; ``job`` for ``job_finished``. An exception raised by the
+    callback aborts the run (the job stays resumable), which is how a caller cancels.
+    """
+
+    kind: ProgressKind
+    job_id: UUID
+    done: int = 0
+    total: int = 0
+    item: ItemResult | None = None
+    job: JobReport | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+"""The type of the ``progress`` argument."""

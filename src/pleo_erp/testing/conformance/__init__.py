@@ -1,0 +1,57 @@
+"""The conformance kit: prove an ``AccountingSystem`` adapter works with the SDK.
+
+Two ways to run the same checks against a vendor's adapter:
+
+- **pytest**: subclass :class:`ConformanceSuite` in a test module and implement
+  ``make_adapter(setup)``; pytest collects its ``test_*`` methods.
+- **a function**: ``run_conformance(make_adapter, ...)`` returns a
+  :class:`ConformanceReport` (for a CLI or a CI script).
+
+Every check builds fresh adapters holding the sandbox demo's chart (:class:`AdapterSetup`)
+and, where Pleo is involved, a fresh :class:`~pleo_erp.testing.PleoSandbox` with the demo
+company. Property checks are hypothesis-driven and bounded (``max_examples``, no deadline).
+See ``docs/conformance.md`` for what each check proves.
+"""
+
+from pleo_erp.testing.conformance._recording import RecordingTarget, SimulatedCrash
+from pleo_erp.testing.conformance._registry import CHECKS, Check
+from pleo_erp.testing.conformance._runner import run_check, run_conformance
+from pleo_erp.testing.conformance._subject import Subject
+from pleo_erp.testing.conformance._suite import ConformanceSuite
+from pleo_erp.testing.conformance._types import (
+    AdapterFactory,
+    AdapterSetup,
+    CheckResult,
+    CheckStatus,
+    ConformanceFailure,
+    ConformanceReport,
+    ConformanceSkipped,
+    LedgerEntry,
+    LedgerPosting,
+    LedgerReader,
+    ReopenHook,
+    SourcesFactory,
+)
+
+__all__ = [
+    "CHECKS",
+    "AdapterFactory",
+    "AdapterSetup",
+    "Check",
+    "CheckResult",
+    "CheckStatus",
+    "ConformanceFailure",
+    "ConformanceReport",
+    "ConformanceSkipped",
+    "ConformanceSuite",
+    "LedgerEntry",
+    "LedgerPosting",
+    "LedgerReader",
+    "RecordingTarget",
+    "ReopenHook",
+    "SimulatedCrash",
+    "SourcesFactory",
+    "Subject",
+    "run_check",
+    "run_conformance",
+]

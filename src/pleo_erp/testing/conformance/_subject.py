@@ -1,0 +1,189 @@
+"""The adapter under test: the vendor's hooks, kit settings and per-check workspaces."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+
+from pleo_erp.accounting_system.export import ExportTarget
+from pleo_erp.accounting_system.sources import AccountSource, DimensionSource, TaxCodeSource
+from pleo_erp.testing.conformance._types import (
+    AdapterFactory,
+    AdapterSetup,
+    ConformanceFailure,
+    LedgerEntry,
+    LedgerReader,
+    ReopenHook,
+    SourcesFactory,
+)
+from pleo_erp.testing.sandbox.demo import DemoChart, build_demo
+
+__all__ = ["Subject", "Workspace"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: The demo company's id and chart (the chart does not depend on the seed).
+_DEMO = build_demo(1)
+DEMO_CHART: DemoChart = _DEMO.chart
+DEMO_COMPANY_ID = UUID(_DEMO.company_id)
+DEMO_CURRENCY: str = _DEMO.currency
+
+
+class Workspace:
+    """Fresh adapters for one check (or one hypothesis example); cleans up on exit.
+
+    Every adapter gets its own temporary ``workdir``; adapters with a ``close()`` method are
+    closed when the workspace ends.
+    """
+
+    def __init__(self, subject: Subject) -> None:
+        self._subject = subject
+        self._dirs: list[Path] = []
+        self._closables: list[Any] = []
+
+    def setup(self, chart: DemoChart | None = None, company_id: UUID | None = None) -> AdapterSetup:
+        """A new :class:`AdapterSetup` with an empty private directory."""
+        workdir = Path(tempfile.mkdtemp(prefix="pleo-erp-conformance-"))
+        self._dirs.append(workdir)
+        return AdapterSetup(
+            chart=chart if chart is not None else DEMO_CHART,
+            workdir=workdir,
+            company_id=company_id if company_id is not None else DEMO_COMPANY_ID,
+            currency=DEMO_CURRENCY,
+        )
+
+    def adapter(self, setup: AdapterSetup) -> ExportTarget:
+        """The vendor's adapter for ``setup`` (checked to implement ``ExportTarget``)."""
+        adapter = self._subject.make_adapter(setup)
+        self._track(adapter)
+        if not isinstance(adapter, ExportTarget):
+            raise ConformanceFailure(
+                f"make_adapter returned {type(adapter).__name__}, which does not implement "
+                "pleo_erp.accounting_system.ExportTarget (capabilities, accounts_mapping, "
+                "check_ready, find_vendor, is_period_open, next_open_date, find_posted, post, "
+                "attach); subclass BaseExportTarget to get permissive defaults"
+            )
+        return adapter
+
+    def reopen(self, adapter: ExportTarget, setup: AdapterSetup) -> ExportTarget:
+        """A new instance over the same storage (the vendor's ``reopen_adapter``)."""
+        hook = self._subject.reopen_adapter
+        if hook is None:
+            return adapter
+        reopened = hook(adapter, setup)
+        self._track(reopened)
+        return reopened
+
+    def sources(self, setup: AdapterSetup) -> Any | None:
+        """The sync sources for ``setup``: ``make_sources`` or else the adapter itself."""
+        if self._subject.make_sources is not None:
+            sources = self._subject.make_sources(setup)
+            if sources is not None:
+                self._track(sources)
+            return sources
+        adapter = self.adapter(setup)
+        if isinstance(adapter, (DimensionSource, AccountSource, TaxCodeSource)):
+            return adapter
+        return None
+
+    def _track(self, obj: Any) -> None:
+        if callable(getattr(obj, "close", None)) and all(o is not obj for o in self._closables):
+            self._closables.append(obj)
+
+    def close(self) -> None:
+        """Close tracked adapters (newest first) and remove the directories."""
+        errors: list[BaseException] = []
+        for obj in reversed(self._closables):
+            try:
+                obj.close()
+            except Exception as error:  # keep cleaning up; report the first problem
+                errors.append(error)
+        self._closables.clear()
+        for workdir in self._dirs:
+            shutil.rmtree(workdir, ignore_errors=True)
+        self._dirs.clear()
+        if errors:
+            raise ConformanceFailure(f"closing an adapter failed: {errors[0]!r}") from errors[0]
+
+
+class Subject:
+    """An adapter under test: the vendor's factories and hooks plus the kit's settings.
+
+    Args:
+        make_adapter: builds a fresh adapter over a fresh AS holding ``setup.chart``.
+        make_sources: builds the sync sources; ``None`` uses the adapter when it implements
+            the source protocols.
+        reopen_adapter: a new adapter over the same storage (simulates a restart).
+        read_entries: reads every entry back from the AS; without it the checks that must
+            look inside the ledger (balances, duplicates) rely on ``find_posted`` only.
+        max_examples: hypothesis examples per property check (each may run whole exports).
+        seed: fixes hypothesis's randomness (``None``: a new random run each time).
+        closed_periods: the AS enforces the chart's lock date (``False`` skips period checks
+            and expects the demo's closed-period item to be exported).
+        shrink: let hypothesis shrink a failing example (slower, smaller counterexample).
+    """
+
+    def __init__(
+        self,
+        make_adapter: AdapterFactory,
+        *,
+        make_sources: SourcesFactory | None = None,
+        reopen_adapter: ReopenHook | None = None,
+        read_entries: LedgerReader | None = None,
+        max_examples: int = 5,
+        seed: int | None = 0,
+        closed_periods: bool = True,
+        shrink: bool = False,
+    ) -> None:
+        if max_examples < 1:
+            raise ValueError("max_examples must be >= 1")
+        self.make_adapter = make_adapter
+        self.make_sources = make_sources
+        self.reopen_adapter = reopen_adapter
+        self.read_entries = read_entries
+        self.max_examples = max_examples
+        self.seed = seed
+        self.closed_periods = closed_periods
+        self.shrink = shrink
+
+    @contextlib.contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        """A :class:`Workspace` closed (adapters and temp dirs) when the block ends."""
+        space = Workspace(self)
+        try:
+            yield space
+        finally:
+            space.close()
+
+    def ledger(self, adapter: ExportTarget) -> list[LedgerEntry] | None:
+        """Every entry the AS holds, or ``None`` without a ``read_entries`` hook."""
+        if self.read_entries is None:
+            return None
+        return list(self.read_entries(adapter))
+
+    def property_test(self, test: _F, *, examples: int | None = None) -> _F:
+        """Apply the kit's hypothesis settings (bounded, no deadline, no database) to ``test``."""
+        phases = [Phase.explicit, Phase.generate]
+        if self.shrink:
+            phases.append(Phase.shrink)
+        configured = settings(
+            max_examples=examples if examples is not None else self.max_examples,
+            deadline=None,
+            database=None,
+            phases=phases,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+            report_multiple_bugs=False,
+        )(test)
+        if self.seed is not None:
+            configured = hypothesis_seed(self.seed)(configured)
+        return configured

@@ -1,0 +1,152 @@
+"""The loopback adapter: the same sandbox over real HTTP/1.1 on 127.0.0.1.
+
+A ``ThreadingHTTPServer`` with keep-alive. Injected connection faults close the socket
+without an answer (before or after applying the request, by kind). A response that breaks
+the spec becomes a ``500`` naming the violation (the violation is also recorded on the
+sandbox). Stopping the server closes open keep-alive connections too, so no thread lingers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ._app import SandboxApp
+from ._errors import SandboxContractError, SandboxDisconnect
+
+__all__ = ["SandboxHTTPServer", "serve"]
+
+logger = logging.getLogger("pleo_erp.testing.sandbox")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY every keep-alive
+    # response would wait for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
+    server: SandboxHTTPServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        split = urlsplit(self.path)
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        try:
+            status, headers, payload = self.server.app.handle(
+                self.command,
+                unquote(split.path),
+                parse_qsl(split.query, keep_blank_values=True),
+                list(self.headers.items()),
+                body,
+                base_url=f"http://{host}",
+            )
+        except SandboxDisconnect:
+            self.close_connection = True
+            self._drop()
+            return
+        except SandboxContractError as exc:
+            status, headers, payload = self._error(500, "SANDBOX_CONTRACT_VIOLATION", str(exc))
+        except Exception:  # a bug in the sandbox must not kill the server thread
+            logger.exception("sandbox failed on %s %s", self.command, split.path)
+            status, headers, payload = self._error(500, "SANDBOX_ERROR", "Sandbox error.")
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    @staticmethod
+    def _error(status: int, type_: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        payload = json.dumps({"type": type_, "message": message}).encode()
+        return status, [("Content-Type", "application/json;charset=UTF-8")], payload
+
+    def _drop(self) -> None:
+        with suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server bound to one :class:`SandboxApp`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
+        self.app = app
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the listening socket."""
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        with self._connections_lock:
+            self._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open client connection (keep-alive sockets included)."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def serve(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on ``host:port`` (0 = a free port) in a thread; yield the base URL."""
+    server = SandboxHTTPServer((host, port), app)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"pleo-sandbox-http-{server.server_address[1]}",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield server.base_url
+    finally:
+        server.shutdown()
+        server.close_connections()
+        thread.join(timeout=5)
+        server.server_close()
