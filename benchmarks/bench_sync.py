@@ -141,7 +141,6 @@ def bench_plans() -> list[tuple[str, float, float, float, bool]]:
             t100 <= PLAN_TARGET and t200 / t100 <= SCALING_TARGET,
         )
     )
-    del acc100, acc200
     binding = GroupBinding("DIM", "Dimension", "DIM", uuid.UUID(int=10**9))
     tag100, tag200 = _tags(100_000), _tags(200_000)
     t100, t200 = _best_pair(

@@ -61,12 +61,14 @@ def test_worked_example_accounts() -> None:
     assert archive.body == BookkeepingAccountUpdateRequestV1(
         archived=True, name="Entertainment", code="5000", tax_code_external_id="T1"
     )
-    assert plan.guards[0].active == 3 and plan.guards[0].archiving == 1
+    assert plan.guards[0].active == 3
+    assert plan.guards[0].archiving == 1
 
 
 def test_rule_33_inactive_as_accounts_are_never_created() -> None:
     plan = plan_accounts([LedgerAccount("x", "1", "X", active=False)], [], company_id=COMPANY)
-    assert plan.is_empty and plan.counts["noop"] == 0
+    assert plan.is_empty
+    assert plan.counts["noop"] == 0
 
 
 def test_rule_34_code_change_alone_is_an_update() -> None:
@@ -135,12 +137,14 @@ def test_rule_38_archived_match_is_unarchived_even_with_equal_details() -> None:
         company_id=COMPANY,
     )
     (action,) = plan.actions
-    assert action.kind is ActionKind.UNARCHIVE and action.body.archived is False
+    assert action.kind is ActionKind.UNARCHIVE
+    assert action.body.archived is False
 
 
 def test_rule_39_archived_unmatched_is_a_noop() -> None:
     plan = plan_accounts([], [account("gone", "G", archived=True)], company_id=COMPANY)
-    assert plan.is_empty and plan.counts["noop"] == 1
+    assert plan.is_empty
+    assert plan.counts["noop"] == 1
 
 
 def test_rule_26_invalid_source_accounts_are_excluded_and_protect_their_twin() -> None:
@@ -202,13 +206,13 @@ def test_applying_a_plan_converges_and_a_second_plan_is_empty(
     assert set(pleo_map) <= set(state)  # nothing deleted
 
 
-def test_plan_is_linear_and_fast_for_100k_accounts() -> None:
+def test_plan_for_20k_accounts_is_fast() -> None:
     n = 20_000
     source = [LedgerAccount(f"e{i}", str(i), f"A{i}") for i in range(n)]
     pleo = [account(f"e{i}", f"A{i}" if i % 10 else "old", code=str(i)) for i in range(n)]
-    start = time.perf_counter()
+    start = time.process_time()
     plan = plan_accounts(source, pleo, company_id=COMPANY)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert plan.counts["update"] == n // 10
     assert elapsed < 0.5  # the 100k benchmark lives in benchmarks/bench_sync.py
 
@@ -252,11 +256,12 @@ def test_tax_codes_decision_table() -> None:
         company_id=COMPANY,
         name="New",
         rate=Decimal("0.06"),
-        type="inclusive",
+        type=TaxCodeTypeModel.INCLUSIVE,
         code="NEW",
     )
     assert "outgoingTaxAccount" in plan.actions[2].reason
-    assert plan.actions[3].body.archived is True and plan.actions[3].body.code == "Z0"
+    assert plan.actions[3].body.archived is True
+    assert plan.actions[3].body.code == "Z0"
     assert plan.counts["noop"] == 2  # S25 and the archived OLD
 
 
@@ -275,7 +280,8 @@ def test_tax_codes_duplicates_and_invalid_rows() -> None:
         [tax_code("P", "Percent", "0.25")],
         company_id=COMPANY,
     )
-    assert plan.is_empty and len(plan.errors) == 2
+    assert plan.is_empty
+    assert len(plan.errors) == 2
 
 
 def test_ledger_tax_code_rate_refuses_floats() -> None:

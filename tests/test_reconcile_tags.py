@@ -123,7 +123,8 @@ def test_rule_4_auto_select_uses_active_groups_only() -> None:
     groups = [group("dept"), group("CC", archived=True), group("PROJ"), group("OLD")]
     assert auto_select(dimensions, groups) == ("DEPT", "PROJ")
     outcome = resolve_selection(dimensions, groups, stored=None)
-    assert outcome.first_connection and outcome.auto_selected == ("DEPT", "PROJ")
+    assert outcome.first_connection
+    assert outcome.auto_selected == ("DEPT", "PROJ")
     assert outcome.changed
 
 
@@ -167,7 +168,8 @@ def test_rule_7_group_create_body() -> None:
     (action,) = plan.actions
     assert action.kind is ActionKind.CREATE
     assert action.body == TagGroupCreateModel(archived=False, code="Dept", name="Department")
-    assert binding.group_id is None and binding.group_code == "Dept"
+    assert binding.group_id is None
+    assert binding.group_code == "Dept"
 
 
 def test_rule_8_group_unarchive_keeps_code_name_and_metadata() -> None:
@@ -406,7 +408,8 @@ def test_rule_29_invalid_values_are_reported_and_excluded() -> None:
     assert kinds(plan) == [("create", "NONAME")]
     assert plan.actions[0].body.name == "NONAME"
     messages = [str(i) for i in plan.issues]
-    assert len(plan.errors) == 2 and len(messages) == 3
+    assert len(plan.errors) == 2
+    assert len(messages) == 3
 
 
 def test_rule_29_colliding_dimensions_are_not_synced_and_their_groups_untouched() -> None:

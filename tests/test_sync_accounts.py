@@ -11,13 +11,13 @@ import pytest
 from _sync_helpers import writes
 from pleo_erp.accounting_system.sources import SourceReadError
 from pleo_erp.domain.reconcile.errors import DuplicateExternalId, MassArchiveRefused
+from pleo_erp.orchestration.locks import InProcessLock
 from pleo_erp.orchestration.sync import (
     SyncAlreadyRunning,
     sync_accounts,
     sync_chart_of_accounts,
     sync_tax_codes,
 )
-from pleo_erp.orchestration.locks import InProcessLock
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
@@ -135,7 +135,9 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
     }
     sandbox.clear_requests()
     again = sync_accounts(client, source, company_id=company)
-    assert again.plan.is_empty and writes(sandbox) == [] and again.write_requests == 0
+    assert again.plan.is_empty
+    assert writes(sandbox) == []
+    assert again.write_requests == 0
 
 
 def test_rule_27_batch_create_in_chunks_of_1000(
@@ -145,7 +147,8 @@ def test_rule_27_batch_create_in_chunks_of_1000(
     for i in range(2500):
         source.add_account(f"e{i}", str(i), f"Account {i}")
     report = sync_accounts(client, source, company_id=company, page_size=1000)
-    assert report.ok and report.counts["applied"]["create"] == 2500
+    assert report.ok
+    assert report.counts["applied"]["create"] == 2500
     batches = [r for r in writes(sandbox) if r.path == "/v1/chart-of-accounts/batch"]
     assert [len(r.body["items"]) for r in batches] == [1000, 1000, 500]
     assert all("companyId" not in item for item in batches[0].body["items"])
@@ -163,7 +166,8 @@ def test_rule_27_batch_failures_are_surfaced_per_item(
     report = sync_accounts(client, source, company_id=company)
     assert report.counts["applied"]["create"] == 2
     (failure,) = report.failures
-    assert failure.action.target.key == "unknown-tax" and failure.reasons == ("OTHER",)
+    assert failure.action.target.key == "unknown-tax"
+    assert failure.reasons == ("OTHER",)
     assert any("name is longer than 255" in e for e in report.errors)
     assert not report.ok
     assert set(_accounts(sandbox, company)) == {"good", "also-good"}
@@ -189,7 +193,8 @@ def test_rule_42_conflict_on_create_rereads_and_replans(
     assert report.ok, report.summary()
     assert report.replans == 1
     state = _accounts(sandbox, company)
-    assert state["e1"]["name"] == "One" and state["e2"]["name"] == "Two"
+    assert state["e1"]["name"] == "One"
+    assert state["e2"]["name"] == "Two"
     assert len(state) == 2
 
 
@@ -202,7 +207,8 @@ def test_rule_42_lost_batch_response_does_not_duplicate(
     sandbox.faults.add("POST /v1/chart-of-accounts/batch", kind="lost_response", on_calls={1})
     report = sync_accounts(client, source, company_id=company)
     assert report.ok, report.summary()
-    assert report.replans == 1 and len(sandbox.accounts(company)) == 5
+    assert report.replans == 1
+    assert len(sandbox.accounts(company)) == 5
     assert sync_accounts(client, source, company_id=company).write_requests == 0
 
 
@@ -284,10 +290,12 @@ def test_rule_43_tax_codes_first_and_a_tax_code_400_is_per_account(
     report = sync_chart_of_accounts(client, source, company_id=company)
     assert report.ok, report.summary()
     paths = [r.path for r in writes(sandbox)]
-    assert paths[0] == "/v0/tax-codes" and paths[1].startswith("/v1/chart-of-accounts")
+    assert paths[0] == "/v0/tax-codes"
+    assert paths[1].startswith("/v1/chart-of-accounts")
     assert report.related["tax_codes"].counts["applied"]["create"] == 1
     (code,) = sandbox.tax_codes(company)
-    assert code["code"] == "S25" and Decimal(str(code["rate"])) == Decimal("0.25")
+    assert code["code"] == "S25"
+    assert Decimal(str(code["rate"])) == Decimal("0.25")
 
     # A reference to a tax code Pleo does not have: 400 for that account only.
     source.rename_account("e1", "One renamed")
@@ -312,10 +320,12 @@ def test_tax_codes_decision_table_against_the_sandbox(
     assert report.ok, report.summary()
     by_id = {t["id"]: t for t in sandbox.tax_codes(company)}
     assert by_id[keep]["archived"] is False
-    assert by_id[old]["archived"] is False and by_id[old]["name"] == "Reduced 12"
+    assert by_id[old]["archived"] is False
+    assert by_id[old]["name"] == "Reduced 12"
     assert by_id[pleo_made]["archived"] is True
     (put_old,) = [r for r in writes(sandbox) if r.path == f"/v0/tax-codes/{old}"]
-    assert put_old.body["companyId"] == company and put_old.body["archived"] is False
+    assert put_old.body["companyId"] == company
+    assert put_old.body["archived"] is False
     assert sync_tax_codes(client, source, company_id=company).write_requests == 0
 
 
@@ -327,7 +337,7 @@ def test_rule_47_transient_faults_converge(sandbox: PleoSandbox, company: str, c
     for _ in range(8):
         try:
             report = sync_accounts(client, source, company_id=company)
-        except Exception:  # noqa: BLE001 - a read may exhaust its retries; try the next run
+        except Exception:
             continue
         if report.ok and report.plan.is_empty:
             break
@@ -345,3 +355,70 @@ def test_one_accounts_run_per_company(sandbox: PleoSandbox, company: str, client
     with pytest.raises(SyncAlreadyRunning):
         sync_accounts(client, source, company_id=company, lock=lock)
     sync_tax_codes(client, source, company_id=company, lock=lock)  # another scope is free
+
+
+def test_rule_44_report_has_a_result_per_account_and_counts_per_action(
+    sandbox: PleoSandbox, company: str, client: Any
+) -> None:
+    source, ids = _worked_example(sandbox, company)
+    report = sync_accounts(client, source, company_id=company)
+    by_key = {a.action.target.key: a for a in report.applied}
+    assert set(by_key) == {"ext-2000", "ext-3000", "ext-4000", "5000"}
+    assert by_key["ext-2000"].pleo_id == uuid.UUID(ids["ext-2000"])
+    assert by_key["ext-3000"].pleo_id == uuid.UUID(_accounts(sandbox, company)["ext-3000"]["id"])
+    summary = report.as_dict()
+    assert summary["counts"]["planned"]["create"] == 1
+    assert summary["write_requests"] == 4
+    assert set(report.timings) >= {"read", "plan", "apply", "total"}
+    assert "accounts (applied)" in report.summary()
+
+
+def test_rule_48_a_permission_error_stops_the_remaining_writes(
+    sandbox: PleoSandbox, company: str, client: Any
+) -> None:
+    source, _ = _worked_example(sandbox, company)
+    original = client.accounts.update
+    calls: list[Any] = []
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        from pleo_erp.client.errors import PermissionDenied
+
+        calls.append(args)
+        raise PermissionDenied("missing scope accounts:write", status_code=403)
+
+    client.accounts.update = forbidden
+    report = sync_accounts(client, source, company_id=company)
+    client.accounts.update = original
+    assert len(calls) == 1  # the first PUT failed with 403; the other two were not sent
+    assert [f.skipped for f in report.failures] == [False, True, True]
+    assert report.failures[0].status_code == 403
+    assert report.counts["applied"]["create"] == 1
+
+
+def test_dry_run_plans_with_the_exact_bodies_and_writes_nothing(
+    sandbox: PleoSandbox, company: str, client: Any
+) -> None:
+    source, _ = _worked_example(sandbox, company)
+    report = sync_accounts(client, source, company_id=company, dry_run=True)
+    assert report.dry_run
+    assert writes(sandbox) == []
+    assert report.applied == []
+    assert [str(a.kind.value) for a in report.plan.actions] == [
+        "create",
+        "unarchive",
+        "update",
+        "archive",
+    ]
+    assert report.counts["applied"]["noop"] == 0
+
+
+def test_chart_of_accounts_checks_both_plans_before_writing(
+    sandbox: PleoSandbox, company: str, client: Any
+) -> None:
+    sandbox.add_tax_code(company, "Old A", 0.1, code="A")
+    sandbox.add_tax_code(company, "Old B", 0.1, code="B")
+    source = InMemorySources()
+    source.add_account("e1", "1", "One")  # accounts alone would be fine
+    with pytest.raises(MassArchiveRefused):
+        sync_chart_of_accounts(client, source, company_id=company)
+    assert writes(sandbox) == []

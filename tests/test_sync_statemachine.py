@@ -233,7 +233,8 @@ class SyncMachine(RuleBasedStateMachine):
             selection=self.selection(),
             force=True,
         )
-        assert again.write_requests == 0 and writes(self.sandbox) == [], again.plan.summary()
+        assert again.write_requests == 0, again.plan.summary()
+        assert writes(self.sandbox) == []
 
     @rule(force=st.booleans())
     def sync_accounts(self, force: bool) -> None:
@@ -254,7 +255,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.check_accounts()
         self.sandbox.clear_requests()
         again = sync_accounts(self.client, self.source, company_id=self.company, force=True)
-        assert again.write_requests == 0 and writes(self.sandbox) == [], again.plan.summary()
+        assert again.write_requests == 0, again.plan.summary()
+        assert writes(self.sandbox) == []
 
     @rule()
     def failed_read_changes_nothing(self) -> None:
@@ -297,7 +299,7 @@ class SyncMachine(RuleBasedStateMachine):
             for t in active:
                 if t["code"].casefold() not in clashes:
                     got.setdefault(t["code"].casefold(), []).append(t.get("name"))
-            assert {k: v for k, v in got.items()} == {k: [n] for k, n in expected.items()}
+            assert got == {k: [n] for k, n in expected.items()}
 
     def check_accounts(self) -> None:
         expected = {a.external_id: a for a in self.source.accounts if a.active}

@@ -145,7 +145,8 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
     # Rule 20: the second run on unchanged inputs sends reads only.
     sandbox.clear_requests()
     again = sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
-    assert again.plan.is_empty and again.write_requests == 0
+    assert again.plan.is_empty
+    assert again.write_requests == 0
     assert writes(sandbox) == []
     assert again.requests == len(sandbox.requests)
 
@@ -161,13 +162,15 @@ def test_rule_4_and_6_selection_is_persisted_auto_selected_then_auto_deselected(
     source.add_dimension("CC", "Cost Centre")
 
     report = sync_tags(client, source, company_id=company, state=store)
-    assert report.selection is not None and report.selection.auto_selected == ("DEPT",)
+    assert report.selection is not None
+    assert report.selection.auto_selected == ("DEPT",)
     assert store.load(uuid_of(company)) == ("DEPT",)
     assert report.plan.is_empty  # the archived CC group is not auto-selected
 
     source.deactivate_dimension("DEPT")
     report = sync_tags(client, source, company_id=company, state=store, force=True)
-    assert report.selection is not None and report.selection.deselected == ("DEPT",)
+    assert report.selection is not None
+    assert report.selection.deselected == ("DEPT",)
     assert store.load(uuid_of(company)) == ()
     assert _groups(sandbox, company)["dept"]["archived"] is True
 
@@ -186,7 +189,8 @@ def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
     source = InMemorySources()
     source.add_dimension("OLD", active=False)
     report = sync_tags(client, source, company_id=company, state=store)
-    assert writes(sandbox) == [] and report.write_requests == 0
+    assert writes(sandbox) == []
+    assert report.write_requests == 0
     assert store.load(uuid_of(company)) is None
     assert any("rule 5" in w for w in report.warnings)
 
@@ -265,7 +269,8 @@ def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pa
     source.restore_reads()
     source.fail_reads(dimension="DEPT")
     report = sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
-    assert not report.ok and any("rule 21" in e for e in report.errors)
+    assert not report.ok
+    assert any("rule 21" in e for e in report.errors)
     # Step 2 ran; DEPT's tags were left alone.
     assert "FIN" in _groups(sandbox, company)
     assert _active_tags(sandbox, ids["DEPT"]) == {"ENG": "Engineering", "SAL": "Sales"}
@@ -299,10 +304,9 @@ def test_rule_22_lost_response_on_create_does_not_duplicate(
     assert report.replans == 2
     assert sorted(t["code"] for t in sandbox.tags(dept)) == ["A", "B"]
     assert [g["code"] for g in sandbox.tag_groups(company)].count("NEW") == 1
+    assert writes(sandbox)
     assert (
-        writes(sandbox)
-        and sync_tags(client, source, company_id=company, selection=["DEPT", "NEW"]).write_requests
-        == 0
+        sync_tags(client, source, company_id=company, selection=["DEPT", "NEW"]).write_requests == 0
     )
 
 
@@ -343,7 +347,8 @@ def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client
     report = sync_tags(client, source, company_id=company, state=store, only_dimension="dept")
     assert report.ok
     groups = _groups(sandbox, company)
-    assert groups["REG"]["archived"] is False and "FIN" not in groups  # no sweep, no others
+    assert groups["REG"]["archived"] is False
+    assert "FIN" not in groups
     assert _active_tags(sandbox, ids["DEPT"]) == {
         "ENG": "Engineering",
         "MKT": "Marketing",
@@ -412,7 +417,9 @@ def test_safety_rule_refuses_before_any_write_and_dry_run_writes_nothing(
         dry_run=True,
         force=True,
     )
-    assert writes(sandbox) == [] and report.dry_run and report.plan.counts["archive"] == 3
+    assert writes(sandbox) == []
+    assert report.dry_run
+    assert report.plan.counts["archive"] == 3
     sync_tags(
         client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"], force=True
     )
@@ -432,20 +439,60 @@ def test_progress_callback_sees_every_phase(
         progress=events.append,
     )
     phases = [e.phase for e in events]
-    assert phases[0] is SyncPhase.READ and phases[-1] is SyncPhase.DONE
+    assert phases[0] is SyncPhase.READ
+    assert phases[-1] is SyncPhase.DONE
     applied = [e for e in events if e.phase is SyncPhase.APPLY and e.action is not None]
-    assert len(applied) == 6 and applied[-1].done == applied[-1].total == 6
+    assert len(applied) == 6
+    assert applied[-1].done == applied[-1].total == 6
 
 
 def test_a_refused_write_is_reported_and_the_rest_applied(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
-    source, ids = _worked_example(sandbox, company)
+    source, _ = _worked_example(sandbox, company)
     sandbox.faults.add("PUT /v0/tags/*", kind="server_error", status=500, times=100)
     report = sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
     assert [f.action.target.key for f in report.failures] == ["MKT"]
-    assert report.failures[0].status_code == 500 and report.failures[0].retryable
-    assert not report.ok and report.counts["applied"]["archive"] == 2
+    assert report.failures[0].status_code == 500
+    assert report.failures[0].retryable
+    assert not report.ok
+    assert report.counts["applied"]["archive"] == 2
     sandbox.faults.clear()
     report = sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
-    assert report.ok and report.counts["applied"]["unarchive"] == 1
+    assert report.ok
+    assert report.counts["applied"]["unarchive"] == 1
+
+
+def test_dry_run_on_first_connection_persists_nothing(
+    sandbox: PleoSandbox, company: str, client: Any
+) -> None:
+    store = SelectionStore(StateDB())
+    sandbox.add_tag_group(company, "DEPT")
+    source = InMemorySources()
+    source.add_dimension("DEPT")
+    source.add_value("DEPT", "A", "Alpha")
+    report = sync_tags(client, source, company_id=company, state=store, dry_run=True)
+    assert report.selection is not None
+    assert report.selection.auto_selected == ("DEPT",)
+    assert store.load(uuid_of(company)) is None
+    assert [a.kind.value for a in report.plan.actions] == ["create"]
+    assert writes(sandbox) == []
+
+
+def test_rule_10_group_rename_through_the_orchestrator(
+    sandbox: PleoSandbox, company: str, client: Any
+) -> None:
+    group = sandbox.add_tag_group(company, "DEPT", "Departments", metadata={"k": "v"})
+    source = InMemorySources()
+    source.add_dimension("DEPT", "Department")
+    sync_tags(client, source, company_id=company, selection=["DEPT"])
+    assert writes(sandbox) == []
+    sync_tags(client, source, company_id=company, selection=["DEPT"], allow_group_renames=True)
+    (put,) = writes(sandbox)
+    assert put.path == f"/v0/tag-groups/{group}"
+    assert put.body == {
+        "archived": False,
+        "code": "DEPT",
+        "metadata": {"k": "v"},
+        "name": "Department",
+    }

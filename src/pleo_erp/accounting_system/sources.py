@@ -84,7 +84,7 @@ class LedgerAccount:
 
 def _exact_rate(value: Any) -> Decimal:
     """Rates are exact decimals: accept ``Decimal``/``int``/``str``, refuse ``float``."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError("a tax rate must be a Decimal (or int/str), never a float")
     if isinstance(value, (Decimal, int, str)):
         return Decimal(value)

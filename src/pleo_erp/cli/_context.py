@@ -6,14 +6,15 @@ Credentials are resolved in this order (the first that exists wins):
 2. the credential saved in the state database by ``pleo-erp auth set-key`` (API key) or
    ``pleo-erp auth login`` (OAuth, with its tokens in the same database).
 
-The API base URL is ``--base-url`` / ``--env`` (flags > env > file), else the one the saved
-credential was made for, else production.
+The API base URL is ``--base-url`` / ``--env`` (flags > env > file); else, when the saved
+credential is used, the one it was made for; else production.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,9 +73,10 @@ class Context:
             assert path is not None  # load_settings always fills it
             try:
                 self._state = StateDB(path)
-            except OSError as exc:
+            except (OSError, sqlite3.Error) as exc:
+                reason = getattr(exc, "strerror", None) or exc
                 raise ConfigError(
-                    f"cannot open the state database {path}: {exc.strerror or exc}",
+                    f"cannot open the state database {path}: {reason}",
                     hint="set --state-db or PLEO_STATE_DB to a writable path",
                 ) from None
         return self._state

@@ -200,6 +200,7 @@ class _Run:
     def succeeded(self, action: Action, pleo_id: uuid.UUID | None) -> None:
         self.report.applied.append(AppliedAction(action, pleo_id))
         self.done += 1
+        self.total = max(self.total, self.done)  # a re-plan may add actions
         self.emit(SyncPhase.APPLY, self.done, self.total, action=action)
 
     def failed(
@@ -217,6 +218,7 @@ class _Run:
             ActionFailure(action, message, status, tuple(reasons), retryable, skipped)
         )
         self.done += 1
+        self.total = max(self.total, self.done)
         self.emit(SyncPhase.APPLY, self.done, self.total, action=action, message=message)
 
     def attempt(self, action: Action, call: Callable[[], _T]) -> tuple[_T | None, PleoError | None]:
@@ -279,6 +281,23 @@ def _read_source(what: str, read: Callable[[], Sequence[_T]]) -> list[_T]:
     return list(result)
 
 
+def _guarded(run: _Run, plan: Plan, force: bool) -> Plan:
+    """A re-plan made mid-run, minus its archives if they would trip the safety rule.
+
+    The first plan was checked before any write; a re-plan (after a create conflict) reflects
+    a Pleo that changed under us, so it is checked again instead of raising mid-run.
+    """
+    if force or not plan.suspicious():
+        return plan
+    run.report.errors.append(
+        "re-plan after a create conflict would archive too much "
+        f"({'; '.join(str(g) for g in plan.suspicious())}); its archives were skipped"
+    )
+    return attrs.evolve(
+        plan, actions=tuple(a for a in plan.actions if a.kind is not ActionKind.ARCHIVE)
+    )
+
+
 def _issues_to_report(report: SyncReport, issues: Iterable[PlanIssue]) -> None:
     for issue in issues:
         (report.errors if issue.severity is IssueSeverity.ERROR else report.warnings).append(
@@ -319,7 +338,7 @@ def sync_tax_codes(
         plan, source_codes = _plan_tax_codes(run, source, cid, page_size)
         check_mass_archive(plan, force=force)
         if not dry_run:
-            _apply_tax_codes(run, plan, source_codes, cid, page_size)
+            _apply_tax_codes(run, plan, source_codes, cid, page_size, force)
         return run.finish()
 
 
@@ -346,7 +365,12 @@ def _read_pleo_tax_codes(
 
 
 def _apply_tax_codes(
-    run: _Run, plan: Plan, source: Sequence[LedgerTaxCode], cid: uuid.UUID, page_size: int | None
+    run: _Run,
+    plan: Plan,
+    source: Sequence[LedgerTaxCode],
+    cid: uuid.UUID,
+    page_size: int | None,
+    force: bool,
 ) -> None:
     run.start_apply(plan)
     client = run.client
@@ -392,7 +416,7 @@ def _apply_tax_codes(
             # Rule 22/42: re-read and re-plan instead of re-posting blindly.
             run.report.replans += 1
             pleo = _read_pleo_tax_codes(client, cid, page_size)
-            rest = plan_tax_codes(source, pleo, company_id=cid)
+            rest = _guarded(run, plan_tax_codes(source, pleo, company_id=cid), force)
             for action in rest.of_kind(ActionKind.CREATE):
                 if action.target.key in uncertain:
                     run.write(action, lambda a=action: create(a))  # type: ignore[misc]
@@ -442,7 +466,7 @@ def sync_accounts(
         plan, accounts = _plan_accounts(run, source, cid, options, page_size)
         check_mass_archive(plan, force=force)
         if not dry_run:
-            _apply_accounts(run, plan, accounts, cid, options, batch_threshold, page_size)
+            _apply_accounts(run, plan, accounts, cid, options, batch_threshold, page_size, force)
         return run.finish()
 
 
@@ -481,8 +505,8 @@ def sync_chart_of_accounts(
         check_mass_archive(tax_plan, force=force)
         check_mass_archive(acc_plan, force=force)
         if not dry_run:
-            _apply_tax_codes(tax_run, tax_plan, codes, cid, page_size)
-            _apply_accounts(acc_run, acc_plan, accounts, cid, options, 2, page_size)
+            _apply_tax_codes(tax_run, tax_plan, codes, cid, page_size, force)
+            _apply_accounts(acc_run, acc_plan, accounts, cid, options, 2, page_size, force)
         tax_report = tax_run.finish()
         report = acc_run.finish()
         report.related["tax_codes"] = tax_report
@@ -535,6 +559,7 @@ def _apply_accounts(
     options: AccountPlanOptions | None,
     batch_threshold: int,
     page_size: int | None,
+    force: bool,
 ) -> None:
     run.start_apply(plan)
     client = run.client
@@ -586,7 +611,9 @@ def _apply_accounts(
             # Rule 42: a conflicting or unanswered create is re-read and re-planned.
             run.report.replans += 1
             pleo = _read_pleo_accounts(client, cid, page_size)
-            rest = plan_accounts(source, pleo, company_id=cid, options=options)
+            rest = _guarded(
+                run, plan_accounts(source, pleo, company_id=cid, options=options), force
+            )
             retry = [a for a in rest.of_kind(ActionKind.CREATE) if a.target.key in uncertain]
             create_all(retry, final=True)
         for action in rest.actions:
@@ -701,7 +728,7 @@ def sync_tags(
             return run.finish()
         if store is not None and (outcome.changed or selection is not None):
             store.save(cid, outcome.selected, dimensions=dimensions)
-        _apply_tags(run, planned, values, cid, page_size)
+        _apply_tags(run, planned, values, cid, page_size, force)
         return run.finish()
 
 
@@ -764,6 +791,8 @@ def _plan_tag_sync(
                         )
                     )
                 )
+        except _FATAL:
+            raise  # the credential is refused: every other read would fail the same way
         except (SourceReadError, PleoError) as exc:
             # Rule 21: one pair's failed read skips that pair only.
             skipped.append(code)
@@ -792,6 +821,7 @@ def _apply_tags(
     values: dict[str, list[DimensionValue]],
     cid: uuid.UUID,
     page_size: int | None,
+    force: bool,
 ) -> None:
     client = run.client
     run.start_apply(planned.plan)
@@ -858,7 +888,9 @@ def _apply_tags(
                         f"{binding.dimension_code!r}: re-reading tags failed: {_describe(exc)}"
                     )
                     continue
-                tag_plan = plan_tags(binding, values[binding.dimension_code], tags)
+                tag_plan = _guarded(
+                    run, plan_tags(binding, values[binding.dimension_code], tags), force
+                )
                 for action in tag_plan.of_kind(ActionKind.CREATE):
                     _create_tag(run, action, binding.group_id, final=True)
             final_pairs.append((binding, tag_plan))
@@ -923,7 +955,7 @@ def _create_group(run: _Run, action: Action, cid: uuid.UUID) -> TagGroupModel | 
 
 
 def _create_tag(run: _Run, action: Action, group_id: uuid.UUID | None, *, final: bool) -> bool:
-    """Create one tag; return ``True`` if its outcome is uncertain and the pair needs re-planning."""
+    """Create one tag; ``True`` if the outcome is uncertain and the pair must be re-planned."""
     assert group_id is not None
     body = action.body
     _, error = run.attempt(

@@ -288,7 +288,7 @@ class InMemorySources:
         return tax_code
 
     def update_tax_code(self, key: str, /, **changes: Any) -> None:
-        """Change fields of the tax code ``key`` (``name=``, ``rate=``, ``code=``, ``active=`` …)."""
+        """Change fields of tax code ``key`` (``name=``, ``rate=``, ``code=``, ``active=`` …)."""
         with self._sources_lock:
             i = self._index(self._tax_codes, "code", key)
             self._tax_codes[i] = attrs.evolve(self._tax_codes[i], **changes)

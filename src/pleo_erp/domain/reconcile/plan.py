@@ -236,7 +236,7 @@ class Plan:
         return tuple(g for g in self.guards if g.exceeds(max_ratio))
 
     def summary(self) -> str:
-        """One line: counts per kind, e.g. ``create 1, update 1, unarchive 1, archive 1, noop 1``."""
+        """One line of counts per kind, e.g. ``create 1, unarchive 1, archive 1, noop 1``."""
         parts = [f"{kind} {n}" for kind, n in self.counts.items() if n]
         if self.errors:
             parts.append(f"errors {len(self.errors)}")

@@ -21,6 +21,7 @@ size: one dict index per side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -93,17 +94,6 @@ class SourceDimensionValue(Protocol):
 def codes_match(a: str, b: str) -> bool:
     """Rule 1: codes are equal ignoring case (``casefold``), with no other normalisation."""
     return a.casefold() == b.casefold()
-
-
-class _Duplicable(Protocol):
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def archived(self) -> bool: ...
-    @property
-    def created_at(self) -> object: ...
-    @property
-    def id(self) -> UUID: ...
 
 
 _D = TypeVar("_D", TagModel, TagGroupModel)
@@ -317,7 +307,6 @@ def plan_tag_groups(
     for group in groups:
         by_code.setdefault(group.code.casefold(), []).append(group)
 
-    issues: list[PlanIssue] = []
     actions: list[Action] = []
     unchanged: list[Target] = []
     bindings: list[GroupBinding] = []
@@ -402,7 +391,6 @@ def plan_tag_groups(
     plan = Plan(
         actions=tuple(ordered),
         unchanged=unchanged,
-        issues=tuple(issues),
         guards=(ArchiveGuard("tag groups", active_groups, archiving),),
     )
     return plan, tuple(bindings)
@@ -582,7 +570,7 @@ class TagSyncPlan:
     issues: tuple[PlanIssue, ...] = ()
     skipped: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def plan(self) -> Plan:
         """All actions in apply order, with every issue and guard."""
         combined = self.groups
