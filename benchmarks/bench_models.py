@@ -155,7 +155,6 @@ def make_page(items: int, seed: int = 7) -> bytes:
                 ],
                 "note": f"Expense {n}: client meeting and travel",
                 "servicePeriod": None,
-                "subType": None,
                 "supplier": {
                     "name": vendor["name"].upper(),
                     "code": None,

@@ -115,8 +115,9 @@ def request_schema_names() -> frozenset[str]:
 
 
 def _json_schema_doc(doc: Schema) -> Schema:
-    """The spec as a JSON Schema 2020-12 document: ``nullable`` → ``null`` type, and the
-    bogus date "patterns" (``YYYY-MM-DDTHH:mi:ssZ`` taken literally as a regex) dropped."""
+    """The spec as a JSON Schema 2020-12 document: ``nullable`` → ``null`` type, nullable
+    enums accept null, and the bogus date "patterns" (``YYYY-MM-DDTHH:mi:ssZ`` taken literally
+    as a regex) dropped."""
     converted = copy.deepcopy(doc)
 
     def fix(node: Any) -> None:
@@ -124,6 +125,11 @@ def _json_schema_doc(doc: Schema) -> Schema:
             if node.pop("nullable", False) is True and "type" in node:
                 kind = node["type"]
                 node["type"] = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
+            kind = node.get("type")
+            if isinstance(kind, list) and "null" in kind and None not in node.get("enum", [None]):
+                # ``type: [string, 'null']`` with an enum that lacks null: strict JSON Schema
+                # rejects null, the spec means "nullable". Read it as meant.
+                node["enum"] = [*node["enum"], None]
             pattern = node.get("pattern")
             if isinstance(pattern, str) and "YYYY" in pattern.upper():
                 del node["pattern"]
@@ -265,7 +271,9 @@ def _json_for(doc: Schema, schema: Schema, *, owner: str, key: str) -> st.Search
         return st.booleans()
     # strings
     if "enum" in schema:
-        return st.sampled_from(schema["enum"])
+        # Country enums list "UNDEFINED" under maxLength 2: generate only what validates.
+        low, high = schema.get("minLength", 0), schema.get("maxLength", 1 << 30)
+        return st.sampled_from([v for v in schema["enum"] if low <= len(v) <= high])
     fmt = schema.get("format")
     if fmt == "uuid":
         return st.uuids().map(str)

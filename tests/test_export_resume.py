@@ -15,8 +15,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from _export_helpers import line, sandbox_item, tax
 
+from _export_helpers import line, sandbox_item, tax
 from pleo_erp.accounting_system import Entry
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.orchestration.export import export_expenses

@@ -20,6 +20,8 @@ import pytest
 
 from _models_helpers import (
     EXAMPLES_DIR,
+    SHARED_SPEC_DIR,
+    SPEC_DIR,
     model,
     ref_name,
     request_schema_names,
@@ -209,7 +211,11 @@ def test_every_object_schema_has_a_conforming_model(
             problems.append(f"{key}: optional in the spec but not `= None`")
         if has_default and field.default is None and not optional_type:
             problems.append(f"{key}: default None but the type excludes None")
-        nullable = "null" in types_of(resolve(doc, prop)) or "null" in types_of(prop)
+        resolved = resolve(doc, prop)
+        nullable = "null" in types_of(resolved) or "null" in types_of(prop)
+        # Strict JSON Schema also needs null in an enum; without it, null must not be sent.
+        if None not in resolved.get("enum", [None]):
+            nullable = False
         emits_null = bool(field.metadata.get(EMIT_NULL))
         if emits_null and not nullable:
             problems.append(f"{key}: would send null where the spec forbids it")
@@ -397,3 +403,57 @@ def test_every_shared_example_file_is_covered() -> None:
     }
     names = {name for _, name, _ in schemas()}
     assert not {"AccountingEntry", "AccountingEntryModel"} & names
+
+
+# --------------------------------------------------------------------------- tooling
+
+
+def _load_script(relative: str) -> Any:
+    import importlib.util
+
+    from _models_helpers import REPO_ROOT
+
+    path = REPO_ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shipped_specs_are_the_eight_files() -> None:
+    """The sandbox ships one JSON copy per spec file (``scripts/sync_specs.py``)."""
+    assert len(specs()) == 8
+    for doc in specs().values():
+        assert doc["openapi"].startswith("3.")
+        assert doc["components"]["schemas"]
+
+
+@pytest.mark.skipif(
+    not SHARED_SPEC_DIR.is_dir(), reason="../shared/pleo-openapi not beside the repo"
+)
+def test_shipped_specs_match_the_shared_yaml(tmp_path: Any) -> None:
+    """``scripts/sync_specs.py --check`` passes: the copies are the shared specs, converted."""
+    sync_specs = _load_script("scripts/sync_specs.py")
+    assert sync_specs.sync(SHARED_SPEC_DIR, SPEC_DIR, check=True) == []
+    # and the script reports a stale copy (so the check is not vacuous)
+    (tmp_path / "pleo-tags-api-openapi.json").write_text("{}\n", encoding="utf-8")
+    stale = sync_specs.sync(SHARED_SPEC_DIR, tmp_path, check=True)
+    assert len(stale) == 8
+
+
+def test_benchmark_script_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    """Smoke test of ``benchmarks/bench_models.py`` on a small page (the report, not a timing)."""
+    bench = _load_script("benchmarks/bench_models.py")
+    assert bench.main(["--items", "40", "--repeat", "1"]) == 0
+    report = capsys.readouterr().out
+    assert "40 items" in report
+    assert "ratio" in report
+    page = json.loads(bench.make_page(3))
+    assert len(page["data"]) == 3
+    assert all(len(i["accountingEntryLines"]) == 3 for i in page["data"])
+    assert (
+        spec_errors("pleo-export-items-v3-api-openapi", "CursorPaginatedResponseExportItemV3", page)
+        == []
+    )

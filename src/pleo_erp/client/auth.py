@@ -467,7 +467,8 @@ class OAuth2Auth(httpx.Auth):
         """Configure the client credentials, the store and the token endpoint.
 
         Args:
-            client_id / client_secret: the OAuth client Pleo issued.
+            client_id: the OAuth client id Pleo issued.
+            client_secret: the OAuth client secret Pleo issued (never logged or shown).
             token_store: where tokens are loaded from and saved to.
             environment: picks ``<auth>/oauth/token`` unless ``token_url`` is given.
             token_url: explicit token endpoint (tests, the sandbox, proxies).

@@ -36,14 +36,17 @@ Wire rules
 Speed: two converters share these rules. The fast one (``converter``) runs cattrs' generated
 structuring functions without detailed validation. Only when it fails is the input
 re-structured by a second converter with ``detailed_validation=True``, whose error tree
-``cattrs.transform_error`` turns into the JSON paths. UUID strings are cached (ids of
-accounts, tags, tax codes, people and vendors repeat on every item of a page).
+``cattrs.transform_error`` turns into the JSON paths. On the fast path, ``X | None`` of the
+common scalars is one fused hook, ``MoneyModel`` (twenty per export item) has a hand-written
+hook, and UUID strings are cached (ids of accounts, tags, tax codes, people and vendors
+repeat on every item of a page). ``benchmarks/bench_models.py`` measures the result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import json
 import math
 import re
@@ -52,7 +55,7 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -69,6 +72,8 @@ from pleo_erp.models._fields import EMIT_NULL, SKIP_NULL_ITEMS, WIRE_NAME
 from pleo_erp.models.common import MoneyModel
 
 __all__ = [
+    "WireTypeError",
+    "WireValueError",
     "converter",
     "detailed_converter",
     "loads",
@@ -138,10 +143,30 @@ def type_name(cls: Any) -> str:
 # --------------------------------------------------------------------------- scalars
 
 
-def _structure_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise WireTypeError(f"expected a string, got {_json_type(value)}")
+def _structure_str(value: Any, cls: Any) -> Any:
+    if cls is str:
+        if isinstance(value, str):
+            return value
+        raise WireTypeError(f"expected a string, got {_json_type(value)}")
+    # cattrs dispatches every ``str`` subclass here, so closed ``str`` enums arrive too.
+    return _closed_enum_hook(cls)(value, cls)
+
+
+@functools.cache
+def _closed_enum_hook(enum_cls: type[enum.Enum]) -> _StructureHook:
+    """Structure hook of a closed enum: a known value or an error (request models only)."""
+    members = {m.value: m for m in enum_cls}
+    name = enum_cls.__name__
+
+    def structure_enum(value: Any, _: Any) -> Any:
+        if not isinstance(value, str):
+            raise WireTypeError(f"expected a string, got {_json_type(value)}")
+        member = members.get(value)
+        if member is None:
+            raise WireValueError(f"not a {name} value")
+        return member
+
+    return structure_enum
 
 
 def _structure_bool(value: Any, _: Any) -> bool:
@@ -306,7 +331,8 @@ def _structure_optional_str(value: Any, _: Any) -> str | None:
     if value is None or type(value) is str:
         result: str | None = value
         return result
-    return _structure_str(value, _)
+    checked: str = _structure_str(value, str)  # raises: not a string
+    return checked
 
 
 def _structure_optional_uuid(value: Any, _: Any) -> uuid.UUID | None:
@@ -451,6 +477,7 @@ class _Rules:
         ):
             conv.register_structure_hook(cls, hook)
         conv.register_unstructure_hook(uuid.UUID, str)
+        conv.register_unstructure_hook(str, _unstructure_enum)  # str enums → their plain value
         conv.register_unstructure_hook(dt.datetime, _unstructure_datetime)
         conv.register_unstructure_hook(dt.date, dt.date.isoformat)
         conv.register_unstructure_hook(Decimal, _unstructure_decimal)
@@ -506,18 +533,7 @@ class _Rules:
         return structure_open_enum
 
     def _closed_enum_structure(self, tp: Any) -> _StructureHook:
-        members = {m.value: m for m in tp}
-        name = tp.__name__
-
-        def structure_enum(value: Any, _: Any) -> Any:
-            if not isinstance(value, str):
-                raise WireTypeError(f"expected a string, got {_json_type(value)}")
-            member = members.get(value)
-            if member is None:
-                raise WireValueError(f"not a {name} value")
-            return member
-
-        return structure_enum
+        return _closed_enum_hook(tp)
 
     def _tuple_structure(self, tp: Any, *, skip_null: bool = False) -> _StructureHook:
         item_type = typing.get_args(tp)[0]
@@ -554,7 +570,7 @@ class _Rules:
                     note = IterableValidationNote(
                         f"Structuring {type_name(tp)} @ index {index}", index, item_type
                     )
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+                    _add_note(exc, note)
                     errors.append(exc)
             if errors:
                 raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
@@ -593,7 +609,7 @@ class _Rules:
                     note = IterableValidationNote(
                         f"Structuring {type_name(tp)} @ key {key!r}", key, value_type
                     )
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+                    _add_note(exc, note)
                     errors.append(exc)
             if errors:
                 raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
@@ -669,6 +685,11 @@ class _Rules:
         return make_dict_unstructure_fn(tp, self.conv, **overrides)
 
 
+def _add_note(exc: Exception, note: str) -> None:
+    """``exc.add_note(note)``, which Python 3.10 lacks (cattrs reads ``__notes__``)."""
+    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+
+
 def _unstructure_enum(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
@@ -732,7 +753,15 @@ def _validation_error(model: str, exc: BaseException) -> ResponseValidationError
 # --------------------------------------------------------------------------- API
 
 
-def structure(data: Any, cls: type[T] | Any) -> T:
+@typing.overload
+def structure(data: Any, cls: type[T]) -> T: ...
+
+
+@typing.overload
+def structure(data: Any, cls: Any) -> Any: ...
+
+
+def structure(data: Any, cls: Any) -> Any:
     """Build ``cls`` (a model, a ``CursorPage[...]`` / ``DataResponse[...]`` alias, a tuple of
     models, …) from parsed JSON.
 
@@ -740,12 +769,12 @@ def structure(data: Any, cls: type[T] | Any) -> T:
     and whose ``errors`` list every problem as ``"<what> @ <path>"``.
     """
     try:
-        return cast(T, converter.structure(data, cls))
+        return converter.structure(data, cls)
     except Exception:  # noqa: S110 - the detailed pass below re-raises with the JSON path
         pass
     # Slow path, only on failure: redo with detailed validation to learn *where* it failed.
     try:
-        return cast(T, detailed_converter.structure(data, cls))
+        return detailed_converter.structure(data, cls)
     except Exception as exc:
         raise _validation_error(type_name(cls), exc) from None
 
@@ -756,6 +785,6 @@ def unstructure(obj: Any, cls: Any = None) -> Any:
     ``None`` fields are omitted unless the field is marked to be sent as ``null`` (module
     docstring). Pass ``cls`` to unstructure as a declared type (e.g. a generic envelope).
     """
-    if cls is None and isinstance(obj, list):
+    if cls is None and isinstance(obj, (list, tuple)):
         return [converter.unstructure(item) for item in obj]
     return converter.unstructure(obj, unstructure_as=cls)

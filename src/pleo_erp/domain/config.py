@@ -124,7 +124,7 @@ class ExportConfig:
     Receipts:
         receipts: download and attach receipts at all.
         receipt_failure: ``fail`` the item (default) or ``warn`` and post without the receipt.
-        receipt_concurrency: parallel downloads.
+        receipt_concurrency: parallel downloads (``0``: download inline, one at a time).
         receipt_prefetch: how many upcoming items' receipts may be downloading ahead.
         receipt_allowed_hosts: extra hosts allowed over plain http (loopback always is).
         allow_cross_host_redirects: follow a receipt redirect to another host.
@@ -181,7 +181,7 @@ class ExportConfig:
     receipt_failure: ReceiptFailurePolicy = field(
         default="fail", validator=validators.in_(("fail", "warn"))
     )
-    receipt_concurrency: int = field(default=4, validator=_positive)
+    receipt_concurrency: int = field(default=4, validator=_non_negative)
     receipt_prefetch: int = field(default=16, validator=_positive)
     receipt_allowed_hosts: tuple[str, ...] = ()
     allow_cross_host_redirects: bool = False

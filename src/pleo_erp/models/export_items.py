@@ -573,7 +573,8 @@ class SupplierV3:
     account: str | None = field(default=None, metadata=NULLABLE)
     category_code: str | None = field(default=None, metadata=NULLABLE)
     code: str | None = field(default=None, metadata=NULLABLE)
-    country: CountryCode | str | None = field(default=None, metadata=NULLABLE)
+    # Nullable, but the spec's enum lacks null, so a strict validator rejects null: omit.
+    country: CountryCode | str | None = None
     name: str | None = field(default=None, metadata=NULLABLE)
     tax_identifier: str | None = field(default=None, metadata=NULLABLE)
 

@@ -103,9 +103,11 @@ class ReceiptFetcher:
 
     def __enter__(self) -> ReceiptFetcher:
         self._tmp = tempfile.TemporaryDirectory(prefix="pleo-erp-receipts-")
-        self._pool = ThreadPoolExecutor(
-            max_workers=self._config.receipt_concurrency, thread_name_prefix="pleo-erp-receipt"
-        )
+        if self._config.receipt_concurrency > 0:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._config.receipt_concurrency,
+                thread_name_prefix="pleo-erp-receipt",
+            )
         return self
 
     def __exit__(
@@ -149,6 +151,14 @@ class ReceiptFetcher:
         self._plans[aeid] = plan
         self._futures[aeid] = [self._pool.submit(self._download, spec) for spec in plan.receipts]
 
+    def _inline(self, spec: ReceiptSpec) -> Future[DownloadedFile]:
+        future: Future[DownloadedFile] = Future()
+        try:
+            future.set_result(self._download(spec))
+        except FileDownloadError as error:
+            future.set_exception(error)
+        return future
+
     def _download(self, spec: ReceiptSpec) -> DownloadedFile:
         if self._http is None:
             raise FileDownloadError("no HTTP client for receipt downloads", reason="network")
@@ -174,6 +184,9 @@ class ReceiptFetcher:
             return []
         self.schedule(plan)
         aeid = plan.receipts[0].accounting_entry_id
+        if aeid not in self._futures:  # inline mode (no pool): download now, in order
+            self._plans[aeid] = plan
+            self._futures[aeid] = [self._inline(spec) for spec in plan.receipts]
         results: list[Attachment] = []
         for spec, future in zip(plan.receipts, self._futures[aeid], strict=True):
             try:

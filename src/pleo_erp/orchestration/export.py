@@ -573,10 +573,12 @@ class _Exporter:
         assert run.ctx is not None
         assert run.capabilities is not None
         missing = [ji for ji in todo if ji.accounting_entry_id not in items]
-        ordered = sorted(
-            (items[ji.accounting_entry_id] for ji in todo if ji.accounting_entry_id in items),
-            key=lambda item: (item.date, str(item.accounting_entry_id)),
-        )
+        # Processed items are dropped from ``items`` and ``ordered`` so that a big job's
+        # payloads do not stay in memory next to what the AS keeps.
+        present = [items[ji.accounting_entry_id] for ji in todo if ji.accounting_entry_id in items]
+        present.sort(key=lambda item: (item.date, str(item.accounting_entry_id)))
+        ordered: list[ExportItemV3 | None] = list(present)
+        del present
         for job_item in sorted(missing, key=lambda ji: str(ji.accounting_entry_id)):
             failure = ItemFailure(
                 "unexpected_failure",
@@ -608,9 +610,12 @@ class _Exporter:
         ) as fetcher:
             window = self.config.receipt_prefetch
             scheduled = 0  # items [0, scheduled) had their downloads started
-            for index, item in enumerate(ordered):
+            for index in range(len(ordered)):
+                item = ordered[index]
+                assert item is not None
                 while scheduled < min(index + window, len(ordered)):
                     upcoming = ordered[scheduled]
+                    assert upcoming is not None
                     scheduled += 1
                     plan = plan_for(upcoming)
                     if isinstance(plan, ReceiptPlan) and not self._journal_says_posted(
@@ -624,6 +629,8 @@ class _Exporter:
                 finally:
                     fetcher.release(item.accounting_entry_id)
                     plans.pop(item.accounting_entry_id, None)
+                    items.pop(item.accounting_entry_id, None)
+                    ordered[index] = None
                 self._record(run, outcome, result)
         return None
 

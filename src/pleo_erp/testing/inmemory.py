@@ -139,6 +139,8 @@ class InMemoryAccountingSystem(InMemorySources):
             accounts, tax codes and dimension values against the chart; ``None`` (default)
             checks only once the chart holds any such object.
         url_base: prefix of each entry's URL.
+        keep_attachment_data: keep each receipt's bytes (``False`` keeps name, size and
+            digest only: big benchmark ledgers).
         dimensions / values / accounts / tax_codes: the initial chart (see ``InMemorySources``).
     """
 
@@ -155,6 +157,7 @@ class InMemoryAccountingSystem(InMemorySources):
         validate_tax_codes: bool | None = None,
         validate_dimensions: bool | None = None,
         url_base: str = "https://ledger.example/entries/",
+        keep_attachment_data: bool = True,
         dimensions: Iterable[Dimension] = (),
         values: dict[str, Iterable[DimensionValue]] | None = None,
         accounts: Iterable[LedgerAccount] = (),
@@ -178,6 +181,7 @@ class InMemoryAccountingSystem(InMemorySources):
         self.validate_tax_codes = validate_tax_codes
         self.validate_dimensions = validate_dimensions
         self.url_base = url_base
+        self.keep_attachment_data = keep_attachment_data
         self._entries: list[StoredEntry] = []
         self._by_id: dict[UUID, StoredEntry] = {}
         self._open_invoices_by_number: dict[str, list[StoredEntry]] = {}
@@ -522,7 +526,7 @@ class InMemoryAccountingSystem(InMemorySources):
                 content_type=attachment.content_type,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
-                data=data,
+                data=data if self.keep_attachment_data else b"",
             )
         return stored
 

@@ -133,7 +133,8 @@ class BeancountAccountingSystem:
         fava_url: base URL of a Fava instance serving this ledger, e.g.
             ``http://127.0.0.1:5000/books``; posted entries then carry a link Pleo shows.
         max_attachment_bytes: per-receipt size limit (Pleo's is 30 MB).
-        clock, sleep: injectable time sources for the lock's polling (tests).
+        clock: monotonic seconds for the lock's polling (injectable for tests).
+        sleep: how to wait between lock polls (injectable for tests).
     """
 
     def __init__(
