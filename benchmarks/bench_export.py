@@ -118,6 +118,8 @@ def worker_sdk(base_url: str, key: str, company: str, job_id: str) -> dict[str, 
         BaseExportTarget,
         Entry,
         PostedEntry,
+        VendorAccount,
+        VendorKey,
     )
     from pleo_erp.client import ApiKeyAuth, PleoClient
     from pleo_erp.domain.config import ExportConfig
@@ -147,6 +149,9 @@ def worker_sdk(base_url: str, key: str, company: str, job_id: str) -> dict[str, 
 
         def accounts_mapping(self) -> AccountsMapping:
             return DEFAULT_MAPPING
+
+        def find_vendor(self, key: VendorKey) -> VendorAccount | None:
+            return VendorAccount(vendor_id=key.value, name=key.value)
 
     client = PleoClient(ApiKeyAuth(key), base_url=base_url, requests_per_minute=None)
     system = CountingTarget()

@@ -6,7 +6,7 @@ the AS", C17, C24, C26, C27) are in ``test_export_orchestrator.py``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -347,6 +347,7 @@ def test_c9_undefined_supplier_currency_falls_back_to_wallet() -> None:
     [(89696, "SEK", "896.96"), (500, "JPY", "500"), (1234, "KWD", "1.234"), (7, "CLF", "0.0007")],
 )
 def test_c10_iso_4217_exponents(value: int, currency: str, major: str) -> None:
+    """C10 and export-api Part 3 rule 14: minor units with the real exponent, never /100."""
     assert minor_to_major(value, currency) == Decimal(major)
 
 
@@ -641,7 +642,7 @@ def test_c23_outcomes_are_exactly_successful_or_failed_with_reason() -> None:
     ok = ItemOutcome.success(
         aeid,
         PostedEntry(accounting_entry_id=aeid, external_id="JE-1"),
-        exported_at=__import__("datetime").datetime(2024, 1, 1),
+        exported_at=datetime(2024, 1, 1),
     )
     assert (ok.status, ok.external_id, ok.failure_type) == ("successful", "JE-1", None)
     bad = ItemOutcome.failure(aeid, ItemFailure("vendor_unknown", "no such vendor"))
@@ -653,6 +654,7 @@ def test_c23_outcomes_are_exactly_successful_or_failed_with_reason() -> None:
 
 
 def test_c25_job_outcome_decision_3() -> None:
+    """C25, export-api Part 3 rule 22 (all failed without a job-level cause: decision 3)."""
     assert job_outcome(["successful", "successful"]).event == "completed"
     assert job_outcome([]).event == "completed"
     mixed = job_outcome(["successful", "failed"])

@@ -399,6 +399,26 @@ def test_rule2_rule3_not_ready_fails_job_with_job_enum_reason_only() -> None:
     assert env.system.calls["post"] == 0
 
 
+def test_job_level_failure_stops_the_queue_and_leaves_later_jobs_pending() -> None:
+    """One outage must not fail every pending job behind it: the run stops after the
+    first job that failed as a whole, and a later run exports the rest."""
+    env = Env()
+    env.system.not_ready = AccountingSystemNotReady(
+        "AS maintenance window", job_failure_type="accounting_system_unreachable"
+    )
+    first = env.job(1)
+    env.sb.clock.advance(minutes=1)  # strictly older: the queue is worked oldest first
+    second = env.job(1)
+    report = env.run()
+    assert [job.final_event for job in report.jobs] == ["failed"]
+    assert (env.sb.job_status(first), env.sb.job_status(second)) == ("failed", "pending")
+
+    env.system.not_ready = None
+    again = env.run()
+    assert [job.final_event for job in again.jobs] == ["completed"]
+    assert env.sb.job_status(second) == "completed"
+
+
 def test_vendor_bookkeeping_job_needs_ap_support() -> None:
     env = Env(capabilities=Capabilities(supports_accounts_payable=False))
     job = env.job(1, vendor_based_bookkeeping=True)
@@ -568,7 +588,7 @@ def test_rule13_missing_contra_accounts_fails_job_with_missing_configuration() -
     assert "Contra accounts" in (report.jobs[0].failure_reason or "")
 
 
-def test_rule5_company_id_passed_when_listing_jobs() -> None:
+def test_rule4_rule5_snake_case_query_with_company_id() -> None:
     env = Env()
     env.run()
     assert env.sb.requests[0].query == {
@@ -588,7 +608,7 @@ def _receipt_item(env: Env, *contents: tuple[bytes, str]) -> dict[str, Any]:
     return sandbox_item(files=files)
 
 
-def test_receipts_downloaded_in_order_and_attached_once() -> None:
+def test_rule15_receipts_downloaded_in_order_and_attached_once() -> None:
     env = Env()
     pdf, png = make_pdf("receipt one"), make_png(4, 4, (10, 20, 30))
     item = _receipt_item(env, (pdf, "application/pdf"), (png, "image/png"))
@@ -771,3 +791,79 @@ def test_property_malformed_items_fail_with_reason_and_job_completes(
         if item["status"] == "failed":
             assert item["failureReason"]
             assert item["failureReasonType"]
+
+
+def test_rule16_items_with_every_optional_object_null_are_booked() -> None:
+    env = Env()
+    bare = sandbox_item(value=5000, contra=None, user=None, note=None, files=None)
+    for key in ("bookkeeping", "vendor", "supplier", "team"):
+        bare[key] = None
+    bare["accountingEntryLines"][0]["tags"] = None
+    env.job([bare])
+    (item,) = env.run().items
+    assert item.status == "successful", item.failure_reason
+    (stored,) = env.system.entries
+    assert stored.entry.description == ""
+    assert [(ln.account, ln.debit - ln.credit) for ln in stored.entry.lines] == [
+        ("6000", 5000),
+        ("1930", -5000),
+    ]
+
+
+def test_rule21_items_processed_in_date_then_id_order() -> None:
+    env = Env()
+    dates = [
+        "2024-03-03T10:00:00Z",
+        "2024-03-01T10:00:00Z",
+        "2024-03-02T10:00:00Z",
+        "2024-03-01T10:00:00Z",
+    ]
+    items = [sandbox_item(date=d) for d in dates]
+    env.job(items)
+    report = env.run()
+    expected = sorted(items, key=lambda i: (i["date"], i["accountingEntryId"]))
+    assert [str(e.accounting_entry_id) for e in env.system.entries] == [
+        i["accountingEntryId"] for i in expected
+    ]
+    assert [str(i.accounting_entry_id) for i in report.items] == [
+        i["accountingEntryId"] for i in expected
+    ]
+
+
+def test_rule18_pleo_throttling_beyond_retries_leaves_the_job_to_resume() -> None:
+    env = Env()
+    env.client = env.sb.client(max_retries=1)
+    job = env.job(3)
+    env.sb.faults.add("PUT /v3/export-jobs/*/items", kind="rate_limited", times=5)
+    report = env.run()
+    assert report.interrupted
+    assert env.sb.job_status(job) == "in_progress"
+    env.sb.faults.clear()
+    again = env.run()
+    assert again.jobs[0].final_event == "completed"
+    assert all(i.already_posted for i in again.items)
+    assert env.system.duplicates() == []
+    assert set(env.statuses(job).values()) == {"successful"}
+
+
+def test_readiness_check_bug_fails_the_job_instead_of_leaving_it_stuck() -> None:
+    env = Env()
+    job = env.job(1)
+    env.system.fail_next("check_ready", KeyError("adapter bug"))
+    report = env.run()
+    assert report.jobs[0].failure_type == "integration_unusable"
+    assert env.sb.job_status(job) == "failed"
+
+
+def test_rule9_throttled_final_event_is_re_sent_only_if_not_applied() -> None:
+    env = Env()
+    env.client = env.sb.client(max_retries=0)
+    job = env.job(1)
+    env.sb.faults.add("POST /v3/export-job-events", kind="rate_limited", on_calls={2})
+    report = env.run()
+    assert report.jobs[0].final_event == "completed"
+    assert env.sb.job_status(job) == "completed"
+    completed = [
+        r for r in env.calls("POST", "/v3/export-job-events") if r.body["event"] == "completed"
+    ]
+    assert [r.status for r in completed] == [429, 202]

@@ -631,7 +631,18 @@ class _Rules:
             tp, self.conv, _cattrs_forbid_extra_keys=False, **overrides
         )
         if not self.detailed:
-            return generated
+            if any(field.default is attrs.NOTHING for field in attrs.fields(origin)):
+                # A required key is read with ``o[key]``: a non-object fails on its own.
+                return generated
+
+            def structure_optional_only(value: Any, cls: Any) -> Any:
+                # Every key is optional, so the generated code would only test membership
+                # (``key in o``) and accept a list or a string; refuse them here.
+                if type(value) is not dict:
+                    raise WireTypeError(f"expected an object, got {_json_type(value)}")
+                return generated(value, cls)
+
+            return structure_optional_only
 
         def structure_object(value: Any, cls: Any) -> Any:
             # The generated function would report a non-object once per field; say it once.

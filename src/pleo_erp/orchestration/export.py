@@ -54,11 +54,13 @@ from pleo_erp.accounting_system.export import (
     with_posting_date,
 )
 from pleo_erp.accounting_system.sources import TaxCodeSource
+from pleo_erp.client import PleoClient
 from pleo_erp.client.errors import (
     BadRequest,
     NotFound,
     PleoConnectionError,
     PleoError,
+    RateLimited,
     ServerError,
     Unprocessable,
 )
@@ -149,7 +151,7 @@ def _job_failure_type(error: AccountingSystemError) -> JobFailureType:
     return error.job_failure_type or "integration_unusable"
 
 
-def _receipt_http_client(client: Any) -> httpx.Client | None:
+def _receipt_http_client(client: PleoClient) -> httpx.Client | None:
     """The ``httpx.Client`` under a ``PleoClient`` (in-process sandboxes need its transport)."""
     public = getattr(client, "http_client", None)
     if isinstance(public, httpx.Client):
@@ -159,12 +161,9 @@ def _receipt_http_client(client: Any) -> httpx.Client | None:
     return http if isinstance(http, httpx.Client) else None
 
 
-def _http_api_host(client: Any) -> tuple[str, ...]:
+def _http_api_host(client: PleoClient) -> tuple[str, ...]:
     """The API host when the client talks plain http (a sandbox): its receipts may too."""
-    base = getattr(client, "base_url", None)
-    if not isinstance(base, str):
-        return ()
-    url = httpx.URL(base)
+    url = httpx.URL(client.base_url)
     if url.scheme == "http" and url.host and not is_loopback_host(url.host):
         return (url.host,)
     return ()
@@ -241,12 +240,14 @@ class _JobRun:
                     self.job.id, event, failure_reason=reason, failure_reason_type=reason_type
                 )
                 return
-            except (Unprocessable, PleoConnectionError, ServerError) as error:
+            except PleoError as error:
+                # A lost response (timeout, reset, 5xx) may hide an applied event, and a 422
+                # may mean it was applied by an earlier attempt: the job's state decides.
                 current = self._reread_status()
                 if current == target:
                     return
-                ambiguous = not isinstance(error, Unprocessable)
-                if not ambiguous or current not in _OPEN_STATUSES or attempt == 2:
+                retryable = isinstance(error, (PleoConnectionError, ServerError, RateLimited))
+                if not retryable or current not in _OPEN_STATUSES or attempt == 2:
                     raise _JobStopped(
                         f"could not send {event!r}: the job is {current!r} in Pleo ({error})"
                     ) from error
@@ -357,7 +358,7 @@ class _Exporter:
 
     def __init__(
         self,
-        client: Any,
+        client: PleoClient,
         target: ExportTarget,
         *,
         config: ExportConfig,
@@ -396,9 +397,8 @@ class _Exporter:
         self.lock.renew(self.lock_key, self.owner)
 
     def requests(self) -> int:
-        """Pleo requests made so far by the client."""
-        count = getattr(self.client, "request_count", 0)
-        return count if isinstance(count, int) else 0
+        """Pleo requests made so far by the client (every attempt counted)."""
+        return self.client.request_count
 
     # ------------------------------------------------------------------ one job
 
@@ -537,6 +537,15 @@ class _Exporter:
             failure_type: JobFailureType = error.job_failure_type or "invalid_configuration"
             raise _JobLevelFailure(
                 JobFailure(failure_type, clean_message(error.message))
+            ) from error
+        except Exception as error:  # an adapter bug must not leave the job stuck in progress
+            logger.exception("the accounting system's readiness check failed unexpectedly")
+            raise _JobLevelFailure(
+                JobFailure(
+                    "integration_unusable",
+                    f"The accounting system integration failed its readiness check "
+                    f"({type(error).__name__}); contact the integration's support.",
+                )
             ) from error
         if job.vendor_based_bookkeeping and not capabilities.supports_accounts_payable:
             raise _JobLevelFailure(
@@ -913,7 +922,7 @@ def _job_sort_key(job: ExportJobV3) -> tuple[int, datetime, str]:
 
 
 def _next_job(
-    client: Any, company_id: UUID, exclude: set[UUID], page_size: int | None
+    client: PleoClient, company_id: UUID, exclude: set[UUID], page_size: int | None
 ) -> ExportJobV3 | None:
     jobs: list[ExportJobV3] = list(
         client.export_jobs.list(
@@ -932,7 +941,7 @@ def _next_job(
 
 
 def _exporter(
-    client: Any,
+    client: PleoClient,
     accounting_system: ExportTarget,
     *,
     config: ExportConfig | None,
@@ -962,7 +971,7 @@ def _exporter(
 
 
 def export_expenses(
-    client: Any,
+    client: PleoClient,
     accounting_system: ExportTarget,
     *,
     company_id: UUID | str,
@@ -979,7 +988,9 @@ def export_expenses(
 
     An ``in_progress`` job (an interrupted run) is resumed first, then ``pending`` jobs are
     started one by one until none is left or ``max_jobs`` were handled. A job that is left
-    unfinished (Pleo unreachable, job expired …) ends the call; the next call resumes it.
+    unfinished (Pleo unreachable, job expired …) ends the call; the next call resumes it. A job
+    that fails as a whole (the accounting system is not ready, configuration is missing) also
+    ends the call, so one outage does not fail every pending job behind it.
 
     Args:
         client: a :class:`~pleo_erp.PleoClient`.
@@ -991,7 +1002,8 @@ def export_expenses(
         lock: the per-company lock (default: within this process).
         journal: an optional :class:`~pleo_erp.state.export_journal.ExportJournal`.
         max_jobs: stop after this many jobs (``1``: only the oldest).
-        sleep / clock: injectable waiting and time (UTC ``datetime``), for tests.
+        sleep: how to wait between retries (injectable for tests).
+        clock: the current time as a UTC ``datetime`` (injectable for tests).
         receipt_http_client: the ``httpx.Client`` for receipt downloads (default: the one
             under ``client``, without its credentials).
 
@@ -1026,7 +1038,9 @@ def export_expenses(
             handled.add(job.id)
             report = exporter.run_job(job)
             reports.append(report)
-            if report.interrupted:
+            if report.interrupted or report.final_event == "failed":
+                # A job-level failure (AS not ready or unreachable, missing configuration)
+                # would fail every later job the same way; leave them pending for a later run.
                 break
     return ExportReport(
         company_id=company,
@@ -1039,7 +1053,7 @@ def export_expenses(
 
 
 def process_job(
-    client: Any,
+    client: PleoClient,
     accounting_system: ExportTarget,
     job_id: UUID | str,
     *,

@@ -160,6 +160,26 @@ class ExportReport:
             and all(job.final_event != "failed" for job in self.jobs)
         )
 
+    def summary(self) -> str:
+        """A few human-readable lines: totals, then one line per job and per failed item."""
+        lines = [
+            f"{len(self.jobs)} job(s), {self.successful} item(s) exported, "
+            f"{self.failed} failed, {self.requests} request(s), {self.duration:.2f} s"
+        ]
+        for job in self.jobs:
+            outcome = job.final_event or f"interrupted ({job.interrupted})"
+            reason = f" [{job.failure_type}: {job.failure_reason}]" if job.failure_type else ""
+            lines.append(
+                f"  job {job.job_id}: {outcome}{reason}; "
+                f"{job.successful} successful, {job.failed} failed, {job.skipped} already final"
+            )
+            lines.extend(
+                f"    failed {item.accounting_entry_id}: {item.failure_type}: {item.failure_reason}"
+                for item in job.items
+                if not item.ok
+            )
+        return "\n".join(lines)
+
 
 ProgressKind = Literal[
     "job_started",

@@ -135,13 +135,19 @@ class InMemoryAccountingSystem(InMemorySources):
             so demo data needs no setup); set ``False`` to test ``vendor_unknown``.
         closed_before: every date before it is in a closed period (a lock date).
         closed_months: further closed ``(year, month)`` periods.
-        validate_accounts / validate_tax_codes / validate_dimensions: check expense-line
-            accounts, tax codes and dimension values against the chart; ``None`` (default)
-            checks only once the chart holds any such object.
+        validate_accounts: check expense-line accounts against the chart; ``None``
+            (default) checks only once the chart holds an account.
+        validate_tax_codes: check tax codes against the chart; ``None`` (default) checks
+            only once the chart holds a tax code.
+        validate_dimensions: check dimension values against the chart; ``None`` (default)
+            checks only once the chart holds a dimension.
         url_base: prefix of each entry's URL.
         keep_attachment_data: keep each receipt's bytes (``False`` keeps name, size and
             digest only: big benchmark ledgers).
-        dimensions / values / accounts / tax_codes: the initial chart (see ``InMemorySources``).
+        dimensions: the initial dimensions (see ``InMemorySources``).
+        values: the initial dimension values, by dimension code.
+        accounts: the initial chart of accounts.
+        tax_codes: the initial tax codes.
     """
 
     def __init__(
