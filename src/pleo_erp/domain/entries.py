@@ -216,10 +216,14 @@ def _require_account(line: _Line) -> str:
         return line.account
     label = f"line {line.index + 1}"
     name = line.source.account.name if line.source.account is not None else None
-    what = f"Account {name!r}" if name else f"The account of {label}"
+    what = (
+        f"{label.capitalize()} has account {name!r} but no account code"
+        if name
+        else f"{label.capitalize()} has no account"
+    )
     raise DomainFailure(
         "missing_configuration",
-        f"{what} missing – choose a category with an account code for {label} of the "
+        f"{what} – choose a category with an account code for {label} of the "
         "expense in Pleo, or map the category to an account in Pleo's accounting settings.",
     )
 
