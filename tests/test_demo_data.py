@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -740,16 +739,13 @@ def test_volume_items_are_realistic_and_valid() -> None:
         assert item["accountingEntryId"] not in data.expected_failures
 
 
-def test_volume_of_ten_thousand_items_is_fast() -> None:
-    best = float("inf")
-    for _ in range(2):  # a second try absorbs a one-off stall on a busy machine
-        started = time.perf_counter()
-        data = build_demo(seed=1, volume=10_000)
-        best = min(best, time.perf_counter() - started)
-        if best < 2.0:
-            break
-    assert len(data.jobs[-1].items) == 10_000
-    assert best < 2.0, f"10 000 items took {best:.2f} s"
+def test_volume_of_ten_thousand_items_is_built_completely() -> None:
+    """The volume knob builds exactly N extra items, all distinct (its speed is reported by
+    ``benchmarks/bench_sandbox.py``, not asserted here: timing tests flake on busy machines)."""
+    data = build_demo(seed=1, volume=10_000)
+    items = data.jobs[-1].items
+    assert len(items) == 10_000
+    assert len({item["accountingEntryId"] for item in items}) == 10_000
 
 
 def test_negative_volume_is_rejected() -> None:

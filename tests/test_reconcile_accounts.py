@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -206,15 +205,17 @@ def test_applying_a_plan_converges_and_a_second_plan_is_empty(
     assert set(pleo_map) <= set(state)  # nothing deleted
 
 
-def test_plan_for_20k_accounts_is_fast() -> None:
+def test_plan_for_20k_accounts_updates_exactly_the_renamed_ones() -> None:
+    """A large chart plans one update per renamed account and nothing else (the speed target
+    is measured by ``benchmarks/bench_sync.py``, not asserted here)."""
     n = 20_000
     source = [LedgerAccount(f"e{i}", str(i), f"A{i}") for i in range(n)]
     pleo = [account(f"e{i}", f"A{i}" if i % 10 else "old", code=str(i)) for i in range(n)]
-    start = time.process_time()
     plan = plan_accounts(source, pleo, company_id=COMPANY)
-    elapsed = time.process_time() - start
     assert plan.counts["update"] == n // 10
-    assert elapsed < 0.5  # the 100k benchmark lives in benchmarks/bench_sync.py
+    assert {action.target.key for action in plan.of_kind(ActionKind.UPDATE)} == {
+        f"e{i}" for i in range(0, n, 10)
+    }
 
 
 # --------------------------------------------------------------- tax codes

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from typing_extensions import Self
@@ -34,7 +34,7 @@ from pleo_erp.client.resources.accounts import Accounts, AsyncAccounts
 from pleo_erp.client.resources.export_items import AsyncExportItems, ExportItems
 from pleo_erp.client.resources.export_jobs import AsyncExportJobs, ExportJobs
 from pleo_erp.client.resources.installations import AsyncInstallations, Installations
-from pleo_erp.client.resources.introspect import introspect_call, parse_introspection
+from pleo_erp.client.resources.introspect import INTROSPECT
 from pleo_erp.client.resources.subscriptions import AsyncSubscriptions, Subscriptions
 from pleo_erp.client.resources.tag_groups import AsyncTagGroups, TagGroups
 from pleo_erp.client.resources.tags import AsyncTags, Tags
@@ -47,6 +47,8 @@ ENVIRONMENTS: Mapping[str, str] = {"production": PRODUCTION, "staging": STAGING}
 """Environment names accepted as ``base_url``."""
 
 TimeoutTypes = float | httpx.Timeout | None
+_TransportT = TypeVar("_TransportT", SyncTransport, AsyncTransport)
+_ClientT = TypeVar("_ClientT", bound="_BaseClient[Any]")
 
 _DEFAULT_MAX_RETRIES = 3
 _UNCHANGED: Any = object()  # "keep the current value" for with_options(timeout=...)
@@ -78,7 +80,7 @@ def _check_auth(auth: httpx.Auth | None) -> httpx.Auth | None:
     return auth
 
 
-def _config(
+def _new_core(
     *,
     auth: httpx.Auth | None,
     base_url: str,
@@ -91,12 +93,13 @@ def _config(
     clock: Callable[[], float],
     wall_clock: Callable[[], float],
     random: Callable[[], float],
-) -> TransportConfig:
+) -> TransportCore:
+    """The transport core both clients build from their (identical) keyword arguments."""
     if rate_limiter is None and requests_per_minute is not None:
         rate_limiter = RateLimiter(requests_per_minute, clock=clock)
     headers = {"Accept": "application/json", "User-Agent": user_agent()}
     headers.update(default_headers or {})
-    return TransportConfig(
+    config = TransportConfig(
         base_url=_base_url(base_url),
         auth=_check_auth(auth),
         timeout=_timeout(timeout),
@@ -107,6 +110,7 @@ def _config(
         wall_clock=wall_clock,
         random=random,
     )
+    return TransportCore(config)
 
 
 def _derived(
@@ -129,10 +133,42 @@ def _derived(
     return core.derive(**changes)
 
 
-class _ClientInfo:
-    """Read-only facts shared by both clients."""
+class _BaseClient(Generic[_TransportT]):
+    """What both clients share: binding a transport, deriving copies, read-only facts.
 
+    ``PleoClient`` and ``AsyncPleoClient`` add only what differs: the typed constructor, the
+    resource classes they bind, and the blocking or awaitable ``introspect``/``close``.
+    """
+
+    _transport: _TransportT
     _core: TransportCore
+    _owns_http: bool
+
+    def _setup(self, transport: _TransportT, *, owns_http: bool) -> None:
+        self._transport = transport
+        self._core = transport.core
+        self._owns_http = owns_http
+        self._bind_resources(transport)
+
+    def _bind_resources(self, transport: _TransportT) -> None:
+        raise NotImplementedError  # pragma: no cover - each client binds its own classes
+
+    def _copy_with(
+        self: _ClientT,
+        cls: type[_ClientT],
+        max_retries: int | None,
+        max_retry_after: float | None,
+        timeout: TimeoutTypes | object,
+    ) -> _ClientT:
+        """A ``cls`` sharing this client's pool, limiter and counter (``with_options``)."""
+        copy = object.__new__(cls)
+        core = _derived(
+            self._core, max_retries=max_retries, max_retry_after=max_retry_after, timeout=timeout
+        )
+        transport = self._transport
+        derived = type(transport)(core, transport.http, sleep=transport.sleep)
+        copy._setup(derived, owns_http=False)
+        return copy
 
     @property
     def base_url(self) -> str:
@@ -163,7 +199,7 @@ class _ClientInfo:
         )
 
 
-class PleoClient(_ClientInfo):
+class PleoClient(_BaseClient[SyncTransport]):
     """A blocking client for Pleo's External APIs.
 
     ``PleoClient(auth=ApiKeyAuth("…"), base_url=STAGING)``. Use it as a context manager or call
@@ -223,29 +259,24 @@ class PleoClient(_ClientInfo):
         wall_clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
     ) -> None:
-        core = TransportCore(
-            _config(
-                auth=auth,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-                max_retry_after=max_retry_after,
-                requests_per_minute=requests_per_minute,
-                rate_limiter=rate_limiter,
-                default_headers=default_headers,
-                clock=clock,
-                wall_clock=wall_clock,
-                random=random,
-            )
+        core = _new_core(
+            auth=auth,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            requests_per_minute=requests_per_minute,
+            rate_limiter=rate_limiter,
+            default_headers=default_headers,
+            clock=clock,
+            wall_clock=wall_clock,
+            random=random,
         )
         owns = http_client is None
         http = http_client if http_client is not None else httpx.Client(follow_redirects=False)
         self._setup(SyncTransport(core, http, sleep=sleep), owns_http=owns)
 
-    def _setup(self, transport: SyncTransport, *, owns_http: bool) -> None:
-        self._transport = transport
-        self._core = transport.core
-        self._owns_http = owns_http
+    def _bind_resources(self, transport: SyncTransport) -> None:
         self.export_jobs = ExportJobs(transport)
         self.export_items = ExportItems(transport)
         self.tag_groups = TagGroups(transport)
@@ -255,9 +286,16 @@ class PleoClient(_ClientInfo):
         self.installations = Installations(transport)
         self.subscriptions = Subscriptions(transport)
 
+    @property
+    def http_client(self) -> httpx.Client:
+        """The ``httpx.Client`` requests go through: the injected one, or the client's own
+        (closed by :meth:`close`). Use it for other requests that need the same transport,
+        e.g. receipt downloads from an in-process sandbox. ``with_options`` copies share it."""
+        return self._transport.http
+
     def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
-        return parse_introspection(self._transport.request(introspect_call()))
+        return self._transport.run(INTROSPECT)
 
     def with_options(
         self,
@@ -268,13 +306,7 @@ class PleoClient(_ClientInfo):
     ) -> PleoClient:
         """A client with some settings changed that shares this one's connection pool,
         rate limiter and request counter (closing it does not close the pool)."""
-        copy = object.__new__(PleoClient)
-        core = _derived(
-            self._core, max_retries=max_retries, max_retry_after=max_retry_after, timeout=timeout
-        )
-        sleep = self._transport.sleep
-        copy._setup(SyncTransport(core, self._transport.http, sleep=sleep), owns_http=False)
-        return copy
+        return self._copy_with(PleoClient, max_retries, max_retry_after, timeout)
 
     def close(self) -> None:
         """Close the connection pool if this client created it."""
@@ -293,7 +325,7 @@ class PleoClient(_ClientInfo):
         self.close()
 
 
-class AsyncPleoClient(_ClientInfo):
+class AsyncPleoClient(_BaseClient[AsyncTransport]):
     """The ``async`` twin of :class:`PleoClient`: same arguments, awaitable methods.
 
     ``sleep`` must be an async callable (default ``asyncio.sleep``); an injected
@@ -334,29 +366,24 @@ class AsyncPleoClient(_ClientInfo):
         wall_clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
     ) -> None:
-        core = TransportCore(
-            _config(
-                auth=auth,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-                max_retry_after=max_retry_after,
-                requests_per_minute=requests_per_minute,
-                rate_limiter=rate_limiter,
-                default_headers=default_headers,
-                clock=clock,
-                wall_clock=wall_clock,
-                random=random,
-            )
+        core = _new_core(
+            auth=auth,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            requests_per_minute=requests_per_minute,
+            rate_limiter=rate_limiter,
+            default_headers=default_headers,
+            clock=clock,
+            wall_clock=wall_clock,
+            random=random,
         )
         owns = http_client is None
         http = http_client if http_client is not None else httpx.AsyncClient(follow_redirects=False)
         self._setup(AsyncTransport(core, http, sleep=sleep), owns_http=owns)
 
-    def _setup(self, transport: AsyncTransport, *, owns_http: bool) -> None:
-        self._transport = transport
-        self._core = transport.core
-        self._owns_http = owns_http
+    def _bind_resources(self, transport: AsyncTransport) -> None:
         self.export_jobs = AsyncExportJobs(transport)
         self.export_items = AsyncExportItems(transport)
         self.tag_groups = AsyncTagGroups(transport)
@@ -366,9 +393,14 @@ class AsyncPleoClient(_ClientInfo):
         self.installations = AsyncInstallations(transport)
         self.subscriptions = AsyncSubscriptions(transport)
 
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` requests go through; see :attr:`PleoClient.http_client`."""
+        return self._transport.http
+
     async def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
-        return parse_introspection(await self._transport.request(introspect_call()))
+        return await self._transport.run(INTROSPECT)
 
     def with_options(
         self,
@@ -379,13 +411,7 @@ class AsyncPleoClient(_ClientInfo):
     ) -> AsyncPleoClient:
         """A client with some settings changed that shares this one's connection pool,
         rate limiter and request counter (closing it does not close the pool)."""
-        copy = object.__new__(AsyncPleoClient)
-        core = _derived(
-            self._core, max_retries=max_retries, max_retry_after=max_retry_after, timeout=timeout
-        )
-        sleep = self._transport.sleep
-        copy._setup(AsyncTransport(core, self._transport.http, sleep=sleep), owns_http=False)
-        return copy
+        return self._copy_with(AsyncPleoClient, max_retries, max_retry_after, timeout)
 
     async def close(self) -> None:
         """Close the connection pool if this client created it."""

@@ -1,8 +1,10 @@
-"""What one API operation sends: the :class:`Call` value and the helpers that build it.
+"""What one API operation sends and reads: :class:`Call`, :class:`Operation` and their helpers.
 
-Resources describe each operation as a ``Call`` (method, path, query pairs, JSON body and
-whether re-sending it is safe); the transport turns it into an ``httpx.Request``. Keeping this
-pure (no I/O) is what lets the sync and async clients share every operation definition.
+Resources describe each operation as an ``Operation``: a ``Call`` (method, path, query pairs,
+JSON body and whether re-sending it is safe) plus the function that parses the response body.
+The transport turns the call into an ``httpx.Request``. Keeping this pure (no I/O) is what lets
+the sync and async clients share every operation definition: each resource module builds its
+operations once, and its blocking and ``async`` classes only run them.
 
 Query parameters are snake_case exactly as the specs name them (DESIGN decision 9); lists are
 sent exploded (``?statuses=pending&statuses=in_progress``); booleans as ``true``/``false``.
@@ -14,20 +16,24 @@ import datetime as dt
 import enum
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 __all__ = [
     "Call",
+    "Operation",
     "QueryValue",
     "encode_json",
     "ensure_uuid",
+    "id_path",
     "path_segment",
     "query",
 ]
+
+T = TypeVar("T")
 
 QueryValue = str | int | bool | uuid.UUID | enum.Enum | None
 """A scalar accepted as a query parameter value."""
@@ -58,6 +64,20 @@ class Call:
         """A copy with query pairs added (``None`` values skipped); used to page with ``after``."""
         added = query(**extra)
         return replace(self, params=self.params + added) if added else self
+
+
+@dataclass(frozen=True)
+class Operation(Generic[T]):
+    """One API operation as both clients run it: the call and how to read its response.
+
+    Attributes:
+        call: what to send.
+        parse: turns the decoded JSON body (``None`` when empty) into the result, e.g. by
+            structuring a ``{"data": ...}`` envelope into a model.
+    """
+
+    call: Call
+    parse: Callable[[Any], T]
 
 
 def _query_text(value: QueryValue) -> str:
@@ -106,6 +126,11 @@ def ensure_uuid(value: uuid.UUID | str, name: str) -> uuid.UUID:
 def path_segment(value: object) -> str:
     """A path parameter, percent-encoded so it cannot add path segments or a query."""
     return quote(str(value), safe="")
+
+
+def id_path(collection: str, value: uuid.UUID | str, name: str, suffix: str = "") -> str:
+    """``{collection}/{id}{suffix}`` for the UUID ``value`` (argument ``name`` in errors)."""
+    return f"{collection}/{path_segment(ensure_uuid(value, name))}{suffix}"
 
 
 def _json_default(value: object) -> Any:

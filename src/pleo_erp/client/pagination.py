@@ -9,7 +9,8 @@ gave (following it would loop forever), when it claims another page without a cu
 ``max_pages`` pages.
 
 Items are produced lazily, one page request at a time. :class:`Paginator` (sync) and
-:class:`AsyncPaginator` share the page logic (:class:`PagedCall`, :class:`CursorTracker`).
+:class:`AsyncPaginator` share the page logic (:class:`PagedCall`, :class:`CursorTracker` and one
+base class); they differ only in how they wait for a response.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_TransportT = TypeVar("_TransportT", "SyncTransport", "AsyncTransport")
 
 DEFAULT_MAX_PAGES = 100_000
 """A hard stop so a misbehaving server cannot keep an iterator alive forever."""
@@ -103,16 +105,14 @@ class CursorTracker:
         return cursor
 
 
-class Paginator(Generic[T]):
-    """Lazily iterates every item of a cursor-paginated list (sync).
+class _PaginatorBase(Generic[_TransportT, T]):
+    """What both paginators hold: the transport, the list operation and the page limit."""
 
-    Iterating starts from the first page each time. ``pages()`` yields whole pages;
-    ``to_list()`` fetches everything (what the export how-tos require before processing).
-    """
+    _transport: _TransportT
 
     def __init__(
         self,
-        transport: SyncTransport,
+        transport: _TransportT,
         paged: PagedCall[T],
         *,
         max_pages: int = DEFAULT_MAX_PAGES,
@@ -122,19 +122,33 @@ class Paginator(Generic[T]):
         self._max_pages = max_pages
 
     def __repr__(self) -> str:
-        return f"Paginator({self._paged.call.operation}, page_size={self._paged.page_size})"
+        paged = self._paged
+        return f"{type(self).__name__}({paged.call.operation}, page_size={paged.page_size})"
+
+    def _tracker(self) -> CursorTracker:
+        return CursorTracker(self._paged.call.operation, self._max_pages)
+
+    def _next_call(self, tracker: CursorTracker, page: Page[Any]) -> Call | None:
+        """The call for the page after ``page``, or ``None`` when the list is complete."""
+        cursor = tracker.next_cursor(page)
+        return None if cursor is None else self._paged.call_for(cursor)
+
+
+class Paginator(_PaginatorBase["SyncTransport", T]):
+    """Lazily iterates every item of a cursor-paginated list (sync).
+
+    Iterating starts from the first page each time. ``pages()`` yields whole pages;
+    ``to_list()`` fetches everything (what the export how-tos require before processing).
+    """
 
     def pages(self) -> Iterator[Page[T]]:
         """Yield each page in order, requesting the next only when asked for it."""
-        tracker = CursorTracker(self._paged.call.operation, self._max_pages)
-        cursor: str | None = None
-        while True:
-            body = self._transport.request(self._paged.call_for(cursor))
-            page = self._paged.parse_page(body)
+        tracker = self._tracker()
+        call: Call | None = self._paged.call_for(None)
+        while call is not None:
+            page = self._paged.parse_page(self._transport.request(call))
             yield page
-            cursor = tracker.next_cursor(page)
-            if cursor is None:
-                return
+            call = self._next_call(tracker, page)
 
     def __iter__(self) -> Iterator[T]:
         for page in self.pages():
@@ -145,34 +159,17 @@ class Paginator(Generic[T]):
         return list(self)
 
 
-class AsyncPaginator(Generic[T]):
+class AsyncPaginator(_PaginatorBase["AsyncTransport", T]):
     """Lazily iterates every item of a cursor-paginated list (async: ``async for``)."""
-
-    def __init__(
-        self,
-        transport: AsyncTransport,
-        paged: PagedCall[T],
-        *,
-        max_pages: int = DEFAULT_MAX_PAGES,
-    ) -> None:
-        self._transport = transport
-        self._paged = paged
-        self._max_pages = max_pages
-
-    def __repr__(self) -> str:
-        return f"AsyncPaginator({self._paged.call.operation}, page_size={self._paged.page_size})"
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Yield each page in order, requesting the next only when asked for it."""
-        tracker = CursorTracker(self._paged.call.operation, self._max_pages)
-        cursor: str | None = None
-        while True:
-            body = await self._transport.request(self._paged.call_for(cursor))
-            page = self._paged.parse_page(body)
+        tracker = self._tracker()
+        call: Call | None = self._paged.call_for(None)
+        while call is not None:
+            page = self._paged.parse_page(await self._transport.request(call))
             yield page
-            cursor = tracker.next_cursor(page)
-            if cursor is None:
-                return
+            call = self._next_call(tracker, page)
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages():

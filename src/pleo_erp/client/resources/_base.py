@@ -1,75 +1,131 @@
-"""Helpers every resource module shares: base classes, envelopes, argument checks."""
+"""What every resource module shares: the resource base classes, operations, parsers, checks.
+
+Each resource module defines its operations once, as module-level ``*_op`` functions that
+return an :class:`~pleo_erp.client._request.Operation` (one call and its response parser), a
+:class:`BulkOperation` (the chunks of a bulk call) or a
+:class:`~pleo_erp.client.pagination.PagedCall` (a list). The blocking class then runs them with
+``self._run(op)`` / ``self._paginate(op)`` and the ``async`` class with ``await self._run(op)``
+/ ``self._paginate(op)``: the public methods hold only their typed signatures and docstrings.
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from pleo_erp.client._request import Call
+from pleo_erp.client._request import Call, Operation
 from pleo_erp.client._transport import AsyncTransport, SyncTransport
 from pleo_erp.client.pagination import AsyncPaginator, Page, PagedCall, Paginator
-from pleo_erp.client.serialization import structure, unstructure
+from pleo_erp.client.serialization import structure
 from pleo_erp.models.common import CursorPage, DataResponse
 
 __all__ = [
     "AsyncResource",
+    "BulkOperation",
     "SyncResource",
-    "as_body",
     "check_enum",
     "check_length",
     "check_page_size",
     "chunked",
     "data_of",
-    "list_data_of",
+    "data_parser",
+    "list_data_parser",
+    "no_result",
     "paged",
+    "raw_body",
 ]
 
 T = TypeVar("T")
+P = TypeVar("P")
 E = TypeVar("E", bound=enum.Enum)
+_TransportT = TypeVar("_TransportT", SyncTransport, AsyncTransport)
 
 
-class SyncResource:
-    """Base of the blocking resource classes: holds the transport."""
+@dataclass(frozen=True)
+class BulkOperation(Generic[P, T]):
+    """One bulk operation sent as several calls (chunks), in order, and how to merge them.
 
-    def __init__(self, transport: SyncTransport) -> None:
+    Each part's response is parsed as soon as it arrives. A part that fails raises, and the
+    parts before it stay applied (nothing is rolled back); ``merge`` sees every parsed part.
+    """
+
+    parts: Sequence[Operation[P]]
+    merge: Callable[[list[P]], T]
+
+
+class _Resource(Generic[_TransportT]):
+    """Holds the client's transport (the sync and async bases add how to run operations)."""
+
+    _transport: _TransportT
+
+    def __init__(self, transport: _TransportT) -> None:
         """Bind the resource to a client's transport (clients do this; users do not)."""
         self._transport = transport
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+class SyncResource(_Resource[SyncTransport]):
+    """Base of the blocking resource classes: runs the operations of its module."""
+
+    def _run(self, op: Operation[T] | BulkOperation[Any, T]) -> T:
+        if isinstance(op, Operation):
+            return self._transport.run(op)
+        return op.merge([self._transport.run(part) for part in op.parts])
 
     def _paginate(self, paged_call: PagedCall[T]) -> Paginator[T]:
         return Paginator(self._transport, paged_call)
 
 
-class AsyncResource:
-    """Base of the ``async`` resource classes: holds the transport."""
+class AsyncResource(_Resource[AsyncTransport]):
+    """Base of the ``async`` resource classes: runs the operations of its module."""
 
-    def __init__(self, transport: AsyncTransport) -> None:
-        """Bind the resource to a client's transport (clients do this; users do not)."""
-        self._transport = transport
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}>"
+    async def _run(self, op: Operation[T] | BulkOperation[Any, T]) -> T:
+        if isinstance(op, Operation):
+            return await self._transport.run(op)
+        return op.merge([await self._transport.run(part) for part in op.parts])
 
     def _paginate(self, paged_call: PagedCall[T]) -> AsyncPaginator[T]:
         return AsyncPaginator(self._transport, paged_call)
 
 
+def data_parser(cls: type[T]) -> Callable[[Any], T]:
+    """A parser of ``{"data": <cls>}`` envelopes that returns the inner object."""
+    envelope: Any = DataResponse[cls]  # type: ignore[valid-type]
+
+    def parse(body: Any) -> T:
+        data: T = structure(body, envelope).data
+        return data
+
+    return parse
+
+
+def list_data_parser(cls: type[T]) -> Callable[[Any], tuple[T, ...]]:
+    """A parser of ``{"data": [<cls>, ...]}`` envelopes that returns the items."""
+    envelope: Any = DataResponse[tuple[cls, ...]]  # type: ignore[valid-type]
+
+    def parse(body: Any) -> tuple[T, ...]:
+        items: tuple[T, ...] = structure(body, envelope).data
+        return items
+
+    return parse
+
+
 def data_of(body: Any, cls: type[T]) -> T:
     """Structure a ``{"data": <cls>}`` envelope and return the inner object."""
-    envelope = cast("DataResponse[T]", structure(body, DataResponse[cls]))  # type: ignore[valid-type]
-    return envelope.data
+    return data_parser(cls)(body)
 
 
-def list_data_of(body: Any, cls: type[T]) -> tuple[T, ...]:
-    """Structure a ``{"data": [<cls>, ...]}`` envelope and return the items."""
-    envelope = cast(
-        "DataResponse[tuple[T, ...]]",
-        structure(body, DataResponse[tuple[cls, ...]]),  # type: ignore[valid-type]
-    )
-    return envelope.data
+def no_result(body: Any) -> None:
+    """Ignore the response body (deletes and events answer with nothing of use)."""
+
+
+def raw_body(body: Any) -> Any:
+    """The decoded JSON body as is (for bulk parts that are merged and parsed together)."""
+    return body
 
 
 def paged(call: Call, cls: type[T], page_size: int | None) -> PagedCall[T]:
@@ -77,7 +133,7 @@ def paged(call: Call, cls: type[T], page_size: int | None) -> PagedCall[T]:
     page_type: Any = CursorPage[cls]  # type: ignore[valid-type]
 
     def parse_page(body: Any) -> Page[T]:
-        page = cast("CursorPage[T]", structure(body, page_type))
+        page: CursorPage[T] = structure(body, page_type)
         info = page.pagination
         return Page(
             items=page.data,
@@ -115,13 +171,6 @@ def check_length(value: str | None, name: str, *, minimum: int = 0, maximum: int
         raise ValueError(f"{name} must be a string")
     if not minimum <= len(value) <= maximum:
         raise ValueError(f"{name} must be {minimum}-{maximum} characters long, got {len(value)}")
-
-
-def as_body(obj: object) -> Any:
-    """A request body: a model is unstructured to camelCase JSON, a mapping is copied."""
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    return unstructure(obj)
 
 
 def chunked(items: Sequence[T] | Iterable[T], size: int) -> Iterator[list[T]]:

@@ -23,15 +23,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pleo_erp.client._request import Call, ensure_uuid, path_segment
-from pleo_erp.client.pagination import AsyncPaginator, Paginator
+from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path
+from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
+    BulkOperation,
     SyncResource,
     check_length,
     chunked,
-    data_of,
+    data_parser,
+    no_result,
     paged,
+    raw_body,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.accounts import (
@@ -59,6 +62,8 @@ AccountBatchItem = BookkeepingAccountBatchRequestItemV1 | Mapping[str, Any]
 """One batch entry: the typed model or a spec-shaped (camelCase) dict."""
 
 _ACCOUNTS = "/v1/chart-of-accounts"
+_ACCOUNT = data_parser(BookkeepingAccountRestModelV1)
+_BATCH_RESPONSE = data_parser(BookkeepingAccountBatchCreateResponseV1)
 _BATCH_FIELDS = frozenset(
     {"externalId", "name", "archived", "code", "taxCodeExternalId", "metadata"}
 )
@@ -100,7 +105,11 @@ def _metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if metadata is None else dict(metadata)
 
 
-def create_call(
+def _path(account_id: uuid.UUID | str) -> str:
+    return id_path(_ACCOUNTS, account_id, "account_id")
+
+
+def create_op(
     company_id: uuid.UUID | str,
     *,
     external_id: str,
@@ -109,7 +118,7 @@ def create_call(
     code: str | None,
     tax_code_external_id: str | None,
     metadata: Mapping[str, Any] | None,
-) -> Call:
+) -> Operation[BookkeepingAccountRestModelV1]:
     """``POST /v1/chart-of-accounts`` (a create: not re-sent after ambiguous failures)."""
     _check_account_fields("", external_id=external_id, name=name, code=code, archived=archived)
     body = BookkeepingAccountCreateRequestV1(
@@ -121,7 +130,8 @@ def create_call(
         tax_code_external_id=tax_code_external_id,
         metadata=_metadata(metadata),
     )
-    return Call("accounts.create", "POST", _ACCOUNTS, body=unstructure(body), idempotent=False)
+    call = Call("accounts.create", "POST", _ACCOUNTS, body=unstructure(body), idempotent=False)
+    return Operation(call, _ACCOUNT)
 
 
 def batch_item_body(item: AccountBatchItem, index: int = 0) -> dict[str, Any]:
@@ -149,16 +159,18 @@ def batch_item_body(item: AccountBatchItem, index: int = 0) -> dict[str, Any]:
     return raw
 
 
-def batch_calls(company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]) -> list[Call]:
+def create_batch_op(
+    company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]
+) -> BulkOperation[Any, AccountsBatchResult]:
     """``POST /v1/chart-of-accounts/batch`` per chunk of ≤1000 (none for no items).
 
-    Everything is validated before the first request.
+    Everything is validated before the first request; the responses are merged at the end.
     """
     company = str(ensure_uuid(company_id, "company_id"))
     if isinstance(items, Mapping):
         raise TypeError("items must be a list of accounts, not a single account")
     bodies = [batch_item_body(item, index) for index, item in enumerate(items)]
-    return [
+    calls = [
         Call(
             "accounts.create_batch",
             "POST",
@@ -168,6 +180,7 @@ def batch_calls(company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]) 
         )
         for chunk in chunked(bodies, MAX_ACCOUNTS_PER_BATCH)
     ]
+    return BulkOperation([Operation(call, raw_body) for call in calls], merge_batch_results)
 
 
 def merge_batch_results(bodies: Sequence[Any]) -> AccountsBatchResult:
@@ -175,19 +188,18 @@ def merge_batch_results(bodies: Sequence[Any]) -> AccountsBatchResult:
     created: list[BookkeepingAccountRestModelV1] = []
     failed: list[BookkeepingAccountBatchFailedItemV1] = []
     for body in bodies:
-        result = data_of(body, BookkeepingAccountBatchCreateResponseV1)
+        result = _BATCH_RESPONSE(body)
         created.extend(result.created)
         failed.extend(result.failed)
     return AccountsBatchResult(tuple(created), tuple(failed), len(bodies))
 
 
-def get_call(account_id: uuid.UUID | str) -> Call:
+def get_op(account_id: uuid.UUID | str) -> Operation[BookkeepingAccountRestModelV1]:
     """``GET /v1/chart-of-accounts/{accountId}``."""
-    account = path_segment(ensure_uuid(account_id, "account_id"))
-    return Call("accounts.get", "GET", f"{_ACCOUNTS}/{account}")
+    return Operation(Call("accounts.get", "GET", _path(account_id)), _ACCOUNT)
 
 
-def update_call(
+def update_op(
     account_id: uuid.UUID | str,
     *,
     name: str,
@@ -195,7 +207,7 @@ def update_call(
     code: str | None,
     tax_code_external_id: str | None,
     metadata: Mapping[str, Any] | None,
-) -> Call:
+) -> Operation[BookkeepingAccountRestModelV1]:
     """``PUT /v1/chart-of-accounts/{accountId}`` with the complete body (rule 28)."""
     _check_account_fields("", external_id=None, name=name, code=code, archived=archived)
     body = BookkeepingAccountUpdateRequestV1(
@@ -205,17 +217,16 @@ def update_call(
         tax_code_external_id=tax_code_external_id,
         metadata=_metadata(metadata),
     )
-    account = path_segment(ensure_uuid(account_id, "account_id"))
-    return Call("accounts.update", "PUT", f"{_ACCOUNTS}/{account}", body=unstructure(body))
+    call = Call("accounts.update", "PUT", _path(account_id), body=unstructure(body))
+    return Operation(call, _ACCOUNT)
 
 
-def delete_call(account_id: uuid.UUID | str) -> Call:
+def delete_op(account_id: uuid.UUID | str) -> Operation[None]:
     """``DELETE /v1/chart-of-accounts/{accountId}``."""
-    account = path_segment(ensure_uuid(account_id, "account_id"))
-    return Call("accounts.delete", "DELETE", f"{_ACCOUNTS}/{account}")
+    return Operation(Call("accounts.delete", "DELETE", _path(account_id)), no_result)
 
 
-def search_call(
+def search_op(
     company_id: uuid.UUID | str,
     *,
     archived: bool | None,
@@ -225,7 +236,8 @@ def search_call(
     name: str | None,
     exclude_if_assigned_to_category: bool,
     exclude_if_assigned_to_contra_account: bool,
-) -> Call:
+    page_size: int | None,
+) -> PagedCall[BookkeepingAccountRestModelV1]:
     """``POST /v1/chart-of-accounts:search`` (read-only, so safe to re-send)."""
     if isinstance(codes, str):
         raise ValueError("codes must be a list of strings")
@@ -241,7 +253,8 @@ def search_call(
         ids=tuple(dict.fromkeys(ensure_uuid(i, "ids[]") for i in ids)) if ids is not None else None,
         name=name,
     )
-    return Call("accounts.search", "POST", f"{_ACCOUNTS}:search", body=unstructure(body))
+    call = Call("accounts.search", "POST", f"{_ACCOUNTS}:search", body=unstructure(body))
+    return paged(call, BookkeepingAccountRestModelV1, page_size)
 
 
 class Accounts(SyncResource):
@@ -263,16 +276,17 @@ class Accounts(SyncResource):
         ``Conflict`` when the ``external_id`` exists. Not re-sent after an ambiguous
         failure: search by ``external_id`` to check.
         """
-        call = create_call(
-            company_id,
-            external_id=external_id,
-            name=name,
-            archived=archived,
-            code=code,
-            tax_code_external_id=tax_code_external_id,
-            metadata=metadata,
+        return self._run(
+            create_op(
+                company_id,
+                external_id=external_id,
+                name=name,
+                archived=archived,
+                code=code,
+                tax_code_external_id=tax_code_external_id,
+                metadata=metadata,
+            )
         )
-        return data_of(self._transport.request(call), BookkeepingAccountRestModelV1)
 
     def create_batch(
         self, company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]
@@ -281,12 +295,11 @@ class Accounts(SyncResource):
 
         If a chunk raises, the chunks before it were applied (no rollback).
         """
-        calls = batch_calls(company_id, items)
-        return merge_batch_results([self._transport.request(call) for call in calls])
+        return self._run(create_batch_op(company_id, items))
 
     def get(self, account_id: uuid.UUID | str) -> BookkeepingAccountRestModelV1:
         """One account."""
-        return data_of(self._transport.request(get_call(account_id)), BookkeepingAccountRestModelV1)
+        return self._run(get_op(account_id))
 
     def update(
         self,
@@ -300,19 +313,20 @@ class Accounts(SyncResource):
     ) -> BookkeepingAccountRestModelV1:
         """Replace the account's fields. Fields left ``None`` are sent as ``null`` (cleared):
         pass the current ``code``/``tax_code_external_id``/``metadata`` to keep them."""
-        call = update_call(
-            account_id,
-            name=name,
-            archived=archived,
-            code=code,
-            tax_code_external_id=tax_code_external_id,
-            metadata=metadata,
+        return self._run(
+            update_op(
+                account_id,
+                name=name,
+                archived=archived,
+                code=code,
+                tax_code_external_id=tax_code_external_id,
+                metadata=metadata,
+            )
         )
-        return data_of(self._transport.request(call), BookkeepingAccountRestModelV1)
 
     def delete(self, account_id: uuid.UUID | str) -> None:
         """Delete an account (``Conflict`` if it has entries: archive it instead)."""
-        self._transport.request(delete_call(account_id))
+        self._run(delete_op(account_id))
 
     def search(
         self,
@@ -328,17 +342,19 @@ class Accounts(SyncResource):
         page_size: int | None = None,
     ) -> Paginator[BookkeepingAccountRestModelV1]:
         """Iterate the company's accounts matching the filters (all of them by default)."""
-        call = search_call(
-            company_id,
-            archived=archived,
-            codes=codes,
-            external_id=external_id,
-            ids=ids,
-            name=name,
-            exclude_if_assigned_to_category=exclude_if_assigned_to_category,
-            exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
+        return self._paginate(
+            search_op(
+                company_id,
+                archived=archived,
+                codes=codes,
+                external_id=external_id,
+                ids=ids,
+                name=name,
+                exclude_if_assigned_to_category=exclude_if_assigned_to_category,
+                exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
+                page_size=page_size,
+            )
         )
-        return self._paginate(paged(call, BookkeepingAccountRestModelV1, page_size))
 
 
 class AsyncAccounts(AsyncResource):
@@ -355,29 +371,28 @@ class AsyncAccounts(AsyncResource):
         tax_code_external_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> BookkeepingAccountRestModelV1:
-        """Create one account; see :meth:`Accounts.create`."""
-        call = create_call(
-            company_id,
-            external_id=external_id,
-            name=name,
-            archived=archived,
-            code=code,
-            tax_code_external_id=tax_code_external_id,
-            metadata=metadata,
+        """Async twin of :meth:`Accounts.create`."""
+        return await self._run(
+            create_op(
+                company_id,
+                external_id=external_id,
+                name=name,
+                archived=archived,
+                code=code,
+                tax_code_external_id=tax_code_external_id,
+                metadata=metadata,
+            )
         )
-        return data_of(await self._transport.request(call), BookkeepingAccountRestModelV1)
 
     async def create_batch(
         self, company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]
     ) -> AccountsBatchResult:
-        """Create many accounts; see :meth:`Accounts.create_batch`."""
-        calls = batch_calls(company_id, items)
-        return merge_batch_results([await self._transport.request(call) for call in calls])
+        """Async twin of :meth:`Accounts.create_batch`."""
+        return await self._run(create_batch_op(company_id, items))
 
     async def get(self, account_id: uuid.UUID | str) -> BookkeepingAccountRestModelV1:
-        """One account."""
-        body = await self._transport.request(get_call(account_id))
-        return data_of(body, BookkeepingAccountRestModelV1)
+        """Async twin of :meth:`Accounts.get`."""
+        return await self._run(get_op(account_id))
 
     async def update(
         self,
@@ -389,20 +404,21 @@ class AsyncAccounts(AsyncResource):
         tax_code_external_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> BookkeepingAccountRestModelV1:
-        """Replace the account's fields; see :meth:`Accounts.update`."""
-        call = update_call(
-            account_id,
-            name=name,
-            archived=archived,
-            code=code,
-            tax_code_external_id=tax_code_external_id,
-            metadata=metadata,
+        """Async twin of :meth:`Accounts.update`."""
+        return await self._run(
+            update_op(
+                account_id,
+                name=name,
+                archived=archived,
+                code=code,
+                tax_code_external_id=tax_code_external_id,
+                metadata=metadata,
+            )
         )
-        return data_of(await self._transport.request(call), BookkeepingAccountRestModelV1)
 
     async def delete(self, account_id: uuid.UUID | str) -> None:
-        """Delete an account; see :meth:`Accounts.delete`."""
-        await self._transport.request(delete_call(account_id))
+        """Async twin of :meth:`Accounts.delete`."""
+        await self._run(delete_op(account_id))
 
     def search(
         self,
@@ -417,15 +433,17 @@ class AsyncAccounts(AsyncResource):
         exclude_if_assigned_to_contra_account: bool = False,
         page_size: int | None = None,
     ) -> AsyncPaginator[BookkeepingAccountRestModelV1]:
-        """Iterate (``async for``) matching accounts; see :meth:`Accounts.search`."""
-        call = search_call(
-            company_id,
-            archived=archived,
-            codes=codes,
-            external_id=external_id,
-            ids=ids,
-            name=name,
-            exclude_if_assigned_to_category=exclude_if_assigned_to_category,
-            exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
+        """Async twin of :meth:`Accounts.search` (iterate with ``async for``)."""
+        return self._paginate(
+            search_op(
+                company_id,
+                archived=archived,
+                codes=codes,
+                external_id=external_id,
+                ids=ids,
+                name=name,
+                exclude_if_assigned_to_category=exclude_if_assigned_to_category,
+                exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
+                page_size=page_size,
+            )
         )
-        return self._paginate(paged(call, BookkeepingAccountRestModelV1, page_size))

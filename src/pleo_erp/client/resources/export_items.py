@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from pleo_erp.client._request import Call, ensure_uuid, query
-from pleo_erp.client.pagination import AsyncPaginator, Paginator
+from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import AsyncResource, SyncResource, paged
 from pleo_erp.models.export_items import ExportItemV3
 
@@ -26,6 +26,11 @@ def list_call(job_id: uuid.UUID | str) -> Call:
     )
 
 
+def list_op(job_id: uuid.UUID | str, page_size: int | None) -> PagedCall[ExportItemV3]:
+    """:func:`list_call` paged, each page structured as ``ExportItemV3`` items."""
+    return paged(list_call(job_id), ExportItemV3, page_size)
+
+
 class ExportItems(SyncResource):
     """Export item payloads (``client.export_items``)."""
 
@@ -33,7 +38,7 @@ class ExportItems(SyncResource):
         self, job_id: uuid.UUID | str, *, page_size: int | None = None
     ) -> Paginator[ExportItemV3]:
         """Iterate every ``ExportItemV3`` of the job, page by page (fetch all before posting)."""
-        return self._paginate(paged(list_call(job_id), ExportItemV3, page_size))
+        return self._paginate(list_op(job_id, page_size))
 
 
 class AsyncExportItems(AsyncResource):
@@ -42,5 +47,5 @@ class AsyncExportItems(AsyncResource):
     def list(
         self, job_id: uuid.UUID | str, *, page_size: int | None = None
     ) -> AsyncPaginator[ExportItemV3]:
-        """Iterate (``async for``) every ``ExportItemV3`` of the job."""
-        return self._paginate(paged(list_call(job_id), ExportItemV3, page_size))
+        """Async twin of :meth:`ExportItems.list` (iterate with ``async for``)."""
+        return self._paginate(list_op(job_id, page_size))

@@ -20,15 +20,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
+from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
+    BulkOperation,
     SyncResource,
     check_enum,
     chunked,
-    data_of,
+    data_parser,
+    no_result,
     paged,
+    raw_body,
 )
 from pleo_erp.client.serialization import structure, unstructure
 from pleo_erp.models.export_jobs import (
@@ -62,6 +65,7 @@ ItemUpdate = UpdateExportJobItemV3 | Mapping[str, Any]
 """One item update: the typed model or a spec-shaped (camelCase) dict."""
 
 _JOBS = "/v3/export-jobs"
+_JOB = data_parser(ExportJobV3)
 _EVENTS = "/v3/export-job-events"
 _UPDATE_FIELDS = frozenset(
     {
@@ -120,34 +124,30 @@ def _statuses(statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str 
     return [check_enum(ExportJobStatus, s, "statuses").value for s in statuses]
 
 
-def list_call(
+def list_op(
     company_id: uuid.UUID | str | None,
     statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None,
-) -> Call:
+    page_size: int | None,
+) -> PagedCall[ExportJobV3]:
     """``GET /v3/export-jobs`` with ``company_id`` and repeated ``statuses``."""
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
-    return Call(
-        "export_jobs.list",
-        "GET",
-        _JOBS,
-        query(company_id=company, statuses=_statuses(statuses)),
-    )
+    params = query(company_id=company, statuses=_statuses(statuses))
+    return paged(Call("export_jobs.list", "GET", _JOBS, params), ExportJobV3, page_size)
 
 
-def get_call(job_id: uuid.UUID | str) -> Call:
+def get_op(job_id: uuid.UUID | str) -> Operation[ExportJobV3]:
     """``GET /v3/export-jobs/{jobId}``."""
-    job = ensure_uuid(job_id, "job_id")
-    return Call("export_jobs.get", "GET", f"{_JOBS}/{path_segment(job)}")
+    return Operation(Call("export_jobs.get", "GET", id_path(_JOBS, job_id, "job_id")), _JOB)
 
 
-def create_call(
+def create_op(
     company_id: uuid.UUID | str,
     accounting_entry_ids: Iterable[uuid.UUID | str],
     *,
     employee_id: uuid.UUID | str | None,
     is_interactive: bool | None,
     vendor_based_bookkeeping: bool | None,
-) -> Call:
+) -> Operation[ExportJobV3]:
     """``POST /v3/export-jobs`` (a create: not re-sent after an ambiguous failure)."""
     if isinstance(accounting_entry_ids, str):
         raise ValueError("accounting_entry_ids must be a list of UUIDs, not one string")
@@ -164,15 +164,16 @@ def create_call(
             else None
         ),
     )
-    return Call("export_jobs.create", "POST", _JOBS, body=unstructure(body), idempotent=False)
+    call = Call("export_jobs.create", "POST", _JOBS, body=unstructure(body), idempotent=False)
+    return Operation(call, _JOB)
 
 
-def event_call(
+def send_event_op(
     job_id: uuid.UUID | str,
     event: ExportJobEventType | str,
     failure_reason: str | None,
     failure_reason_type: ExportJobFailureReasonType | str | None,
-) -> Call:
+) -> Operation[None]:
     """``POST /v3/export-job-events`` with ``{"event", "jobId"}`` (+ failure fields if failed).
 
     Raises ``ValueError`` for an unknown event, failure fields on a non-``failed`` event, or
@@ -202,19 +203,18 @@ def event_call(
         failure_reason=failure_reason,
         failure_reason_type=reason_type,
     )
-    return Call("export_jobs.send_event", "POST", _EVENTS, body=unstructure(body), idempotent=False)
+    call = Call("export_jobs.send_event", "POST", _EVENTS, body=unstructure(body), idempotent=False)
+    return Operation(call, no_result)
 
 
-def list_items_call(job_id: uuid.UUID | str, status: ExportJobItemStatus | str | None) -> Call:
+def list_items_op(
+    job_id: uuid.UUID | str, status: ExportJobItemStatus | str | None, page_size: int | None
+) -> PagedCall[ExportJobItemV3]:
     """``GET /v3/export-jobs/{jobId}/items`` with an optional single ``status`` filter."""
-    job = ensure_uuid(job_id, "job_id")
+    path = id_path(_JOBS, job_id, "job_id", "/items")
     item_status = check_enum(ExportJobItemStatus, status, "status") if status is not None else None
-    return Call(
-        "export_jobs.list_items",
-        "GET",
-        f"{_JOBS}/{path_segment(job)}/items",
-        query(status=item_status),
-    )
+    call = Call("export_jobs.list_items", "GET", path, query(status=item_status))
+    return paged(call, ExportJobItemV3, page_size)
 
 
 def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
@@ -256,20 +256,23 @@ def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
     return body
 
 
-def update_items_calls(job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]) -> list[Call]:
+def update_items_op(
+    job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]
+) -> BulkOperation[Any, ExportJobItemsUpdateResult]:
     """One ``PUT /v3/export-jobs/{jobId}/items`` per chunk of at most 100 updates.
 
-    Everything is validated before the first request, so a bad update sends nothing.
+    Everything is validated before the first request, so a bad update sends nothing; the
+    responses are merged at the end.
     """
-    job = ensure_uuid(job_id, "job_id")
+    path = id_path(_JOBS, job_id, "job_id", "/items")
     if isinstance(updates, Mapping):
         raise TypeError("updates must be a list of updates, not a single update")
     bodies = [item_update_body(update, index) for index, update in enumerate(updates)]
-    path = f"{_JOBS}/{path_segment(job)}/items"
-    return [
-        Call("export_jobs.update_items", "PUT", path, body=chunk)
+    parts = [
+        Operation(Call("export_jobs.update_items", "PUT", path, body=chunk), raw_body)
         for chunk in chunked(bodies, MAX_ITEM_UPDATES_PER_REQUEST)
     ]
+    return BulkOperation(parts, merge_update_results)
 
 
 def merge_update_results(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
@@ -281,14 +284,6 @@ def merge_update_results(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
         items.extend(response.data)
         errors.extend(response.errors)
     return ExportJobItemsUpdateResult(tuple(items), tuple(errors), len(bodies))
-
-
-def _jobs_page(call: Call, page_size: int | None) -> PagedCall[ExportJobV3]:
-    return paged(call, ExportJobV3, page_size)
-
-
-def _items_page(call: Call, page_size: int | None) -> PagedCall[ExportJobItemV3]:
-    return paged(call, ExportJobItemV3, page_size)
 
 
 class ExportJobs(SyncResource):
@@ -306,11 +301,11 @@ class ExportJobs(SyncResource):
         Pass ``company_id`` whenever the credential is organisation-level (rule 5). Pleo's
         order is not guaranteed: sort by ``created_at`` to pick the oldest job (rule 7).
         """
-        return self._paginate(_jobs_page(list_call(company_id, statuses), page_size))
+        return self._paginate(list_op(company_id, statuses, page_size))
 
     def get(self, job_id: uuid.UUID | str) -> ExportJobV3:
         """One export job (``NotFound`` with type ``EXPORT_NOT_FOUND`` if absent)."""
-        return data_of(self._transport.request(get_call(job_id)), ExportJobV3)
+        return self._run(get_op(job_id))
 
     def create(
         self,
@@ -326,14 +321,15 @@ class ExportJobs(SyncResource):
         Raises ``Conflict`` (``EXPORT_ALREADY_IN_PROGRESS``) while the company has an
         unfinished job. Not re-sent after an ambiguous failure: list the jobs to check.
         """
-        call = create_call(
-            company_id,
-            accounting_entry_ids,
-            employee_id=employee_id,
-            is_interactive=is_interactive,
-            vendor_based_bookkeeping=vendor_based_bookkeeping,
+        return self._run(
+            create_op(
+                company_id,
+                accounting_entry_ids,
+                employee_id=employee_id,
+                is_interactive=is_interactive,
+                vendor_based_bookkeeping=vendor_based_bookkeeping,
+            )
         )
-        return data_of(self._transport.request(call), ExportJobV3)
 
     def send_event(
         self,
@@ -348,7 +344,7 @@ class ExportJobs(SyncResource):
         Raises ``Unprocessable`` (``INVALID_EXPORT_JOB_STATUS_CHANGE``) for a transition the
         job cannot make. Not re-sent after an ambiguous failure: re-read the job instead.
         """
-        self._transport.request(event_call(job_id, event, failure_reason, failure_reason_type))
+        self._run(send_event_op(job_id, event, failure_reason, failure_reason_type))
 
     def list_items(
         self,
@@ -358,7 +354,7 @@ class ExportJobs(SyncResource):
         page_size: int | None = None,
     ) -> Paginator[ExportJobItemV3]:
         """Iterate the job's control-layer items, optionally with one ``status``."""
-        return self._paginate(_items_page(list_items_call(job_id, status), page_size))
+        return self._paginate(list_items_op(job_id, status, page_size))
 
     def update_items(
         self, job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]
@@ -369,8 +365,7 @@ class ExportJobs(SyncResource):
         If a chunk fails with an HTTP error (e.g. ``Unprocessable`` once the job finished),
         the earlier chunks have been applied; re-sending them is harmless (PUT).
         """
-        calls = update_items_calls(job_id, updates)
-        return merge_update_results([self._transport.request(call) for call in calls])
+        return self._run(update_items_op(job_id, updates))
 
 
 class AsyncExportJobs(AsyncResource):
@@ -383,12 +378,12 @@ class AsyncExportJobs(AsyncResource):
         statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[ExportJobV3]:
-        """Iterate (``async for``) the company's export jobs; see :meth:`ExportJobs.list`."""
-        return self._paginate(_jobs_page(list_call(company_id, statuses), page_size))
+        """Async twin of :meth:`ExportJobs.list` (iterate with ``async for``)."""
+        return self._paginate(list_op(company_id, statuses, page_size))
 
     async def get(self, job_id: uuid.UUID | str) -> ExportJobV3:
-        """One export job; see :meth:`ExportJobs.get`."""
-        return data_of(await self._transport.request(get_call(job_id)), ExportJobV3)
+        """Async twin of :meth:`ExportJobs.get`."""
+        return await self._run(get_op(job_id))
 
     async def create(
         self,
@@ -399,15 +394,16 @@ class AsyncExportJobs(AsyncResource):
         is_interactive: bool | None = None,
         vendor_based_bookkeeping: bool | None = None,
     ) -> ExportJobV3:
-        """Create an export job; see :meth:`ExportJobs.create`."""
-        call = create_call(
-            company_id,
-            accounting_entry_ids,
-            employee_id=employee_id,
-            is_interactive=is_interactive,
-            vendor_based_bookkeeping=vendor_based_bookkeeping,
+        """Async twin of :meth:`ExportJobs.create`."""
+        return await self._run(
+            create_op(
+                company_id,
+                accounting_entry_ids,
+                employee_id=employee_id,
+                is_interactive=is_interactive,
+                vendor_based_bookkeeping=vendor_based_bookkeeping,
+            )
         )
-        return data_of(await self._transport.request(call), ExportJobV3)
 
     async def send_event(
         self,
@@ -416,10 +412,8 @@ class AsyncExportJobs(AsyncResource):
         failure_reason: str | None = None,
         failure_reason_type: ExportJobFailureReasonType | str | None = None,
     ) -> None:
-        """Post a lifecycle event; see :meth:`ExportJobs.send_event`."""
-        await self._transport.request(
-            event_call(job_id, event, failure_reason, failure_reason_type)
-        )
+        """Async twin of :meth:`ExportJobs.send_event`."""
+        await self._run(send_event_op(job_id, event, failure_reason, failure_reason_type))
 
     def list_items(
         self,
@@ -428,12 +422,11 @@ class AsyncExportJobs(AsyncResource):
         *,
         page_size: int | None = None,
     ) -> AsyncPaginator[ExportJobItemV3]:
-        """Iterate (``async for``) the job's items; see :meth:`ExportJobs.list_items`."""
-        return self._paginate(_items_page(list_items_call(job_id, status), page_size))
+        """Async twin of :meth:`ExportJobs.list_items` (iterate with ``async for``)."""
+        return self._paginate(list_items_op(job_id, status, page_size))
 
     async def update_items(
         self, job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]
     ) -> ExportJobItemsUpdateResult:
-        """Report item outcomes in chunks of ≤100; see :meth:`ExportJobs.update_items`."""
-        calls = update_items_calls(job_id, updates)
-        return merge_update_results([await self._transport.request(call) for call in calls])
+        """Async twin of :meth:`ExportJobs.update_items`."""
+        return await self._run(update_items_op(job_id, updates))

@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pleo_erp.client._request import Call, ensure_uuid, query
-from pleo_erp.client.resources._base import AsyncResource, SyncResource, check_enum
+from pleo_erp.client._request import Call, Operation, ensure_uuid, query
+from pleo_erp.client.resources._base import AsyncResource, SyncResource, check_enum, no_result
 from pleo_erp.client.serialization import structure, unstructure
 from pleo_erp.models.installations import (
     CreateClientInstallationRequest,
@@ -33,28 +33,33 @@ __all__ = ["AsyncInstallations", "Installations"]
 _ME = "/v1/installations/me"
 
 
-def me_call(company_id: uuid.UUID | str | None) -> Call:
+def _installation(body: Any) -> InstallationResponse:
+    return structure(body, InstallationResponse)
+
+
+def me_op(company_id: uuid.UUID | str | None) -> Operation[InstallationResponse]:
     """``GET /v1/installations/me`` (``company_id`` narrows an organisation credential)."""
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
-    return Call("installations.me", "GET", _ME, query(company_id=company))
+    return Operation(Call("installations.me", "GET", _ME, query(company_id=company)), _installation)
 
 
-def create_call(
+def create_op(
     status: InstallationStatus | str | None, metadata: Mapping[str, Any] | None
-) -> Call:
+) -> Operation[InstallationResponse]:
     """``POST /v1/installations/me`` (a create: not re-sent after ambiguous failures)."""
     body = CreateClientInstallationRequest(
         status=check_enum(InstallationStatus, status, "status") if status is not None else None,
         metadata=dict(metadata) if metadata is not None else None,
     )
-    return Call("installations.create", "POST", _ME, body=unstructure(body), idempotent=False)
+    call = Call("installations.create", "POST", _ME, body=unstructure(body), idempotent=False)
+    return Operation(call, _installation)
 
 
-def update_call(
+def update_op(
     status: InstallationStatus | str,
     error_code: InstallationErrorCode | str | None,
     metadata: Mapping[str, Any] | None,
-) -> Call:
+) -> Operation[InstallationResponse]:
     """``PUT /v1/installations/me``."""
     body = UpdateInstallationRequest(
         status=check_enum(InstallationStatus, status, "status"),
@@ -65,21 +70,15 @@ def update_call(
         ),
         metadata=dict(metadata) if metadata is not None else None,
     )
-    return Call("installations.update", "PUT", _ME, body=unstructure(body))
+    call = Call("installations.update", "PUT", _ME, body=unstructure(body))
+    return Operation(call, _installation)
 
 
-def activate_call() -> Call:
-    """``POST /v1/installations/me:activate`` (no body)."""
-    return Call("installations.activate", "POST", f"{_ME}:activate", idempotent=False)
-
-
-def delete_call() -> Call:
-    """``DELETE /v1/installations/me``."""
-    return Call("installations.delete", "DELETE", _ME)
-
-
-def _installation(body: Any) -> InstallationResponse:
-    return structure(body, InstallationResponse)
+# Neither takes an argument, so each is one constant operation.
+_ACTIVATE = Operation(  # no body; not re-sent after ambiguous failures
+    Call("installations.activate", "POST", f"{_ME}:activate", idempotent=False), _installation
+)
+_DELETE = Operation(Call("installations.delete", "DELETE", _ME), no_result)
 
 
 class Installations(SyncResource):
@@ -87,7 +86,7 @@ class Installations(SyncResource):
 
     def me(self, company_id: uuid.UUID | str | None = None) -> InstallationResponse:
         """This app's installation for the credential's company."""
-        return _installation(self._transport.request(me_call(company_id)))
+        return self._run(me_op(company_id))
 
     def create(
         self,
@@ -96,7 +95,7 @@ class Installations(SyncResource):
         metadata: Mapping[str, Any] | None = None,
     ) -> InstallationResponse:
         """Create the installation (needed with API keys; OAuth creates it automatically)."""
-        return _installation(self._transport.request(create_call(status, metadata)))
+        return self._run(create_op(status, metadata))
 
     def update(
         self,
@@ -106,24 +105,23 @@ class Installations(SyncResource):
         metadata: Mapping[str, Any] | None = None,
     ) -> InstallationResponse:
         """Set the installation's status (and error code / metadata)."""
-        call = update_call(status, error_code, metadata)
-        return _installation(self._transport.request(call))
+        return self._run(update_op(status, error_code, metadata))
 
     def activate(self) -> InstallationResponse:
         """Mark the installation active once the first syncs succeeded."""
-        return _installation(self._transport.request(activate_call()))
+        return self._run(_ACTIVATE)
 
     def delete(self) -> None:
         """Uninstall: revokes all of the client's tokens (``NotFound`` if not installed)."""
-        self._transport.request(delete_call())
+        self._run(_DELETE)
 
 
 class AsyncInstallations(AsyncResource):
     """The app's installation (``client.installations`` on the async client)."""
 
     async def me(self, company_id: uuid.UUID | str | None = None) -> InstallationResponse:
-        """This app's installation; see :meth:`Installations.me`."""
-        return _installation(await self._transport.request(me_call(company_id)))
+        """Async twin of :meth:`Installations.me`."""
+        return await self._run(me_op(company_id))
 
     async def create(
         self,
@@ -131,8 +129,8 @@ class AsyncInstallations(AsyncResource):
         status: InstallationStatus | str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> InstallationResponse:
-        """Create the installation; see :meth:`Installations.create`."""
-        return _installation(await self._transport.request(create_call(status, metadata)))
+        """Async twin of :meth:`Installations.create`."""
+        return await self._run(create_op(status, metadata))
 
     async def update(
         self,
@@ -141,14 +139,13 @@ class AsyncInstallations(AsyncResource):
         error_code: InstallationErrorCode | str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> InstallationResponse:
-        """Set the installation's status; see :meth:`Installations.update`."""
-        call = update_call(status, error_code, metadata)
-        return _installation(await self._transport.request(call))
+        """Async twin of :meth:`Installations.update`."""
+        return await self._run(update_op(status, error_code, metadata))
 
     async def activate(self) -> InstallationResponse:
-        """Mark the installation active; see :meth:`Installations.activate`."""
-        return _installation(await self._transport.request(activate_call()))
+        """Async twin of :meth:`Installations.activate`."""
+        return await self._run(_ACTIVATE)
 
     async def delete(self) -> None:
-        """Uninstall; see :meth:`Installations.delete`."""
-        await self._transport.request(delete_call())
+        """Async twin of :meth:`Installations.delete`."""
+        await self._run(_DELETE)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleo_erp.client._request import Call
-from pleo_erp.client.resources._base import data_of
+from pleo_erp.client._request import Call, Operation
+from pleo_erp.client.resources._base import data_parser
 from pleo_erp.models.introspect import IntrospectionModel
 
-__all__ = ["introspect_call", "parse_introspection"]
+__all__ = ["INTROSPECT", "introspect_call", "parse_introspection"]
+
+_INTROSPECTION = data_parser(IntrospectionModel)
 
 
 def introspect_call() -> Call:
@@ -28,4 +30,8 @@ def introspect_call() -> Call:
 
 def parse_introspection(body: Any) -> IntrospectionModel:
     """Structure the ``{"data": {...}}`` introspection response."""
-    return data_of(body, IntrospectionModel)
+    return _INTROSPECTION(body)
+
+
+INTROSPECT = Operation(introspect_call(), parse_introspection)
+"""The introspection operation, run by both clients' ``introspect()``."""

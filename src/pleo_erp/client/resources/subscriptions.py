@@ -18,14 +18,15 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
+from pleo_erp.client._request import Call, Operation, id_path, query
 from pleo_erp.client.errors import ResponseValidationError
-from pleo_erp.client.pagination import AsyncPaginator, Paginator
+from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
     SyncResource,
     check_enum,
-    data_of,
+    data_parser,
+    no_result,
     paged,
 )
 from pleo_erp.client.serialization import structure, unstructure
@@ -40,6 +41,8 @@ from pleo_erp.models.subscriptions import (
 __all__ = ["AsyncSubscriptions", "Subscriptions"]
 
 _SUBSCRIPTIONS = "/v1/subscriptions"
+_SUBSCRIPTION = data_parser(SubscriptionModel)
+_SECRET = data_parser(SubscriptionSecretModel)
 
 
 def _event_types(event_types: Iterable[str] | str | None) -> tuple[str, ...] | None:
@@ -55,20 +58,18 @@ def _status(status: SubscriptionStatus | str | None) -> SubscriptionStatus | Non
 
 
 def _path(subscription_id: uuid.UUID | str, suffix: str = "") -> str:
-    return (
-        f"{_SUBSCRIPTIONS}/{path_segment(ensure_uuid(subscription_id, 'subscription_id'))}{suffix}"
-    )
+    return id_path(_SUBSCRIPTIONS, subscription_id, "subscription_id", suffix)
 
 
-def list_call(
-    status: SubscriptionStatus | str | None, event_types: Iterable[str] | str | None
-) -> Call:
+def list_op(
+    status: SubscriptionStatus | str | None,
+    event_types: Iterable[str] | str | None,
+    page_size: int | None,
+) -> PagedCall[SubscriptionModel]:
     """``GET /v1/subscriptions?status&event_types…``."""
-    return Call(
-        "subscriptions.list",
-        "GET",
-        _SUBSCRIPTIONS,
-        query(status=_status(status), event_types=_event_types(event_types)),
+    params = query(status=_status(status), event_types=_event_types(event_types))
+    return paged(
+        Call("subscriptions.list", "GET", _SUBSCRIPTIONS, params), SubscriptionModel, page_size
     )
 
 
@@ -103,44 +104,50 @@ def _request(
     return unstructure(body)
 
 
-def create_call(
+def create_op(
     endpoint_url: str,
     event_types: Iterable[str] | str,
+    *,
     status: SubscriptionStatus | str | None,
     custom_headers: Mapping[str, str] | None,
     endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
-) -> Call:
+) -> Operation[SubscriptionModel]:
     """``POST /v1/subscriptions`` (a create: not re-sent after ambiguous failures)."""
     body = _request(endpoint_url, event_types, status, custom_headers, endpoint_auth)
-    return Call("subscriptions.create", "POST", _SUBSCRIPTIONS, body=body, idempotent=False)
+    call = Call("subscriptions.create", "POST", _SUBSCRIPTIONS, body=body, idempotent=False)
+    return Operation(call, _SUBSCRIPTION)
 
 
-def get_call(subscription_id: uuid.UUID | str) -> Call:
+def get_op(subscription_id: uuid.UUID | str) -> Operation[SubscriptionModel]:
     """``GET /v1/subscriptions/{id}``."""
-    return Call("subscriptions.get", "GET", _path(subscription_id))
+    return Operation(Call("subscriptions.get", "GET", _path(subscription_id)), _SUBSCRIPTION)
 
 
-def update_call(
+def update_op(
     subscription_id: uuid.UUID | str,
     endpoint_url: str,
     event_types: Iterable[str] | str,
+    *,
     status: SubscriptionStatus | str | None,
     custom_headers: Mapping[str, str] | None,
     endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
-) -> Call:
+) -> Operation[SubscriptionModel]:
     """``PUT /v1/subscriptions/{id}`` with the complete subscription."""
     body = _request(endpoint_url, event_types, status, custom_headers, endpoint_auth)
-    return Call("subscriptions.update", "PUT", _path(subscription_id), body=body)
+    call = Call("subscriptions.update", "PUT", _path(subscription_id), body=body)
+    return Operation(call, _SUBSCRIPTION)
 
 
-def delete_call(subscription_id: uuid.UUID | str) -> Call:
+def delete_op(subscription_id: uuid.UUID | str) -> Operation[None]:
     """``DELETE /v1/subscriptions/{id}``."""
-    return Call("subscriptions.delete", "DELETE", _path(subscription_id))
+    return Operation(Call("subscriptions.delete", "DELETE", _path(subscription_id)), no_result)
 
 
-def secret_call(subscription_id: uuid.UUID | str) -> Call:
+def secret_op(subscription_id: uuid.UUID | str) -> Operation[SubscriptionSecretModel]:
     """``GET /v1/subscriptions/{id}/secret``."""
-    return Call("subscriptions.secret", "GET", _path(subscription_id, "/secret"))
+    return Operation(
+        Call("subscriptions.secret", "GET", _path(subscription_id, "/secret")), _SECRET
+    )
 
 
 class Subscriptions(SyncResource):
@@ -154,7 +161,7 @@ class Subscriptions(SyncResource):
         page_size: int | None = None,
     ) -> Paginator[SubscriptionModel]:
         """Iterate the app's subscriptions (``status``: ``ACTIVE``/``INACTIVE``)."""
-        return self._paginate(paged(list_call(status, event_types), SubscriptionModel, page_size))
+        return self._paginate(list_op(status, event_types, page_size))
 
     def create(
         self,
@@ -166,12 +173,19 @@ class Subscriptions(SyncResource):
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
         """Subscribe ``endpoint_url`` to ``event_types`` (e.g. ``v1.export-job.created``)."""
-        call = create_call(endpoint_url, event_types, status, custom_headers, endpoint_auth)
-        return data_of(self._transport.request(call), SubscriptionModel)
+        return self._run(
+            create_op(
+                endpoint_url,
+                event_types,
+                status=status,
+                custom_headers=custom_headers,
+                endpoint_auth=endpoint_auth,
+            )
+        )
 
     def get(self, subscription_id: uuid.UUID | str) -> SubscriptionModel:
         """One subscription."""
-        return data_of(self._transport.request(get_call(subscription_id)), SubscriptionModel)
+        return self._run(get_op(subscription_id))
 
     def update(
         self,
@@ -184,19 +198,24 @@ class Subscriptions(SyncResource):
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
         """Replace the subscription's endpoint, event types, status and endpoint auth."""
-        call = update_call(
-            subscription_id, endpoint_url, event_types, status, custom_headers, endpoint_auth
+        return self._run(
+            update_op(
+                subscription_id,
+                endpoint_url,
+                event_types,
+                status=status,
+                custom_headers=custom_headers,
+                endpoint_auth=endpoint_auth,
+            )
         )
-        return data_of(self._transport.request(call), SubscriptionModel)
 
     def delete(self, subscription_id: uuid.UUID | str) -> None:
         """Delete a subscription."""
-        self._transport.request(delete_call(subscription_id))
+        self._run(delete_op(subscription_id))
 
     def secret(self, subscription_id: uuid.UUID | str) -> SubscriptionSecretModel:
         """The ``whsec_…`` secret that verifies this subscription's deliveries."""
-        body = self._transport.request(secret_call(subscription_id))
-        return data_of(body, SubscriptionSecretModel)
+        return self._run(secret_op(subscription_id))
 
 
 class AsyncSubscriptions(AsyncResource):
@@ -209,8 +228,8 @@ class AsyncSubscriptions(AsyncResource):
         event_types: Iterable[str] | str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[SubscriptionModel]:
-        """Iterate (``async for``) the app's subscriptions; see :meth:`Subscriptions.list`."""
-        return self._paginate(paged(list_call(status, event_types), SubscriptionModel, page_size))
+        """Async twin of :meth:`Subscriptions.list` (iterate with ``async for``)."""
+        return self._paginate(list_op(status, event_types, page_size))
 
     async def create(
         self,
@@ -221,14 +240,20 @@ class AsyncSubscriptions(AsyncResource):
         custom_headers: Mapping[str, str] | None = None,
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
-        """Create a subscription; see :meth:`Subscriptions.create`."""
-        call = create_call(endpoint_url, event_types, status, custom_headers, endpoint_auth)
-        return data_of(await self._transport.request(call), SubscriptionModel)
+        """Async twin of :meth:`Subscriptions.create`."""
+        return await self._run(
+            create_op(
+                endpoint_url,
+                event_types,
+                status=status,
+                custom_headers=custom_headers,
+                endpoint_auth=endpoint_auth,
+            )
+        )
 
     async def get(self, subscription_id: uuid.UUID | str) -> SubscriptionModel:
-        """One subscription."""
-        body = await self._transport.request(get_call(subscription_id))
-        return data_of(body, SubscriptionModel)
+        """Async twin of :meth:`Subscriptions.get`."""
+        return await self._run(get_op(subscription_id))
 
     async def update(
         self,
@@ -240,17 +265,22 @@ class AsyncSubscriptions(AsyncResource):
         custom_headers: Mapping[str, str] | None = None,
         endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
     ) -> SubscriptionModel:
-        """Replace a subscription; see :meth:`Subscriptions.update`."""
-        call = update_call(
-            subscription_id, endpoint_url, event_types, status, custom_headers, endpoint_auth
+        """Async twin of :meth:`Subscriptions.update`."""
+        return await self._run(
+            update_op(
+                subscription_id,
+                endpoint_url,
+                event_types,
+                status=status,
+                custom_headers=custom_headers,
+                endpoint_auth=endpoint_auth,
+            )
         )
-        return data_of(await self._transport.request(call), SubscriptionModel)
 
     async def delete(self, subscription_id: uuid.UUID | str) -> None:
-        """Delete a subscription."""
-        await self._transport.request(delete_call(subscription_id))
+        """Async twin of :meth:`Subscriptions.delete`."""
+        await self._run(delete_op(subscription_id))
 
     async def secret(self, subscription_id: uuid.UUID | str) -> SubscriptionSecretModel:
-        """The subscription's ``whsec_…`` secret; see :meth:`Subscriptions.secret`."""
-        body = await self._transport.request(secret_call(subscription_id))
-        return data_of(body, SubscriptionSecretModel)
+        """Async twin of :meth:`Subscriptions.secret`."""
+        return await self._run(secret_op(subscription_id))

@@ -16,12 +16,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
+from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
 from pleo_erp.client.resources._base import (
     AsyncResource,
     SyncResource,
-    data_of,
-    list_data_of,
+    data_parser,
+    list_data_parser,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.tags import TagGroupCreateModel, TagGroupModel, TagGroupUpdateModel
@@ -29,6 +29,8 @@ from pleo_erp.models.tags import TagGroupCreateModel, TagGroupModel, TagGroupUpd
 __all__ = ["AsyncTagGroups", "TagGroups"]
 
 _GROUPS = "/v0/tag-groups"
+_GROUP = data_parser(TagGroupModel)
+_GROUP_LIST = list_data_parser(TagGroupModel)
 
 
 def _metadata(metadata: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -39,43 +41,39 @@ def _metadata(metadata: Mapping[str, str] | None) -> dict[str, str] | None:
     return dict(metadata)
 
 
-def list_call(
+def list_op(
     company_id: uuid.UUID | str,
+    *,
     include_archived: bool | None,
     include_tags_count: bool | None,
-) -> Call:
+) -> Operation[tuple[TagGroupModel, ...]]:
     """``GET /v0/tag-groups?company_id=…``."""
-    return Call(
-        "tag_groups.list",
-        "GET",
-        _GROUPS,
-        query(
-            company_id=ensure_uuid(company_id, "company_id"),
-            include_archived=include_archived,
-            include_tags_count=include_tags_count,
-        ),
+    params = query(
+        company_id=ensure_uuid(company_id, "company_id"),
+        include_archived=include_archived,
+        include_tags_count=include_tags_count,
     )
+    return Operation(Call("tag_groups.list", "GET", _GROUPS, params), _GROUP_LIST)
 
 
-def get_call(group_id: uuid.UUID | str) -> Call:
+def get_op(group_id: uuid.UUID | str) -> Operation[TagGroupModel]:
     """``GET /v0/tag-groups/{groupId}``."""
-    return Call(
-        "tag_groups.get", "GET", f"{_GROUPS}/{path_segment(ensure_uuid(group_id, 'group_id'))}"
-    )
+    return Operation(Call("tag_groups.get", "GET", id_path(_GROUPS, group_id, "group_id")), _GROUP)
 
 
-def create_call(
+def create_op(
     company_id: uuid.UUID | str,
+    *,
     code: str,
     name: str,
     archived: bool,
     metadata: Mapping[str, str] | None,
-) -> Call:
+) -> Operation[TagGroupModel]:
     """``POST /v0/tag-groups?company_id=…`` (a create: not re-sent after ambiguous failures)."""
     body = TagGroupCreateModel(
         archived=archived, code=code, name=name, metadata=_metadata(metadata)
     )
-    return Call(
+    call = Call(
         "tag_groups.create",
         "POST",
         _GROUPS,
@@ -83,23 +81,25 @@ def create_call(
         body=unstructure(body),
         idempotent=False,
     )
+    return Operation(call, _GROUP)
 
 
-def update_call(
+def update_op(
     group_id: uuid.UUID | str,
+    *,
     code: str,
     name: str,
     archived: bool,
     metadata: Mapping[str, str],
-) -> Call:
+) -> Operation[TagGroupModel]:
     """``PUT /v0/tag-groups/{groupId}`` with the complete group."""
     if metadata is None:
         raise ValueError("metadata is required on a tag group update (pass {} for none)")
     body = TagGroupUpdateModel(
         archived=archived, code=code, metadata=_metadata(metadata) or {}, name=name
     )
-    group = path_segment(ensure_uuid(group_id, "group_id"))
-    return Call("tag_groups.update", "PUT", f"{_GROUPS}/{group}", body=unstructure(body))
+    path = id_path(_GROUPS, group_id, "group_id")
+    return Operation(Call("tag_groups.update", "PUT", path, body=unstructure(body)), _GROUP)
 
 
 class TagGroups(SyncResource):
@@ -113,12 +113,15 @@ class TagGroups(SyncResource):
         include_tags_count: bool | None = None,
     ) -> tuple[TagGroupModel, ...]:
         """The company's tag groups (one response: this list is not paginated)."""
-        body = self._transport.request(list_call(company_id, include_archived, include_tags_count))
-        return list_data_of(body, TagGroupModel)
+        return self._run(
+            list_op(
+                company_id, include_archived=include_archived, include_tags_count=include_tags_count
+            )
+        )
 
     def get(self, group_id: uuid.UUID | str) -> TagGroupModel:
         """One tag group."""
-        return data_of(self._transport.request(get_call(group_id)), TagGroupModel)
+        return self._run(get_op(group_id))
 
     def create(
         self,
@@ -130,8 +133,9 @@ class TagGroups(SyncResource):
         metadata: Mapping[str, str] | None = None,
     ) -> TagGroupModel:
         """Create a tag group for an AS dimension (``code`` = the dimension's code)."""
-        call = create_call(company_id, code, name, archived, metadata)
-        return data_of(self._transport.request(call), TagGroupModel)
+        return self._run(
+            create_op(company_id, code=code, name=name, archived=archived, metadata=metadata)
+        )
 
     def update(
         self,
@@ -143,8 +147,9 @@ class TagGroups(SyncResource):
         metadata: Mapping[str, str],
     ) -> TagGroupModel:
         """Replace the group's ``code``, ``name``, ``archived`` and ``metadata`` (all required)."""
-        call = update_call(group_id, code, name, archived, metadata)
-        return data_of(self._transport.request(call), TagGroupModel)
+        return self._run(
+            update_op(group_id, code=code, name=name, archived=archived, metadata=metadata)
+        )
 
 
 class AsyncTagGroups(AsyncResource):
@@ -157,13 +162,16 @@ class AsyncTagGroups(AsyncResource):
         include_archived: bool | None = None,
         include_tags_count: bool | None = None,
     ) -> tuple[TagGroupModel, ...]:
-        """The company's tag groups; see :meth:`TagGroups.list`."""
-        call = list_call(company_id, include_archived, include_tags_count)
-        return list_data_of(await self._transport.request(call), TagGroupModel)
+        """Async twin of :meth:`TagGroups.list`."""
+        return await self._run(
+            list_op(
+                company_id, include_archived=include_archived, include_tags_count=include_tags_count
+            )
+        )
 
     async def get(self, group_id: uuid.UUID | str) -> TagGroupModel:
-        """One tag group."""
-        return data_of(await self._transport.request(get_call(group_id)), TagGroupModel)
+        """Async twin of :meth:`TagGroups.get`."""
+        return await self._run(get_op(group_id))
 
     async def create(
         self,
@@ -174,9 +182,10 @@ class AsyncTagGroups(AsyncResource):
         archived: bool = False,
         metadata: Mapping[str, str] | None = None,
     ) -> TagGroupModel:
-        """Create a tag group; see :meth:`TagGroups.create`."""
-        call = create_call(company_id, code, name, archived, metadata)
-        return data_of(await self._transport.request(call), TagGroupModel)
+        """Async twin of :meth:`TagGroups.create`."""
+        return await self._run(
+            create_op(company_id, code=code, name=name, archived=archived, metadata=metadata)
+        )
 
     async def update(
         self,
@@ -187,6 +196,7 @@ class AsyncTagGroups(AsyncResource):
         archived: bool,
         metadata: Mapping[str, str],
     ) -> TagGroupModel:
-        """Replace the whole group; see :meth:`TagGroups.update`."""
-        call = update_call(group_id, code, name, archived, metadata)
-        return data_of(await self._transport.request(call), TagGroupModel)
+        """Async twin of :meth:`TagGroups.update`."""
+        return await self._run(
+            update_op(group_id, code=code, name=name, archived=archived, metadata=metadata)
+        )

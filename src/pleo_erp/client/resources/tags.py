@@ -16,14 +16,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
-from pleo_erp.client.pagination import AsyncPaginator, Paginator
+from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
+from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
+    BulkOperation,
     SyncResource,
     chunked,
-    data_of,
-    list_data_of,
+    data_parser,
+    list_data_parser,
     paged,
 )
 from pleo_erp.client.serialization import unstructure
@@ -41,6 +42,8 @@ MAX_TAGS_PER_ARCHIVE_REQUEST = 100
 """``BulkTagArchiveModel.tagIds`` holds at most 100 ids."""
 
 _TAGS = "/v0/tags"
+_TAG = data_parser(TagModel)
+_TAG_LIST = list_data_parser(TagModel)
 
 
 def _uuids(values: Iterable[uuid.UUID | str] | None, name: str) -> tuple[uuid.UUID, ...] | None:
@@ -59,18 +62,25 @@ def _values(values: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(values)
 
 
-def list_call(group_id: uuid.UUID | str, include_archived: bool | None) -> Call:
+def _group_tags_path(group_id: uuid.UUID | str) -> str:
+    return id_path("/v0/tag-groups", group_id, "group_id", "/tags")
+
+
+def _concat(parts: list[tuple[TagModel, ...]]) -> tuple[TagModel, ...]:
+    return tuple(tag for part in parts for tag in part)
+
+
+def list_op(
+    group_id: uuid.UUID | str, include_archived: bool | None, page_size: int | None
+) -> PagedCall[TagModel]:
     """``GET /v0/tag-groups/{groupId}/tags``."""
-    group = path_segment(ensure_uuid(group_id, "group_id"))
-    return Call(
-        "tags.list",
-        "GET",
-        f"/v0/tag-groups/{group}/tags",
-        query(include_archived=include_archived),
+    call = Call(
+        "tags.list", "GET", _group_tags_path(group_id), query(include_archived=include_archived)
     )
+    return paged(call, TagModel, page_size)
 
 
-def search_call(
+def search_op(
     company_id: uuid.UUID | str | None,
     *,
     tag_group_ids: Iterable[uuid.UUID | str] | None,
@@ -78,7 +88,8 @@ def search_call(
     archived: bool | None,
     include_archived: bool | None,
     text_search: str | None,
-) -> Call:
+    page_size: int | None,
+) -> PagedCall[TagModel]:
     """``POST /v0/tags:search?company_id=…`` with a ``CompositeTagSearchRequest`` (read-only)."""
     body = CompositeTagSearchRequest(
         archived=archived,
@@ -88,18 +99,20 @@ def search_call(
         text_search=text_search,
     )
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
-    return Call(
+    call = Call(
         "tags.search", "POST", f"{_TAGS}:search", query(company_id=company), body=unstructure(body)
     )
+    return paged(call, TagModel, page_size)
 
 
-def create_call(
+def create_op(
     group_id: uuid.UUID | str,
+    *,
     code: str,
     name: str | None,
     archived: bool,
     other_dimension_values: Sequence[str] | None,
-) -> Call:
+) -> Operation[TagModel]:
     """``POST /v0/tag-groups/{groupId}/tags`` (a create: not re-sent after ambiguous failures)."""
     body = TagCreateModel(
         archived=archived,
@@ -107,28 +120,25 @@ def create_call(
         name=name,
         other_dimension_values=_values(other_dimension_values),
     )
-    group = path_segment(ensure_uuid(group_id, "group_id"))
-    return Call(
-        "tags.create",
-        "POST",
-        f"/v0/tag-groups/{group}/tags",
-        body=unstructure(body),
-        idempotent=False,
+    call = Call(
+        "tags.create", "POST", _group_tags_path(group_id), body=unstructure(body), idempotent=False
     )
+    return Operation(call, _TAG)
 
 
-def get_call(tag_id: uuid.UUID | str) -> Call:
+def get_op(tag_id: uuid.UUID | str) -> Operation[TagModel]:
     """``GET /v0/tags/{tagId}``."""
-    return Call("tags.get", "GET", f"{_TAGS}/{path_segment(ensure_uuid(tag_id, 'tag_id'))}")
+    return Operation(Call("tags.get", "GET", id_path(_TAGS, tag_id, "tag_id")), _TAG)
 
 
-def update_call(
+def update_op(
     tag_id: uuid.UUID | str,
+    *,
     code: str,
     archived: bool,
     name: str | None,
     other_dimension_values: Sequence[str] | None,
-) -> Call:
+) -> Operation[TagModel]:
     """``PUT /v0/tags/{tagId}``; omitted ``other_dimension_values`` stay unchanged."""
     body = TagUpdateModel(
         archived=archived,
@@ -136,17 +146,17 @@ def update_call(
         name=name,
         other_dimension_values=_values(other_dimension_values),
     )
-    tag = path_segment(ensure_uuid(tag_id, "tag_id"))
-    return Call("tags.update", "PUT", f"{_TAGS}/{tag}", body=unstructure(body))
+    call = Call("tags.update", "PUT", id_path(_TAGS, tag_id, "tag_id"), body=unstructure(body))
+    return Operation(call, _TAG)
 
 
-def archive_calls(
+def archive_op(
     tag_ids: Iterable[uuid.UUID | str], company_id: uuid.UUID | str, archived: bool
-) -> list[Call]:
+) -> BulkOperation[tuple[TagModel, ...], tuple[TagModel, ...]]:
     """``POST /v0/tags/archive`` per chunk of at most 100 ids (none for no ids)."""
     company = ensure_uuid(company_id, "company_id")
     ids = _uuids(tag_ids, "tag_ids") or ()
-    return [
+    calls = [
         Call(
             "tags.archive",
             "POST",
@@ -157,6 +167,7 @@ def archive_calls(
         )
         for chunk in chunked(ids, MAX_TAGS_PER_ARCHIVE_REQUEST)
     ]
+    return BulkOperation([Operation(call, _TAG_LIST) for call in calls], _concat)
 
 
 class Tags(SyncResource):
@@ -170,7 +181,7 @@ class Tags(SyncResource):
         page_size: int | None = None,
     ) -> Paginator[TagModel]:
         """Iterate the tags of one group (archived ones too with ``include_archived=True``)."""
-        return self._paginate(paged(list_call(group_id, include_archived), TagModel, page_size))
+        return self._paginate(list_op(group_id, include_archived, page_size))
 
     def search(
         self,
@@ -184,15 +195,17 @@ class Tags(SyncResource):
         page_size: int | None = None,
     ) -> Paginator[TagModel]:
         """Iterate tags matching the filters (``archived`` wins over ``include_archived``)."""
-        call = search_call(
-            company_id,
-            tag_group_ids=tag_group_ids,
-            tag_ids=tag_ids,
-            archived=archived,
-            include_archived=include_archived,
-            text_search=text_search,
+        return self._paginate(
+            search_op(
+                company_id,
+                tag_group_ids=tag_group_ids,
+                tag_ids=tag_ids,
+                archived=archived,
+                include_archived=include_archived,
+                text_search=text_search,
+                page_size=page_size,
+            )
         )
-        return self._paginate(paged(call, TagModel, page_size))
 
     def create(
         self,
@@ -204,12 +217,19 @@ class Tags(SyncResource):
         other_dimension_values: Sequence[str] | None = None,
     ) -> TagModel:
         """Create a tag (an AS dimension value) in a group. ``Conflict`` if the code exists."""
-        call = create_call(group_id, code, name, archived, other_dimension_values)
-        return data_of(self._transport.request(call), TagModel)
+        return self._run(
+            create_op(
+                group_id,
+                code=code,
+                name=name,
+                archived=archived,
+                other_dimension_values=other_dimension_values,
+            )
+        )
 
     def get(self, tag_id: uuid.UUID | str) -> TagModel:
         """One tag."""
-        return data_of(self._transport.request(get_call(tag_id)), TagModel)
+        return self._run(get_op(tag_id))
 
     def update(
         self,
@@ -221,8 +241,15 @@ class Tags(SyncResource):
         other_dimension_values: Sequence[str] | None = None,
     ) -> TagModel:
         """Update, rename, archive or unarchive a tag (``code`` and ``archived`` required)."""
-        call = update_call(tag_id, code, archived, name, other_dimension_values)
-        return data_of(self._transport.request(call), TagModel)
+        return self._run(
+            update_op(
+                tag_id,
+                code=code,
+                archived=archived,
+                name=name,
+                other_dimension_values=other_dimension_values,
+            )
+        )
 
     def archive(
         self,
@@ -232,10 +259,7 @@ class Tags(SyncResource):
         archived: bool = True,
     ) -> tuple[TagModel, ...]:
         """Archive (or with ``archived=False`` unarchive) many tags, 100 per request."""
-        out: list[TagModel] = []
-        for call in archive_calls(tag_ids, company_id, archived):
-            out.extend(list_data_of(self._transport.request(call), TagModel))
-        return tuple(out)
+        return self._run(archive_op(tag_ids, company_id, archived))
 
 
 class AsyncTags(AsyncResource):
@@ -248,8 +272,8 @@ class AsyncTags(AsyncResource):
         include_archived: bool | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[TagModel]:
-        """Iterate (``async for``) the tags of one group; see :meth:`Tags.list`."""
-        return self._paginate(paged(list_call(group_id, include_archived), TagModel, page_size))
+        """Async twin of :meth:`Tags.list` (iterate with ``async for``)."""
+        return self._paginate(list_op(group_id, include_archived, page_size))
 
     def search(
         self,
@@ -262,16 +286,18 @@ class AsyncTags(AsyncResource):
         text_search: str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[TagModel]:
-        """Iterate (``async for``) matching tags; see :meth:`Tags.search`."""
-        call = search_call(
-            company_id,
-            tag_group_ids=tag_group_ids,
-            tag_ids=tag_ids,
-            archived=archived,
-            include_archived=include_archived,
-            text_search=text_search,
+        """Async twin of :meth:`Tags.search` (iterate with ``async for``)."""
+        return self._paginate(
+            search_op(
+                company_id,
+                tag_group_ids=tag_group_ids,
+                tag_ids=tag_ids,
+                archived=archived,
+                include_archived=include_archived,
+                text_search=text_search,
+                page_size=page_size,
+            )
         )
-        return self._paginate(paged(call, TagModel, page_size))
 
     async def create(
         self,
@@ -282,13 +308,20 @@ class AsyncTags(AsyncResource):
         archived: bool = False,
         other_dimension_values: Sequence[str] | None = None,
     ) -> TagModel:
-        """Create a tag; see :meth:`Tags.create`."""
-        call = create_call(group_id, code, name, archived, other_dimension_values)
-        return data_of(await self._transport.request(call), TagModel)
+        """Async twin of :meth:`Tags.create`."""
+        return await self._run(
+            create_op(
+                group_id,
+                code=code,
+                name=name,
+                archived=archived,
+                other_dimension_values=other_dimension_values,
+            )
+        )
 
     async def get(self, tag_id: uuid.UUID | str) -> TagModel:
-        """One tag."""
-        return data_of(await self._transport.request(get_call(tag_id)), TagModel)
+        """Async twin of :meth:`Tags.get`."""
+        return await self._run(get_op(tag_id))
 
     async def update(
         self,
@@ -299,9 +332,16 @@ class AsyncTags(AsyncResource):
         name: str | None = None,
         other_dimension_values: Sequence[str] | None = None,
     ) -> TagModel:
-        """Update a tag; see :meth:`Tags.update`."""
-        call = update_call(tag_id, code, archived, name, other_dimension_values)
-        return data_of(await self._transport.request(call), TagModel)
+        """Async twin of :meth:`Tags.update`."""
+        return await self._run(
+            update_op(
+                tag_id,
+                code=code,
+                archived=archived,
+                name=name,
+                other_dimension_values=other_dimension_values,
+            )
+        )
 
     async def archive(
         self,
@@ -310,8 +350,5 @@ class AsyncTags(AsyncResource):
         company_id: uuid.UUID | str,
         archived: bool = True,
     ) -> tuple[TagModel, ...]:
-        """Archive or unarchive many tags; see :meth:`Tags.archive`."""
-        out: list[TagModel] = []
-        for call in archive_calls(tag_ids, company_id, archived):
-            out.extend(list_data_of(await self._transport.request(call), TagModel))
-        return tuple(out)
+        """Async twin of :meth:`Tags.archive`."""
+        return await self._run(archive_op(tag_ids, company_id, archived))

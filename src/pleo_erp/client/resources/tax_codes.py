@@ -17,13 +17,14 @@ import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 
-from pleo_erp.client._request import Call, ensure_uuid, path_segment, query
-from pleo_erp.client.pagination import AsyncPaginator, Paginator
+from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
+from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
     SyncResource,
     check_enum,
-    data_of,
+    data_parser,
+    no_result,
     paged,
 )
 from pleo_erp.client.serialization import unstructure
@@ -37,6 +38,11 @@ from pleo_erp.models.tax_codes import (
 __all__ = ["AsyncTaxCodes", "TaxCodes"]
 
 _TAX_CODES = "/v0/tax-codes"
+_TAX_CODE = data_parser(TaxCodeModel)
+
+
+def _path(tax_code_id: uuid.UUID | str) -> str:
+    return id_path(_TAX_CODES, tax_code_id, "tax_code_id")
 
 
 def _rate(rate: Decimal | int | str) -> Decimal:
@@ -75,7 +81,7 @@ def _body(
     )
 
 
-def create_call(
+def create_op(
     company_id: uuid.UUID | str,
     *,
     name: str,
@@ -85,21 +91,21 @@ def create_call(
     code: str | None,
     ingoing_tax_account: str | None,
     outgoing_tax_account: str | None,
-) -> Call:
+) -> Operation[TaxCodeModel]:
     """``POST /v0/tax-codes`` (a create: not re-sent after ambiguous failures)."""
     body = _body(
         company_id, name, rate, type, archived, code, ingoing_tax_account, outgoing_tax_account
     )
-    return Call("tax_codes.create", "POST", _TAX_CODES, body=unstructure(body), idempotent=False)
+    call = Call("tax_codes.create", "POST", _TAX_CODES, body=unstructure(body), idempotent=False)
+    return Operation(call, _TAX_CODE)
 
 
-def get_call(tax_code_id: uuid.UUID | str) -> Call:
+def get_op(tax_code_id: uuid.UUID | str) -> Operation[TaxCodeModel]:
     """``GET /v0/tax-codes/{taxCodeId}``."""
-    tax_code = path_segment(ensure_uuid(tax_code_id, "tax_code_id"))
-    return Call("tax_codes.get", "GET", f"{_TAX_CODES}/{tax_code}")
+    return Operation(Call("tax_codes.get", "GET", _path(tax_code_id)), _TAX_CODE)
 
 
-def update_call(
+def update_op(
     tax_code_id: uuid.UUID | str,
     company_id: uuid.UUID | str,
     *,
@@ -110,29 +116,29 @@ def update_call(
     code: str | None,
     ingoing_tax_account: str | None,
     outgoing_tax_account: str | None,
-) -> Call:
+) -> Operation[TaxCodeModel]:
     """``PUT /v0/tax-codes/{taxCodeId}`` with the complete tax code."""
     body = _body(
         company_id, name, rate, type, archived, code, ingoing_tax_account, outgoing_tax_account
     )
-    tax_code = path_segment(ensure_uuid(tax_code_id, "tax_code_id"))
-    return Call("tax_codes.update", "PUT", f"{_TAX_CODES}/{tax_code}", body=unstructure(body))
+    call = Call("tax_codes.update", "PUT", _path(tax_code_id), body=unstructure(body))
+    return Operation(call, _TAX_CODE)
 
 
-def delete_call(tax_code_id: uuid.UUID | str) -> Call:
+def delete_op(tax_code_id: uuid.UUID | str) -> Operation[None]:
     """``DELETE /v0/tax-codes/{taxCodeId}``."""
-    tax_code = path_segment(ensure_uuid(tax_code_id, "tax_code_id"))
-    return Call("tax_codes.delete", "DELETE", f"{_TAX_CODES}/{tax_code}")
+    return Operation(Call("tax_codes.delete", "DELETE", _path(tax_code_id)), no_result)
 
 
-def search_call(
+def search_op(
     company_id: uuid.UUID | str,
     *,
     archived: bool | None,
     code: str | None,
     tax_code_ids: Iterable[uuid.UUID | str] | None,
     type: TaxCodeTypeModel | str | None,
-) -> Call:
+    page_size: int | None,
+) -> PagedCall[TaxCodeModel]:
     """``POST /v0/tax-codes:search?company_id=…`` (read-only, so safe to re-send)."""
     if isinstance(tax_code_ids, str):
         raise ValueError("tax_code_ids must be a list of UUIDs")
@@ -146,13 +152,14 @@ def search_call(
         ),
         type=check_enum(TaxCodeTypeModel, type, "type") if type is not None else None,
     )
-    return Call(
+    call = Call(
         "tax_codes.search",
         "POST",
         f"{_TAX_CODES}:search",
         query(company_id=ensure_uuid(company_id, "company_id")),
         body=unstructure(body),
     )
+    return paged(call, TaxCodeModel, page_size)
 
 
 class TaxCodes(SyncResource):
@@ -171,21 +178,22 @@ class TaxCodes(SyncResource):
         outgoing_tax_account: str | None = None,
     ) -> TaxCodeModel:
         """Create a tax code (``rate`` as a fraction: ``Decimal("0.25")`` for 25 %)."""
-        call = create_call(
-            company_id,
-            name=name,
-            rate=rate,
-            type=type,
-            archived=archived,
-            code=code,
-            ingoing_tax_account=ingoing_tax_account,
-            outgoing_tax_account=outgoing_tax_account,
+        return self._run(
+            create_op(
+                company_id,
+                name=name,
+                rate=rate,
+                type=type,
+                archived=archived,
+                code=code,
+                ingoing_tax_account=ingoing_tax_account,
+                outgoing_tax_account=outgoing_tax_account,
+            )
         )
-        return data_of(self._transport.request(call), TaxCodeModel)
 
     def get(self, tax_code_id: uuid.UUID | str) -> TaxCodeModel:
         """One tax code."""
-        return data_of(self._transport.request(get_call(tax_code_id)), TaxCodeModel)
+        return self._run(get_op(tax_code_id))
 
     def update(
         self,
@@ -201,22 +209,23 @@ class TaxCodes(SyncResource):
         outgoing_tax_account: str | None = None,
     ) -> TaxCodeModel:
         """Replace the tax code (the body is the same complete model as on create)."""
-        call = update_call(
-            tax_code_id,
-            company_id,
-            name=name,
-            rate=rate,
-            type=type,
-            archived=archived,
-            code=code,
-            ingoing_tax_account=ingoing_tax_account,
-            outgoing_tax_account=outgoing_tax_account,
+        return self._run(
+            update_op(
+                tax_code_id,
+                company_id,
+                name=name,
+                rate=rate,
+                type=type,
+                archived=archived,
+                code=code,
+                ingoing_tax_account=ingoing_tax_account,
+                outgoing_tax_account=outgoing_tax_account,
+            )
         )
-        return data_of(self._transport.request(call), TaxCodeModel)
 
     def delete(self, tax_code_id: uuid.UUID | str) -> None:
         """Delete a tax code (a sync archives instead)."""
-        self._transport.request(delete_call(tax_code_id))
+        self._run(delete_op(tax_code_id))
 
     def search(
         self,
@@ -229,10 +238,16 @@ class TaxCodes(SyncResource):
         page_size: int | None = None,
     ) -> Paginator[TaxCodeModel]:
         """Iterate the company's tax codes (archived and active unless ``archived`` is set)."""
-        call = search_call(
-            company_id, archived=archived, code=code, tax_code_ids=tax_code_ids, type=type
+        return self._paginate(
+            search_op(
+                company_id,
+                archived=archived,
+                code=code,
+                tax_code_ids=tax_code_ids,
+                type=type,
+                page_size=page_size,
+            )
         )
-        return self._paginate(paged(call, TaxCodeModel, page_size))
 
 
 class AsyncTaxCodes(AsyncResource):
@@ -250,22 +265,23 @@ class AsyncTaxCodes(AsyncResource):
         ingoing_tax_account: str | None = None,
         outgoing_tax_account: str | None = None,
     ) -> TaxCodeModel:
-        """Create a tax code; see :meth:`TaxCodes.create`."""
-        call = create_call(
-            company_id,
-            name=name,
-            rate=rate,
-            type=type,
-            archived=archived,
-            code=code,
-            ingoing_tax_account=ingoing_tax_account,
-            outgoing_tax_account=outgoing_tax_account,
+        """Async twin of :meth:`TaxCodes.create`."""
+        return await self._run(
+            create_op(
+                company_id,
+                name=name,
+                rate=rate,
+                type=type,
+                archived=archived,
+                code=code,
+                ingoing_tax_account=ingoing_tax_account,
+                outgoing_tax_account=outgoing_tax_account,
+            )
         )
-        return data_of(await self._transport.request(call), TaxCodeModel)
 
     async def get(self, tax_code_id: uuid.UUID | str) -> TaxCodeModel:
-        """One tax code."""
-        return data_of(await self._transport.request(get_call(tax_code_id)), TaxCodeModel)
+        """Async twin of :meth:`TaxCodes.get`."""
+        return await self._run(get_op(tax_code_id))
 
     async def update(
         self,
@@ -280,23 +296,24 @@ class AsyncTaxCodes(AsyncResource):
         ingoing_tax_account: str | None = None,
         outgoing_tax_account: str | None = None,
     ) -> TaxCodeModel:
-        """Replace the tax code; see :meth:`TaxCodes.update`."""
-        call = update_call(
-            tax_code_id,
-            company_id,
-            name=name,
-            rate=rate,
-            type=type,
-            archived=archived,
-            code=code,
-            ingoing_tax_account=ingoing_tax_account,
-            outgoing_tax_account=outgoing_tax_account,
+        """Async twin of :meth:`TaxCodes.update`."""
+        return await self._run(
+            update_op(
+                tax_code_id,
+                company_id,
+                name=name,
+                rate=rate,
+                type=type,
+                archived=archived,
+                code=code,
+                ingoing_tax_account=ingoing_tax_account,
+                outgoing_tax_account=outgoing_tax_account,
+            )
         )
-        return data_of(await self._transport.request(call), TaxCodeModel)
 
     async def delete(self, tax_code_id: uuid.UUID | str) -> None:
-        """Delete a tax code."""
-        await self._transport.request(delete_call(tax_code_id))
+        """Async twin of :meth:`TaxCodes.delete`."""
+        await self._run(delete_op(tax_code_id))
 
     def search(
         self,
@@ -308,8 +325,14 @@ class AsyncTaxCodes(AsyncResource):
         type: TaxCodeTypeModel | str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[TaxCodeModel]:
-        """Iterate (``async for``) the company's tax codes; see :meth:`TaxCodes.search`."""
-        call = search_call(
-            company_id, archived=archived, code=code, tax_code_ids=tax_code_ids, type=type
+        """Async twin of :meth:`TaxCodes.search` (iterate with ``async for``)."""
+        return self._paginate(
+            search_op(
+                company_id,
+                archived=archived,
+                code=code,
+                tax_code_ids=tax_code_ids,
+                type=type,
+                page_size=page_size,
+            )
         )
-        return self._paginate(paged(call, TaxCodeModel, page_size))

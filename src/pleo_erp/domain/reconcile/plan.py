@@ -217,8 +217,10 @@ class Plan:
         """The issues of severity ``error``."""
         return tuple(i for i in self.issues if i.severity is IssueSeverity.ERROR)
 
-    def of_kind(self, kind: ActionKind) -> tuple[Action, ...]:
-        """The actions of one kind, in plan order (NOOP included)."""
+    def of_kind(self, kind: ActionKind | str) -> tuple[Action, ...]:
+        """The actions of one kind (an ``ActionKind`` or its value, e.g. ``"update"``), in
+        plan order (NOOP included)."""
+        kind = ActionKind(kind)
         if kind is ActionKind.NOOP:
             return self.noops
         return tuple(a for a in self.actions if a.kind is kind)
