@@ -97,3 +97,48 @@ def test_verbose_details() -> None:
     loud.detail("shown")
     assert quiet_out.getvalue() == ""
     assert loud_out.getvalue() == "shown\n"
+
+
+def test_wrapped_prose_fits_the_width_and_keeps_every_word() -> None:
+    output, out, _ = _output(width=60)
+    text = " ".join(f"word{n}" for n in range(40))
+    output.wrapped(text, indent=4)
+    lines = out.getvalue().splitlines()
+    assert len(lines) > 1
+    assert all(len(line) <= 60 and line.startswith("    word") for line in lines)
+    assert " ".join(line.strip() for line in lines) == text
+
+
+def test_width_defaults_to_100_off_a_terminal_and_never_gets_tiny() -> None:
+    assert _output()[0].width == 100
+    assert _output(width=132)[0].width == 132
+    assert _output(width=5)[0].width == 40
+
+
+def test_width_from_env_reads_columns() -> None:
+    from pleo_erp.cli._output import width_from_env
+
+    assert width_from_env({"COLUMNS": "80"}) == 80
+    assert width_from_env({}) is None
+    assert width_from_env({"COLUMNS": "wide"}) is None
+    assert width_from_env({"COLUMNS": "0"}) is None
+
+
+def test_a_secret_is_scrubbed_before_wrapping_could_split_it() -> None:
+    output, out, _ = _output(width=40)
+    secret = "correct horse battery staple"  # a passphrase: wrapping may break at its spaces
+    output.add_secret(secret)
+    output.wrapped(f"{'a ' * 15}{secret} " * 3)
+    text = out.getvalue()
+    for word in ("horse", "battery", "staple"):
+        assert word not in text
+    assert text.count("***") == 3
+
+
+def test_commands_are_never_wrapped_even_by_rich() -> None:
+    pytest.importorskip("rich")
+    command = "/a/long/path/bin/python -m pip install fava && /a/long/path/bin/fava " + "x" * 80
+    for fancy in (False, True):
+        output, out, _ = _output(fancy=fancy, width=60)
+        output.command(command)
+        assert out.getvalue() == f"    {command}\n"

@@ -127,6 +127,20 @@ def test_export_reports_failed_items_and_exit_1_then_empty_queue(tmp_path: Path)
         assert "Failed items" in rest.out
         for failure in ("vendor_unknown", "missing_configuration", "tax_code_unknown"):
             assert failure in rest.out
+        # Sections in one style; the failed items after the totals, reasons wrapped to 100
+        # columns (no terminal, no COLUMNS) on their own indented lines.
+        lines = rest.out.splitlines()
+        assert [line for line in lines if line.startswith("==")] == [
+            "== Export jobs (oldest first) ==",
+            "== Failed items (reported to Pleo with these reasons) ==",
+        ]
+        failed_at = lines.index("== Failed items (reported to Pleo with these reasons) ==")
+        assert any("items exported" in line for line in lines[:failed_at])
+        assert all(not line or line.startswith(("==", "  ")) for line in lines)
+        section = lines[failed_at + 1 :]
+        assert section[0].split() == ["job", "item", "type", "failure"]
+        assert all(len(line) <= 100 for line in section)
+        assert sum(line.startswith("    ") for line in section) > 7  # wrapped reasons
         assert "finished with" in rest.err
         statuses = {job["id"]: job["status"] for job in served.sandbox.jobs(served.company_id)}
         assert statuses == served.demo.expected_job_statuses

@@ -12,6 +12,7 @@ import email.utils
 import logging
 import re
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from pleo_erp.client._transport import (
 )
 from pleo_erp.client.auth import ApiKeyAuth
 from pleo_erp.client.errors import (
+    AuthenticationError,
     BadRequest,
     Conflict,
     NotFound,
@@ -314,6 +316,7 @@ def test_rate_limited_after_exhaustion_carries_retry_after(httpx_mock: HTTPXMock
     ("status", "cls"),
     [
         (400, BadRequest),
+        (401, AuthenticationError),
         (403, PermissionDenied),
         (404, NotFound),
         (409, Conflict),
@@ -324,11 +327,13 @@ def test_rate_limited_after_exhaustion_carries_retry_after(httpx_mock: HTTPXMock
 def test_a47_no_retry_on_client_errors(
     httpx_mock: HTTPXMock, status: int, cls: type[PleoAPIError]
 ) -> None:
-    """Rule A47: 400/403/404/409/422 (and 413) are answered once, never retried."""
+    """Rule A47: 400/401/403/404/409/422 (and 413) are answered once, never retried."""
     httpx_mock.add_response(url=JOB_URL, status_code=status, json={"type": "X", "message": "no"})
     fake = FakeTime()
     with pytest.raises(cls) as info:
         make_transport(fake).request(GET_JOB)
+    assert type(info.value) is cls
+    assert info.value.status_code == status
     assert info.value.retryable is False
     assert len(httpx_mock.get_requests()) == 1
     assert fake.sleeps == []
@@ -475,6 +480,78 @@ def test_non_json_error_body_kept_raw(httpx_mock: HTTPXMock) -> None:
     assert info.value.body == "<html>Bad</html>"
     assert info.value.type is None
     assert info.value.message == "Bad Request"
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "body"),
+    [
+        (409, Conflict, {"message": "no type"}),  # "type" is required by ExceptionInfo
+        (404, NotFound, {"type": 404, "message": "type is not a string"}),
+        (422, Unprocessable, {"type": "X", "message": ["not", "a", "string"]}),
+        (400, BadRequest, ["an", "array"]),
+        (500, ServerError, "a JSON string"),
+    ],
+)
+def test_error_body_not_fitting_exception_info_still_gives_the_typed_error(
+    httpx_mock: HTTPXMock, status: int, cls: type[PleoAPIError], body: Any
+) -> None:
+    """The class comes from the status; a body the converter cannot read as ``ExceptionInfo``
+    yields no ``type`` and the reason phrase as message, and is kept raw on ``.body``."""
+    httpx_mock.add_response(url=JOB_URL, status_code=status, json=body)
+    with pytest.raises(cls) as info:
+        make_transport(FakeTime(), max_retries=0).request(GET_JOB)
+    error = info.value
+    assert type(error) is cls
+    assert error.type is None
+    assert error.message == httpx.codes.get_reason_phrase(status)
+    assert error.body == body
+
+
+def test_error_body_with_extra_keys_and_empty_fields(httpx_mock: HTTPXMock) -> None:
+    """Unknown keys are ignored like in every response; an empty ``type``/``message`` counts
+    as absent (no ``type``, reason-phrase message)."""
+    httpx_mock.add_response(
+        url=JOB_URL, status_code=409, json={"type": "DUPLICATE", "message": "dup", "extra": [1]}
+    )
+    httpx_mock.add_response(url=JOB_URL, status_code=409, json={"type": "", "message": ""})
+    transport = make_transport(FakeTime())
+    with pytest.raises(Conflict) as first:
+        transport.request(GET_JOB)
+    assert (first.value.type, first.value.message) == ("DUPLICATE", "dup")
+    with pytest.raises(Conflict) as second:
+        transport.request(GET_JOB)
+    assert (second.value.type, second.value.message) == (None, "Conflict")
+
+
+def test_error_without_reason_phrase_uses_a_scrubbed_excerpt(httpx_mock: HTTPXMock) -> None:
+    """A status without a reason phrase (599) and a non-JSON body: the message is a one-line
+    excerpt of at most 200 characters, with the request's credential and query removed even
+    if the body echoes them."""
+    secret_cursor = "SECRETCURSORVALUE"
+    url = f"{PRODUCTION}/v3/export-items?job_id=42&after={secret_cursor}"
+    echoed = f"proxy\nfailure for {url}\n  Authorization: {BASIC} " + "x" * 500
+    httpx_mock.add_response(status_code=599, text=echoed)
+    call = Call(
+        "export_items.list", "GET", "/v3/export-items", (("job_id", "42"), ("after", secret_cursor))
+    )
+    with pytest.raises(ServerError) as info:
+        make_transport(FakeTime(), max_retries=0).request(call)
+    message = info.value.message
+    assert message.startswith("proxy failure for /v3/export-items")
+    assert len(message) <= 200
+    assert "\n" not in message
+    for secret in (SECRET_KEY, BASIC, BASIC.split()[1], secret_cursor):
+        assert secret not in message
+        assert secret not in str(info.value)
+    assert info.value.body == echoed  # the raw body stays available to the caller
+
+
+def test_empty_error_body_without_reason_phrase(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=JOB_URL, status_code=599)
+    with pytest.raises(ServerError) as info:
+        make_transport(FakeTime(), max_retries=0).request(GET_JOB)
+    assert info.value.message == "request failed"
+    assert info.value.body is None
 
 
 def test_error_headers_redacted(httpx_mock: HTTPXMock) -> None:

@@ -3,6 +3,11 @@ required-ness, nullability and types, and every example payload structures.
 
 Deliberate deviations from the letter of the spec are listed in ``DEVIATIONS`` with the
 reason; anything else that differs fails.
+
+The specs are read from the JSON copies the package ships, so these tests run with or without
+``../shared/pleo-openapi`` (and fail, not skip, without the copies). Only the checks of the
+shared files themselves (the example payloads, the ``sync_specs.py --check`` comparison) need
+``../shared`` and skip without it: there is nothing else to compare them with.
 """
 
 from __future__ import annotations
@@ -423,8 +428,13 @@ def _load_script(relative: str) -> Any:
 
 
 def test_shipped_specs_are_the_eight_files() -> None:
-    """The sandbox ships one JSON copy per spec file (``scripts/sync_specs.py``)."""
-    assert len(specs()) == 8
+    """The sandbox ships one JSON copy per spec file (``scripts/sync_specs.py``).
+
+    Every spec test in this file reads these copies, so they run with or without
+    ``../shared/pleo-openapi``. Without the copies the parametrized tests would collect no
+    cases (pytest reports that as a skip); this test turns that into a failure.
+    """
+    assert len(specs()) == 8, f"expected 8 spec copies in {SPEC_DIR}: run scripts/sync_specs.py"
     for doc in specs().values():
         assert doc["openapi"].startswith("3.")
         assert doc["components"]["schemas"]

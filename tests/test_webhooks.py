@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pleo_erp.client.errors import ResponseValidationError, WebhookVerificationError
+from pleo_erp.client.serialization import structure
 from pleo_erp.client.webhooks import (
     BasicAuthVerifier,
     ExportJobCreatedEvent,
@@ -408,6 +409,25 @@ def test_unknown_event_type_kept_generic_with_raw_data() -> None:
             ).encode(),
             "$.data.createdAt",
         ),
+        (b'{"eventType": ""}', "$.eventType"),
+        (b'{"eventType": "v1.vendor.created", "eventId": 7}', "$.eventId"),
+        (
+            json.dumps(
+                {
+                    "eventType": "v1.export-job.created",
+                    "data": {"id": JOB_ID, "companyId": COMPANY_ID, "status": 1},
+                }
+            ).encode(),
+            "$.data.status",
+        ),
+        (
+            json.dumps(
+                {"payload": {"eventType": "v1.export-job.created", "data": {"id": "x"}}}
+            ).encode(),
+            "$.payload.data.id",
+        ),
+        (json.dumps({"payload": {"data": {}}}).encode(), "$.payload.eventType"),
+        (b"\xff\xfe not utf-8", "$"),
     ],
 )
 def test_malformed_payload_names_the_path(body: bytes, path: str) -> None:
@@ -415,6 +435,81 @@ def test_malformed_payload_names_the_path(body: bytes, path: str) -> None:
         parse_event(body)
     assert info.value.path == path
     assert isinstance(info.value, ResponseValidationError)
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "2025-05-23T15:21:32Z",
+        "2025-05-23T17:21:32+02:00",
+        "2025-05-23T15:21:32.123456789Z",  # nanoseconds: truncated like every Pleo timestamp
+        "2025-05-23T15:21:32",  # no offset: read exactly as the converter reads it
+        "2025-05-23",
+    ],
+)
+def test_created_at_follows_the_converters_datetime_rules(created_at: str) -> None:
+    """DESIGN "one cattrs converter": a webhook timestamp is read by the same rules as every
+    other Pleo date-time (the converter decides what an offset-less value means, not a second
+    parser here), and an accepted value is never naive."""
+    body = {
+        "eventType": "v1.export-job.created",
+        "data": {"id": JOB_ID, "companyId": COMPANY_ID, "createdAt": created_at},
+    }
+    try:
+        expected = structure(created_at, datetime)
+    except ResponseValidationError:
+        with pytest.raises(WebhookPayloadError) as info:
+            parse_event(body)
+        assert info.value.path == "$.data.createdAt"
+        return
+    event = parse_event(body)
+    assert isinstance(event, ExportJobCreatedEvent)
+    assert event.created_at == expected
+    assert event.created_at is not None
+    assert event.created_at.tzinfo is not None
+    assert event.created_at.utcoffset() == expected.utcoffset()
+
+
+def test_naive_created_at_is_the_converters_utc_not_local_time() -> None:
+    """An offset-less ``createdAt`` gets the converter's documented meaning (Pleo's times are
+    UTC), pinned here so a change of that rule is a deliberate, visible one."""
+    event = parse_event(
+        {
+            "eventType": "v1.export-job.created",
+            "data": {"id": JOB_ID, "companyId": COMPANY_ID, "createdAt": "2025-05-23T15:21:32"},
+        }
+    )
+    assert isinstance(event, ExportJobCreatedEvent)
+    assert event.created_at == structure("2025-05-23T15:21:32Z", datetime)
+    assert event.created_at == datetime(2025, 5, 23, 15, 21, 32, tzinfo=timezone.utc)
+
+
+def test_mapping_body_with_datetime_objects_follows_the_converter() -> None:
+    """A pre-parsed body may carry a ``datetime``: an aware one is kept, a naive one is refused
+    (the converter never guesses a zone for a Python object)."""
+    aware = datetime(2025, 5, 23, 17, 21, 32, tzinfo=timezone(timedelta(hours=2)))
+    data = {"id": JOB_ID, "companyId": COMPANY_ID, "createdAt": aware}
+    event = parse_event({"eventType": "v1.export-job.created", "data": data})
+    assert isinstance(event, ExportJobCreatedEvent)
+    assert event.created_at == aware
+    naive = {**data, "createdAt": datetime(2025, 5, 23, 15, 21, 32)}
+    with pytest.raises(WebhookPayloadError) as info:
+        parse_event({"eventType": "v1.export-job.created", "data": naive})
+    assert info.value.path == "$.data.createdAt"
+
+
+def test_typed_event_ignores_unknown_keys_and_keeps_raw_data() -> None:
+    """Unknown keys (here the newer docs' header copies and extra job fields) never fail a
+    delivery; ``data`` stays the raw object for callers that need more than the typed fields."""
+    inner = json.loads(BODY)
+    inner["data"]["isInteractive"] = True
+    inner["data"]["status"] = "some_future_status"
+    wrapped = {"webhook-id": "msg_1", "webhook-timestamp": TS, "payload": inner}
+    event = parse_event(json.dumps(wrapped).encode())
+    assert isinstance(event, ExportJobCreatedEvent)
+    assert event.status == "some_future_status"
+    assert event.data["isInteractive"] is True
+    assert event.expires_in == 3600
 
 
 # ---- secrets stay secret ---------------------------------------------------------------------

@@ -123,9 +123,15 @@ def run(
         return code if isinstance(code, int) else (0 if code is None else 2)
 
     # Imported after parsing: `--version` and usage errors need none of the SDK.
-    from pleo_erp.cli._output import Output
+    from pleo_erp.cli._output import Output, width_from_env
 
-    out: Output = Output(json_mode=args.json, stdout=stdout, stderr=stderr, verbose=args.verbose)
+    out: Output = Output(
+        json_mode=args.json,
+        stdout=stdout,
+        stderr=stderr,
+        verbose=args.verbose,
+        width=width_from_env(environment),
+    )
     # Scrub the secrets of the environment even before the settings are parsed.
     for name in ("PLEO_API_KEY", "PLEO_CLIENT_SECRET", "PLEO_WEBHOOK_SECRET"):
         out.add_secret(environment.get(name))

@@ -18,7 +18,8 @@ from pleo_erp.cli._errors import ExitCode, UsageError
 from pleo_erp.cli._progress import ExportProgress, SyncProgressBar
 from pleo_erp.cli._render import (
     export_to_dict,
-    render_export,
+    render_export_jobs,
+    render_failed_items,
     render_plan,
     render_sync_counts,
     render_sync_details,
@@ -258,13 +259,14 @@ def finish_export(ctx: Context, report: ExportReport) -> int:
     if out.json_mode:
         out.emit({"command": ctx.args.command, "exit_code": int(code), **export_to_dict(report)})
         return int(code)
-    out.heading("Export")
-    render_export(out, report, verbose=out.verbose)
+    out.heading("Export jobs (oldest first)")
+    render_export_jobs(out, report, verbose=out.verbose)
     counts = report.counts
     out.line(
-        f"{counts['successful']} items exported, {counts['failed']} failed, "
+        f"  {counts['successful']} items exported, {counts['failed']} failed, "
         f"{len(report.jobs)} jobs, {report.requests} requests in {report.duration:.2f}s"
     )
+    render_failed_items(out, report)
     if code is ExitCode.FAILURES:
         out.error(
             f"the export finished with {counts['failed']} failed items; "

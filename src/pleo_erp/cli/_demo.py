@@ -8,6 +8,8 @@
 4. Report per level what was created/updated/unarchived/archived, per job what succeeded and
    what failed with which reason (the demo's third job fails some items *on purpose*), the
    requests made and the time taken; check the ledger with Beancount's loader (bean-check).
+5. Remove the ledger's lock file (the demo directory is the demo's own), and print the commands
+   that check the ledger and open it in Fava with the interpreter running the CLI.
 
 The exit code is 0 when every outcome is the one the demo data expects (deliberate failures
 included), 1 otherwise.
@@ -24,6 +26,7 @@ from typing import Any
 from pleo_erp.cli._commands import Measured, export_exit_code
 from pleo_erp.cli._context import Context
 from pleo_erp.cli._errors import ConfigError, ExitCode, UsageError
+from pleo_erp.cli._next_steps import bean_check_command, fava_command
 from pleo_erp.cli._output import Output
 from pleo_erp.cli._progress import ExportProgress, SyncProgressBar
 from pleo_erp.cli._render import (
@@ -41,7 +44,7 @@ from pleo_erp.orchestration.sync_report import SyncReport
 from pleo_erp.state import MEMORY, StateDB
 from pleo_erp.state.export_journal import SQLiteExportJournal
 
-__all__ = ["DEMO_MARKER", "LEDGER_FILE", "cmd_demo", "prepare_demo_dir"]
+__all__ = ["DEMO_MARKER", "LEDGER_FILE", "cmd_demo", "prepare_demo_dir", "remove_lock_file"]
 
 DEMO_MARKER = ".pleo-erp-demo"
 """The file that marks a directory as created by ``pleo-erp demo`` (and so safe to replace)."""
@@ -99,6 +102,40 @@ def bean_check(ledger: Path) -> tuple[int, int, list[str]]:
     transactions = sum(isinstance(e, data.Transaction) for e in entries)
     messages = [str(getattr(e, "message", e)).splitlines()[0] for e in errors[:5]]
     return len(errors), transactions, messages
+
+
+def remove_lock_file(path: Path) -> bool:
+    """Delete the ledger's sidecar lock file unless a process holds it; whether it is gone.
+
+    The Beancount adapter keeps ``<ledger>.lock`` between writes (deleting a lock file is
+    unsafe while others may open it); the demo directory belongs to the demo, though, and a
+    stray lock file only puzzles a first-time user. It is taken without waiting first, so a
+    writer still holding it (another process on the same ledger) keeps it.
+    """
+    from pleo_erp.adapters.beancount import LedgerLock, LockTimeout
+
+    if not path.exists():
+        return True
+    lock = LedgerLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except (LockTimeout, OSError):
+        return False
+    try:
+        path.unlink(missing_ok=True)
+        return True
+    except PermissionError:
+        # Windows deletes no open file: try again once the lock is released (below).
+        pass
+    except OSError:
+        return False
+    finally:
+        lock.release()
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
 
 
 def _check_expectations(report: ExportReport, demo: Any) -> list[str]:
@@ -193,6 +230,8 @@ def cmd_demo(ctx: Context) -> int:
             render_export(out, export, verbose=out.verbose)
             requests = client.request_count
     state.close()
+    lock_path = Path(system.ledger.lock.path)
+    lock_removed = remove_lock_file(lock_path)
 
     problems = _check_expectations(export, demo)
     errors, transactions, messages = bean_check(ledger_path)
@@ -265,11 +304,14 @@ def cmd_demo(ctx: Context) -> int:
         out.line(f"    {message}")
     for problem in problems:
         out.line(f"  unexpected:    {problem}")
-    out.line("")
-    out.line("Open the ledger in Fava:")
-    out.line(f"  pip install fava && fava {shown_ledger}")
-    out.line("Check it with Beancount:")
-    out.line(f"  bean-check {shown_ledger}")
+    if not lock_removed:
+        out.line(f"  lock file      {_display(lock_path, ctx.cwd)} kept: another process holds it")
+
+    out.heading("Next steps")
+    out.line("  check the ledger with Beancount:")
+    out.command(bean_check_command(shown_ledger, cwd=ctx.cwd))
+    out.line("  browse it in Fava (then open http://127.0.0.1:5000):")
+    out.command(fava_command(shown_ledger, cwd=ctx.cwd))
     if not ok:
         out.error("the demo did not end as designed (see above)")
     return 0 if ok else 1

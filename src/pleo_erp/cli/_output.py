@@ -9,7 +9,9 @@ to stderr; results go to stdout (in ``--json`` mode stdout carries the JSON docu
 from __future__ import annotations
 
 import json
+import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,7 +19,13 @@ from typing import Any, TextIO
 
 from pleo_erp.cli._config import MASK
 
-__all__ = ["Output", "ProgressUpdate", "rich_available"]
+__all__ = ["DEFAULT_WIDTH", "Output", "ProgressUpdate", "rich_available", "width_from_env"]
+
+DEFAULT_WIDTH = 100
+"""Columns to wrap prose to when the output is not a terminal and ``COLUMNS`` is not set."""
+
+# Narrower than this, wrapped prose would be a word per line: wrap at this width instead.
+_MIN_WIDTH = 40
 
 ProgressUpdate = Callable[[int, int], None]
 """``update(done, total)``: advance a progress bar (``total`` may grow as work is discovered)."""
@@ -44,6 +52,8 @@ class Output:
         stdout / stderr: the streams (tests pass ``capsys``'s).
         fancy: force rich on or off; default: rich if installed and stdout is a terminal.
         verbose: show :meth:`detail` lines.
+        width: columns to wrap prose to (:meth:`wrapped`); default: the terminal's width,
+            else :data:`DEFAULT_WIDTH`.
     """
 
     def __init__(
@@ -54,11 +64,13 @@ class Output:
         stderr: TextIO | None = None,
         fancy: bool | None = None,
         verbose: bool = False,
+        width: int | None = None,
     ) -> None:
         self.json_mode = json_mode
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
         self.verbose = verbose
+        self._width = width
         if fancy is None:
             fancy = not json_mode and rich_available() and _isatty(self.stdout)
         self.fancy = fancy
@@ -67,7 +79,7 @@ class Output:
         if self.fancy:
             from rich.console import Console
 
-            self._console = Console(file=self.stdout, highlight=False, soft_wrap=False)
+            self._console = Console(file=self.stdout, highlight=False, soft_wrap=False, width=width)
 
     # ---- secrecy ----------------------------------------------------------------------------
 
@@ -95,6 +107,49 @@ class Output:
             from rich.text import Text
 
             self._console.print(Text(text, style=style or ""))
+        else:
+            print(text, file=self.stdout)
+
+    @property
+    def width(self) -> int:
+        """Columns available for a line: as given, else the terminal's, else 100."""
+        if self._width is not None:
+            width = self._width
+        elif self._console is not None:
+            width = int(self._console.width)
+        else:
+            width = _stream_columns(self.stdout) or DEFAULT_WIDTH
+        return max(width, _MIN_WIDTH)
+
+    def wrapped(self, text: str, *, indent: int = 2, hanging: int | None = None) -> None:
+        """``text`` as lines wrapped to :attr:`width`, indented (later lines by ``hanging``).
+
+        Secrets are scrubbed *before* wrapping, so a line break cannot split one into parts
+        that :meth:`scrub` would no longer recognise.
+        """
+        if self.json_mode:
+            return
+        later = indent if hanging is None else hanging
+        lines = textwrap.wrap(
+            self.scrub(text),
+            width=self.width,
+            initial_indent=" " * indent,
+            subsequent_indent=" " * later,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for line in lines:
+            self.line(line)
+
+    def command(self, text: str, *, indent: int = 4) -> None:
+        """A shell command to copy: one line, never wrapped (the terminal folds it if long)."""
+        if self.json_mode:
+            return
+        text = " " * indent + self.scrub(text)
+        if self._console is not None:
+            from rich.text import Text
+
+            self._console.print(Text(text), soft_wrap=True)
         else:
             print(text, file=self.stdout)
 
@@ -257,6 +312,25 @@ def _json_default(value: object) -> object:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)
+
+
+def width_from_env(env: Mapping[str, str]) -> int | None:
+    """The ``COLUMNS`` setting of ``env`` as a width, or ``None`` when unset or not a number."""
+    try:
+        columns = int(env.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return columns if columns > 0 else None
+
+
+def _stream_columns(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to; ``None`` when it is no terminal."""
+    if not _isatty(stream):
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _isatty(stream: TextIO) -> bool:

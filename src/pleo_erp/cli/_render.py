@@ -22,6 +22,8 @@ __all__ = [
     "export_to_dict",
     "plan_rows",
     "render_export",
+    "render_export_jobs",
+    "render_failed_items",
     "render_plan",
     "render_sync_counts",
     "sync_counts",
@@ -45,6 +47,9 @@ OBJECT_LABELS: dict[ObjectKind, str] = {
 }
 
 _SHORT_ID = 8
+
+# Reasons (and the continuation of long job lines) are indented under their item's line.
+_REASON_INDENT = 4
 
 
 def _short(value: object) -> str:
@@ -212,12 +217,21 @@ def _job_outcome(job: JobReport) -> str:
 
 
 def render_export(out: Output, report: ExportReport, *, verbose: bool = False) -> None:
-    """A row per job, then every failed item with its reason, then the totals."""
+    """The jobs (:func:`render_export_jobs`), then the failed items in their own section."""
+    render_export_jobs(out, report, verbose=verbose)
+    render_failed_items(out, report)
+
+
+def render_export_jobs(out: Output, report: ExportReport, *, verbose: bool = False) -> None:
+    """A row per job (in the order processed: oldest first), then job-level problems.
+
+    The table has no title: it is the body of the caller's section (``out.heading``).
+    """
     if not report.jobs:
         out.line("  no pending export job: the queue is empty")
     else:
         out.table(
-            "Export jobs (oldest first)",
+            None,
             ["job", "was", "outcome", "successful", "failed", "skipped", "requests", "seconds"],
             [
                 [
@@ -233,29 +247,17 @@ def render_export(out: Output, report: ExportReport, *, verbose: bool = False) -
                 for job in report.jobs
             ],
         )
-    failed = [(job, item) for job in report.jobs for item in job.items if not item.ok]
-    if failed:
-        out.table(
-            "Failed items (reported to Pleo with these reasons)",
-            ["job", "item", "type", "failure", "reason"],
-            [
-                [
-                    _short(job.job_id),
-                    _short(item.accounting_entry_id),
-                    item.item_type or "",
-                    item.failure_type or "",
-                    item.failure_reason or "",
-                ]
-                for job, item in failed
-            ],
-        )
     for job in report.jobs:
         if job.failure_type:
-            out.line(f"  job {_short(job.job_id)} failed: {job.failure_type}: {job.failure_reason}")
+            out.wrapped(
+                f"job {_short(job.job_id)} failed: {job.failure_type}: {job.failure_reason}",
+                hanging=_REASON_INDENT,
+            )
         for error in job.update_errors:
-            out.line(
-                f"  Pleo refused the outcome of item {_short(error.accounting_entry_id)}: "
-                f"{error.type}: {error.message}"
+            out.wrapped(
+                f"Pleo refused the outcome of item {_short(error.accounting_entry_id)}: "
+                f"{error.type}: {error.message}",
+                hanging=_REASON_INDENT,
             )
     if verbose:
         for item in report.items:
@@ -266,7 +268,44 @@ def render_export(out: Output, report: ExportReport, *, verbose: bool = False) -
                     f"{item.external_id or ''}{extra}"
                 )
             for warning in item.warnings:
-                out.line(f"  warning {_short(item.accounting_entry_id)}: {warning}")
+                out.wrapped(
+                    f"warning {_short(item.accounting_entry_id)}: {warning}",
+                    hanging=_REASON_INDENT,
+                )
+
+
+def render_failed_items(out: Output, report: ExportReport) -> None:
+    """A section with a line per failed item, its reason wrapped on the lines below.
+
+    The reasons are long sentences (what Pleo shows the bookkeeper), so they get their own
+    indented lines instead of a table column far wider than a terminal; the item lines stay
+    within 80 columns. Nothing is printed when no item failed.
+    """
+    failed = [(job, item) for job in report.jobs for item in job.items if not item.ok]
+    if not failed:
+        return
+    out.heading("Failed items (reported to Pleo with these reasons)")
+    rows = [
+        [
+            _short(job.job_id),
+            _short(item.accounting_entry_id),
+            item.item_type or "",
+            item.failure_type or "",
+        ]
+        for job, item in failed
+    ]
+    header = ["job", "item", "type", "failure"]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def aligned(cells: Sequence[str]) -> str:
+        return ("  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))).rstrip()
+
+    out.line(aligned(header))
+    out.line(aligned(["-" * w for w in widths]))
+    for row, (_, item) in zip(rows, failed, strict=True):
+        out.line(aligned(row))
+        if item.failure_reason:
+            out.wrapped(item.failure_reason, indent=_REASON_INDENT)
 
 
 def _item_dict(item: ItemResult) -> dict[str, Any]:

@@ -66,7 +66,7 @@ class Call:
         return replace(self, params=self.params + added) if added else self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one is built per request, so keep it cheap
 class Operation(Generic[T]):
     """One API operation as both clients run it: the call and how to read its response.
 
@@ -130,7 +130,8 @@ def path_segment(value: object) -> str:
 
 def id_path(collection: str, value: uuid.UUID | str, name: str, suffix: str = "") -> str:
     """``{collection}/{id}{suffix}`` for the UUID ``value`` (argument ``name`` in errors)."""
-    return f"{collection}/{path_segment(ensure_uuid(value, name))}{suffix}"
+    # A UUID's text is hex digits and hyphens only: nothing to percent-encode.
+    return f"{collection}/{ensure_uuid(value, name)}{suffix}"
 
 
 def _json_default(value: object) -> Any:

@@ -38,7 +38,13 @@ from typing import Any, TypeVar
 import httpx
 
 from pleo_erp._version import __version__
-from pleo_erp.client._logging import http_logger, redact_headers, safe_path
+from pleo_erp.client._logging import (
+    REDACTED,
+    http_logger,
+    is_sensitive_header,
+    redact_headers,
+    safe_path,
+)
 from pleo_erp.client._ratelimit import RateLimiter
 from pleo_erp.client._request import Call, Operation, encode_json
 from pleo_erp.client._retry import (
@@ -57,6 +63,8 @@ from pleo_erp.client.errors import (
     ResponseValidationError,
     api_error_for_status,
 )
+from pleo_erp.client.serialization import structure
+from pleo_erp.models.common import ExceptionInfo
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -114,6 +122,45 @@ def _scrub(text: str, url: httpx.URL) -> str:
         text = text.replace(candidate, shown)
     if url.userinfo:
         text = text.replace(url.userinfo.decode("ascii", "replace"), "[REDACTED]")
+    return text
+
+
+_EXCERPT_CHARS = 200
+"""At most this much of an unparseable error body goes into an exception message."""
+
+
+def _exception_info(body: Any) -> ExceptionInfo | None:
+    """Pleo's ``ExceptionInfo`` read from an error body by the converter; ``None`` if the
+    body is empty, not JSON or does not fit (errors must never fail to be raised)."""
+    if not isinstance(body, dict):
+        return None  # empty or non-JSON: skip the converter's slow failure path
+    try:
+        return structure(body, ExceptionInfo)
+    except ResponseValidationError:
+        return None
+
+
+def _fallback_message(response: httpx.Response, request: httpx.Request) -> str:
+    """A message for an error without Pleo's ``message``: the reason phrase, else an excerpt.
+
+    The excerpt (only for statuses without a reason phrase) is one line, at most
+    ``_EXCERPT_CHARS`` long, with the request's URL and credentials scrubbed in case the
+    body echoes them.
+    """
+    if response.reason_phrase:
+        return response.reason_phrase
+    text = " ".join(response.text.split())
+    if not text:
+        return "request failed"
+    text = _scrub(text, request.url)
+    for name, value in request.headers.items():
+        if is_sensitive_header(name):
+            # The whole value and its credential part ("Basic <credential>").
+            for secret in {value, value.rpartition(" ")[2]}:
+                if len(secret) >= 8:
+                    text = text.replace(secret, REDACTED)
+    if len(text) > _EXCERPT_CHARS:
+        text = text[: _EXCERPT_CHARS - 1] + "…"
     return text
 
 
@@ -283,17 +330,19 @@ class TransportCore:
         request: httpx.Request,
         retry_after: float | None = None,
     ) -> PleoAPIError:
-        """The typed error for a non-2xx response, with Pleo's ``ExceptionInfo`` parsed."""
+        """The typed error for a non-2xx response, with Pleo's ``ExceptionInfo`` parsed.
+
+        The class comes from the status alone, so a body that is not JSON or does not fit
+        ``ExceptionInfo`` still gives the right error; its message is then the reason phrase
+        (or, without one, a short scrubbed excerpt of the body). The raw body is kept on
+        ``.body`` either way.
+        """
         body = self._error_body(response)
-        error_type: str | None = None
-        message: str | None = None
-        if isinstance(body, dict):
-            raw_type = body.get("type")
-            raw_message = body.get("message")
-            error_type = raw_type if isinstance(raw_type, str) and raw_type else None
-            message = raw_message if isinstance(raw_message, str) and raw_message else None
+        info = _exception_info(body)
+        error_type = info.type if info is not None and info.type else None
+        message = info.message if info is not None and info.message else None
         if message is None:
-            message = response.reason_phrase or "request failed"
+            message = _fallback_message(response, request)
         cls = api_error_for_status(response.status_code)
         fields: dict[str, Any] = {
             "status_code": response.status_code,

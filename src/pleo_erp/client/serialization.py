@@ -50,6 +50,7 @@ import functools
 import json
 import math
 import re
+import sys
 import types
 import typing
 import uuid
@@ -143,8 +144,26 @@ def type_name(cls: Any) -> str:
 # --------------------------------------------------------------------------- scalars
 
 
+_INTERN_MAX = 64
+"""Strings up to this length are interned while structuring (see ``_shared_str``)."""
+_intern = sys.intern
+
+
+def _shared_str(value: str) -> str:
+    """One shared object per distinct short string.
+
+    ``json.loads`` makes a new object for every string value, so a 10 000-item page holds
+    ten thousand copies of "SEK", of each account name, tag code and person. Interning them
+    keeps one of each (about a third of a page's typed size); interned strings are freed again
+    once nothing uses them. Long strings (URLs, notes) are usually unique: left alone.
+    """
+    return _intern(value) if len(value) <= _INTERN_MAX else value
+
+
 def _structure_str(value: Any, cls: Any) -> Any:
     if cls is str:
+        if type(value) is str:
+            return _intern(value) if len(value) <= _INTERN_MAX else value
         if isinstance(value, str):
             return value
         raise WireTypeError(f"expected a string, got {_json_type(value)}")
@@ -215,7 +234,7 @@ def _structure_decimal(value: Any, _: Any) -> Decimal:
 
 
 _UUID_CACHE: dict[str, uuid.UUID] = {}
-_UUID_CACHE_MAX = 100_000
+_UUID_CACHE_MAX = 1024
 _uuid_cache_get = _UUID_CACHE.get
 _new_uuid = object.__new__
 _set_uuid_attr = object.__setattr__
@@ -328,9 +347,10 @@ def _structure_date(value: Any, _: Any) -> dt.date:
 
 
 def _structure_optional_str(value: Any, _: Any) -> str | None:
-    if value is None or type(value) is str:
-        result: str | None = value
-        return result
+    if type(value) is str:
+        return _intern(value) if len(value) <= _INTERN_MAX else value
+    if value is None:
+        return None
     checked: str = _structure_str(value, str)  # raises: not a string
     return checked
 
@@ -372,15 +392,26 @@ _FUSED_OPTIONAL: dict[Any, _StructureHook] = {
 }
 
 
+_last_money = MoneyModel("", 0)
+
+
 def _structure_money_fast(value: Any, _: Any) -> MoneyModel:
     """``MoneyModel`` without per-field calls: it occurs ~20 times on every export item.
 
     Any irregularity falls back to the generated function, which raises the precise error.
     """
+    global _last_money
     currency = value["currency"]
     amount = value["value"]
     if type(currency) is str and type(amount) is int:
-        return MoneyModel(currency, amount)
+        # Supplier and wallet amounts come in pairs and are equal whenever the currencies
+        # are: the previous result is reused then (models are immutable).
+        last = _last_money
+        if last.value == amount and last.currency == currency:
+            return last
+        money = MoneyModel(_intern(currency) if len(currency) <= _INTERN_MAX else currency, amount)
+        _last_money = money
+        return money
     result: MoneyModel = _money_generated(value, _)
     return result
 
@@ -631,6 +662,8 @@ class _Rules:
             tp, self.conv, _cattrs_forbid_extra_keys=False, **overrides
         )
         if not self.detailed:
+            if _is_leaf(origin):
+                return _memoized_leaf(generated, [wire_name(f) for f in attrs.fields(origin)])
             if any(field.default is attrs.NOTHING for field in attrs.fields(origin)):
                 # A required key is read with ``o[key]``: a non-object fails on its own.
                 return generated
@@ -694,6 +727,55 @@ class _Rules:
             for field in attrs.fields(origin)
         }
         return make_dict_unstructure_fn(tp, self.conv, **overrides)
+
+
+# Leaf models (every field a string, UUID or open enum: an account, a tag, a person, a vendor)
+# repeat on every item of a page. Equal inputs give equal, immutable models, so the fast
+# converter hands out one shared instance per distinct input: fewer objects to build, to keep
+# in memory and for the garbage collector to walk. Only string-like fields qualify, because
+# their JSON values compare equal only when they structure alike (``1 == 1.0 == True`` rules
+# out numbers and booleans).
+
+_LEAF_CACHE_MAX = 2048
+_MISSING = object()
+
+
+def _is_leaf_field_type(tp: Any) -> bool:
+    if _is_optional(tp):
+        tp = _union_without_none(tp)
+    return tp is str or tp is uuid.UUID or _open_enum_of(tp) is not None
+
+
+def _is_leaf(cls: type[Any]) -> bool:
+    fields = attrs.fields(cls)
+    return bool(fields) and all(
+        _is_leaf_field_type(f.type) and not f.metadata.get(SKIP_NULL_ITEMS) for f in fields
+    )
+
+
+def _memoized_leaf(generated: _StructureHook, keys: list[str]) -> _StructureHook:
+    cache: dict[tuple[Any, ...], Any] = {}
+    lookup = cache.get
+    first, rest = keys[0], keys[1:]
+
+    def structure_leaf(value: Any, cls: Any) -> Any:
+        if type(value) is not dict:
+            raise WireTypeError(f"expected an object, got {_json_type(value)}")
+        get = value.get
+        key = (get(first, _MISSING), *[get(k, _MISSING) for k in rest])
+        try:
+            hit = lookup(key)
+        except TypeError:  # an unhashable value (a list, an object): not a valid leaf anyway
+            return generated(value, cls)
+        if hit is not None:
+            return hit
+        result = generated(value, cls)
+        if len(cache) >= _LEAF_CACHE_MAX:
+            cache.clear()  # bounded memory; the next page refills what it needs
+        cache[key] = result
+        return result
+
+    return structure_leaf
 
 
 def _add_note(exc: Exception, note: str) -> None:

@@ -30,11 +30,17 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from pleo_erp.client.errors import ResponseValidationError, WebhookVerificationError
+from pleo_erp.client.serialization import structure
+from pleo_erp.models.webhooks import (
+    ExportJobCreatedPayload,
+    WebhookEventPayload,
+    WrappedWebhookPayload,
+)
 
 __all__ = [
     "EXPORT_JOB_CREATED",
@@ -453,98 +459,60 @@ def parse_event(body: bytes | str | Mapping[str, Any]) -> WebhookEvent:
     """Parse a (verified) delivery body into a :class:`WebhookEvent` or a typed subclass.
 
     Accepts both shapes Pleo's docs show (export-api.md Part 2 item 5): a body of
-    ``{"data", "eventType", "eventId"}``, or the same wrapped in ``"payload"``. Raises
-    :class:`WebhookPayloadError` naming the JSON path of the first problem.
+    ``{"data", "eventType", "eventId"}``, or the same wrapped in ``"payload"``. The body is
+    structured into the models of :mod:`pleo_erp.models.webhooks` by the SDK's one converter,
+    so its rules apply (scalars checked, unknown keys ignored, date-times as the converter reads
+    them). Raises :class:`WebhookPayloadError` naming the JSON path of the first problem.
     """
     if isinstance(body, Mapping):
-        document: Any = body
+        document: Any = dict(body)
     else:
         try:
             document = json.loads(_as_bytes(body))
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookPayloadError("WebhookEvent", ["$: not JSON"], path="$") from None
-    if not isinstance(document, Mapping):
-        raise WebhookPayloadError("WebhookEvent", ["$: not a JSON object"], path="$")
-    prefix = "$"
-    payload = document.get("payload")
-    if "eventType" not in document and isinstance(payload, Mapping):
-        document, prefix = payload, "$.payload"
-    event_type = document.get("eventType")
-    if not isinstance(event_type, str) or not event_type:
-        raise _payload_error("WebhookEvent", f"{prefix}.eventType", "missing or not a string")
-    event_id = document.get("eventId")
-    if event_id is not None and not isinstance(event_id, str):
-        raise _payload_error("WebhookEvent", f"{prefix}.eventId", "not a string")
-    data = document.get("data", {})
-    if not isinstance(data, Mapping):
-        raise _payload_error("WebhookEvent", f"{prefix}.data", "not an object")
-    if event_type in EXPORT_JOB_CREATED_ALIASES:
-        return _export_job_created(event_type, event_id, data, f"{prefix}.data")
-    return WebhookEvent(event_type=event_type, event_id=event_id, data=data)
-
-
-def _payload_error(model: str, path: str, problem: str) -> WebhookPayloadError:
-    return WebhookPayloadError(model, [f"{path}: {problem}"], path=path)
-
-
-def _export_job_created(
-    event_type: str, event_id: str | None, data: Mapping[str, Any], path: str
-) -> ExportJobCreatedEvent:
-    model = "ExportJobCreatedEvent"
-
-    def required_uuid(key: str) -> uuid.UUID:
-        value = data.get(key)
-        if isinstance(value, str):
-            try:
-                return uuid.UUID(value)
-            except ValueError:
-                pass
-        raise _payload_error(model, f"{path}.{key}", "missing or not a UUID")
-
-    def optional_str(key: str) -> str | None:
-        value = data.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        raise _payload_error(model, f"{path}.{key}", "not a string")
-
-    def optional_int(key: str) -> int | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _payload_error(model, f"{path}.{key}", "not an integer")
-        return value
-
-    created_at: datetime | None = None
-    raw_created = optional_str("createdAt")
-    if raw_created is not None:
-        created_at = _parse_datetime(raw_created)
-        if created_at is None:
-            raise _payload_error(model, f"{path}.createdAt", "not an ISO 8601 date-time")
+        except ValueError:  # includes UnicodeDecodeError
+            raise WebhookPayloadError("WebhookEventPayload", ["$: not JSON"], path="$") from None
+    # The newer docs' shape: the event under "payload" beside copies of the signature headers.
+    wrapped = (
+        isinstance(document, dict)
+        and "eventType" not in document
+        and isinstance(document.get("payload"), dict)
+    )
+    prefix = "$.payload" if wrapped else "$"
+    event = _structure_event(document, WebhookEventPayload, wrapped=wrapped)
+    if not event.event_type:
+        raise WebhookPayloadError(
+            "WebhookEventPayload",
+            [f"must not be empty @ {prefix}.eventType"],
+            path=f"{prefix}.eventType",
+        )
+    if event.event_type not in EXPORT_JOB_CREATED_ALIASES:
+        return WebhookEvent(event_type=event.event_type, event_id=event.event_id, data=event.data)
+    job = _structure_event(document, ExportJobCreatedPayload, wrapped=wrapped).data
     return ExportJobCreatedEvent(
-        event_type=event_type,
-        event_id=event_id,
-        data=data,
-        job_id=required_uuid("id"),
-        company_id=required_uuid("companyId"),
-        status=optional_str("status"),
-        created_at=created_at,
-        created_by=optional_str("createdBy"),
-        expires_in=optional_int("expiresIn"),
-        number_of_items=optional_int("numberOfItems"),
+        event_type=event.event_type,
+        event_id=event.event_id,
+        data=event.data,
+        job_id=job.id,
+        company_id=job.company_id,
+        status=job.status,
+        created_at=job.created_at,
+        created_by=job.created_by,
+        expires_in=job.expires_in,
+        number_of_items=job.number_of_items,
     )
 
 
-def _parse_datetime(text: str) -> datetime | None:
-    """An aware datetime from ISO 8601 (``Z`` accepted on Python 3.10 too), else ``None``."""
-    candidate = text.strip()
-    if candidate.endswith(("Z", "z")):
-        candidate = candidate[:-1] + "+00:00"
+_Payload = TypeVar("_Payload", WebhookEventPayload, ExportJobCreatedPayload)
+
+
+def _structure_event(document: Any, cls: type[_Payload], *, wrapped: bool) -> _Payload:
+    """``document`` as ``cls`` (or as ``cls`` under ``"payload"``), errors as JSON paths."""
     try:
-        value = datetime.fromisoformat(candidate)
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        if wrapped:
+            return structure(document, WrappedWebhookPayload[cls]).payload  # type: ignore[valid-type]
+        return structure(document, cls)
+    except ResponseValidationError as exc:
+        raise WebhookPayloadError(exc.model, exc.errors, path=exc.path) from None
 
 
 def verify_and_parse(

@@ -58,115 +58,228 @@ class ChartAccount(Protocol):
     """An account of the chart (``DemoAccount``-shaped)."""
 
     @property
-    def external_id(self) -> str: ...
+    def external_id(self) -> str:
+        """The account's stable id, stored in the ledger's account metadata."""
+        ...
+
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The account number."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The account's display name."""
+        ...
+
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """``expense``, ``income``, ``asset``, ``liability`` or ``equity``: the ledger root."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the account is open (an inactive one is closed in the ledger)."""
+        ...
+
     @property
-    def tax_code_external_id(self) -> str | None: ...
+    def tax_code_external_id(self) -> str | None:
+        """The code of the account's default tax code, if any."""
+        ...
 
 
 class ChartTaxCode(Protocol):
     """A tax code of the chart (``DemoTaxCode``-shaped); ``type`` may be ``exempt``."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The tax code's code."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The tax code's display name."""
+        ...
+
     @property
-    def rate(self) -> Decimal: ...
+    def rate(self) -> Decimal:
+        """The rate as a fraction (``Decimal('0.25')`` is 25 %)."""
+        ...
+
     @property
-    def type(self) -> str: ...
+    def type(self) -> str:
+        """The tax type (``inclusive``, ``reverse``, ``exempt``, …)."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the tax code is in use."""
+        ...
+
     @property
-    def ingoing_tax_account(self) -> str | None: ...
+    def ingoing_tax_account(self) -> str | None:
+        """The account code for input (purchase) tax, if any."""
+        ...
+
     @property
-    def outgoing_tax_account(self) -> str | None: ...
+    def outgoing_tax_account(self) -> str | None:
+        """The account code for output (sales) tax, if any."""
+        ...
 
 
 class ChartDimensionValue(Protocol):
     """A dimension value (``DemoDimensionValue``-shaped)."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The value's code."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The value's display name."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the value is in use."""
+        ...
 
 
 class ChartDimension(Protocol):
     """A dimension with its values (``DemoDimension``-shaped)."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The dimension's code."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The dimension's display name."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the dimension is in use."""
+        ...
+
     @property
-    def values(self) -> Sequence[ChartDimensionValue]: ...
+    def values(self) -> Sequence[ChartDimensionValue]:
+        """The dimension's values."""
+        ...
 
 
 class ChartVendor(Protocol):
     """A vendor (``DemoVendor``-shaped); ``ap_account`` is an account code."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The vendor's code."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The vendor's display name."""
+        ...
+
     @property
-    def currency(self) -> str: ...
+    def currency(self) -> str:
+        """The vendor's ISO 4217 currency code."""
+        ...
+
     @property
-    def ap_account(self) -> str: ...
+    def ap_account(self) -> str:
+        """The code of the vendor's accounts-payable account."""
+        ...
+
     @property
-    def external_id(self) -> str: ...
+    def external_id(self) -> str:
+        """The vendor's stable id, stored in the ledger's metadata."""
+        ...
+
     @property
-    def registration_number(self) -> str | None: ...
+    def registration_number(self) -> str | None:
+        """The company registration number, if known."""
+        ...
+
     @property
-    def tax_registration_number(self) -> str | None: ...
+    def tax_registration_number(self) -> str | None:
+        """The VAT / tax registration number, if known."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the vendor is in use."""
+        ...
 
 
 class ChartMapping(Protocol):
     """The accounts mapping (``DemoAccountsMapping``-shaped); values are account codes."""
 
     @property
-    def wallet(self) -> str: ...
+    def wallet(self) -> str:
+        """The account code of the Pleo wallet (the default for every currency)."""
+        ...
+
     @property
-    def wallet_by_currency(self) -> Mapping[str, str]: ...
+    def wallet_by_currency(self) -> Mapping[str, str]:
+        """Wallet account codes per ISO 4217 currency, overriding ``wallet``."""
+        ...
+
     @property
-    def out_of_pocket(self) -> str: ...
+    def out_of_pocket(self) -> str:
+        """The account code owed to employees for out-of-pocket expenses."""
+        ...
+
     @property
-    def contra(self) -> str: ...
+    def contra(self) -> str:
+        """The Pleo contra (balancing) account code, used for wallet top-ups and unloads."""
+        ...
+
     @property
-    def external_reimbursement(self) -> str: ...
+    def external_reimbursement(self) -> str:
+        """The clearing account code for reimbursements paid outside Pleo (e.g. payroll)."""
+        ...
+
     @property
-    def fallback_ap(self) -> str: ...
+    def fallback_ap(self) -> str:
+        """The accounts-payable code used when a vendor is unknown (if allowed)."""
+        ...
 
 
 class ChartLike(Protocol):
     """What :func:`create_ledger` reads (the sandbox's ``DemoChart`` fits)."""
 
     @property
-    def accounts(self) -> Sequence[ChartAccount]: ...
+    def accounts(self) -> Sequence[ChartAccount]:
+        """The chart's accounts."""
+        ...
+
     @property
-    def tax_codes(self) -> Sequence[ChartTaxCode]: ...
+    def tax_codes(self) -> Sequence[ChartTaxCode]:
+        """The chart's tax codes."""
+        ...
+
     @property
-    def dimensions(self) -> Sequence[ChartDimension]: ...
+    def dimensions(self) -> Sequence[ChartDimension]:
+        """The accounting dimensions with their values."""
+        ...
+
     @property
-    def mapping(self) -> ChartMapping: ...
+    def mapping(self) -> ChartMapping:
+        """Which accounts the export books wallet, reimbursement and AP amounts to."""
+        ...
+
     @property
-    def vendors(self) -> Sequence[ChartVendor]: ...
+    def vendors(self) -> Sequence[ChartVendor]:
+        """The vendors (suppliers)."""
+        ...
+
     @property
-    def closed_until(self) -> date | None: ...
+    def closed_until(self) -> date | None:
+        """The last day of the closed period, or ``None`` if no period is closed."""
+        ...
 
 
 def _component(text: str) -> str:

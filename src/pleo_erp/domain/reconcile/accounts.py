@@ -54,15 +54,29 @@ class SourceAccount(Protocol):
     """What the planner reads from an AS account (``LedgerAccount`` fits)."""
 
     @property
-    def external_id(self) -> str: ...
+    def external_id(self) -> str:
+        """The AS's stable id for the account (Pleo's ``externalId``; matched exactly)."""
+        ...
+
     @property
-    def code(self) -> str | None: ...
+    def code(self) -> str | None:
+        """The account number shown to users, or ``None`` when the AS has none."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The account's display name."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the account is in use in the AS (inactive ones are archived in Pleo)."""
+        ...
+
     @property
-    def tax_code_external_id(self) -> str | None: ...
+    def tax_code_external_id(self) -> str | None:
+        """The ``externalId`` of the account's default tax code, if any."""
+        ...
 
 
 @define(frozen=True)

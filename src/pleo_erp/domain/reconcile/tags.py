@@ -73,22 +73,38 @@ class SourceDimension(Protocol):
     """What the planner reads from an AS dimension (``Dimension`` fits)."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The dimension's code (becomes the tag group code; matched case-insensitively)."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The dimension's display name."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the dimension is in use in the AS (inactive ones are archived in Pleo)."""
+        ...
 
 
 class SourceDimensionValue(Protocol):
     """What the planner reads from an AS dimension value (``DimensionValue`` fits)."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The value's code (becomes the tag code; matched case-insensitively)."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The value's display name."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the value is in use in the AS (inactive ones are archived in Pleo)."""
+        ...
 
 
 def codes_match(a: str, b: str) -> bool:

@@ -51,19 +51,39 @@ class SourceTaxCode(Protocol):
     """What the planner reads from an AS tax code (``LedgerTaxCode`` fits)."""
 
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """The tax code's code in the AS (its key for matching)."""
+        ...
+
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The tax code's display name."""
+        ...
+
     @property
-    def rate(self) -> Decimal: ...
+    def rate(self) -> Decimal:
+        """The rate as a fraction (``Decimal('0.25')`` is 25 %)."""
+        ...
+
     @property
-    def type(self) -> str: ...
+    def type(self) -> str:
+        """The tax type as Pleo names it (e.g. ``inclusive`` or ``reverse``)."""
+        ...
+
     @property
-    def active(self) -> bool: ...
+    def active(self) -> bool:
+        """Whether the tax code is in use in the AS (inactive ones are archived in Pleo)."""
+        ...
+
     @property
-    def ingoing_tax_account(self) -> str | None: ...
+    def ingoing_tax_account(self) -> str | None:
+        """The account code for input (purchase) tax, if any."""
+        ...
+
     @property
-    def outgoing_tax_account(self) -> str | None: ...
+    def outgoing_tax_account(self) -> str | None:
+        """The account code for output (sales) tax, if any."""
+        ...
 
 
 def _blank_to_none(value: str | None) -> str | None:

@@ -112,12 +112,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
     def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection and track it, so :meth:`close_connections` can end it."""
         connection, address = super().get_request()
         with self._connections_lock:
             self._connections.add(connection)
         return connection, address
 
     def shutdown_request(self, request: Any) -> None:
+        """Stop tracking a finished connection, then close it as the base class does."""
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
