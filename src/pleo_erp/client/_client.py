@@ -34,7 +34,7 @@ from pleo_erp.client.resources.accounts import Accounts, AsyncAccounts
 from pleo_erp.client.resources.export_items import AsyncExportItems, ExportItems
 from pleo_erp.client.resources.export_jobs import AsyncExportJobs, ExportJobs
 from pleo_erp.client.resources.installations import AsyncInstallations, Installations
-from pleo_erp.client.resources.introspect import INTROSPECT
+from pleo_erp.client.resources.introspect import introspect_call, parse_introspection
 from pleo_erp.client.resources.subscriptions import AsyncSubscriptions, Subscriptions
 from pleo_erp.client.resources.tag_groups import AsyncTagGroups, TagGroups
 from pleo_erp.client.resources.tags import AsyncTags, Tags
@@ -154,7 +154,7 @@ class _BaseClient(Generic[_TransportT]):
         raise NotImplementedError  # pragma: no cover - each client binds its own classes
 
     def _copy_with(
-        self: _ClientT,
+        self,
         cls: type[_ClientT],
         max_retries: int | None,
         max_retry_after: float | None,
@@ -295,7 +295,7 @@ class PleoClient(_BaseClient[SyncTransport]):
 
     def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
-        return self._transport.run(INTROSPECT)
+        return parse_introspection(self._transport.request(introspect_call()))
 
     def with_options(
         self,
@@ -400,7 +400,7 @@ class AsyncPleoClient(_BaseClient[AsyncTransport]):
 
     async def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
-        return await self._transport.run(INTROSPECT)
+        return parse_introspection(await self._transport.request(introspect_call()))
 
     def with_options(
         self,

@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -46,7 +46,7 @@ from pleo_erp.client._logging import (
     safe_path,
 )
 from pleo_erp.client._ratelimit import RateLimiter
-from pleo_erp.client._request import Call, Operation, encode_json
+from pleo_erp.client._request import Call, encode_json
 from pleo_erp.client._retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
@@ -93,8 +93,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 """Response headers that may carry Pleo's request id, in order of preference."""
-
-T = TypeVar("T")
 
 # The generator protocol between the core and its drivers.
 _Action = httpx.Request | float
@@ -462,10 +460,6 @@ class SyncTransport:
         """Send ``call`` and return its decoded JSON body (``None`` when empty)."""
         return self.core.decode(self.send(call), call)
 
-    def run(self, op: Operation[T]) -> T:
-        """Send ``op.call`` and return its body as parsed by ``op.parse``."""
-        return op.parse(self.request(op.call))
-
 
 class AsyncTransport:
     """Runs :meth:`TransportCore.exchange` with an ``httpx.AsyncClient`` and an async sleep."""
@@ -505,7 +499,3 @@ class AsyncTransport:
     async def request(self, call: Call) -> Any:
         """Send ``call`` and return its decoded JSON body (``None`` when empty)."""
         return self.core.decode(await self.send(call), call)
-
-    async def run(self, op: Operation[T]) -> T:
-        """Send ``op.call`` and return its body as parsed by ``op.parse``."""
-        return op.parse(await self.request(op.call))

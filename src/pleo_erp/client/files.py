@@ -21,6 +21,7 @@ the URL but never its query string, which holds the link's signature.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import os
@@ -49,7 +50,7 @@ DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})
-_CHUNK = 64 * 1024
+_ACCEPT_ANY = {"Accept": "*/*"}
 
 DownloadReason = Literal[
     "insecure_url", "redirect", "http_status", "too_large", "content_type", "network", "io"
@@ -113,8 +114,10 @@ def redacted_url(url: httpx.URL | str) -> str:
     return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_host(host: str) -> bool:
     """Whether ``host`` is this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    # Cached: every receipt download asks, and parsing an IP address is not free.
     name = host.strip("[]").lower()
     if name == "localhost" or name.endswith(".localhost"):
         return True
@@ -124,7 +127,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _check_url(url: httpx.URL, insecure_hosts: Collection[str]) -> None:
+def _check_url(url: httpx.URL, insecure_hosts: frozenset[str]) -> None:
     if url.userinfo:
         raise FileDownloadError(
             f"refusing receipt URL with embedded credentials ({redacted_url(url)})",
@@ -134,7 +137,7 @@ def _check_url(url: httpx.URL, insecure_hosts: Collection[str]) -> None:
         return
     if url.scheme == "http" and url.host:
         host = url.host.lower()
-        if is_loopback_host(host) or host in {h.lower() for h in insecure_hosts}:
+        if is_loopback_host(host) or host in insecure_hosts:
             return
     raise FileDownloadError(
         f"refusing receipt URL {redacted_url(url)}: only https is allowed "
@@ -169,9 +172,9 @@ def _stream_once(
     memory_limit: int,
     http_client: httpx.Client,
     max_bytes: int,
-    allowed_content_types: Collection[str] | None,
+    allowed_content_types: frozenset[str] | None,
     allow_cross_host_redirects: bool,
-    insecure_hosts: Collection[str],
+    insecure_hosts: frozenset[str],
     max_redirects: int,
     timeout: httpx.Timeout,
 ) -> DownloadedFile:
@@ -180,13 +183,13 @@ def _stream_once(
     for _ in range(max_redirects + 1):
         _check_url(current, insecure_hosts)
         try:
-            with http_client.stream(
-                "GET",
-                current,
-                follow_redirects=False,
-                timeout=timeout,
-                headers={"Accept": "*/*"},
-            ) as response:
+            # ``send(stream=True)`` + ``close`` is what ``Client.stream`` does, minus a
+            # context-manager layer per receipt.
+            request = http_client.build_request(
+                "GET", current, headers=_ACCEPT_ANY, timeout=timeout
+            )
+            response = http_client.send(request, stream=True, follow_redirects=False)
+            try:
                 if response.status_code in _REDIRECTS:
                     location = response.headers.get("location")
                     if not location:
@@ -214,6 +217,8 @@ def _stream_once(
                 return _write_body(
                     response, current, dest, memory_limit, max_bytes, allowed_content_types
                 )
+            finally:
+                response.close()
         except httpx.TransportError as error:
             raise FileDownloadError(
                 f"receipt download from {redacted_url(current)} failed: {type(error).__name__}",
@@ -230,16 +235,23 @@ class _Sink:
     def __init__(self, dest: Path | None, memory_limit: int) -> None:
         self.dest = dest
         self.memory_limit = memory_limit if dest is not None else None
-        self.buffer = bytearray()
+        # Chunks, not one growing buffer: a receipt that arrives in one chunk is kept as is.
+        self.chunks: list[bytes] = []
+        self.buffered = 0
         self.file: BinaryIO | None = None
 
     def write(self, chunk: bytes) -> None:
         if self.file is None:
-            self.buffer += chunk
-            if self.memory_limit is not None and len(self.buffer) > self.memory_limit:
+            self.chunks.append(chunk)
+            self.buffered += len(chunk)
+            if self.memory_limit is not None and self.buffered > self.memory_limit:
                 self._spill()
         else:
             self.file.write(chunk)
+
+    def data(self) -> bytes:
+        """The body collected in memory."""
+        return b"".join(self.chunks)
 
     def _spill(self) -> None:
         assert self.dest is not None
@@ -251,8 +263,8 @@ class _Sink:
                 f"cannot create receipt file: {type(error).__name__}", reason="io"
             ) from error
         self.file = os.fdopen(fd, "wb")
-        self.file.write(self.buffer)
-        self.buffer = bytearray()
+        self.file.writelines(self.chunks)
+        self.chunks = []
 
     def close(self) -> None:
         if self.file is not None:
@@ -270,7 +282,7 @@ def _write_body(
     dest: Path | None,
     memory_limit: int,
     max_bytes: int,
-    allowed_content_types: Collection[str] | None,
+    allowed_content_types: frozenset[str] | None,
 ) -> DownloadedFile:
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -282,7 +294,7 @@ def _write_body(
     if (
         allowed_content_types is not None
         and content_type not in _GENERIC_TYPES
-        and content_type not in {t.lower() for t in allowed_content_types}
+        and content_type not in allowed_content_types
     ):
         raise FileDownloadError(
             f"receipt at {redacted_url(url)} has content type {content_type!r}, "
@@ -294,7 +306,7 @@ def _write_body(
     head = b""
     sink = _Sink(dest, memory_limit)
     try:
-        for chunk in response.iter_bytes(_CHUNK):
+        for chunk in response.iter_bytes():
             size += len(chunk)
             if size > max_bytes:
                 raise FileDownloadError(
@@ -317,7 +329,7 @@ def _write_body(
         raise
     if sink.file is not None:
         return DownloadedFile(dest, size, content_type, digest.hexdigest(), head)
-    return DownloadedFile(None, size, content_type, digest.hexdigest(), head, bytes(sink.buffer))
+    return DownloadedFile(None, size, content_type, digest.hexdigest(), head, sink.data())
 
 
 def download_file(
@@ -364,6 +376,12 @@ def download_file(
     """
     parsed = httpx.URL(url)
     request_timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+    allowed = (
+        None
+        if allowed_content_types is None
+        else frozenset(t.lower() for t in allowed_content_types)
+    )
+    hosts = frozenset(h.lower() for h in insecure_hosts)
     attempt = 0
     while True:
         try:
@@ -373,9 +391,9 @@ def download_file(
                 memory_limit=memory_limit,
                 http_client=http_client,
                 max_bytes=max_bytes,
-                allowed_content_types=allowed_content_types,
+                allowed_content_types=allowed,
                 allow_cross_host_redirects=allow_cross_host_redirects,
-                insecure_hosts=insecure_hosts,
+                insecure_hosts=hosts,
                 max_redirects=max_redirects,
                 timeout=request_timeout,
             )

@@ -49,6 +49,7 @@ import enum
 import functools
 import json
 import math
+import operator
 import re
 import sys
 import types
@@ -754,15 +755,19 @@ def _is_leaf(cls: type[Any]) -> bool:
 
 
 def _memoized_leaf(generated: _StructureHook, keys: list[str]) -> _StructureHook:
-    cache: dict[tuple[Any, ...], Any] = {}
+    cache: dict[Any, Any] = {}
     lookup = cache.get
-    first, rest = keys[0], keys[1:]
+    # The key is the field values as sent: ``itemgetter`` reads them all in one C call when
+    # every key is present (the usual case); an absent key is told apart from ``null``.
+    read_all = operator.itemgetter(*keys)
 
     def structure_leaf(value: Any, cls: Any) -> Any:
         if type(value) is not dict:
             raise WireTypeError(f"expected an object, got {_json_type(value)}")
-        get = value.get
-        key = (get(first, _MISSING), *[get(k, _MISSING) for k in rest])
+        try:
+            key = read_all(value)
+        except KeyError:
+            key = (_MISSING, *[value.get(k, _MISSING) for k in keys])
         try:
             hit = lookup(key)
         except TypeError:  # an unhashable value (a list, an object): not a valid leaf anyway

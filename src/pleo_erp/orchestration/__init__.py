@@ -6,6 +6,8 @@ accounting system, and return a typed report.
 - Level 2: :func:`sync_tags`.
 - Level 3: :func:`sync_tax_codes` then :func:`sync_accounts` (or both at once with
   :func:`sync_chart_of_accounts`).
+- All of them on their cadence: :class:`ConnectorSchedule` (the host's loop calls
+  ``run_pending()``; ``sync_now(level)`` runs one level ad hoc).
 """
 
 from pleo_erp.orchestration.export import export_expenses, process_job
@@ -16,6 +18,12 @@ from pleo_erp.orchestration.locks import (
     SQLiteCompanyLock,
 )
 from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport, ProgressEvent
+from pleo_erp.orchestration.schedule import (
+    ConnectorSchedule,
+    LevelRun,
+    ScheduleConfig,
+    ScheduledLevel,
+)
 from pleo_erp.orchestration.sync import (
     SyncAlreadyRunning,
     sync_accounts,
@@ -27,13 +35,17 @@ from pleo_erp.orchestration.sync_report import SyncProgress, SyncReport, SyncSco
 
 __all__ = [
     "CompanyLock",
+    "ConnectorSchedule",
     "ExportAlreadyRunning",
     "ExportReport",
     "InProcessLock",
     "ItemResult",
     "JobReport",
+    "LevelRun",
     "ProgressEvent",
     "SQLiteCompanyLock",
+    "ScheduleConfig",
+    "ScheduledLevel",
     "SyncAlreadyRunning",
     "SyncProgress",
     "SyncReport",

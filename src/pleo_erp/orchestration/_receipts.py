@@ -30,6 +30,10 @@ __all__ = ["ReceiptFetcher", "zip_merger"]
 
 _CANONICAL_TYPE = {ext: mime for mime, ext in reversed(list(CONTENT_TYPE_EXTENSIONS.items()))}
 _CANONICAL_TYPE["jpg"] = "image/jpeg"
+_ALLOWED_TYPES: dict[str, frozenset[str]] = {
+    ext: frozenset(mime for mime, other in CONTENT_TYPE_EXTENSIONS.items() if other == ext)
+    for ext in set(CONTENT_TYPE_EXTENSIONS.values())
+}
 
 
 def zip_merger(attachments: Sequence[Attachment], dest: Path) -> Attachment:
@@ -97,12 +101,14 @@ class ReceiptFetcher:
         self._accepts_zip = accepts_zip
         self._pool: ThreadPoolExecutor | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._tmp_path: Path | None = None
         self._futures: dict[UUID, list[Future[DownloadedFile]]] = {}
         self._plans: dict[UUID, ReceiptPlan] = {}
         self._merged: dict[UUID, Path] = {}
 
     def __enter__(self) -> ReceiptFetcher:
         self._tmp = tempfile.TemporaryDirectory(prefix="pleo-erp-receipts-")
+        self._tmp_path = Path(self._tmp.name)
         if self._config.receipt_concurrency > 0:
             self._pool = ThreadPoolExecutor(
                 max_workers=self._config.receipt_concurrency,
@@ -130,12 +136,13 @@ class ReceiptFetcher:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+            self._tmp_path = None
 
     @property
     def _dir(self) -> Path:
-        if self._tmp is None:
+        if self._tmp_path is None:
             raise RuntimeError("ReceiptFetcher used outside its context")
-        return Path(self._tmp.name)
+        return self._tmp_path
 
     def scheduled(self, accounting_entry_id: UUID) -> bool:
         """Whether the item's downloads were started."""
@@ -162,14 +169,13 @@ class ReceiptFetcher:
     def _download(self, spec: ReceiptSpec) -> DownloadedFile:
         if self._http is None:
             raise FileDownloadError("no HTTP client for receipt downloads", reason="network")
-        allowed = {mime for mime, ext in CONTENT_TYPE_EXTENSIONS.items() if ext == spec.extension}
         return download_file(
             spec.url,
             self._dir / spec.filename,
             memory_limit=self._config.receipt_memory_limit,
             http_client=self._http,
             max_bytes=spec.max_bytes,
-            allowed_content_types=allowed,
+            allowed_content_types=_ALLOWED_TYPES.get(spec.extension, frozenset()),
             allow_cross_host_redirects=self._config.allow_cross_host_redirects,
             insecure_hosts=self._insecure_hosts,
             timeout=self._config.receipt_timeout,

@@ -2,6 +2,8 @@
 
 Every sync follows the same shape:
 
+0. when the caller knows the granted scopes (``granted_scopes=``), check them locally and raise
+   :class:`~pleo_erp.client.errors.InsufficientScope` before any request (accounts rule 50);
 1. take the run lock for (scope, company) — one run per company at a time (tags rule 26);
 2. read the AS (a failure raises :class:`SourceReadError`: never "empty = archive everything")
    and Pleo (every page, archived objects included);
@@ -37,6 +39,7 @@ from pleo_erp.accounting_system.sources import (
     SourceReadError,
     TaxCodeSource,
 )
+from pleo_erp.client import scopes as _scopes
 from pleo_erp.client._client import PleoClient
 from pleo_erp.client.errors import (
     AuthenticationError,
@@ -298,6 +301,24 @@ def _guarded(run: _Run, plan: Plan, force: bool) -> Plan:
     )
 
 
+def _preflight(
+    granted: str | Iterable[str] | None,
+    required: frozenset[str],
+    *,
+    dry_run: bool,
+    operation: str,
+) -> None:
+    """Rule 50: refuse locally, before any request, a run the granted scopes cannot do.
+
+    ``None`` means the scopes are unknown (an API key, a token response without ``scope``):
+    no check. A dry run only reads, so it needs only the ``…:read`` scopes.
+    """
+    if granted is None:
+        return
+    needed = _scopes.read_only(required) if dry_run else required
+    _scopes.check_scopes(granted, needed, operation=operation)
+
+
 def _issues_to_report(report: SyncReport, issues: Iterable[PlanIssue]) -> None:
     for issue in issues:
         (report.errors if issue.severity is IssueSeverity.ERROR else report.warnings).append(
@@ -318,10 +339,16 @@ def sync_tax_codes(
     progress: ProgressCallback | None = None,
     lock: CompanyLock | None = None,
     page_size: int | None = None,
+    granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
     """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, rule 43).
 
+    ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
+    the local preflight check against :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC`
+    (unverified names, rule 49); ``None`` skips it.
+
     Raises:
+        InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
         SourceReadError: the AS could not be read; nothing was written.
         DuplicateSourceKey: two active AS tax codes share a code; nothing was written.
         MassArchiveRefused: the plan archives more than half of the active tax codes and
@@ -330,6 +357,9 @@ def sync_tax_codes(
         PleoError: reading Pleo failed; nothing was written.
     """
     cid = _company(company_id)
+    _preflight(
+        granted_scopes, _scopes.TAX_CODES_SYNC, dry_run=dry_run, operation="the tax codes sync"
+    )
     key = _lock_key(SyncScope.TAX_CODES, cid)
     with _held(lock, key):
         run = _Run(
@@ -440,6 +470,7 @@ def sync_accounts(
     options: AccountPlanOptions | None = None,
     batch_threshold: int = 2,
     page_size: int | None = None,
+    granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
     """Make Pleo's chart of accounts match the AS's (§A5, rules 33–44).
 
@@ -449,7 +480,12 @@ def sync_accounts(
     :func:`sync_tax_codes` first (or use :func:`sync_chart_of_accounts`) so that
     ``taxCodeExternalId`` references resolve.
 
+    ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
+    the local preflight check: ``accounts:read`` and ``accounts:write`` (only the read scope
+    for a dry run) must be granted (rules 49–50). ``None`` (scopes unknown) skips it.
+
     Raises:
+        InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
         SourceReadError: the AS could not be read; nothing was written.
         DuplicateSourceKey: two active AS accounts share an ``externalId``; nothing written.
         MassArchiveRefused: more than half of the active accounts would be archived and
@@ -458,6 +494,12 @@ def sync_accounts(
         PleoError: reading Pleo failed; nothing was written.
     """
     cid = _company(company_id)
+    _preflight(
+        granted_scopes,
+        _scopes.CHART_OF_ACCOUNTS_SYNC,
+        dry_run=dry_run,
+        operation="the accounts sync",
+    )
     key = _lock_key(SyncScope.ACCOUNTS, cid)
     with _held(lock, key):
         run = _Run(
@@ -481,16 +523,26 @@ def sync_chart_of_accounts(
     lock: CompanyLock | None = None,
     options: AccountPlanOptions | None = None,
     page_size: int | None = None,
+    granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
     """Level 3 in one call: tax codes first, then accounts (rule 43).
 
     ``source`` implements both :class:`TaxCodeSource` and :class:`AccountSource`. Both plans
     are computed and checked (duplicates, safety rule) before anything is written. Returns
     the accounts report with the tax codes report under ``related["tax_codes"]``.
+    ``granted_scopes`` turns on the local preflight check (rule 50) against
+    ``CHART_OF_ACCOUNTS_SYNC | TAX_CODES_SYNC``: an :class:`InsufficientScope` is raised before
+    any request; ``None`` skips the check.
     """
     if not isinstance(source, TaxCodeSource) or not isinstance(source, AccountSource):
         raise TypeError("source must implement both TaxCodeSource and AccountSource")
     cid = _company(company_id)
+    _preflight(
+        granted_scopes,
+        _scopes.CHART_OF_ACCOUNTS_SYNC | _scopes.TAX_CODES_SYNC,
+        dry_run=dry_run,
+        operation="the chart of accounts sync",
+    )
     tax_key = _lock_key(SyncScope.TAX_CODES, cid)
     acc_key = _lock_key(SyncScope.ACCOUNTS, cid)
     with _held(lock, tax_key), _held(lock, acc_key):
@@ -687,6 +739,7 @@ def sync_tags(
     progress: ProgressCallback | None = None,
     lock: CompanyLock | None = None,
     page_size: int | None = None,
+    granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
     """Make Pleo's tag groups and tags match the AS's selected dimensions (tags rules 1–30).
 
@@ -700,8 +753,12 @@ def sync_tags(
         allow_group_renames: rename a group when its dimension's name changed (rule 10).
         only_dimension: ad hoc run for one selected dimension: its group and tags only, no
             archive sweep of other groups (rule 25).
+        granted_scopes: the credential's scopes (e.g. ``client.introspect().scope``); when
+            given, checked locally against :data:`~pleo_erp.client.scopes.TAGS_SYNC`
+            (unverified names) before any request. ``None`` skips the check.
 
     Raises:
+        InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
         SourceReadError: the dimension list could not be read; nothing was written. (A
             failed read of one dimension's values only skips that dimension, rule 21.)
         SelectionError: ``selection`` or ``only_dimension`` breaks the selection rules.
@@ -711,6 +768,7 @@ def sync_tags(
         PleoError: reading Pleo's tag groups failed; nothing was written.
     """
     cid = _company(company_id)
+    _preflight(granted_scopes, _scopes.TAGS_SYNC, dry_run=dry_run, operation="the tags sync")
     store: SelectionState | None = SelectionStore(state) if isinstance(state, StateDB) else state
     key = _lock_key(SyncScope.TAGS, cid)
     with _held(lock, key):

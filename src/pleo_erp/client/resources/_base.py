@@ -29,7 +29,6 @@ __all__ = [
     "check_length",
     "check_page_size",
     "chunked",
-    "data_of",
     "data_parser",
     "list_data_parser",
     "no_result",
@@ -73,8 +72,8 @@ class SyncResource(_Resource[SyncTransport]):
 
     def _run(self, op: Operation[T] | BulkOperation[Any, T]) -> T:
         if isinstance(op, Operation):
-            return self._transport.run(op)
-        return op.merge([self._transport.run(part) for part in op.parts])
+            return op.parse(self._transport.request(op.call))
+        return op.merge([self._run(part) for part in op.parts])
 
     def _paginate(self, paged_call: PagedCall[T]) -> Paginator[T]:
         return Paginator(self._transport, paged_call)
@@ -85,8 +84,8 @@ class AsyncResource(_Resource[AsyncTransport]):
 
     async def _run(self, op: Operation[T] | BulkOperation[Any, T]) -> T:
         if isinstance(op, Operation):
-            return await self._transport.run(op)
-        return op.merge([await self._transport.run(part) for part in op.parts])
+            return op.parse(await self._transport.request(op.call))
+        return op.merge([await self._run(part) for part in op.parts])
 
     def _paginate(self, paged_call: PagedCall[T]) -> AsyncPaginator[T]:
         return AsyncPaginator(self._transport, paged_call)
@@ -112,11 +111,6 @@ def list_data_parser(cls: type[T]) -> Callable[[Any], tuple[T, ...]]:
         return items
 
     return parse
-
-
-def data_of(body: Any, cls: type[T]) -> T:
-    """Structure a ``{"data": <cls>}`` envelope and return the inner object."""
-    return data_parser(cls)(body)
 
 
 def no_result(body: Any) -> None:

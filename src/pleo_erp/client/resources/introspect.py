@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleo_erp.client._request import Call, Operation
+from pleo_erp.client._request import Call
 from pleo_erp.client.resources._base import data_parser
 from pleo_erp.models.introspect import IntrospectionModel
 
-__all__ = ["INTROSPECT", "introspect_call", "parse_introspection"]
+__all__ = ["introspect_call", "parse_introspection"]
 
 _INTROSPECTION = data_parser(IntrospectionModel)
 
@@ -31,7 +31,3 @@ def introspect_call() -> Call:
 def parse_introspection(body: Any) -> IntrospectionModel:
     """Structure the ``{"data": {...}}`` introspection response."""
     return _INTROSPECTION(body)
-
-
-INTROSPECT = Operation(introspect_call(), parse_introspection)
-"""The introspection operation, run by both clients' ``introspect()``."""

@@ -12,7 +12,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from attrs import define, field
 
@@ -81,6 +81,18 @@ class RecordedRequest:
     status: int | None
     fault: str | None
     timestamp: str
+
+
+class _Owned(Protocol):
+    """A stored object that belongs to one company (a record, a job)."""
+
+    @property
+    def company_id(self) -> str:
+        """The owning company."""
+        ...
+
+
+_OwnedT = TypeVar("_OwnedT", bound=_Owned)
 
 
 class RequestContext:
@@ -162,6 +174,20 @@ class RequestContext:
         """Raise ``not_found`` when the caller may not see an object of ``company_id``."""
         if not self.credential.covers(company_id):
             raise not_found
+
+    def visible(self, found: _OwnedT | None, not_found: Callable[[], ApiError]) -> _OwnedT:
+        """``found`` if it exists and the caller may see it, else raise ``not_found()``
+        (another company's object answers exactly like a missing one)."""
+        if found is None:
+            raise not_found()
+        self.owns(found.company_id, not_found())
+        return found
+
+    def json_body(self) -> Any:
+        """The request's JSON body; ``400 BAD_REQUEST`` when it has none."""
+        if self.body is None:
+            raise ApiError(400, "BAD_REQUEST", f"{self.method} {self.path} requires a JSON body.")
+        return self.body
 
 
 Handler = Callable[[RequestContext], Reply]

@@ -67,23 +67,13 @@ def _check_tax_code(company: Company, external_id: object) -> None:
 
 
 def _account(ctx: RequestContext, account_id: str) -> Record:
-    record = ctx.state.accounts.get(account_id)
-    if record is None:
-        raise _not_found()
-    ctx.owns(record.company_id, _not_found())
-    return record
-
-
-def _body(ctx: RequestContext) -> Any:
-    if ctx.body is None:
-        raise ApiError(400, "BAD_REQUEST", f"{ctx.method} {ctx.path} requires a JSON body.")
-    return ctx.body
+    return ctx.visible(ctx.state.accounts.get(account_id), _not_found)
 
 
 @routes("POST", "/v1/chart-of-accounts")
 def post_account(ctx: RequestContext) -> Reply:
     """``createAccountV1``: 201 created, 200 identical retry, 409 externalId taken."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     if not str(body["name"]).strip():
         raise ApiError(400, "NAME_EMPTY", "name must not be empty.")
@@ -124,7 +114,7 @@ def _batch_reasons(company: Company, item: Mapping[str, Any], seen: set[str]) ->
 @routes("POST", "/v1/chart-of-accounts/batch")
 def post_account_batch(ctx: RequestContext) -> Reply:
     """``createAccountsBatchV1``: per-item outcome, 201 even on partial failure."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     created: list[JSONDict] = []
     failed: list[JSONDict] = []
@@ -149,7 +139,7 @@ def get_account(ctx: RequestContext) -> Reply:
 def put_account(ctx: RequestContext) -> Reply:
     """``updateAccountV1``: replaces every mutable field (omitted optional ones become null)."""
     record = _account(ctx, ctx.path_params["accountId"])
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.state.companies[record.company_id]
     if not str(body["name"]).strip():
         raise ApiError(400, "NAME_EMPTY", "name must not be empty.")
@@ -179,7 +169,7 @@ def delete_account(ctx: RequestContext) -> Reply:
 @routes("POST", "/v1/chart-of-accounts:search")
 def search_accounts(ctx: RequestContext) -> Reply:
     """``searchAccountsV1``: the body's filters, combined with AND."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     archived = body.get("archived")
     codes = set(body.get("codes") or ()) or None

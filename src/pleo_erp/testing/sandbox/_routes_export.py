@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._app import Reply, RequestContext, RouteTable, encode_json
 from ._errors import ApiError
 from ._jobs import (
@@ -39,22 +37,13 @@ def _not_found() -> ApiError:
 
 
 def _job(ctx: RequestContext, job_id: str) -> Job:
-    job = ctx.state.jobs.get(job_id)
-    if job is None:
-        raise _not_found()
-    ctx.owns(job.company_id, _not_found())
+    job = ctx.visible(ctx.state.jobs.get(job_id), _not_found)
     expire_due(ctx.state, [job])
     return job
 
 
 def _echo(ctx: RequestContext, *names: str) -> dict[str, list[str]]:
     return {name: ctx.raw_query[name] for name in names if name in ctx.raw_query}
-
-
-def _body(ctx: RequestContext) -> Any:
-    if ctx.body is None:
-        raise ApiError(400, "BAD_REQUEST", f"{ctx.method} {ctx.path} requires a JSON body.")
-    return ctx.body
 
 
 @routes("GET", "/v3/export-jobs")
@@ -79,7 +68,7 @@ def list_jobs(ctx: RequestContext) -> Reply:
 @routes("POST", "/v3/export-jobs")
 def create_job(ctx: RequestContext) -> Reply:
     """``createExportJobV3``: 400 without contra accounts, 409 while one is in progress."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     if company.missing_contra_accounts:
         raise ApiError(
@@ -124,7 +113,7 @@ def get_job(ctx: RequestContext) -> Reply:
 @routes("POST", "/v3/export-job-events")
 def create_event(ctx: RequestContext) -> Reply:
     """``createExportJobEventV3``: 202 with an empty body, or 422 for a bad transition."""
-    body = _body(ctx)
+    body = ctx.json_body()
     job = _job(ctx, str(body["jobId"]))
     apply_event(
         ctx.state,
@@ -157,7 +146,7 @@ def list_job_items(ctx: RequestContext) -> Reply:
 def put_job_items(ctx: RequestContext) -> Reply:
     """``updateExportJobItemsV3``: ≤100 updates; unknown entries come back in ``errors``."""
     job = _job(ctx, ctx.path_params["jobId"])
-    updates = _body(ctx)
+    updates = ctx.json_body()
     if not isinstance(updates, list):
         raise ApiError(400, "BAD_REQUEST", "The body must be a JSON array of item updates.")
     updated, errors = update_items(ctx.state, job, updates)

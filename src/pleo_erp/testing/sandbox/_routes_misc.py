@@ -56,12 +56,6 @@ INTROSPECT_RESPONSE = ResponseSpec(
 )
 
 
-def _body(ctx: RequestContext) -> Any:
-    if ctx.body is None:
-        raise ApiError(400, "BAD_REQUEST", f"{ctx.method} {ctx.path} requires a JSON body.")
-    return ctx.body
-
-
 # -- introspect -------------------------------------------------------------------------
 
 
@@ -118,7 +112,7 @@ def get_installation(ctx: RequestContext) -> Reply:
 @routes("POST", "/v1/installations/me")
 def post_installation(ctx: RequestContext) -> Reply:
     """``createClientInstallation``: creates (or returns) this client's installation."""
-    body = _body(ctx)
+    body = ctx.json_body()
     key = _installation_key(ctx, None)
     now = ctx.state.clock.timestamp()
     installation = ctx.state.installations.get(key)
@@ -145,7 +139,7 @@ def post_installation(ctx: RequestContext) -> Reply:
 @routes("PUT", "/v1/installations/me")
 def put_installation(ctx: RequestContext) -> Reply:
     """``updateClientInstallation``: status (``errorCode`` only with ``ERROR``), metadata."""
-    body = _body(ctx)
+    body = ctx.json_body()
     installation = _installation(ctx)
     installation["status"] = body["status"]
     installation["errorCode"] = body.get("errorCode") if body["status"] == "ERROR" else None
@@ -262,7 +256,7 @@ def _activity(ctx: RequestContext, subscription: Subscription, operation: str) -
 @routes("POST", "/v1/subscriptions")
 def post_subscription(ctx: RequestContext) -> Reply:
     """``createSubscription``: a subscription and its ``whsec_`` signing secret."""
-    body = _body(ctx)
+    body = ctx.json_body()
     _check_subscription_request(body)
     state = ctx.state
     now = state.clock.timestamp()
@@ -315,7 +309,7 @@ def get_subscription(ctx: RequestContext) -> Reply:
 def put_subscription(ctx: RequestContext) -> Reply:
     """``updateSubscription``: full replace."""
     subscription = _subscription(ctx, ctx.path_params["id"])
-    body = _body(ctx)
+    body = ctx.json_body()
     _check_subscription_request(body)
     _apply_request(subscription, body, ctx.state.clock.timestamp())
     _activity(ctx, subscription, "UPDATE")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ._app import Reply, RequestContext, RouteTable
 from ._errors import ApiError
@@ -109,25 +108,11 @@ def _scope(ctx: RequestContext) -> list[Company]:
 
 
 def _group(ctx: RequestContext, group_id: str) -> Record:
-    record = ctx.state.tag_groups.get(group_id)
-    if record is None:
-        raise _group_not_found()
-    ctx.owns(record.company_id, _group_not_found())
-    return record
+    return ctx.visible(ctx.state.tag_groups.get(group_id), _group_not_found)
 
 
 def _tag(ctx: RequestContext, tag_id: str) -> Record:
-    record = ctx.state.tags.get(tag_id)
-    if record is None:
-        raise _tag_not_found()
-    ctx.owns(record.company_id, _tag_not_found())
-    return record
-
-
-def _body(ctx: RequestContext) -> Any:
-    if ctx.body is None:
-        raise ApiError(400, "BAD_REQUEST", f"{ctx.method} {ctx.path} requires a JSON body.")
-    return ctx.body
+    return ctx.visible(ctx.state.tags.get(tag_id), _tag_not_found)
 
 
 def _tags_of(companies: Iterable[Company]) -> list[Record]:
@@ -188,7 +173,7 @@ def post_tag_group(ctx: RequestContext) -> Reply:
     if company_id is None:
         raise ApiError(400, "BAD_REQUEST", "company_id must be provided")
     company = ctx.company(str(company_id))
-    body = _body(ctx)
+    body = ctx.json_body()
     record = create_tag_group(
         ctx.state,
         company,
@@ -210,7 +195,7 @@ def get_tag_group(ctx: RequestContext) -> Reply:
 def put_tag_group(ctx: RequestContext) -> Reply:
     """``updateTagGroup``: full replace of ``archived``, ``code``, ``metadata``, ``name``."""
     record = _group(ctx, ctx.path_params["groupId"])
-    body = _body(ctx)
+    body = ctx.json_body()
     record.data.update(
         archived=body["archived"],
         code=body["code"],
@@ -255,7 +240,7 @@ def list_group_tags(ctx: RequestContext) -> Reply:
 def post_tag(ctx: RequestContext) -> Reply:
     """``createTag``: 201; 409 when the group already has a tag with this exact code."""
     group = _group(ctx, ctx.path_params["groupId"])
-    body = _body(ctx)
+    body = ctx.json_body()
     code = str(body["code"])
     if any(t.data["code"] == code for t in ctx.state.group_tags[group.data["id"]]):
         raise ApiError(409, "TAG_CODE_ALREADY_EXISTS", f"A tag with code {code!r} already exists.")
@@ -275,7 +260,7 @@ def get_tag(ctx: RequestContext) -> Reply:
 def put_tag(ctx: RequestContext) -> Reply:
     """``updateTag``: full replace (``name`` omitted means no name); 409 on a taken code."""
     record = _tag(ctx, ctx.path_params["tagId"])
-    body = _body(ctx)
+    body = ctx.json_body()
     code = str(body["code"])
     siblings = ctx.state.group_tags[record.data["groupId"]]
     if any(t is not record and t.data["code"] == code for t in siblings):
@@ -301,7 +286,7 @@ def delete_tag(ctx: RequestContext) -> Reply:
 @routes("DELETE", "/v0/tags")
 def bulk_delete_tags(ctx: RequestContext) -> Reply:
     """``bulkDeleteTags``: all or nothing."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     records = _company_tags(ctx, company, body["tagIds"])
     _remove_tags(ctx.state, records)
@@ -311,7 +296,7 @@ def bulk_delete_tags(ctx: RequestContext) -> Reply:
 @routes("POST", "/v0/tags/archive")
 def bulk_archive_tags(ctx: RequestContext) -> Reply:
     """``bulkArchiveTags``: set ``archived`` on up to 100 tags of one company (all or nothing)."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     records = _company_tags(ctx, company, body["tagIds"])
     now = ctx.state.clock.timestamp()

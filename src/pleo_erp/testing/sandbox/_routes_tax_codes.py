@@ -70,23 +70,13 @@ def _check(company: Company, body: Mapping[str, Any], current: Record | None) ->
 
 
 def _tax_code(ctx: RequestContext, tax_code_id: str) -> Record:
-    record = ctx.state.tax_codes.get(tax_code_id)
-    if record is None:
-        raise _not_found()
-    ctx.owns(record.company_id, _not_found())
-    return record
-
-
-def _body(ctx: RequestContext) -> Any:
-    if ctx.body is None:
-        raise ApiError(400, "BAD_REQUEST", f"{ctx.method} {ctx.path} requires a JSON body.")
-    return ctx.body
+    return ctx.visible(ctx.state.tax_codes.get(tax_code_id), _not_found)
 
 
 @routes("POST", "/v0/tax-codes")
 def post_tax_code(ctx: RequestContext) -> Reply:
     """``createTaxCode``."""
-    body = _body(ctx)
+    body = ctx.json_body()
     company = ctx.company(str(body["companyId"]))
     _check(company, body, None)
     return Reply(200, {"data": create_tax_code(ctx.state, company, body).data})
@@ -102,7 +92,7 @@ def get_tax_code(ctx: RequestContext) -> Reply:
 def put_tax_code(ctx: RequestContext) -> Reply:
     """``updateTaxCode``: full replace; ``companyId`` must stay the same."""
     record = _tax_code(ctx, ctx.path_params["taxCodeId"])
-    body = _body(ctx)
+    body = ctx.json_body()
     if body["companyId"] != record.company_id:
         raise ApiError(400, "BAD_REQUEST", "companyId cannot change.")
     _check(ctx.state.companies[record.company_id], body, record)
