@@ -18,6 +18,8 @@ from pleo_erp.client._retry import RetryPolicy
 from pleo_erp.client._transport import DEFAULT_TIMEOUT, PRODUCTION, STAGING
 from pleo_erp.client.auth import ApiKeyAuth, OAuth2Auth
 from pleo_erp.client.errors import (
+    AccountExternalIdConflict,
+    AccountInUse,
     AuthenticationError,
     BadRequest,
     Conflict,
@@ -47,6 +49,8 @@ __all__ = [
     "ENVIRONMENTS",
     "PRODUCTION",
     "STAGING",
+    "AccountExternalIdConflict",
+    "AccountInUse",
     "AccountsBatchResult",
     "ApiKeyAuth",
     "AsyncPaginator",

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+
+from pleo_erp.client.errors import PleoAPIError
 
 __all__ = [
     "Call",
@@ -29,7 +30,6 @@ __all__ = [
     "encode_json",
     "ensure_uuid",
     "id_path",
-    "path_segment",
     "query",
 ]
 
@@ -74,10 +74,13 @@ class Operation(Generic[T]):
         call: what to send.
         parse: turns the decoded JSON body (``None`` when empty) into the result, e.g. by
             structuring a ``{"data": ...}`` envelope into a model.
+        refine_error: optionally turns a ``PleoAPIError`` of this operation into a more
+            specific one (e.g. a 409 on account create into ``AccountExternalIdConflict``).
     """
 
     call: Call
     parse: Callable[[Any], T]
+    refine_error: Callable[[PleoAPIError], PleoAPIError] | None = None
 
 
 def _query_text(value: QueryValue) -> str:
@@ -123,14 +126,13 @@ def ensure_uuid(value: uuid.UUID | str, name: str) -> uuid.UUID:
     raise ValueError(f"{name} must be a UUID, got {type(value).__name__}")
 
 
-def path_segment(value: object) -> str:
-    """A path parameter, percent-encoded so it cannot add path segments or a query."""
-    return quote(str(value), safe="")
-
-
 def id_path(collection: str, value: uuid.UUID | str, name: str, suffix: str = "") -> str:
-    """``{collection}/{id}{suffix}`` for the UUID ``value`` (argument ``name`` in errors)."""
-    # A UUID's text is hex digits and hyphens only: nothing to percent-encode.
+    """``{collection}/{id}{suffix}`` for the UUID ``value`` (argument ``name`` in errors).
+
+    Every path parameter in Pleo's specs is a UUID. Checking it first means a caller's value
+    can never add path segments or a query, and a UUID's text (hex digits and hyphens) needs no
+    percent-encoding.
+    """
     return f"{collection}/{ensure_uuid(value, name)}{suffix}"
 
 

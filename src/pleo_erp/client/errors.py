@@ -10,6 +10,8 @@ PleoError
 │   ├── PermissionDenied         403
 │   ├── NotFound                 404
 │   ├── Conflict                 409
+│   │   ├── AccountExternalIdConflict  (account create: externalId exists)
+│   │   └── AccountInUse               (account delete: still used)
 │   ├── PayloadTooLarge          413
 │   ├── Unprocessable            422
 │   ├── RateLimited              429
@@ -33,6 +35,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccountExternalIdConflict",
+    "AccountInUse",
     "AuthenticationError",
     "BadRequest",
     "Conflict",
@@ -133,6 +137,44 @@ class NotFound(PleoAPIError):
 
 class Conflict(PleoAPIError):
     """409: the write conflicts with current state (duplicate, already in progress, in use)."""
+
+
+class AccountExternalIdConflict(Conflict):
+    """409 on account create: an account with this ``external_id`` already exists.
+
+    Search for it by ``external_id`` and update or unarchive it instead (accounts rule 25).
+    """
+
+    def __init__(self, external_id: str, conflict: Conflict) -> None:
+        self.external_id = external_id
+        super().__init__(
+            f"an account with externalId {external_id!r} already exists ({conflict.message})",
+            status_code=conflict.status_code,
+            type=conflict.type,
+            body=conflict.body,
+            request_id=conflict.request_id,
+            method=conflict.method,
+            path=conflict.path,
+            headers=conflict.headers,
+        )
+
+
+class AccountInUse(Conflict):
+    """409 on account delete: the account is still used; archive it instead (rule 29)."""
+
+    def __init__(self, account_id: str, conflict: Conflict) -> None:
+        self.account_id = account_id
+        super().__init__(
+            f"account {account_id} is in use and cannot be deleted; archive it instead "
+            f"({conflict.message})",
+            status_code=conflict.status_code,
+            type=conflict.type,
+            body=conflict.body,
+            request_id=conflict.request_id,
+            method=conflict.method,
+            path=conflict.path,
+            headers=conflict.headers,
+        )
 
 
 class PayloadTooLarge(PleoAPIError):

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from pleo_erp.client._request import Call, Operation
 from pleo_erp.client._transport import AsyncTransport, SyncTransport
+from pleo_erp.client.errors import PleoAPIError
 from pleo_erp.client.pagination import AsyncPaginator, Page, PagedCall, Paginator
 from pleo_erp.client.serialization import structure
 from pleo_erp.models.common import CursorPage, DataResponse
@@ -72,11 +73,24 @@ class SyncResource(_Resource[SyncTransport]):
 
     def _run(self, op: Operation[T] | BulkOperation[Any, T]) -> T:
         if isinstance(op, Operation):
-            return op.parse(self._transport.request(op.call))
+            try:
+                body = self._transport.request(op.call)
+            except PleoAPIError as error:
+                _raise_refined(op, error)
+                raise
+            return op.parse(body)
         return op.merge([self._run(part) for part in op.parts])
 
     def _paginate(self, paged_call: PagedCall[T]) -> Paginator[T]:
         return Paginator(self._transport, paged_call)
+
+
+def _raise_refined(op: Operation[Any], error: PleoAPIError) -> None:
+    """Raise the operation's more specific error for ``error``, if it has one."""
+    if op.refine_error is not None:
+        refined = op.refine_error(error)
+        if refined is not error:
+            raise refined from error
 
 
 class AsyncResource(_Resource[AsyncTransport]):
@@ -84,7 +98,12 @@ class AsyncResource(_Resource[AsyncTransport]):
 
     async def _run(self, op: Operation[T] | BulkOperation[Any, T]) -> T:
         if isinstance(op, Operation):
-            return op.parse(await self._transport.request(op.call))
+            try:
+                body = await self._transport.request(op.call)
+            except PleoAPIError as error:
+                _raise_refined(op, error)
+                raise
+            return op.parse(body)
         return op.merge([await self._run(part) for part in op.parts])
 
     def _paginate(self, paged_call: PagedCall[T]) -> AsyncPaginator[T]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path
+from pleo_erp.client.errors import AccountExternalIdConflict, AccountInUse, Conflict, PleoAPIError
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
@@ -131,7 +132,14 @@ def create_op(
         metadata=_metadata(metadata),
     )
     call = Call("accounts.create", "POST", _ACCOUNTS, body=unstructure(body), idempotent=False)
-    return Operation(call, _ACCOUNT)
+
+    def refine(error: PleoAPIError) -> PleoAPIError:
+        # Rule 25: a 409 names the externalId that already exists.
+        return (
+            AccountExternalIdConflict(external_id, error) if isinstance(error, Conflict) else error
+        )
+
+    return Operation(call, _ACCOUNT, refine)
 
 
 def batch_item_body(item: AccountBatchItem, index: int = 0) -> dict[str, Any]:
@@ -222,8 +230,13 @@ def update_op(
 
 
 def delete_op(account_id: uuid.UUID | str) -> Operation[None]:
-    """``DELETE /v1/chart-of-accounts/{accountId}``."""
-    return Operation(Call("accounts.delete", "DELETE", _path(account_id)), no_result)
+    """``DELETE /v1/chart-of-accounts/{accountId}`` (409 → ``AccountInUse``: archive instead)."""
+
+    def refine(error: PleoAPIError) -> PleoAPIError:
+        # Rule 29: an account still in use cannot be deleted.
+        return AccountInUse(str(account_id), error) if isinstance(error, Conflict) else error
+
+    return Operation(Call("accounts.delete", "DELETE", _path(account_id)), no_result, refine)
 
 
 def search_op(
@@ -273,8 +286,8 @@ class Accounts(SyncResource):
     ) -> BookkeepingAccountRestModelV1:
         """Create one account (200 "matched existing" and 201 "created" both return it).
 
-        ``Conflict`` when the ``external_id`` exists. Not re-sent after an ambiguous
-        failure: search by ``external_id`` to check.
+        ``AccountExternalIdConflict`` (a ``Conflict``) when the ``external_id`` exists. Not
+        re-sent after an ambiguous failure: search by ``external_id`` to check.
         """
         return self._run(
             create_op(
