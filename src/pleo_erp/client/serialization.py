@@ -51,7 +51,6 @@ import json
 import math
 import operator
 import re
-import sys
 import types
 import typing
 import uuid
@@ -145,26 +144,39 @@ def type_name(cls: Any) -> str:
 # --------------------------------------------------------------------------- scalars
 
 
-_INTERN_MAX = 64
-"""Strings up to this length are interned while structuring (see ``_shared_str``)."""
-_intern = sys.intern
+# ``json.loads`` makes a new object for every string value, so a page of 1 000 export items
+# holds a thousand copies of "SEK" and of every account name, tag code and person name. The
+# fast converter keeps one object per distinct short string instead (a third of a page's typed
+# size). A bounded dict rather than ``sys.intern``: unique strings (reconciliation ids, notes)
+# would otherwise grow the interpreter's intern table for good; here they just fall out at the
+# next clear. Long strings (URLs) are usually unique and are left alone.
+_SHARE_MAX_LEN = 64
+_STR_CACHE: dict[str, str] = {}
+_STR_CACHE_MAX = 8192
+_str_cache_get = _STR_CACHE.get
 
 
-def _shared_str(value: str) -> str:
-    """One shared object per distinct short string.
+def _share_new(value: str) -> str:
+    """Remember a short string not seen recently (the slow half of sharing)."""
+    if len(_STR_CACHE) >= _STR_CACHE_MAX:
+        _STR_CACHE.clear()
+    _STR_CACHE[value] = value
+    return value
 
-    ``json.loads`` makes a new object for every string value, so a 10 000-item page holds
-    ten thousand copies of "SEK", of each account name, tag code and person. Interning them
-    keeps one of each (about a third of a page's typed size); interned strings are freed again
-    once nothing uses them. Long strings (URLs, notes) are usually unique: left alone.
-    """
-    return _intern(value) if len(value) <= _INTERN_MAX else value
+
+def _shared(value: str) -> str:
+    """The shared object equal to ``value`` (``value`` itself when it is long)."""
+    if len(value) > _SHARE_MAX_LEN:
+        return value
+    return _str_cache_get(value) or _share_new(value)
 
 
 def _structure_str(value: Any, cls: Any) -> Any:
     if cls is str:
         if type(value) is str:
-            return _intern(value) if len(value) <= _INTERN_MAX else value
+            if len(value) > _SHARE_MAX_LEN:
+                return value
+            return _str_cache_get(value) or _share_new(value)
         if isinstance(value, str):
             return value
         raise WireTypeError(f"expected a string, got {_json_type(value)}")
@@ -214,23 +226,46 @@ def _structure_float(value: Any, _: Any) -> float:
     raise WireTypeError(f"expected a number, got {_json_type(value)}")
 
 
+# Decimals by their text: a page repeats a handful of tax rates thousands of times. The cached
+# value is exactly ``Decimal(text)`` and a ``Decimal``'s ``str`` reads back to an identical one,
+# so sharing never changes a value or its exponent. Bounded like the UUID cache.
+_DECIMAL_CACHE: dict[str, Decimal] = {}
+_DECIMAL_CACHE_MAX = 256
+_decimal_cache_get = _DECIMAL_CACHE.get
+
+
+def _decimal_from_text(text: str) -> Decimal:
+    cached = _decimal_cache_get(text)
+    if cached is not None:
+        return cached
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        raise WireValueError("expected a decimal number") from None
+    if not result.is_finite():
+        raise WireValueError("expected a finite number")
+    if len(text) <= 32:
+        if len(_DECIMAL_CACHE) >= _DECIMAL_CACHE_MAX:
+            _DECIMAL_CACHE.clear()
+        _DECIMAL_CACHE[text] = result
+    return result
+
+
 def _structure_decimal(value: Any, _: Any) -> Decimal:
     kind = type(value)
+    if kind is Decimal:
+        if not value.is_finite():
+            raise WireValueError("expected a finite number")
+        return _decimal_from_text(str(value))
     if kind is float:
         if not math.isfinite(value):
             raise WireValueError("expected a finite number")
         # repr() is the shortest text that reads back as this float: the JSON literal Pleo sent.
-        return Decimal(repr(value))
+        return _decimal_from_text(repr(value))
     if kind is int:
         return Decimal(value)
-    if kind is Decimal or kind is str:
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            raise WireValueError("expected a decimal number") from None
-        if not result.is_finite():
-            raise WireValueError("expected a finite number")
-        return result
+    if kind is str:
+        return _decimal_from_text(value)
     raise WireTypeError(f"expected a number, got {_json_type(value)}")
 
 
@@ -349,7 +384,9 @@ def _structure_date(value: Any, _: Any) -> dt.date:
 
 def _structure_optional_str(value: Any, _: Any) -> str | None:
     if type(value) is str:
-        return _intern(value) if len(value) <= _INTERN_MAX else value
+        if len(value) > _SHARE_MAX_LEN:
+            return value
+        return _str_cache_get(value) or _share_new(value)
     if value is None:
         return None
     checked: str = _structure_str(value, str)  # raises: not a string
@@ -393,28 +430,58 @@ _FUSED_OPTIONAL: dict[Any, _StructureHook] = {
 }
 
 
-_last_money = MoneyModel("", 0)
-
-
 def _structure_money_fast(value: Any, _: Any) -> MoneyModel:
     """``MoneyModel`` without per-field calls: it occurs ~20 times on every export item.
 
     Any irregularity falls back to the generated function, which raises the precise error.
     """
-    global _last_money
     currency = value["currency"]
     amount = value["value"]
     if type(currency) is str and type(amount) is int:
-        # Supplier and wallet amounts come in pairs and are equal whenever the currencies
-        # are: the previous result is reused then (models are immutable).
-        last = _last_money
-        if last.value == amount and last.currency == currency:
-            return last
-        money = MoneyModel(_intern(currency) if len(currency) <= _INTERN_MAX else currency, amount)
-        _last_money = money
-        return money
+        return MoneyModel(_shared(currency), amount)
     result: MoneyModel = _money_generated(value, _)
     return result
+
+
+def _money_pair_hook(
+    cls: type[Any], keys: tuple[str, str], generated: _StructureHook
+) -> _StructureHook:
+    """Structure hook of a class holding exactly two ``MoneyModel`` (the amount in supplier and
+    in wallet currency, five times per export-item line).
+
+    Both amounts are read in one call, and when they are equal (same currency) one immutable
+    ``MoneyModel`` serves both. Anything irregular goes to the generated function, which
+    raises the precise error.
+    """
+    first_key, second_key = keys
+
+    def structure_money_pair(value: Any, _: Any) -> Any:
+        if type(value) is not dict:
+            return generated(value, _)
+        try:
+            first = value[first_key]
+            second = value[second_key]
+            first_currency = first["currency"]
+            first_value = first["value"]
+            second_currency = second["currency"]
+            second_value = second["value"]
+        except (KeyError, TypeError, IndexError):
+            return generated(value, _)
+        if (
+            type(first_currency) is not str
+            or type(first_value) is not int
+            or type(second_currency) is not str
+            or type(second_value) is not int
+        ):
+            return generated(value, _)
+        a = MoneyModel(_shared(first_currency), first_value)
+        if second_value == first_value and second_currency == first_currency:
+            b = a
+        else:
+            b = MoneyModel(_shared(second_currency), second_value)
+        return cls(a, b)
+
+    return structure_money_pair
 
 
 def _unstructure_datetime(value: dt.datetime) -> str:
@@ -579,14 +646,19 @@ class _Rules:
                         raise WireTypeError(f"expected an array, got {_json_type(value)}")
                     return tuple([hook(v, item_type) for v in value if v is not None])
 
-                return structure_tuple_skip
+                fast = structure_tuple_skip
+            else:
 
-            def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
-                if type(value) is not list and type(value) is not tuple:
-                    raise WireTypeError(f"expected an array, got {_json_type(value)}")
-                return tuple([hook(v, item_type) for v in value])
+                def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+                    if type(value) is not list and type(value) is not tuple:
+                        raise WireTypeError(f"expected an array, got {_json_type(value)}")
+                    return tuple([hook(v, item_type) for v in value])
 
-            return structure_tuple
+                fast = structure_tuple
+            origin = _attrs_origin(item_type)
+            if origin is not None and _is_leaf(origin):
+                return _shared_tuples(fast)
+            return fast
 
         def structure_tuple_detailed(value: Any, _: Any) -> tuple[Any, ...]:
             if not isinstance(value, (list, tuple)):
@@ -665,6 +737,10 @@ class _Rules:
         if not self.detailed:
             if _is_leaf(origin):
                 return _memoized_leaf(generated, [wire_name(f) for f in attrs.fields(origin)])
+            fields = attrs.fields(origin)
+            if len(fields) == 2 and all(f.type is MoneyModel for f in fields):
+                wire = (wire_name(fields[0]), wire_name(fields[1]))
+                return _money_pair_hook(origin, wire, generated)
             if any(field.default is attrs.NOTHING for field in attrs.fields(origin)):
                 # A required key is read with ``o[key]``: a non-object fails on its own.
                 return generated
@@ -781,6 +857,29 @@ def _memoized_leaf(generated: _StructureHook, keys: list[str]) -> _StructureHook
         return result
 
     return structure_leaf
+
+
+def _shared_tuples(structure_tuple: _StructureHook) -> _StructureHook:
+    """One shared tuple per distinct sequence of shared leaf models (a line's tags repeat).
+
+    Leaf models are shared instances, so the sequence is identified by their ids; the cache
+    keeps those instances alive, so an id cannot be reused while it is a key.
+    """
+    cache: dict[tuple[int, ...], tuple[Any, ...]] = {}
+    lookup = cache.get
+
+    def structure_shared_tuple(value: Any, cls: Any) -> tuple[Any, ...]:
+        result: tuple[Any, ...] = structure_tuple(value, cls)
+        key = tuple(map(id, result))
+        hit = lookup(key)
+        if hit is not None:
+            return hit
+        if len(cache) >= _LEAF_CACHE_MAX:
+            cache.clear()
+        cache[key] = result
+        return result
+
+    return structure_shared_tuple
 
 
 def _add_note(exc: Exception, note: str) -> None:

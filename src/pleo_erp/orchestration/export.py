@@ -278,11 +278,15 @@ class _JobRun:
         self._send(batch)
         self.last_flush = self.exporter.monotonic()
         self.exporter.lock_renew()
-        self.exporter.emit(
-            ProgressEvent(
-                kind="batch_reported", job_id=self.job.id, done=len(self.results), total=self.total
+        if self.exporter.progress is not None:
+            self.exporter.emit(
+                ProgressEvent(
+                    kind="batch_reported",
+                    job_id=self.job.id,
+                    done=len(self.results),
+                    total=self.total,
+                )
             )
-        )
 
     def _send(self, batch: Sequence[_Pending]) -> None:
         updates = [_update_model(p.outcome) for p in batch]
@@ -653,15 +657,16 @@ class _Exporter:
             )
         run.result_index[result.accounting_entry_id] = len(run.results)
         run.results.append(result)
-        self.emit(
-            ProgressEvent(
-                kind="item_done",
-                job_id=run.job.id,
-                done=len(run.results),
-                total=run.total,
-                item=result,
+        if self.progress is not None:  # no event object per item when nobody listens
+            self.emit(
+                ProgressEvent(
+                    kind="item_done",
+                    job_id=run.job.id,
+                    done=len(run.results),
+                    total=run.total,
+                    item=result,
+                )
             )
-        )
         run.add(outcome, result)
 
     def _journal_says_posted(self, run: _JobRun, item: ExportItemV3) -> bool:
@@ -679,19 +684,16 @@ class _Exporter:
     ) -> tuple[ItemOutcome, ItemResult]:
         assert run.ctx is not None
         aeid = item.accounting_entry_id
-        base = ItemResult(
-            accounting_entry_id=aeid,
-            status="failed",
-            item_type=enum_value(item.type),
-        )
+        item_type = enum_value(item.type)
         warnings: list[str] = []
 
         def failed(
             failure: ItemFailure, entry_kind: str | None = None
         ) -> tuple[ItemOutcome, ItemResult]:
             outcome = ItemOutcome.failure(aeid, failure)
-            return outcome, evolve(
-                base,
+            return outcome, ItemResult(
+                accounting_entry_id=aeid,
+                item_type=item_type,
                 status="failed",
                 failure_type=outcome.failure_type,
                 failure_reason=outcome.failure_reason,
@@ -703,8 +705,9 @@ class _Exporter:
             posted: PostedEntry, *, already: bool, kind: str | None, attachments: int
         ) -> tuple[ItemOutcome, ItemResult]:
             outcome = ItemOutcome.success(aeid, posted, self.clock())
-            return outcome, evolve(
-                base,
+            return outcome, ItemResult(
+                accounting_entry_id=aeid,
+                item_type=item_type,
                 status="successful",
                 external_id=posted.external_id,
                 external_url=posted.url,
