@@ -2,7 +2,7 @@
 
 Modules per API family: ``common`` (money, errors, envelopes, pagination), ``export_jobs``,
 ``export_items``, ``tags`` (tag groups and tags), ``accounts`` (chart of accounts),
-``tax_codes``, ``installations``, ``subscriptions`` and ``introspect``. Every name is
+``tax_codes``, ``installations``, ``subscriptions``, ``introspect`` and ``webhooks``. Every name is
 re-exported here. Conversion to and from JSON lives in ``pleo_erp.client.serialization``.
 
 Conventions: ``@define(frozen=True)`` classes; attributes are the snake_case of the JSON
@@ -169,6 +169,12 @@ from pleo_erp.models.tax_codes import (
     TaxedAmount,
     Taxes,
 )
+from pleo_erp.models.webhooks import (
+    ExportJobCreatedData,
+    ExportJobCreatedPayload,
+    WebhookEventPayload,
+    WrappedWebhookPayload,
+)
 
 __all__ = [
     "AccountV3",
@@ -246,6 +252,8 @@ __all__ = [
     "ExportItemTypeV3",
     "ExportItemUserV3",
     "ExportItemV3",
+    "ExportJobCreatedData",
+    "ExportJobCreatedPayload",
     "ExportJobEventType",
     "ExportJobFailureReasonType",
     "ExportJobItemFailureReasonType",
@@ -307,4 +315,6 @@ __all__ = [
     "UpdateExportJobItemV3",
     "UpdateInstallationRequest",
     "VendorV3",
+    "WebhookEventPayload",
+    "WrappedWebhookPayload",
 ]
