@@ -317,6 +317,24 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
+def _mutate(document: Any, path: tuple[Any, ...], action: str, key: str, value: Any) -> None:
+    """Apply one mutation to ``document`` in place.
+
+    ``value`` is copied: the samples of ``_WRONG_VALUES`` are shared by every example, and a
+    later mutation inside an inserted ``[]`` / ``{}`` must change this document only (sharing
+    them once built a self-referencing document and a ``RecursionError``).
+    """
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if action == "replace":
+        parent[path[-1]] = copy.deepcopy(value)
+    elif action == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent[key] = copy.deepcopy(value)
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, Any]:
     name, original = draw(st.sampled_from(_CASES))
@@ -325,19 +343,27 @@ def mutated(draw: st.DrawFn) -> tuple[str, Any]:
         path = draw(st.sampled_from(_paths(document)))
         if not path:
             continue
-        parent = document
-        for part in path[:-1]:
-            parent = parent[part]
         action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(st.sampled_from(_WRONG_VALUES))
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "id", "note", "code"]))] = draw(
-                st.sampled_from(_WRONG_VALUES)
-            )
+        key = draw(st.sampled_from(["extra", "id", "note", "code"]))
+        _mutate(document, path, action, key, draw(st.sampled_from(_WRONG_VALUES)))
     return name, document
+
+
+def test_mutations_never_change_the_shared_wrong_values() -> None:
+    """Regression: replace a field by the ``{}`` sample, then add into it, twice over: the
+    sample stays ``{}`` and the document stays a finite tree (no ``RecursionError``)."""
+    snapshot = copy.deepcopy(_WRONG_VALUES)
+    empty_object = next(v for v in _WRONG_VALUES if v == {})
+    document: dict[str, Any] = {"a": 1, "b": 2}
+    _mutate(document, ("a",), "replace", "", empty_object)
+    _mutate(document, ("a", "x"), "add", "extra", empty_object)
+    _mutate(document, ("b",), "replace", "", empty_object)
+    _mutate(document, ("b", "x"), "add", "extra", empty_object)
+    _mutate(document, ("b", "extra", "x"), "add", "extra", ["x"])
+    _mutate(document, ("b", "extra", "extra", 0), "delete", "", None)
+    assert snapshot == _WRONG_VALUES
+    assert document == {"a": {"extra": {}}, "b": {"extra": {"extra": []}}}
+    assert json.dumps(document)  # finite: a self-referencing document raises here
 
 
 @settings(max_examples=200, deadline=None)
