@@ -167,6 +167,29 @@ def test_unknown_route_404_and_wrong_method_405(http: httpx.Client) -> None:
     wrong = http.delete("/v3/export-jobs")
     assert wrong.status_code == 405
     assert "GET, POST" in wrong.json()["message"]
+    assert wrong.headers["Allow"] == "GET, POST"  # RFC 9110 §15.5.6: a 405 carries Allow
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/v3/export-jobs/00000000-0000-4000-8000-000000000000", "GET"),
+        ("GET", "/v3/export-job-events", "POST"),
+        ("OPTIONS", "/v0/tags", "DELETE, GET"),
+        ("GET", "/_sandbox/clock:advance", "POST"),  # a sandbox-only route
+        ("DELETE", "/v1/introspect", "GET"),  # a route outside the published specs
+    ],
+)
+def test_every_405_names_the_allowed_methods_in_an_allow_header(
+    http: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    response = http.request(method, path)
+    assert response.status_code == 405, response.text
+    assert response.headers["Allow"] == allow
+    body = response.json()
+    assert body["type"] == "METHOD_NOT_ALLOWED"
+    assert body["message"].startswith(f"{method} is not allowed on ")
+    assert body["message"].endswith(f"(allowed: {allow})")
 
 
 def test_unemulated_operations_are_501(http: httpx.Client) -> None:
