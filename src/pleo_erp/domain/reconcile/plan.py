@@ -30,15 +30,16 @@ __all__ = [
     "Action",
     "ActionKind",
     "ArchiveGuard",
+    "BodyT",
     "IssueSeverity",
     "ObjectKind",
     "Plan",
     "PlanIssue",
-    "BodyT",
     "Target",
     "check_mass_archive",
     "order_actions",
 ]
+
 
 class ActionKind(str, enum.Enum):
     """What a plan does to one Pleo object."""
