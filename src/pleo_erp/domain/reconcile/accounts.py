@@ -37,6 +37,7 @@ from pleo_erp.domain.reconcile.plan import (
     Plan,
     PlanIssue,
     Target,
+    change_action,
 )
 from pleo_erp.models import (
     BookkeepingAccountCreateRequestV1,
@@ -284,18 +285,7 @@ def plan_accounts(
         changes = _changes(account, match, opts)
         target = Target(ObjectKind.ACCOUNT, key, match.id, account.name)
         body = _put_body(match, archived=False, source=account, options=opts)
-        if match.archived:
-            detail = f" and update {', '.join(changes)}" if changes else ""
-            updates.append(
-                Action(
-                    ActionKind.UNARCHIVE,
-                    target,
-                    f"active in the accounting system, archived in Pleo: unarchive{detail}",
-                    body,
-                )
-            )
-        else:
-            updates.append(Action(ActionKind.UPDATE, target, "; ".join(changes), body))
+        updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
 
     active_in_pleo = 0
     for key, match in by_external_id.items():

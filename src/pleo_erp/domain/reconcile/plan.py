@@ -36,6 +36,7 @@ __all__ = [
     "Plan",
     "PlanIssue",
     "Target",
+    "change_action",
     "check_mass_archive",
     "order_actions",
 ]
@@ -146,6 +147,21 @@ class PlanIssue:
     def __str__(self) -> str:
         rule = f" ({self.rule})" if self.rule else ""
         return f"{self.severity.value}: {self.key!r}: {self.message}{rule}"
+
+
+def change_action(
+    target: Target, changes: Sequence[str], body: BodyT, *, archived_in_pleo: bool
+) -> Action[BodyT]:
+    """The write for an object active in the AS that differs in Pleo.
+
+    An object archived in Pleo is unarchived (and updated in the same complete body);
+    otherwise the action is an update whose reason lists ``changes``.
+    """
+    if archived_in_pleo:
+        detail = f" and update {', '.join(changes)}" if changes else ""
+        reason = f"active in the accounting system, archived in Pleo: unarchive{detail}"
+        return Action(ActionKind.UNARCHIVE, target, reason, body)
+    return Action(ActionKind.UPDATE, target, "; ".join(changes), body)
 
 
 def order_actions(actions: Iterable[Action]) -> tuple[Action, ...]:

@@ -88,23 +88,12 @@ class SourceDimension(Protocol):
         ...
 
 
-class SourceDimensionValue(Protocol):
-    """What the planner reads from an AS dimension value (``DimensionValue`` fits)."""
+class SourceDimensionValue(SourceDimension, Protocol):
+    """What the planner reads from an AS dimension value (``DimensionValue`` fits).
 
-    @property
-    def code(self) -> str:
-        """The value's code (becomes the tag code; matched case-insensitively)."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The value's display name."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the value is in use in the AS (inactive ones are archived in Pleo)."""
-        ...
+    The same three properties as a dimension: ``code`` (becomes the tag code; matched
+    case-insensitively), ``name`` and ``active`` (inactive values are archived in Pleo).
+    """
 
 
 def codes_match(a: str, b: str) -> bool:

@@ -38,6 +38,7 @@ from pleo_erp.domain.reconcile.plan import (
     Plan,
     PlanIssue,
     Target,
+    change_action,
 )
 from pleo_erp.models import TaxCodeCreateUpdateModel, TaxCodeModel, TaxCodeTypeModel
 
@@ -260,18 +261,7 @@ def plan_tax_codes(
             continue
         target = Target(ObjectKind.TAX_CODE, key, match.id, tax_code.name)
         body = _body_from_source(tax_code, company_id=company_id, archived=False)
-        if match.archived:
-            detail = f" and update {', '.join(changes)}" if changes else ""
-            updates.append(
-                Action(
-                    ActionKind.UNARCHIVE,
-                    target,
-                    f"active in the accounting system, archived in Pleo: unarchive{detail}",
-                    body,
-                )
-            )
-        else:
-            updates.append(Action(ActionKind.UPDATE, target, "; ".join(changes), body))
+        updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
 
     active_in_pleo = 0
     for model in [*by_code.values(), *uncoded]:
