@@ -37,6 +37,10 @@ def well_typed(client: PleoClient) -> None:
     tag = client.tags.create(group.id, code="D1", name="Design")
     assert_type(tag, TagModel)
     client.tags.update(tag.id, code="D1", archived=True)
+    client.subscriptions.create(
+        "https://example.test/hook", ["v1.export-job.created"], status="ACTIVE"
+    )
+    client.export_jobs.create(COMPANY, [], vendor_based_bookkeeping=True)
 
 
 async def well_typed_async(client: AsyncPleoClient) -> None:
@@ -55,6 +59,8 @@ def wrong_keywords(client: PleoClient) -> None:
     client.accounts.search(COMPANY, exclude_if_assigned_to_category="yes")  # E: "exclude_if_assigned_to_category"
     client.tags.create(uuid.uuid4(), code=5)  # E: "code"
     client.tag_groups.update(uuid.uuid4(), code="D", name="Dept", archived=False)  # E: Missing named argument "metadata"
+    client.subscriptions.create("https://example.test/hook", ["v1.export-job.created"], secret="x")  # E: "secret"
+    client.export_jobs.create(COMPANY, [], vendor_based_bookkeping=True)  # E: "vendor_based_bookkeping"
 
 
 async def wrong_keywords_async(client: AsyncPleoClient) -> None:
