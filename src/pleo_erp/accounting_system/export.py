@@ -188,9 +188,7 @@ class EntryLine:
     tax_amount: int = 0
     vat_treatment: VatTreatment | None = None
     reverse_charge_tax: int = field(default=0, validator=_non_negative)
-    tax_included: bool = field(
-        default=Factory(_default_tax_included, takes_self=True)
-    )
+    tax_included: bool = field(default=Factory(_default_tax_included, takes_self=True))
     dimensions: tuple[EntryDimension, ...] = ()
     description: str | None = None
     source_line_id: UUID | None = None

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Literal, TypedDict
 from uuid import UUID
 
@@ -497,7 +497,7 @@ def _supplier_amount(item: ExportItemV3, total: int, currency: str) -> Money:
     return Money(supplier.currency, abs(supplier.value))
 
 
-_RATE_DIGITS = Decimal("1e-10")
+_RATE_CONTEXT = Context(prec=10, rounding=ROUND_HALF_UP)  # 10 significant digits
 
 
 def _payment_fx(
@@ -510,8 +510,10 @@ def _payment_fx(
     paid = Money(supplier.currency, abs(supplier.value))
     if supplier.currency == currency:
         return paid, None
-    rate = minor_to_major(total, currency) / minor_to_major(paid.value, paid.currency)
-    return paid, rate.quantize(_RATE_DIGITS).normalize()
+    rate = _RATE_CONTEXT.divide(
+        minor_to_major(total, currency), minor_to_major(paid.value, paid.currency)
+    )
+    return paid, rate.normalize(_RATE_CONTEXT)
 
 
 class _Common(TypedDict):
