@@ -643,16 +643,17 @@ def _ap_entry(
             exchange_rate=rate,
             **party,
         )
-    negative = item.amount.in_wallet_currency.value < 0
-    if item_type in _CREDIT_NOTE_TYPES or negative:
-        # A negative invoice / purchase is money coming back: a credit note that decreases
-        # payables (never a positive supplier invoice). Refund types and negative settled
-        # types came back into the wallet; a negative ``invoice`` stays open on the payable.
+    # A negative ``invoice`` is money owed back by the supplier: a credit note that decreases
+    # payables, never a positive supplier invoice (C16). Both sign conventions the SDK
+    # supports send invoices positive. Settled types (card purchases …) net to zero on the
+    # payable and follow decision 11 like the journal path.
+    credit_invoice = item_type == "invoice" and item.amount.in_wallet_currency.value < 0
+    if item_type in _CREDIT_NOTE_TYPES or credit_invoice:
         out = _expense_postings(item, lines, ctx, currency, "credit", rounding)
         payable = _posting(ap_account, total, "debit", currency, "payable")
         refunded_to: str | None = None
         settle: list[EntryLine | None] = []
-        if item_type in _CREDIT_NOTE_TYPES or item_type in _SETTLED_AP_TYPES:
+        if not credit_invoice:  # refunds came back into the wallet
             refunded_to = _account_for("wallet", item, ctx, currency)
             settle = [
                 _posting(refunded_to, total, "debit", currency, "counter"),
