@@ -17,8 +17,14 @@ import pytest
 from beancount import loader
 from beancount.core import data
 
-from _export_helpers import line, make_item, tax
-from pleo_erp.accounting_system import AccountsMapping, Capabilities, JournalEntry
+from _export_helpers import invoice_info, line, make_item, tax, vendor
+from pleo_erp.accounting_system import (
+    AccountsMapping,
+    Capabilities,
+    JournalEntry,
+    SupplierPayment,
+    VendorAccount,
+)
 from pleo_erp.adapters.beancount import BeancountAccountingSystem, create_ledger
 from pleo_erp.domain.bookkeeping import BookkeepingMethod
 from pleo_erp.domain.config import ExportConfig
@@ -105,3 +111,38 @@ def test_c11_reverse_charge_legs_use_the_tax_codes_accounts(ledger: Path) -> Non
     names = {code: system._config().find_account(code).name for code in ("7800", "7820")}  # type: ignore[attr-defined]
     assert booked[names["7800"]] == Decimal("25.00")  # RC25 ingoing (input VAT)
     assert booked[names["7820"]] == Decimal("-25.00")  # RC25 outgoing (output VAT)
+
+
+def test_c17_foreign_payment_keeps_supplier_amount_and_rate_as_metadata(ledger: Path) -> None:
+    item = make_item(
+        type="invoice_payment",
+        bookkeeping="accounts_payable",
+        vendor=vendor(code="V1004", name="Berlin Hardware GmbH"),
+        value=74600,
+        currency="DKK",
+        contra="5810",
+        date="2026-09-02T09:00:00+02:00",
+        supplier_amount=(10000, "EUR"),
+        invoice=invoice_info("B-77"),
+        lines=[line(74600, account="6100", currency="DKK")],
+    )
+    ctx = EntryContext.create(ExportConfig(), Capabilities(), AccountsMapping(wallet="5810"))
+    entry = build_entry(
+        item,
+        BookkeepingMethod.ACCOUNTS_PAYABLE,
+        ctx,
+        vendor=VendorAccount(vendor_id="V1004", name="Berlin Hardware GmbH", ap_account="7240"),
+    )
+    assert isinstance(entry, SupplierPayment)
+    BeancountAccountingSystem(ledger).post(entry, [])
+    entries, errors, _ = loader.load_file(str(ledger))
+    assert errors == []
+    (txn,) = [
+        e
+        for e in entries
+        if isinstance(e, data.Transaction)
+        and e.meta.get("pleo-accounting-entry-id") == str(entry.accounting_entry_id)
+    ]
+    assert txn.meta["pleo-supplier-amount"] == "100.00 EUR"
+    assert txn.meta["pleo-exchange-rate"] == "7.46"
+    assert {p.units.currency for p in txn.postings if p.units is not None} == {"DKK"}

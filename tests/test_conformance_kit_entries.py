@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from attrs import evolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import find as hypothesis_find
 
@@ -65,8 +66,6 @@ def test_kit_entries_are_one_currency_on_that_currencys_wallet(entry: JournalEnt
 
 def test_kit_draws_no_currency_without_its_own_wallet() -> None:
     """An AS mapping that only knows a DKK wallet gets DKK entries only (never borrowed)."""
-    from attrs import evolve
-
     chart = evolve(
         DEMO_CHART, mapping=evolve(DEMO_CHART.mapping, wallet_by_currency={"DKK": "5810"})
     )

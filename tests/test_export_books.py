@@ -23,6 +23,7 @@ from pleo_erp.accounting_system import (
     SupplierPayment,
     VendorAccount,
 )
+from pleo_erp.client.serialization import structure, unstructure
 from pleo_erp.domain.bookkeeping import resolve_method
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.domain.entries import EntryContext, build_entry
@@ -371,8 +372,6 @@ def test_c17_unknown_supplier_currency_leaves_fields_empty() -> None:
         invoice=invoice_info("INV-9"),
     )
     item_json_amount = amount(12500, "SEK", (12500, "UNDEFINED"))
-    from pleo_erp.client.serialization import structure, unstructure
-
     data = unstructure(item)
     data["amount"] = item_json_amount
     entry = build(

@@ -347,6 +347,12 @@ def _kind_meta_and_links(entry: Entry) -> tuple[list[tuple[str, str]], list[str]
         if entry.invoice_number:
             meta.append(("pleo-invoice-number", entry.invoice_number))
             links.append(invoice_link(vendor_key, entry.invoice_number))
+        paid = entry.supplier_amount
+        if paid is not None and paid.currency != entry.currency:
+            # Kept for the realised FX difference; the postings stay in the wallet currency.
+            meta.append(("pleo-supplier-amount", _money_text(paid.value, paid.currency)))
+            if entry.exchange_rate is not None:
+                meta.append(("pleo-exchange-rate", f"{entry.exchange_rate:f}"))
     elif isinstance(entry, CreditNote):
         supplier = entry.supplier_amount
         meta.append(("pleo-supplier-amount", _money_text(supplier.value, supplier.currency)))
