@@ -146,3 +146,16 @@ def test_c17_foreign_payment_keeps_supplier_amount_and_rate_as_metadata(ledger: 
     assert txn.meta["pleo-supplier-amount"] == "100.00 EUR"
     assert txn.meta["pleo-exchange-rate"] == "7.46"
     assert {p.units.currency for p in txn.postings if p.units is not None} == {"DKK"}
+
+
+def test_c8_rounding_account_from_the_ledger_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "small.beancount"
+    path.write_text(
+        "2026-01-01 open Assets:Wallet SEK\n"
+        "2026-01-01 open Expenses:Rounding\n"
+        '2026-01-01 custom "pleo-mapping" "wallet" Assets:Wallet\n'
+        '2026-01-01 custom "pleo-mapping" "rounding" Expenses:Rounding\n',
+        encoding="utf-8",
+    )
+    mapping = BeancountAccountingSystem(path).accounts_mapping()
+    assert (mapping.wallet, mapping.rounding) == ("Assets:Wallet", "Expenses:Rounding")

@@ -128,6 +128,7 @@ def test_c11_implicit_inclusive_vat_still_included() -> None:
         {"vat_treatment": "included", "reverse_charge_tax": 2500},
         {"vat_treatment": "excluded", "tax_amount": 10, "tax_included": True},
         {"vat_treatment": "bogus"},
+        {"vat_treatment": "none", "tax_amount": 2500},
     ],
 )
 def test_c11_entry_line_refuses_a_misreadable_reverse_charge(kwargs: dict[str, Any]) -> None:
@@ -416,3 +417,22 @@ def test_journal_entry_still_plain() -> None:
     entry = build(make_item())
     assert isinstance(entry, JournalEntry)
     assert postings(entry) == [("6000", 10000), ("1930", -10000)]
+
+
+def test_c8_fx_rounding_is_on_by_default_with_the_in_memory_as() -> None:
+    """EUR 3 × 10.00 at 11.4567 → 3 × 114.57 SEK against 343.70: exported, 0.01 rounded."""
+    sb = PleoSandbox(seed=3)
+    company = sb.add_company("Test Co")
+    system = InMemoryAccountingSystem()
+    sb.create_export_job(
+        company,
+        [sandbox_item(value=34370, lines=[line(11457) for _ in range(3)])],
+    )
+    report = export_expenses(
+        sb.client(), system, company_id=company, sleep=lambda _s: None, clock=sb.clock.now
+    )
+    (item,) = report.items
+    assert item.status == "successful"
+    assert system.balance("3740") == -1
+    assert system.balance("6000") == 34371
+    assert system.is_balanced()

@@ -231,6 +231,10 @@ class EntryLine:
                 )
         elif self.reverse_charge_tax:
             raise ValueError(f"reverse_charge_tax needs vat_treatment 'reverse_charge' ({where})")
+        if treatment == "none" and self.tax_amount:
+            raise ValueError(
+                f"vat_treatment 'none' with a tax_amount of {self.tax_amount} ({where})"
+            )
         if treatment == "included" and not self.tax_included:
             raise ValueError(f"vat_treatment 'included' needs tax_included=True ({where})")
         if treatment == "excluded" and self.tax_included:

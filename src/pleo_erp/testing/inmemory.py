@@ -70,8 +70,10 @@ DEFAULT_MAPPING = AccountsMapping(
     accounts_payable="2440",
     vat_input="2640",
     vat_output="2614",
+    rounding="3740",
 )
-"""The accounts the in-memory AS books against when nothing else is configured."""
+"""The accounts the in-memory AS books against when nothing else is configured (BAS numbers;
+``3740`` takes the FX rounding of foreign-currency splits)."""
 
 Method = Literal[
     "capabilities",
