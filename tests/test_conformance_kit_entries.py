@@ -14,8 +14,8 @@ from attrs import evolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import find as hypothesis_find
 
-from pleo_erp.accounting_system import AccountsMapping, Capabilities, JournalEntry
-from pleo_erp.testing.conformance._entries import entry_currencies, journal_entries
+from pleo_erp.accounting_system import AccountsMapping, Capabilities, EntryDimension, JournalEntry
+from pleo_erp.testing.conformance._entries import entry_currencies, journal_entries, simple_entry
 from pleo_erp.testing.conformance._subject import DEMO_CHART, KIT_WALLETS
 
 IMPLICIT = Capabilities(explicit_vat=False)
@@ -70,3 +70,21 @@ def test_kit_draws_no_currency_without_its_own_wallet() -> None:
         DEMO_CHART, mapping=evolve(DEMO_CHART.mapping, wallet_by_currency={"DKK": "5810"})
     )
     assert entry_currencies(AS_MAPPING, chart) == ("DKK",)
+
+
+def test_kit_faulty_entries_are_built_by_the_exporter_too() -> None:
+    """Rejection checks send an unknown account / tax code / tag in the exporter's shape."""
+    entry = simple_entry(
+        DEMO_CHART,
+        AS_MAPPING,
+        account="99999",
+        tax_code="ZZ9",
+        dimensions=[EntryDimension("DEPT", "NOPE")],
+        currency="JPY",
+        amount=1250,
+    )
+    expense, counter = entry.lines
+    assert (expense.account, expense.debit, expense.tax_code) == ("99999", 1250, "ZZ9")
+    assert expense.dimensions == (EntryDimension("DEPT", "NOPE"),)
+    assert (counter.account, counter.credit, counter.currency) == ("5813", 1250, "JPY")
+    assert (entry.description, entry.reference) == ("Conformance kit entry", "PLEO-CONFORMANCE")

@@ -16,7 +16,6 @@ from pleo_erp.accounting_system.export import (
     Capabilities,
     Entry,
     EntryDimension,
-    EntryLine,
     JournalEntry,
     PostingMode,
 )
@@ -261,34 +260,50 @@ def simple_entry(
     currency: str = "DKK",
     description: str = "Conformance kit entry",
 ) -> JournalEntry:
-    """A one-line expense against the wallet, for targeted checks (rejections, receipts).
+    """A one-line card purchase against the wallet, for targeted checks (rejections, receipts).
 
-    Deliberately faulty inputs (an unknown account, tax code or tag) are allowed: the entry is
-    built line by line in the exporter's shape, without checking them against the chart.
+    Built by the exporter's :func:`~pleo_erp.domain.entries.build_entry` from a Pleo item, so
+    deliberately faulty references (an unknown account, tax code or tag) reach the AS exactly
+    as an export would send them. A tax code not in the chart is sent as a 0 % code.
     """
     expense = account or next(a.code for a in chart.accounts if a.active and a.kind == "expense")
-    wallet = _effective_mapping(mapping, chart).wallet_account(currency)
+    merged = _effective_mapping(mapping, chart)
+    wallet = merged.wallet_account(currency)
     if wallet is None:
         raise ValueError(f"the accounts mapping has no {currency} wallet account")
-    return JournalEntry(
-        accounting_entry_id=uuid.uuid4(),
-        posting_date=posting_date or first_open_date(chart) + timedelta(days=30),
-        currency=currency,
-        lines=[
-            EntryLine(
-                account=expense,
-                debit=amount,
-                currency=currency,
-                role="expense",
-                tax_code=tax_code,
-                dimensions=tuple(dimensions),
-            ),
-            EntryLine(account=wallet, credit=amount, currency=currency, role="counter"),
+    known = {t.code: t for t in chart.tax_codes}
+    line: dict[str, Any] = {
+        "accountingEntryLineId": str(uuid.uuid4()),
+        "lineAmount": _amount(amount, currency),
+        "netAmount": _amount(amount, currency),
+        "account": {"id": str(uuid.uuid4()), "name": f"Account {expense}", "code": expense},
+        "tags": [
+            {"id": str(uuid.uuid4()), "groupCode": d.dimension, "code": d.value} for d in dimensions
         ],
-        description=description,
-        reference="PLEO-CONFORMANCE",
+        "tax": None,
+    }
+    if tax_code is not None:
+        # No VAT amount: the line carries the code alone (a rejection test, not a VAT test).
+        tax = known.get(tax_code)
+        line["tax"] = {
+            "amount": _amount(0, currency),
+            "id": str(uuid.uuid4()),
+            "rate": "0",
+            "type": tax.pleo_type if tax is not None and tax.type != "reverse" else "inclusive",
+            "code": tax_code,
+        }
+    item = _item(
         item_type="card_purchase",
+        currency=currency,
+        lines=[line],
+        total=amount,
+        posting_date=posting_date or first_open_date(chart) + timedelta(days=30),
+        reference="PLEO-CONFORMANCE",
+        note=description,
+        contra=wallet,
     )
+    ctx = _exporter_context(chart, mapping, Capabilities(), "draft")
+    return _build(item, ctx)
 
 
 # --------------------------------------------------------------------------- ledger checks
