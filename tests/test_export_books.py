@@ -253,7 +253,12 @@ def test_c8_fx_split_rounding_goes_to_the_rounding_account() -> None:
 def test_c8_fx_rounding_the_other_way_and_on_a_refund() -> None:
     entry = build(_fx_item(total=34372))
     assert postings(entry)[3] == ("3740", 1)
-    refund = make_item(type="refund", value=-34370, lines=[line(-11457) for _ in range(3)])
+    refund = make_item(
+        type="refund",
+        value=-34370,
+        lines=[line(-11457) for _ in range(3)],
+        supplier_amount=(-3000, "EUR"),
+    )
     assert ("3740", 1) in postings(build(refund))
 
 
@@ -269,6 +274,12 @@ def test_c8_fx_rounding_without_account_names_the_setting() -> None:
     assert "AccountsMapping.rounding" in found.message
 
 
+def test_c8_same_currency_split_never_rounds() -> None:
+    """No conversion, no rounding: a SEK split 0.01 off is a data error (re-save in Pleo)."""
+    item = make_item(value=34370, lines=_FX_LINES)  # supplier currency SEK as well
+    assert failure(item).failure_type == "validation_failure"
+
+
 def test_c8_fx_rounding_can_be_switched_off() -> None:
     found = failure(_fx_item(), config=ExportConfig(fx_rounding_tolerance=0))
     assert found.failure_type == "validation_failure"
@@ -282,6 +293,7 @@ def test_c8_fx_rounding_under_accounts_payable() -> None:
             vendor=vendor(),
             value=34370,
             lines=_FX_LINES,
+            supplier_amount=(3000, "EUR"),
             invoice=invoice_info(),
         ),
         vendor_account=VendorAccount(vendor_id="V100", name="ACME"),
@@ -426,7 +438,11 @@ def test_c8_fx_rounding_is_on_by_default_with_the_in_memory_as() -> None:
     system = InMemoryAccountingSystem()
     sb.create_export_job(
         company,
-        [sandbox_item(value=34370, lines=[line(11457) for _ in range(3)])],
+        [
+            sandbox_item(
+                value=34370, lines=[line(11457) for _ in range(3)], supplier_amount=(3000, "EUR")
+            )
+        ],
     )
     report = export_expenses(
         sb.client(), system, company_id=company, sleep=lambda _s: None, clock=sb.clock.now

@@ -17,7 +17,7 @@ Pleo's signs therefore produces the same entry.
 item's total (Σ ``lineAmount.inWalletCurrency`` = ``amount.inWalletCurrency``); for
 ``exclusive`` tax lines whose line amount turns out to exclude the tax, Σ(line + tax) is
 accepted instead. A difference of at most ``ExportConfig.fx_rounding_tolerance`` minor units
-per line (Pleo converts each line of a foreign-currency split on its own) is posted to
+per line of a foreign-currency item (Pleo converts each line on its own) is posted to
 ``AccountsMapping.rounding``. Anything else fails the item (``validation_failure``).
 
 **Dates (C21).** The posting date is the calendar date of Pleo's ``date`` as Pleo states it
@@ -218,7 +218,8 @@ def _prepare(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
             ]
         else:
             difference = expected - sum(line.gross for line in lines)
-            if abs(difference) > ctx.config.fx_rounding_tolerance * len(lines):
+            tolerance = ctx.config.fx_rounding_tolerance * len(lines) if _converted(item) else 0
+            if abs(difference) > tolerance:
                 raise DomainFailure(
                     "validation_failure",
                     f"The expense lines add up to {sum(v for v in raw)} but the expense total "
@@ -226,6 +227,13 @@ def _prepare(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
                 )
             return _Prepared(expected, lines, difference)
     return _Prepared(expected, lines)
+
+
+def _converted(item: ExportItemV3) -> bool:
+    """Whether Pleo converted the item from another currency (so its lines may round)."""
+    supplier = item.amount.in_supplier_currency.currency
+    wallet = item.amount.in_wallet_currency.currency
+    return supplier != wallet and minor_unit_exponent(supplier) is not None
 
 
 def _replace_gross(line: _Line, gross: int) -> _Line:
