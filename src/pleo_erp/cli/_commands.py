@@ -4,7 +4,8 @@ Each command: build the client and the accounting system from the settings, reso
 company, run the orchestrator with a progress bar, print the report (or one JSON document),
 and return the exit code: 0 when everything went through, 1 when the run finished with failed
 items or actions, 3 when a write was refused for lack of authorization, 4 when a job was left
-unfinished because Pleo could not be reached.
+unfinished because Pleo could not be reached, 5 when a job was deferred because the accounting
+system is temporarily unavailable (the next run retries it).
 """
 
 from __future__ import annotations
@@ -187,9 +188,12 @@ def _selection(values: list[str] | None) -> list[str] | None:
 
 
 def export_exit_code(report: ExportReport) -> ExitCode:
-    """0 all exported; 4 a job left unfinished (Pleo unreachable); 1 failed items or jobs."""
+    """0 all exported; 4 a job left unfinished (Pleo unreachable); 5 a job deferred
+    (transient AS trouble, the next run retries); 1 failed items or jobs."""
     if report.ok:
         return ExitCode.OK
+    if report.deferred and report.failed == 0 and not report.interrupted:
+        return ExitCode.DEFERRED
     if report.interrupted and report.failed == 0:
         return ExitCode.PLEO
     return ExitCode.FAILURES
@@ -274,6 +278,14 @@ def finish_export(ctx: Context, report: ExportReport) -> int:
         )
     elif code is ExitCode.PLEO:
         out.error("a job was left unfinished (see above); the next run resumes it")
+    elif code is ExitCode.DEFERRED:
+        job = next(j for j in report.jobs if j.deferred is not None)
+        until = job.give_up_at.isoformat() if job.give_up_at else "its retry window ends"
+        out.error(
+            f"export deferred: the accounting system is temporarily unavailable "
+            f"({job.deferred}); run the export again soon: it retries until {until}, then "
+            f"fails the job with {job.deferred_failure_type}"
+        )
     return int(code)
 
 
