@@ -32,8 +32,8 @@ from pleo_erp.models import ExportJobV3
 
 __all__ = [
     "TRANSIENT_JOB_FAILURE_TYPES",
-    "JobDeferred",
     "JobDeferral",
+    "JobDeferred",
     "deferral_for",
     "give_up_message",
     "is_transient",

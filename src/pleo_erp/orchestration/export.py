@@ -1009,6 +1009,7 @@ def export_expenses(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    dry_run: bool = False,
 ) -> ExportReport:
     """Export the company's queue into ``accounting_system``, oldest job first.
 
@@ -1032,11 +1033,26 @@ def export_expenses(
         clock: the current time as a UTC ``datetime`` (injectable for tests).
         receipt_http_client: the ``httpx.Client`` for receipt downloads (default: the one
             under ``client``, without its credentials).
+        dry_run: preview only (:func:`pleo_erp.orchestration.preview.preview_export`): build
+            every entry and failure, write nothing to Pleo, the AS, the journal or the lock.
 
     Returns:
         An :class:`ExportReport`. Raises :class:`ExportAlreadyRunning` if another worker holds
         the company's lock, and ``PleoError`` if the queue itself cannot be listed.
     """
+    if dry_run:
+        from pleo_erp.orchestration.preview import preview_export  # imports this module
+
+        return preview_export(
+            client,
+            accounting_system,
+            company_id=company_id,
+            config=config,
+            max_jobs=max_jobs,
+            sleep=sleep,
+            clock=clock,
+            receipt_http_client=receipt_http_client,
+        )
     company = UUID(str(company_id))
     chosen_lock = lock if lock is not None else DEFAULT_LOCK
     exporter = _exporter(
@@ -1090,14 +1106,28 @@ def process_job(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    dry_run: bool = False,
 ) -> ExportReport:
     """Process one job by id (e.g. from a ``v1.export-job.created`` webhook).
 
     The job is read first; a finished job is reported as such and left alone. The same lock,
     steps and guarantees as :func:`export_expenses` apply; queue order is the caller's
     business (a webhook receiver usually calls :func:`export_expenses` instead, which also
-    picks up older jobs).
+    picks up older jobs). ``dry_run=True`` previews the job and writes nothing (see
+    :func:`pleo_erp.orchestration.preview.preview_job`).
     """
+    if dry_run:
+        from pleo_erp.orchestration.preview import preview_job  # imports this module
+
+        return preview_job(
+            client,
+            accounting_system,
+            job_id,
+            config=config,
+            sleep=sleep,
+            clock=clock,
+            receipt_http_client=receipt_http_client,
+        )
     exporter_clock = clock or _utcnow
     started_at = exporter_clock()
     job = client.export_jobs.get(UUID(str(job_id)))

@@ -200,9 +200,11 @@ class ExportReport:
 
     def summary(self) -> str:
         """A few human-readable lines: totals, then one line per job and per failed item."""
+        verb = "would be exported" if self.dry_run else "exported"
         lines = [
-            f"{len(self.jobs)} job(s), {self.successful} item(s) exported, "
+            f"{len(self.jobs)} job(s), {self.successful} item(s) {verb}, "
             f"{self.failed} failed, {self.requests} request(s), {self.duration:.2f} s"
+            + (" (dry run: nothing was written)" if self.dry_run else "")
         ]
         for job in self.jobs:
             outcome = job.final_event or f"interrupted ({job.interrupted})"
