@@ -78,7 +78,9 @@ def test_transient_not_ready_defers_the_job_and_the_next_run_exports_it() -> Non
     assert job_report.deferred == GNUCASH_OPEN
     assert job_report.deferred_failure_type == "accounting_system_unreachable"
     assert job_report.give_up_at == started + timedelta(minutes=45)
-    assert report.deferred and not report.ok and not report.interrupted
+    assert report.deferred
+    assert not report.ok
+    assert not report.interrupted
     assert [e["event"] for e in env.events()] == ["started"]  # no failed event
     assert env.sb.job_status(job) == "in_progress"
     assert set(env.sb.item_statuses(job).values()) == {"pending"}
@@ -101,7 +103,9 @@ def test_transient_not_ready_defers_the_job_and_the_next_run_exports_it() -> Non
     [
         (AccountingSystemNotReady(GNUCASH_OPEN, transient=True), "accounting_system_unreachable"),
         (
-            AccountingSystemNotReady("Down for maintenance", job_failure_type="service_unreachable"),
+            AccountingSystemNotReady(
+                "Down for maintenance", job_failure_type="service_unreachable"
+            ),
             "service_unreachable",
         ),
         (AccountingSystemUnavailable("Server not reachable"), "accounting_system_unreachable"),
@@ -140,9 +144,7 @@ def test_give_up_window_is_configurable() -> None:
     job = env.job(1)
     env.system.fail_next("check_ready", AccountingSystemUnavailable("offline"), times=100)
     config = ExportConfig(transient_give_up_after=600)
-    assert env.run(config=config).jobs[0].give_up_at == env.sb.clock.now() + timedelta(
-        minutes=10
-    )
+    assert env.run(config=config).jobs[0].give_up_at == env.sb.clock.now() + timedelta(minutes=10)
     env.sb.clock.advance(minutes=10)
     assert env.run(config=config).jobs[0].failure_type == "accounting_system_unreachable"
     assert env.sb.job_status(job) == "failed"
@@ -246,7 +248,8 @@ def test_schedule_retries_a_deferred_export_soon() -> None:
         },
     )
     (run,) = schedule.run_pending()
-    assert run.succeeded and not run.ok
+    assert run.succeeded
+    assert not run.ok
     assert run.next_due == now + timedelta(minutes=10)
     assert "deferred" in str(run)
 
@@ -289,7 +292,8 @@ def test_adapters_next_open_hint_from_the_period_check_is_used() -> None:
     assert item.ok
     assert item.posting_date == date(2099, 1, 1)
     stored = env.system.entry_for(UUID(str(item.accounting_entry_id)))
-    assert stored is not None and stored.entry.posting_date == date(2099, 1, 1)
+    assert stored is not None
+    assert stored.entry.posting_date == date(2099, 1, 1)
 
 
 def test_a_plain_false_keeps_the_generic_closed_period_text() -> None:

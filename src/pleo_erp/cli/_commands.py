@@ -16,6 +16,7 @@ from typing import Any
 
 from pleo_erp.cli._context import Connection, Context, load_accounting_system, resolve_company_id
 from pleo_erp.cli._errors import ExitCode, UsageError
+from pleo_erp.cli._preview import preview_to_dict, render_preview
 from pleo_erp.cli._progress import ExportProgress, SyncProgressBar
 from pleo_erp.cli._render import (
     export_to_dict,
@@ -228,6 +229,8 @@ def cmd_export(ctx: Context) -> int:
             raise UsageError(f"--job must be an export job id (a UUID), not {args.job!r}") from None
     config = _export_config(ctx)
     connection, target, company_id = _prepare(ctx)
+    if getattr(args, "dry_run", False):
+        return _preview(ctx, connection, target, company_id, job_id, config)
     db = ctx.state_db()
     journal = SQLiteExportJournal(db)
     lock = SQLiteCompanyLock(db)
@@ -254,6 +257,36 @@ def cmd_export(ctx: Context) -> int:
                 max_jobs=args.max_jobs,
             )
     return finish_export(ctx, report)
+
+
+def _preview(
+    ctx: Context,
+    connection: Connection,
+    target: Any,
+    company_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    config: ExportConfig,
+) -> int:
+    """``export --dry-run``: no state database, no lock, no journal, no write anywhere."""
+    with connection.client:
+        if job_id is not None:
+            report = process_job(connection.client, target, job_id, config=config, dry_run=True)
+        else:
+            report = export_expenses(
+                connection.client,
+                target,
+                company_id=company_id,
+                config=config,
+                max_jobs=ctx.args.max_jobs,
+                dry_run=True,
+            )
+    out = ctx.out
+    code = export_exit_code(report)
+    if out.json_mode:
+        out.emit({"command": "export", "exit_code": int(code), **preview_to_dict(report)})
+        return int(code)
+    render_preview(out, report)
+    return int(code)
 
 
 def finish_export(ctx: Context, report: ExportReport) -> int:
