@@ -239,7 +239,7 @@ def test_cli_dry_run_table_shows_entries_lines_and_failures(tmp_path: Path) -> N
         assert " Dr " in out
         assert " Cr " in out
         assert "VAT " in out
-        assert "nothing was written" in out
+        assert "18 items would be exported, 0 would fail" in out
         assert served.writes() == []
         third = cli(tmp_path, "export", "--dry-run", env=env)
         assert "would fail: vendor_unknown" in third.out

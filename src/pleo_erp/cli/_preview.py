@@ -91,15 +91,16 @@ def _job_title(job: JobReport) -> str:
     return f"Job {job.job_id} ({job.initial_status}): would be {job.would_send}"
 
 
-def _line_text(line: EntryLine) -> str:
+def _line_text(line: EntryLine, account_width: int) -> str:
     side = f"Dr {_amount(line.debit, line.currency)}" if line.debit else ""
     side = side or f"Cr {_amount(line.credit, line.currency)}"
-    parts = [f"{line.account:<10} {side:>14} {line.currency}", f"{line.role:<8}"]
+    parts = [f"{line.account:<{account_width}}  {side:>14} {line.currency}", f"{line.role:<8}"]
     if line.tax_code:
-        parts.append(f"VAT {line.tax_code} {_amount(line.tax_amount, line.currency)}")
+        tax = f" {_amount(line.tax_amount, line.currency)}" if line.tax_amount else ""
+        parts.append(f"VAT {line.tax_code}{tax}")
     if line.dimensions:
         parts.append(", ".join(f"{d.dimension}={d.value}" for d in line.dimensions))
-    return "  ".join(parts)
+    return "  ".join(parts).rstrip()
 
 
 def _item_rows(job: JobReport) -> list[list[object]]:
@@ -137,8 +138,9 @@ def _item_details(out: Output, item: ItemResult) -> None:
         f"{entry.posting_date.isoformat()}{moved}, {entry.posting_mode}, "
         f"{_amount(entry.total, entry.currency)} {entry.currency}"
     )
+    width = max(len(line.account) for line in entry.lines)
     for line in entry.lines:
-        out.line(" " * _INDENT + _line_text(line))
+        out.line(" " * _INDENT + _line_text(line, width))
     for name in item.attachment_names:
         out.line(" " * _INDENT + f"receipt {name}")
     for warning in item.warnings:
@@ -168,8 +170,8 @@ def render_preview(out: Output, report: ExportReport) -> None:
                 _item_details(out, item)
     counts = report.counts
     out.line()
-    out.line(
-        f"  {counts['successful']} items would be exported, {counts['failed']} would fail, "
+    out.wrapped(
+        f"{counts['successful']} items would be exported, {counts['failed']} would fail, "
         f"{len(report.jobs)} jobs, {report.requests} read requests to Pleo in "
         f"{report.duration:.2f}s; nothing was written"
     )
