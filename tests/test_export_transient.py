@@ -9,12 +9,16 @@ the matching job reason. A configuration problem still fails at once. The clock 
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from _cli_helpers import cli, served_demo
 from _export_helpers import sandbox_item
 from pleo_erp.accounting_system import (
     AccountingSystemError,
@@ -303,3 +307,50 @@ def test_a_plain_false_keeps_the_generic_closed_period_text() -> None:
     assert item.failure_reason is not None
     assert item.failure_reason.startswith("The accounting period of")
     assert "(" not in item.failure_reason
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+def test_cli_export_exits_5_with_a_clear_message_when_the_job_is_deferred(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pleo-erp export` against an adapter whose book is open: exit code 5 (not 1 = failed,
+    not 0), a message saying when the export gives up, the job left in progress."""
+    module = tmp_path / "desk_books.py"
+    module.write_text(
+        textwrap.dedent(
+            """
+            from pleo_erp.accounting_system import AccountingSystemNotReady
+            from pleo_erp.testing.inmemory import InMemoryAccountingSystem
+
+            def connect():
+                system = InMemoryAccountingSystem()
+                system.not_ready = AccountingSystemNotReady(
+                    "The GnuCash book is open on the bookkeeper's desk", transient=True
+                )
+                return system
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with served_demo() as served:
+            env = served.env(PLEO_ADAPTER="desk_books:connect")
+            result = cli(tmp_path, "export", env=env)
+            assert result.code == 5, result.err
+            assert "deferred" in result.out
+            assert "export deferred" in result.err
+            assert "GnuCash book is open" in result.err
+            assert "accounting_system_unreachable" in result.err
+            statuses = [job["status"] for job in served.sandbox.jobs(served.company_id)]
+            assert sorted(statuses) == ["in_progress", "pending", "pending"]
+            as_json = cli(tmp_path, "export", "--json", env=env)
+            assert as_json.code == 5
+            document = as_json.json()
+            assert document["deferred"] is True
+            assert document["jobs"][0]["outcome"] == "deferred"
+            assert document["jobs"][0]["give_up_at"]
+    finally:
+        sys.modules.pop("desk_books", None)

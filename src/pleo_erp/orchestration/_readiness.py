@@ -31,6 +31,7 @@ from pleo_erp.domain.outcomes import JobFailure, clean_message
 from pleo_erp.models import ExportJobV3
 
 __all__ = [
+    "PLEO_JOB_EXPIRY_SECONDS",
     "TRANSIENT_JOB_FAILURE_TYPES",
     "JobDeferral",
     "JobDeferred",
@@ -39,6 +40,7 @@ __all__ = [
     "is_transient",
     "job_failure_type_for",
     "last_update",
+    "seconds_since_update",
     "transient_give_up",
 ]
 
@@ -101,14 +103,27 @@ class JobDeferred(Exception):
         self.deferral = deferral
 
 
+PLEO_JOB_EXPIRY_SECONDS = 3600
+"""Pleo expires a job this long after its ``lastUpdatedAt`` (export-api.md §5.2)."""
+
+
 def _aware(value: datetime) -> datetime:
     # Naive timestamps are UTC (Pleo's and the SDK's clocks are).
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-def last_update(job: ExportJobV3) -> datetime:
-    """When Pleo's expiry clock for ``job`` last restarted (``lastUpdatedAt``, else start)."""
-    return _aware(job.last_updated_at or job.started_at or job.created_at)
+def seconds_since_update(job: ExportJobV3) -> float:
+    """How long ago Pleo's expiry clock for ``job`` last restarted, by Pleo's own count.
+
+    Taken from ``expiresIn`` (computed by Pleo from ``lastUpdatedAt``), so a skewed local
+    clock cannot shorten or stretch the window.
+    """
+    return float(max(0, PLEO_JOB_EXPIRY_SECONDS - job.expires_in))
+
+
+def last_update(job: ExportJobV3, now: datetime) -> datetime:
+    """When Pleo's expiry clock for ``job`` last restarted, on the local clock ``now``."""
+    return _aware(now) - timedelta(seconds=seconds_since_update(job))
 
 
 def deferral_for(
@@ -126,21 +141,20 @@ def deferral_for(
     """
     if not is_transient(error):
         return None
-    updated = last_update(job)
-    give_up_at = updated + timedelta(seconds=config.transient_give_up_after)
-    if _aware(now) >= give_up_at:
+    elapsed = seconds_since_update(job)
+    if elapsed >= config.transient_give_up_after:
         return None
     return JobDeferral(
         failure_type=job_failure_type_for(error, "accounting_system_unreachable"),
         message=clean_message(error.message),
-        last_updated_at=updated,
-        give_up_at=give_up_at,
+        last_updated_at=last_update(job, now),
+        give_up_at=_aware(now) + timedelta(seconds=config.transient_give_up_after - elapsed),
     )
 
 
-def give_up_message(error: AccountingSystemError, job: ExportJobV3, now: datetime) -> str:
+def give_up_message(error: AccountingSystemError, job: ExportJobV3) -> str:
     """The job failure message once a transient condition outlasted the retry window."""
-    minutes = max(0, int((_aware(now) - last_update(job)).total_seconds() // 60))
+    minutes = int(seconds_since_update(job) // 60)
     return clean_message(
         f"The accounting system was still not available after {minutes} minutes of retries, "
         f"so the job was failed before Pleo would expire it; fix this, then export again: "
@@ -159,7 +173,7 @@ def transient_give_up(
 
     - not transient: ``None`` (the caller fails the job as it always did);
     - transient, within the window: raises :class:`JobDeferred` (the job waits for the next
-      run); ``read_job`` re-reads the job for its current ``lastUpdatedAt``;
+      run); ``read_job`` re-reads the job for its current ``expiresIn``;
     - transient, past the window: the :class:`JobFailure` to fail the job with.
     """
     if not is_transient(error):
@@ -171,4 +185,4 @@ def transient_give_up(
     deferral = deferral_for(error, job, now=now, config=config)
     if deferral is not None:
         raise JobDeferred(deferral)
-    return JobFailure(failure_type, give_up_message(error, job, now))
+    return JobFailure(failure_type, give_up_message(error, job))

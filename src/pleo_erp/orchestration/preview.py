@@ -59,7 +59,11 @@ from pleo_erp.domain.receipts import ReceiptPlan, plan_receipts
 from pleo_erp.domain.validation import validate_item
 from pleo_erp.models import ExportItemV3, ExportJobV3
 from pleo_erp.orchestration import export as _export
-from pleo_erp.orchestration._readiness import JobDeferred, transient_give_up
+from pleo_erp.orchestration._readiness import (
+    PLEO_JOB_EXPIRY_SECONDS,
+    JobDeferred,
+    transient_give_up,
+)
 from pleo_erp.orchestration.locks import InProcessLock
 from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport
 
@@ -75,7 +79,7 @@ class _PreviewExporter(_export._Exporter):
         # A pending job would be started first, which restarts Pleo's expiry clock.
         job = run.job
         if _export._status(job.status) == "pending":
-            job = evolve(job, last_updated_at=self.clock())
+            job = evolve(job, last_updated_at=self.clock(), expires_in=PLEO_JOB_EXPIRY_SECONDS)
             return transient_give_up(
                 error, read_job=lambda: job, now=self.clock(), config=self.config
             )
