@@ -91,7 +91,7 @@ def test_outage_defers_the_job_and_the_next_run_converges() -> None:
         assert first.jobs[0].outcome == "deferred"
         assert first.jobs[0].deferred_failure_type == "accounting_system_unreachable"
         assert acme.entries == []
-        assert [job["status"] for job in sandbox.jobs(company)][0] == "in_progress"
+        assert sandbox.jobs(company)[0]["status"] == "in_progress"
         acme.outage = False
         export_expenses(client, adapter, company_id=company, sleep=sandbox.clock.sleep)
     statuses = [job["status"] for job in sandbox.jobs(company)]
