@@ -761,7 +761,12 @@ class ExportTarget(Protocol):
         ...
 
     def is_period_open(self, on: date) -> bool:
-        """Whether entries may be booked on ``on``."""
+        """Whether entries may be booked on ``on``.
+
+        Instead of returning ``False`` an implementation may raise :class:`ClosedPeriodError`
+        saying, in this AS's words, where the lock date lives (and ``next_open``): the date
+        then counts as closed and the message reaches the bookkeeper in the item's failure.
+        """
         ...
 
     def next_open_date(self, after: date) -> date | None:
