@@ -400,12 +400,10 @@ def test_rule2_rule3_not_ready_fails_job_with_job_enum_reason_only() -> None:
 
 
 def test_job_level_failure_stops_the_queue_and_leaves_later_jobs_pending() -> None:
-    """One outage must not fail every pending job behind it: the run stops after the
-    first job that failed as a whole, and a later run exports the rest."""
+    """One configuration problem must not fail every pending job behind it: the run stops
+    after the first job that failed as a whole, and a later run exports the rest."""
     env = Env()
-    env.system.not_ready = AccountingSystemNotReady(
-        "AS maintenance window", job_failure_type="accounting_system_unreachable"
-    )
+    env.system.not_ready = AccountingSystemNotReady("The company is not mapped in the AS")
     first = env.job(1)
     env.sb.clock.advance(minutes=1)  # strictly older: the queue is worked oldest first
     second = env.job(1)
@@ -445,7 +443,7 @@ def test_as_outage_mid_job_fails_job_with_job_level_reason() -> None:
             env.system.outage = True
 
     env.system.crash_after_post = outage  # type: ignore[assignment]
-    report = env.run()
+    report = env.run(config=ExportConfig(transient_give_up_after=0))  # fail at once
     (job_report,) = report.jobs
     assert (job_report.final_event, job_report.failure_type) == (
         "failed",
@@ -471,7 +469,7 @@ def test_as_rate_limit_exhausted_fails_job() -> None:
     env = Env()
     job = env.job(2)
     env.system.fail_next("find_posted", AccountingSystemRateLimited("slow down"), times=10)
-    report = env.run(config=ExportConfig(as_max_retries=2))
+    report = env.run(config=ExportConfig(as_max_retries=2, transient_give_up_after=0))
     assert report.jobs[0].failure_type == "accounting_system_rate_limit"
     assert env.sb.job_status(job) == "failed"
 

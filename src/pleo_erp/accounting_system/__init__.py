@@ -8,6 +8,13 @@
   :class:`TaxCodeSource` are read and mirrored into Pleo.
 """
 
+from pleo_erp.accounting_system.ap_split import (
+    APDocumentSplit,
+    InvoiceDocument,
+    InvoiceSettlement,
+    split_settled_invoice,
+)
+from pleo_erp.accounting_system.dry_run import EntryValidator
 from pleo_erp.accounting_system.export import (
     ATTACHMENT_MAX_BYTES,
     PLEO_ATTACHMENT_EXTENSIONS,
@@ -70,6 +77,7 @@ from pleo_erp.accounting_system.sources import (
 __all__ = [
     "ATTACHMENT_MAX_BYTES",
     "PLEO_ATTACHMENT_EXTENSIONS",
+    "APDocumentSplit",
     "AccountSource",
     "AccountingSystemAuthenticationError",
     "AccountingSystemAuthorizationError",
@@ -94,8 +102,11 @@ __all__ = [
     "EntryDimension",
     "EntryLine",
     "EntryRejected",
+    "EntryValidator",
     "ExportTarget",
     "InvoiceDetails",
+    "InvoiceDocument",
+    "InvoiceSettlement",
     "JobContext",
     "JournalEntry",
     "LedgerAccount",
@@ -121,5 +132,6 @@ __all__ = [
     "VendorKey",
     "VendorKeyField",
     "blocking_export_target",
+    "split_settled_invoice",
     "with_posting_date",
 ]

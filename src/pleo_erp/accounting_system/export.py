@@ -762,15 +762,30 @@ class AccountingSystemNotReady(AccountingSystemError):
 
     ``job_failure_type`` says why (default ``invalid_configuration``; e.g.
     ``missing_configuration``, ``integration_unusable``).
+
+    ``transient=True`` marks a condition that passes by itself (the book is open in the
+    desktop application, a maintenance window): the job is then left for the next run instead
+    of failing, and is failed with ``job_failure_type`` (default
+    ``accounting_system_unreachable``) only if the condition outlasts
+    ``ExportConfig.transient_give_up_after`` (see ``docs/export.md``).
     """
 
     failure_type: ItemFailureType = "invalid_configuration"
     job_failure_type: JobFailureType | None = "invalid_configuration"
 
     def __init__(
-        self, message: str, *, job_failure_type: JobFailureType = "invalid_configuration"
+        self,
+        message: str,
+        *,
+        job_failure_type: JobFailureType | None = None,
+        transient: bool = False,
     ) -> None:
+        if job_failure_type is None:
+            job_failure_type = (
+                "accounting_system_unreachable" if transient else "invalid_configuration"
+            )
         super().__init__(message, job_failure_type=job_failure_type)
+        self.transient = transient
 
 
 class EntryRejected(AccountingSystemError):
@@ -875,7 +890,12 @@ class ExportTarget(Protocol):
         ...
 
     def is_period_open(self, on: date) -> bool:
-        """Whether entries may be booked on ``on``."""
+        """Whether entries may be booked on ``on``.
+
+        Instead of returning ``False`` an implementation may raise :class:`ClosedPeriodError`
+        saying, in this AS's words, where the lock date lives (and ``next_open``): the date
+        then counts as closed and the message reaches the bookkeeper in the item's failure.
+        """
         ...
 
     def next_open_date(self, after: date) -> date | None:

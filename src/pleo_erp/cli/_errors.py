@@ -7,6 +7,7 @@
 | 2 | usage or configuration error (nothing was attempted) |
 | 3 | authentication: the credential was refused (401/403) or a reauthorization is required |
 | 4 | Pleo or the network failed, even after retries |
+| 5 | export deferred: the accounting system is temporarily unavailable; the next run retries |
 | 130 | interrupted (Ctrl-C) |
 """
 
@@ -48,6 +49,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     AUTH = 3
     PLEO = 4
+    DEFERRED = 5
     INTERRUPTED = 130
 
 

@@ -58,6 +58,8 @@ def log_outcome(outcome: RunOutcome) -> None:
         logger.info("export for company %s: no pending job", company)
     for job in report.jobs:
         outcome_text = job.final_event or f"unfinished ({job.interrupted})"
+        if job.deferred is not None:
+            outcome_text = f"deferred to the next run (retried until {job.give_up_at})"
         logger.info(
             "export job %s of company %s: %s, %d successful, %d failed, %d requests, %.1fs",
             job.job_id,

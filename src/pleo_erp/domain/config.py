@@ -147,6 +147,10 @@ class ExportConfig:
         as_max_retries: retries of an AS call that was rate-limited or unreachable before
             the job is failed with a job-level reason.
         as_retry_delay / as_max_retry_delay: first backoff and its cap (seconds).
+        transient_give_up_after: seconds since the job's last update (``lastUpdatedAt``) during
+            which a transient AS condition (not ready, unreachable, timeout, rate limited)
+            leaves the job for the next run; after that it is failed with the matching job
+            reason. Default 45 minutes, inside Pleo's one-hour expiry; ``0`` fails at once.
     """
 
     accounts: AccountsMapping | None = None
@@ -201,6 +205,9 @@ class ExportConfig:
     as_max_retries: int = field(default=3, validator=_non_negative)
     as_retry_delay: float = field(default=1.0, validator=_non_negative)
     as_max_retry_delay: float = field(default=60.0, validator=_non_negative)
+    transient_give_up_after: float = field(
+        default=2700.0, validator=validators.and_(_non_negative, validators.lt(3600.0))
+    )
 
     def effective_mapping(self, from_as: AccountsMapping) -> AccountsMapping:
         """The AS's accounts mapping with this config's overrides laid over it."""

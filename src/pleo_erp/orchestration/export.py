@@ -84,7 +84,7 @@ from pleo_erp.domain.outcomes import (
     job_outcome,
     unexpected_failure,
 )
-from pleo_erp.domain.periods import alternative_posting_date, resolve_posting_date
+from pleo_erp.domain.periods import alternative_posting_date
 from pleo_erp.domain.receipts import ReceiptPlan, plan_receipts
 from pleo_erp.domain.validation import validate_item
 from pleo_erp.models import (
@@ -95,6 +95,8 @@ from pleo_erp.models import (
     ExportJobV3,
     UpdateExportJobItemV3,
 )
+from pleo_erp.orchestration._closed_periods import resolve_posting_date_in_words
+from pleo_erp.orchestration._readiness import JobDeferred, transient_give_up
 from pleo_erp.orchestration._receipts import ReceiptFetcher
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock, hold_company_lock
 from pleo_erp.orchestration.report import (
@@ -416,6 +418,7 @@ class _Exporter:
         final_event: str | None = None
         failure: JobFailure | None = None
         interrupted: str | None = None
+        deferred: JobDeferred | None = None
         try:
             if initial not in _OPEN_STATUSES:
                 interrupted = f"job is already {initial}"
@@ -424,6 +427,13 @@ class _Exporter:
         except _JobStopped as stop:
             interrupted = str(stop)
             logger.warning("export job %s stopped: %s", job.id, stop)
+        except JobDeferred as wait:  # transient AS trouble: the next run resumes the job
+            deferred = wait
+            logger.warning("export job %s deferred: %s", job.id, wait.deferral.message)
+            try:
+                run.flush()
+            except _JobStopped as stop:
+                interrupted = str(stop)
         report = JobReport(
             job_id=job.id,
             company_id=job.company_id,
@@ -438,6 +448,9 @@ class _Exporter:
             started_at=started_at,
             duration=self.monotonic() - t0,
             requests=self.requests() - requests0,
+            deferred=deferred.deferral.message if deferred else None,
+            deferred_failure_type=deferred.deferral.failure_type if deferred else None,
+            give_up_at=deferred.deferral.give_up_at if deferred else None,
         )
         self.emit(
             ProgressEvent(
@@ -540,7 +553,7 @@ class _Exporter:
         except AccountingSystemError as error:
             failure_type: JobFailureType = error.job_failure_type or "invalid_configuration"
             raise _JobLevelFailure(
-                JobFailure(failure_type, clean_message(error.message))
+                self._given_up(run, error) or JobFailure(failure_type, clean_message(error.message))
             ) from error
         except Exception as error:  # an adapter bug must not leave the job stuck in progress
             logger.exception("the accounting system's readiness check failed unexpectedly")
@@ -562,6 +575,15 @@ class _Exporter:
             )
         run.capabilities = capabilities
         run.ctx = EntryContext.create(self.config, capabilities, mapping, self._tax_accounts(run))
+
+    def _given_up(self, run: _JobRun, error: AccountingSystemError) -> JobFailure | None:
+        """Defer the job on transient AS trouble (raises ``JobDeferred``); see ``_readiness``."""
+        return transient_give_up(
+            error,
+            read_job=lambda: self._pleo_read(lambda: self.client.export_jobs.get(run.job.id)),
+            now=self.clock(),
+            config=self.config,
+        )
 
     def _tax_accounts(self, run: _JobRun) -> dict[str, tuple[str | None, str | None]]:
         """The AS's tax-code accounts, when it also is a ``TaxCodeSource`` (optional help for
@@ -751,10 +773,11 @@ class _Exporter:
             return failed(failure.failure)
         except AccountingSystemError as error:
             if error.job_level:
+                given_up = self._given_up(run, error)  # within the window: JobDeferred
                 item_failure = failure_for_error(error, self.config.failure_type_overrides)
                 self._record(run, ItemOutcome.failure(aeid, item_failure), failed(item_failure)[1])
                 raise _JobLevelFailure(
-                    JobFailure(_job_failure_type(error), clean_message(error.message))
+                    given_up or JobFailure(_job_failure_type(error), clean_message(error.message))
                 ) from error
             return failed(failure_for_error(error, self.config.failure_type_overrides))
         except (_JobStopped, _JobLevelFailure):
@@ -804,7 +827,7 @@ class _Exporter:
 
     def _period_adjusted(self, run: _JobRun, entry: Entry, warnings: list[str]) -> Entry:
         today = self.clock().date()
-        posting_date = resolve_posting_date(
+        posting_date = resolve_posting_date_in_words(
             entry.posting_date,
             policy=self.config.closed_period,
             today=today,
@@ -986,6 +1009,7 @@ def export_expenses(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    dry_run: bool = False,
 ) -> ExportReport:
     """Export the company's queue into ``accounting_system``, oldest job first.
 
@@ -1009,11 +1033,26 @@ def export_expenses(
         clock: the current time as a UTC ``datetime`` (injectable for tests).
         receipt_http_client: the ``httpx.Client`` for receipt downloads (default: the one
             under ``client``, without its credentials).
+        dry_run: preview only (:func:`pleo_erp.orchestration.preview.preview_export`): build
+            every entry and failure, write nothing to Pleo, the AS, the journal or the lock.
 
     Returns:
         An :class:`ExportReport`. Raises :class:`ExportAlreadyRunning` if another worker holds
         the company's lock, and ``PleoError`` if the queue itself cannot be listed.
     """
+    if dry_run:
+        from pleo_erp.orchestration.preview import preview_export  # imports this module
+
+        return preview_export(
+            client,
+            accounting_system,
+            company_id=company_id,
+            config=config,
+            max_jobs=max_jobs,
+            sleep=sleep,
+            clock=clock,
+            receipt_http_client=receipt_http_client,
+        )
     company = UUID(str(company_id))
     chosen_lock = lock if lock is not None else DEFAULT_LOCK
     exporter = _exporter(
@@ -1041,7 +1080,7 @@ def export_expenses(
             handled.add(job.id)
             report = exporter.run_job(job)
             reports.append(report)
-            if report.interrupted or report.final_event == "failed":
+            if report.interrupted or report.deferred or report.final_event == "failed":
                 # A job-level failure (AS not ready or unreachable, missing configuration)
                 # would fail every later job the same way; leave them pending for a later run.
                 break
@@ -1067,14 +1106,28 @@ def process_job(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    dry_run: bool = False,
 ) -> ExportReport:
     """Process one job by id (e.g. from a ``v1.export-job.created`` webhook).
 
     The job is read first; a finished job is reported as such and left alone. The same lock,
     steps and guarantees as :func:`export_expenses` apply; queue order is the caller's
     business (a webhook receiver usually calls :func:`export_expenses` instead, which also
-    picks up older jobs).
+    picks up older jobs). ``dry_run=True`` previews the job and writes nothing (see
+    :func:`pleo_erp.orchestration.preview.preview_job`).
     """
+    if dry_run:
+        from pleo_erp.orchestration.preview import preview_job  # imports this module
+
+        return preview_job(
+            client,
+            accounting_system,
+            job_id,
+            config=config,
+            sleep=sleep,
+            clock=clock,
+            receipt_http_client=receipt_http_client,
+        )
     exporter_clock = clock or _utcnow
     started_at = exporter_clock()
     job = client.export_jobs.get(UUID(str(job_id)))

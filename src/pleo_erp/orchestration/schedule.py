@@ -103,8 +103,9 @@ class ScheduleConfig:
         tags_every: tag groups and tags (default 1 h).
         export_every: how often the export queue is polled (default 5 minutes; a started
             job must be worked on within an hour or Pleo expires it).
-        retry_failed_after: a level whose run raised is due again after this long, or after
-            its own cadence if that is shorter (default 15 minutes).
+        retry_failed_after: a level whose run raised (or an export that deferred a job on a
+            transient accounting-system condition) is due again after this long, or after its
+            own cadence if that is shorter (default 15 minutes).
         tax_codes: sync tax codes before accounts when the AS implements ``TaxCodeSource``
             (default ``True``); ``False`` runs :func:`sync_accounts` alone.
     """
@@ -171,6 +172,8 @@ class LevelRun:
                 f"{len(self.report.jobs)} jobs, {counts['successful']} items exported, "
                 f"{counts['failed']} failed"
             )
+            if self.report.deferred:
+                outcome += ", a job deferred (accounting system temporarily unavailable)"
         return (
             f"{self.level.value} ({self.trigger}, {self.started_at.isoformat()}): {outcome}; "
             f"next {self.next_due.isoformat()}"
@@ -354,7 +357,8 @@ class ConnectorSchedule:
             error = exc
         finished = max(self._clock(), started)
         wait = self.config.interval(level)
-        if error is not None:
+        if error is not None or (isinstance(report, ExportReport) and report.deferred):
+            # A deferred export job must be retried well inside Pleo's one-hour expiry.
             wait = min(wait, self.config.retry_failed_after)
         run = LevelRun(
             level=level,

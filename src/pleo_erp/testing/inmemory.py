@@ -501,6 +501,15 @@ class InMemoryAccountingSystem(InMemorySources):
             self.crash_after_post(entry)
         return posted
 
+    def validate_entry(self, entry: Entry) -> None:
+        """The checks of :meth:`post`, without storing anything (``EntryValidator``)."""
+        if self._closed(entry.posting_date):
+            raise ClosedPeriodError(
+                f"period of {entry.posting_date.isoformat()} is locked",
+                next_open=self._next_open(entry.posting_date),
+            )
+        self._validate(entry)
+
     def attach(self, posted: PostedEntry, attachments: Sequence[Attachment]) -> PostedEntry:
         """Add receipts to a stored entry; keys it already holds are skipped."""
         self._enter("attach")
