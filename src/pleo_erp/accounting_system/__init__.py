@@ -56,18 +56,23 @@ from pleo_erp.accounting_system.export import (
     with_posting_date,
 )
 from pleo_erp.accounting_system.sources import (
+    LEDGER_TAX_TYPES,
     AccountSource,
     Dimension,
     DimensionSource,
     DimensionValue,
+    InvalidTaxCodeError,
     LedgerAccount,
     LedgerTaxCode,
+    LedgerTaxType,
     SourceReadError,
     TaxCodeSource,
+    parse_tax_type,
 )
 
 __all__ = [
     "ATTACHMENT_MAX_BYTES",
+    "LEDGER_TAX_TYPES",
     "PLEO_ATTACHMENT_EXTENSIONS",
     "AccountSource",
     "AccountingSystemAuthenticationError",
@@ -94,11 +99,13 @@ __all__ = [
     "EntryLine",
     "EntryRejected",
     "ExportTarget",
+    "InvalidTaxCodeError",
     "InvoiceDetails",
     "JobContext",
     "JournalEntry",
     "LedgerAccount",
     "LedgerTaxCode",
+    "LedgerTaxType",
     "LineRole",
     "PartyRef",
     "PostedEntry",
@@ -119,5 +126,6 @@ __all__ = [
     "VendorKey",
     "VendorKeyField",
     "blocking_export_target",
+    "parse_tax_type",
     "with_posting_date",
 ]

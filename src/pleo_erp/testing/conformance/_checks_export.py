@@ -171,7 +171,11 @@ def _start(
     adapter = space.adapter(setup)
     caps = adapter.capabilities()
     jobs, items = expected_outcomes(
-        world.demo, caps, closed_periods=subject.closed_periods, closed_period_policy=policy
+        world.demo,
+        caps,
+        closed_periods=subject.closed_periods,
+        closed_period_policy=policy,
+        dimensions=subject.uses_dimensions,
     )
     return setup, adapter, caps, jobs, items
 

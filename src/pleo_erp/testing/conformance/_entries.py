@@ -69,7 +69,7 @@ def _vat_split(gross: int, tax: DemoTaxCode | None) -> int:
 
 
 def _pleo_tax_type(tax: DemoTaxCode) -> str:
-    return "inclusive" if tax.type == "exempt" else tax.type
+    return tax.pleo_type
 
 
 def _safe_text(max_size: int) -> st.SearchStrategy[str]:

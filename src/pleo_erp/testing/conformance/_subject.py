@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from attrs import evolve
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 
@@ -35,6 +36,8 @@ _DEMO = build_demo(1)
 DEMO_CHART: DemoChart = _DEMO.chart
 DEMO_COMPANY_ID = UUID(_DEMO.company_id)
 DEMO_CURRENCY: str = _DEMO.currency
+#: The demo chart for a ledger without dimensions (``dimensions=False``).
+DEMO_CHART_WITHOUT_DIMENSIONS: DemoChart = evolve(DEMO_CHART, dimensions=())
 
 
 class Workspace:
@@ -49,12 +52,26 @@ class Workspace:
         self._dirs: list[Path] = []
         self._closables: list[Any] = []
 
-    def setup(self, chart: DemoChart | None = None, company_id: UUID | None = None) -> AdapterSetup:
-        """A new :class:`AdapterSetup` with an empty private directory."""
+    def setup(
+        self,
+        chart: DemoChart | None = None,
+        company_id: UUID | None = None,
+        *,
+        keep_dimensions: bool = False,
+    ) -> AdapterSetup:
+        """A new :class:`AdapterSetup` with an empty private directory.
+
+        ``chart`` defaults to the subject's chart (the demo's, without dimensions when the
+        subject has none); a given chart loses its dimensions likewise.
+        """
         workdir = Path(tempfile.mkdtemp(prefix="pleo-erp-conformance-"))
         self._dirs.append(workdir)
+        if not keep_dimensions:
+            chart = self._subject.chart if chart is None else self._subject.adapt_chart(chart)
+        elif chart is None:
+            chart = DEMO_CHART
         return AdapterSetup(
-            chart=chart if chart is not None else DEMO_CHART,
+            chart=chart,
             workdir=workdir,
             company_id=company_id if company_id is not None else DEMO_COMPANY_ID,
             currency=DEMO_CURRENCY,
@@ -128,6 +145,11 @@ class Subject:
         seed: fixes hypothesis's randomness (``None``: a new random run each time).
         closed_periods: the AS enforces the chart's lock date (``False`` skips period checks
             and expects the demo's closed-period item to be exported).
+        dimensions: the AS has accounting dimensions (department, project …). ``False``: the
+            adapter's chart has no dimensions, the adapter ignores ``EntryLine.dimensions``,
+            the dimension cases of ``failure_mapping`` and the tags sync are skipped, and the
+            demo's ``tag_unknown`` item is expected to be exported. ``None`` (default): on
+            when the adapter (or ``make_sources``) implements ``DimensionSource``.
         shrink: let hypothesis shrink a failing example (slower, smaller counterexample).
     """
 
@@ -142,6 +164,7 @@ class Subject:
         seed: int | None = 0,
         closed_periods: bool = True,
         shrink: bool = False,
+        dimensions: bool | None = None,
     ) -> None:
         if max_examples < 1:
             raise ValueError("max_examples must be >= 1")
@@ -153,6 +176,38 @@ class Subject:
         self.seed = seed
         self.closed_periods = closed_periods
         self.shrink = shrink
+        self.dimensions = dimensions
+
+    @property
+    def uses_dimensions(self) -> bool:
+        """Whether the dimension checks run (``dimensions``, or detected once from the adapter).
+
+        Detection builds one adapter (or sources) over the demo chart without dimensions and
+        asks whether it implements ``DimensionSource``; the answer is cached.
+        """
+        if self.dimensions is None:
+            with self.workspace() as space:
+                # The chart does not matter for the answer; without dimensions, an adapter
+                # that has none never sees any.
+                setup = space.setup(chart=DEMO_CHART_WITHOUT_DIMENSIONS, keep_dimensions=True)
+                probe = (
+                    self.make_sources(setup)
+                    if self.make_sources is not None
+                    else space.adapter(setup)
+                )
+                if self.make_sources is not None and probe is not None:
+                    space._track(probe)
+                self.dimensions = isinstance(probe, DimensionSource)
+        return self.dimensions
+
+    @property
+    def chart(self) -> DemoChart:
+        """The chart every adapter is set up with: the demo's, minus dimensions if off."""
+        return DEMO_CHART if self.uses_dimensions else DEMO_CHART_WITHOUT_DIMENSIONS
+
+    def adapt_chart(self, chart: DemoChart) -> DemoChart:
+        """``chart`` as this subject's AS holds it (without dimensions when it has none)."""
+        return chart if self.uses_dimensions else evolve(chart, dimensions=())
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Workspace]:
