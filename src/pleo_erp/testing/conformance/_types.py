@@ -34,12 +34,15 @@ __all__ = [
 class AdapterSetup:
     """What the kit hands to ``make_adapter`` / ``make_sources`` for one fresh adapter.
 
-    ``chart`` is the accounting system's truth the adapter must represent: accounts (one
-    inactive), tax codes, dimensions and values, the accounts mapping (account *codes*),
-    vendors with their payable accounts, and the lock date ``closed_until`` (postings dated
-    on or before it are refused). The chart is the sandbox demo's, possibly edited by a
-    sync check. ``workdir`` is an empty private directory, removed after the check (a ledger
-    file, a local database …). ``company_id`` is the Pleo company being exported.
+    ``chart`` (a :class:`DemoChart`, exported by this package) is the accounting system's
+    truth the adapter must represent: accounts (one inactive), tax codes (only Pleo's types:
+    ``inclusive``, ``exclusive``, ``reverse``), dimensions and values (none when the kit runs
+    with ``dimensions=False``), the accounts mapping (account *codes*, with
+    ``AccountsMapping``'s field names), vendors with their payable accounts, and the lock date
+    ``closed_until`` (postings dated on or before it are refused). The chart is the sandbox
+    demo's, possibly edited by a sync check. ``workdir`` is an empty private directory,
+    removed after the check (a ledger file, a local database …). ``company_id`` is the Pleo
+    company being exported.
     """
 
     chart: DemoChart
