@@ -145,7 +145,10 @@ def test_old_mapping_names_are_deprecated_aliases() -> None:
         assert mapping.contra == mapping.balancing
     with pytest.warns(DeprecationWarning, match="accounts_payable"):
         assert mapping.fallback_ap == mapping.accounts_payable
-    with pytest.warns(DeprecationWarning, match="contra"):
+    with (
+        pytest.warns(DeprecationWarning, match="contra"),
+        pytest.warns(DeprecationWarning, match="fallback_ap"),
+    ):
         old = DemoAccountsMapping(
             wallet="1", wallet_by_currency={}, out_of_pocket="2", contra="3",
             external_reimbursement="4", fallback_ap="5", vendor_ap={},
@@ -301,6 +304,10 @@ def test_a_ledger_without_dimensions_passes_without_inventing_any() -> None:
         seed=7,
     )
     assert report.ok, report.summary()
+    for name in ("failure_mapping", "demo_export", "sync_idempotent"):
+        assert "dimensions=False" in report.result(name).detail
+    assert "note: unknown and inactive tag cases skipped" in report.summary()
+    assert report.result("balanced_entries").detail == ""
     assert charts
     assert all(chart.dimensions == () for chart in charts)
 

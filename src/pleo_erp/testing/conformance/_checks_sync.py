@@ -184,6 +184,7 @@ def _check_quiet_rerun(
 def check_sync_idempotent(subject: Subject) -> None:
     """Syncing the demo chart makes Pleo match it; syncing again writes nothing (rule 20)."""
     chart, dimensions = subject.chart, subject.uses_dimensions
+    subject.note_without_dimensions("tags sync")
     with subject.workspace() as space, DemoWorld() as world:
         sources, kinds = _sources(space, world, chart, dimensions=dimensions)
         _sync(world, sources, chart, kinds, force=False)
@@ -195,6 +196,7 @@ def check_sync_converges(subject: Subject) -> None:
     """After random edits in the AS, one sync makes Pleo match again; nothing is deleted."""
 
     start, dimensions = subject.chart, subject.uses_dimensions
+    subject.note_without_dimensions("tags sync")
 
     @given(edited=chart_edits(DEMO_CHART))
     def converges(edited: tuple[DemoChart, list[str]]) -> None:

@@ -41,6 +41,7 @@ def _detail(error: BaseException) -> str:
 def run_check(check: Check, subject: Subject) -> CheckResult:
     """Run one check and classify how it ended (never raises for the adapter's faults)."""
     started = time.perf_counter()
+    subject.take_notes()  # notes belong to the check that records them
     try:
         check.run(subject)
     except ConformanceSkipped as skip:
@@ -53,7 +54,7 @@ def run_check(check: Check, subject: Subject) -> CheckResult:
             traceback.format_exception(type(error), error, error.__traceback__, limit=-6)
         )
     else:
-        status, detail = "passed", ""
+        status, detail = "passed", "; ".join(subject.take_notes())
     return CheckResult(
         name=check.name,
         title=check.title,

@@ -177,6 +177,22 @@ class Subject:
         self.closed_periods = closed_periods
         self.shrink = shrink
         self.dimensions = dimensions
+        self._notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Record what a passing check left out and why (shown in its result's detail)."""
+        if text not in self._notes:
+            self._notes.append(text)
+
+    def take_notes(self) -> list[str]:
+        """The notes recorded since the last call (and forget them)."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def note_without_dimensions(self, what: str) -> None:
+        """Note that ``what`` was skipped because the AS has no dimensions."""
+        if not self.uses_dimensions:
+            self.note(f"{what} skipped: the AS has no dimensions (dimensions=False)")
 
     @property
     def uses_dimensions(self) -> bool:

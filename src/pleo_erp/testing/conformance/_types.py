@@ -117,7 +117,11 @@ CheckStatus = Literal["passed", "failed", "skipped", "error"]
 
 @define(frozen=True, slots=True, kw_only=True)
 class CheckResult:
-    """The outcome of one check in a :func:`run_conformance` run."""
+    """The outcome of one check in a :func:`run_conformance` run.
+
+    ``detail`` is the reason of a failure or skip (its first line), or, for a passed check,
+    what it left out and why (e.g. the tag cases of an AS without dimensions), else empty.
+    """
 
     name: str
     title: str
@@ -175,6 +179,8 @@ class ConformanceReport:
             lines.append(f"{result.status.upper():7} {result.name} ({result.duration:.2f}s)")
             if result.status != "passed" and result.detail:
                 lines.extend(f"        {line}" for line in result.detail.splitlines()[:12])
+            elif result.detail:  # what a passing check left out, and why
+                lines.append(f"        note: {result.detail.splitlines()[0]}")
         counts = {s: len(self.by_status(s)) for s in ("passed", "failed", "error", "skipped")}
         lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
         return "\n".join(lines)
