@@ -283,6 +283,13 @@ def test_dimensions_default_from_the_adapter() -> None:
     assert plain.uses_dimensions is False
     assert plain.chart.dimensions == ()
     assert Subject(inmemory_for, dimensions=False).uses_dimensions is False
+    # Either side with dimensions turns them on: the adapter, or the make_sources sources.
+    assert Subject(inmemory_for, make_sources=lambda setup: None).uses_dimensions is True
+    with_sources = Subject(
+        lambda setup: NoDimensionsLedger(inmemory_for(setup)),  # type: ignore[arg-type,return-value]
+        make_sources=inmemory_for,
+    )
+    assert with_sources.uses_dimensions is True
 
 
 def test_a_ledger_without_dimensions_passes_without_inventing_any() -> None:

@@ -149,7 +149,7 @@ class Subject:
             adapter's chart has no dimensions, the adapter ignores ``EntryLine.dimensions``,
             the dimension cases of ``failure_mapping`` and the tags sync are skipped, and the
             demo's ``tag_unknown`` item is expected to be exported. ``None`` (default): on
-            when the adapter (or ``make_sources``) implements ``DimensionSource``.
+            when the adapter or the ``make_sources`` sources implement ``DimensionSource``.
         shrink: let hypothesis shrink a failing example (slower, smaller counterexample).
     """
 
@@ -198,22 +198,22 @@ class Subject:
     def uses_dimensions(self) -> bool:
         """Whether the dimension checks run (``dimensions``, or detected once from the adapter).
 
-        Detection builds one adapter (or sources) over the demo chart without dimensions and
-        asks whether it implements ``DimensionSource``; the answer is cached.
+        Detection builds one adapter (and, if that is no ``DimensionSource``, the
+        ``make_sources`` sources) over the demo chart without dimensions and asks whether it
+        implements ``DimensionSource``; the answer is cached.
         """
         if self.dimensions is None:
             with self.workspace() as space:
                 # The chart does not matter for the answer; without dimensions, an adapter
                 # that has none never sees any.
                 setup = space.setup(chart=DEMO_CHART_WITHOUT_DIMENSIONS, keep_dimensions=True)
-                probe = (
-                    self.make_sources(setup)
-                    if self.make_sources is not None
-                    else space.adapter(setup)
-                )
-                if self.make_sources is not None and probe is not None:
-                    space._track(probe)
-                self.dimensions = isinstance(probe, DimensionSource)
+                found = isinstance(space.adapter(setup), DimensionSource)
+                if not found and self.make_sources is not None:
+                    sources = self.make_sources(setup)
+                    if sources is not None:
+                        space._track(sources)
+                    found = isinstance(sources, DimensionSource)
+                self.dimensions = found
         return self.dimensions
 
     @property
