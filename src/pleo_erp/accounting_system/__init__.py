@@ -64,18 +64,23 @@ from pleo_erp.accounting_system.export import (
     with_posting_date,
 )
 from pleo_erp.accounting_system.sources import (
+    LEDGER_TAX_TYPES,
     AccountSource,
     Dimension,
     DimensionSource,
     DimensionValue,
+    InvalidTaxCodeError,
     LedgerAccount,
     LedgerTaxCode,
+    LedgerTaxType,
     SourceReadError,
     TaxCodeSource,
+    parse_tax_type,
 )
 
 __all__ = [
     "ATTACHMENT_MAX_BYTES",
+    "LEDGER_TAX_TYPES",
     "PLEO_ATTACHMENT_EXTENSIONS",
     "APDocumentSplit",
     "AccountSource",
@@ -104,6 +109,7 @@ __all__ = [
     "EntryRejected",
     "EntryValidator",
     "ExportTarget",
+    "InvalidTaxCodeError",
     "InvoiceDetails",
     "InvoiceDocument",
     "InvoiceSettlement",
@@ -111,6 +117,7 @@ __all__ = [
     "JournalEntry",
     "LedgerAccount",
     "LedgerTaxCode",
+    "LedgerTaxType",
     "LineRole",
     "PartyRef",
     "PostedEntry",
@@ -132,6 +139,7 @@ __all__ = [
     "VendorKey",
     "VendorKeyField",
     "blocking_export_target",
+    "parse_tax_type",
     "split_settled_invoice",
     "with_posting_date",
 ]

@@ -111,6 +111,27 @@ LineRole = Literal["expense", "tax", "counter", "payable"]
 - ``payable``: the accounts-payable (vendor liability) side of an AP document.
 """
 
+
+def _document_alias(alias: Any, doc: str) -> None:
+    """Give a ``Literal`` alias the docstring ``help()`` shows (attribute docstrings only
+    reach documentation generators)."""
+    alias.__doc__ = doc
+
+
+_document_alias(
+    PostingMode,
+    "How the AS should create the entry: 'draft' (the default, rule C22) or 'final' "
+    "(finalised / posted). Read it as Entry.posting_mode; Entry.draft is the same as a "
+    "bool. An AS without drafts (Capabilities.supports_drafts=False) always gets 'final'.",
+)
+_document_alias(
+    LineRole,
+    "What a posting line (EntryLine.role) stands for: 'expense' (one categorised Pleo line "
+    "with its tax code and dimensions), 'tax' (an explicit VAT posting: input VAT, or the "
+    "output side of reverse charge), 'counter' (the money side: wallet, out-of-pocket or "
+    "balancing account) or 'payable' (the accounts-payable side of an AP document).",
+)
+
 VendorKeyField = Literal[
     "vendor.code",
     "vendor.externalId",

@@ -293,6 +293,16 @@ class PleoClient(_BaseClient[SyncTransport]):
         e.g. receipt downloads from an in-process sandbox. ``with_options`` copies share it."""
         return self._transport.http
 
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """How this client waits between retries and for its rate limiter (``sleep=``).
+
+        ``export_expenses`` waits with it too (accounting-system retries) when given no
+        ``sleep=``, so with a client from ``PleoSandbox.client()`` (whose sleep advances the
+        sandbox clock) a whole export runs without sleeping for real.
+        """
+        return self._transport.sleep
+
     def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
         return parse_introspection(self._transport.request(introspect_call()))

@@ -966,6 +966,12 @@ def _next_job(
 # ---------------------------------------------------------------------- public API
 
 
+def _client_sleep(client: PleoClient) -> Callable[[float], None]:
+    """The client's own sleep (a sandbox client's advances sandbox time), else ``time.sleep``."""
+    sleep = getattr(client, "sleep", None)
+    return sleep if callable(sleep) else time.sleep
+
+
 def _exporter(
     client: PleoClient,
     accounting_system: ExportTarget,
@@ -989,7 +995,7 @@ def _exporter(
         lock=lock,
         lock_key=company_key,
         owner=f"pleo-erp-{uuid.uuid4()}",
-        sleep=sleep or time.sleep,
+        sleep=sleep or _client_sleep(client),
         clock=wall,
         monotonic=(lambda: wall().timestamp()) if clock is not None else time.monotonic,
         receipt_http_client=receipt_http_client,
@@ -1029,7 +1035,9 @@ def export_expenses(
         lock: the per-company lock (default: within this process).
         journal: an optional :class:`~pleo_erp.state.export_journal.ExportJournal`.
         max_jobs: stop after this many jobs (``1``: only the oldest).
-        sleep: how to wait between retries (injectable for tests).
+        sleep: how to wait between retries (injectable for tests); default: the client's
+            own ``client.sleep`` (a sandbox client's advances sandbox time), which is
+            ``time.sleep`` for a client built with defaults.
         clock: the current time as a UTC ``datetime`` (injectable for tests).
         receipt_http_client: the ``httpx.Client`` for receipt downloads (default: the one
             under ``client``, without its credentials).

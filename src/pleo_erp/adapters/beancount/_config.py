@@ -44,6 +44,7 @@ from pleo_erp.accounting_system.sources import (
     DimensionValue,
     LedgerAccount,
     LedgerTaxCode,
+    parse_tax_type,
 )
 
 __all__ = [
@@ -357,7 +358,7 @@ class _Reader:
             code=code,
             name=name,
             rate=rate,
-            type=kind,
+            type=parse_tax_type(kind),
             active=active,
             ingoing_tax_account=_meta_text(entry, "ingoing-account", self.problems),
             outgoing_tax_account=_meta_text(entry, "outgoing-account", self.problems),

@@ -294,6 +294,9 @@ def check_failure_mapping(subject: Subject) -> None:
     ``failure_type`` names the problem and that does not stop the whole job. Anything else
     (``KeyError``, ``ValueError`` …) would reach Pleo as ``unexpected_failure``.
     """
+    subject.note_without_dimensions("unknown and inactive tag cases")
+    if not subject.closed_periods:
+        subject.note("closed-period cases skipped: no accounting periods (closed_periods=False)")
     with subject.workspace() as space:
         setup = space.setup()
         adapter = space.adapter(setup)

@@ -70,9 +70,9 @@ def _effective_mapping(mapping: AccountsMapping, chart: DemoChart) -> AccountsMa
         wallet=demo.wallet,
         wallet_by_currency=demo.wallet_by_currency,
         out_of_pocket=demo.out_of_pocket,
-        balancing=demo.contra,
+        balancing=demo.balancing,
         external_reimbursement=demo.external_reimbursement,
-        accounts_payable=demo.fallback_ap,
+        accounts_payable=demo.accounts_payable,
     )
     return from_chart.merged(mapping)
 
