@@ -95,6 +95,8 @@ from pleo_erp.models import (
     ExportJobV3,
     UpdateExportJobItemV3,
 )
+from pleo_erp.orchestration._failures import report_unexpected, unexpected_job_message
+from pleo_erp.orchestration._journal_check import confirm_journal_entry
 from pleo_erp.orchestration._receipts import ReceiptFetcher
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock, hold_company_lock
 from pleo_erp.orchestration.report import (
@@ -543,13 +545,9 @@ class _Exporter:
                 JobFailure(failure_type, clean_message(error.message))
             ) from error
         except Exception as error:  # an adapter bug must not leave the job stuck in progress
-            logger.exception("the accounting system's readiness check failed unexpectedly")
+            reference = report_unexpected(logger, error, "in the readiness check of job %s", job.id)
             raise _JobLevelFailure(
-                JobFailure(
-                    "integration_unusable",
-                    f"The accounting system integration failed its readiness check "
-                    f"({type(error).__name__}); contact the integration's support.",
-                )
+                JobFailure("integration_unusable", unexpected_job_message(reference))
             ) from error
         if job.vendor_based_bookkeeping and not capabilities.supports_accounts_payable:
             raise _JobLevelFailure(
@@ -718,13 +716,15 @@ class _Exporter:
                 warnings=tuple(warnings),
             )
 
-        # Crash repair from the local journal: posted in this job, never reported.
-        if self.journal is not None:
-            record = self.journal.lookup(aeid)
-            if record is not None and not record.reported and record.job_id == run.job.id:
-                return succeeded(record.posted, already=True, kind=None, attachments=0)
-
+        # Crash repair from the local journal: posted in this job, never reported. The AS is
+        # the source of truth: a journal row whose entry the AS lacks (a restored backup, a
+        # hand edit) is posted again below, not reported as booked.
         try:
+            if self._journal_says_posted(run, item):
+                confirmed = confirm_journal_entry(run.as_call, self.target, aeid)
+                if confirmed is not None:
+                    keys = len(confirmed.attachment_keys)
+                    return succeeded(confirmed, already=True, kind=None, attachments=keys)
             method = resolve_method(item, self.config)
             validate_item(item, method, run.ctx)
             if isinstance(plan, DomainFailure):
@@ -760,8 +760,8 @@ class _Exporter:
         except (_JobStopped, _JobLevelFailure):
             raise
         except Exception as error:
-            logger.exception("unexpected error exporting item %s", aeid)
-            return failed(unexpected_failure(error))
+            reference = report_unexpected(logger, error, "exporting item %s", aeid)
+            return failed(unexpected_failure(error, reference=reference))
 
     def _journal_posted(self, run: _JobRun, posted: PostedEntry) -> None:
         if self.journal is not None:
