@@ -27,7 +27,6 @@ from pleo_erp.cli._render import (
 )
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.orchestration.export import export_expenses, process_job
-from pleo_erp.orchestration.locks import SQLiteCompanyLock
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.orchestration.sync import (
     sync_accounts,
@@ -37,6 +36,7 @@ from pleo_erp.orchestration.sync import (
 )
 from pleo_erp.orchestration.sync_report import SyncReport
 from pleo_erp.state.export_journal import SQLiteExportJournal
+from pleo_erp.state.lease import SQLiteLeaseStore
 
 __all__ = [
     "Measured",
@@ -226,7 +226,7 @@ def cmd_export(ctx: Context) -> int:
     connection, target, company_id = _prepare(ctx)
     db = ctx.state_db()
     journal = SQLiteExportJournal(db)
-    lock = SQLiteCompanyLock(db)
+    leases = SQLiteLeaseStore(db)  # freed at once when a holder on this machine dies
     with connection.client, ExportProgress(ctx.out) as progress:
         if job_id is not None:
             report = process_job(
@@ -235,7 +235,7 @@ def cmd_export(ctx: Context) -> int:
                 job_id,
                 config=config,
                 progress=progress,
-                lock=lock,
+                lease_store=leases,
                 journal=journal,
             )
         else:
@@ -245,7 +245,7 @@ def cmd_export(ctx: Context) -> int:
                 company_id=company_id,
                 config=config,
                 progress=progress,
-                lock=lock,
+                lease_store=leases,
                 journal=journal,
                 max_jobs=args.max_jobs,
             )

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
@@ -97,8 +96,9 @@ from pleo_erp.models import (
 )
 from pleo_erp.orchestration._failures import report_unexpected, unexpected_job_message
 from pleo_erp.orchestration._journal_check import confirm_journal_entry
+from pleo_erp.orchestration._lease import export_lease, fenced_journal, resolve_lease_store
 from pleo_erp.orchestration._receipts import ReceiptFetcher
-from pleo_erp.orchestration.locks import CompanyLock, InProcessLock, hold_company_lock
+from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.report import (
     ExportReport,
     ItemResult,
@@ -108,6 +108,7 @@ from pleo_erp.orchestration.report import (
     UpdateError,
 )
 from pleo_erp.state.export_journal import ExportJournal
+from pleo_erp.state.lease import LeaseKeeper, LeaseLost, LeaseStore, new_owner
 
 __all__ = ["DEFAULT_LOCK", "export_expenses", "process_job"]
 
@@ -236,6 +237,7 @@ class _JobRun:
         event is not sent again; if it is unchanged it is re-sent (bounded).
         """
         target = "in_progress" if event == "started" else _FINAL_EVENT_STATUS[event]
+        self.exporter.lease_check(final=event != "started")
         for attempt in range(3):
             try:
                 self.client.export_jobs.send_event(
@@ -292,6 +294,7 @@ class _JobRun:
 
     def _send(self, batch: Sequence[_Pending]) -> None:
         updates = [_update_model(p.outcome) for p in batch]
+        self.exporter.lease_check()
         try:
             response = self.client.export_jobs.update_items(self.job.id, updates)
         except Unprocessable as error:
@@ -392,6 +395,21 @@ class _Exporter:
         self.receipt_http = (
             receipt_http_client if receipt_http_client is not None else _receipt_http_client(client)
         )
+        self.keeper: LeaseKeeper | None = None
+
+    def use_lease(self, store: LeaseStore, keeper: LeaseKeeper) -> None:
+        """Run under ``keeper``'s lease: checked before side effects, fencing the journal."""
+        self.keeper = keeper
+        self.journal = fenced_journal(self.journal, store, keeper)
+
+    def lease_check(self, *, final: bool = False) -> None:
+        """Raise ``LeaseLost`` before a side effect if the lease is gone (``final``: ask the
+        store too, before the job's final event)."""
+        if self.keeper is not None:
+            if final:
+                self.keeper.verify()
+            else:
+                self.keeper.check()
 
     def emit(self, event: ProgressEvent) -> None:
         """Call the progress callback (its exceptions abort the run on purpose)."""
@@ -399,8 +417,8 @@ class _Exporter:
             self.progress(event)
 
     def lock_renew(self) -> None:
-        """Extend the company lock's lease."""
-        self.lock.renew(self.lock_key, self.owner)
+        """Progress made: the heartbeat keeps the lease; only make sure it still holds."""
+        self.lease_check()
 
     def requests(self) -> int:
         """Pleo requests made so far by the client (every attempt counted)."""
@@ -757,7 +775,7 @@ class _Exporter:
                     JobFailure(_job_failure_type(error), clean_message(error.message))
                 ) from error
             return failed(failure_for_error(error, self.config.failure_type_overrides))
-        except (_JobStopped, _JobLevelFailure):
+        except (_JobStopped, _JobLevelFailure, LeaseLost):
             raise
         except Exception as error:
             reference = report_unexpected(logger, error, "exporting item %s", aeid)
@@ -845,6 +863,7 @@ class _Exporter:
         attachments = [a for a in self._attachments(plan, fetcher, warnings) if a.key in missing]
         if not attachments:
             return existing
+        self.lease_check()
         try:
             return run.as_call(self.target.attach, existing, attachments)
         except AccountingSystemError as error:
@@ -877,8 +896,9 @@ class _Exporter:
             )
             return self._post_once(run, with_posting_date(entry, new_date), attachments)
         except Exception as error:
-            if isinstance(error, AccountingSystemError) and not (
-                error.retryable or isinstance(error, AccountingSystemTimeout)
+            if isinstance(error, LeaseLost) or (
+                isinstance(error, AccountingSystemError)
+                and not (error.retryable or isinstance(error, AccountingSystemTimeout))
             ):
                 raise
             landed = self._landed(run, aeid)
@@ -890,6 +910,7 @@ class _Exporter:
         """``post`` with bounded retries; before each retry, check that it did not land."""
         attempt = 0
         while True:
+            self.lease_check()
             try:
                 return self.target.post(entry, attachments)
             except AccountingSystemError as error:
@@ -965,7 +986,7 @@ def _exporter(
         journal=journal,
         lock=lock,
         lock_key=company_key,
-        owner=f"pleo-erp-{uuid.uuid4()}",
+        owner=new_owner(),
         sleep=sleep or time.sleep,
         clock=wall,
         monotonic=(lambda: wall().timestamp()) if clock is not None else time.monotonic,
@@ -986,6 +1007,7 @@ def export_expenses(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    lease_store: LeaseStore | None = None,
 ) -> ExportReport:
     """Export the company's queue into ``accounting_system``, oldest job first.
 
@@ -1002,7 +1024,12 @@ def export_expenses(
         config: an :class:`~pleo_erp.domain.config.ExportConfig` (defaults are safe).
         progress: called with a :class:`ProgressEvent` per step and item; an exception it
             raises aborts the run (the job stays resumable).
-        lock: the per-company lock (default: within this process).
+        lock: a legacy per-company lock (default: within this process); adapted to a lease.
+        lease_store: where the company's lease ``export:<company_id>`` lives (e.g.
+            :class:`~pleo_erp.state.SQLiteLeaseStore` on the state database); not together
+            with ``lock``. The run holds it with a heartbeat, checks it before every side
+            effect and stops with :class:`~pleo_erp.state.LeaseLost` if it was lost (the job
+            stays ``in_progress`` for the holder to resume).
         journal: an optional :class:`~pleo_erp.state.export_journal.ExportJournal`.
         max_jobs: stop after this many jobs (``1``: only the oldest).
         sleep: how to wait between retries (injectable for tests).
@@ -1032,7 +1059,9 @@ def export_expenses(
     t0 = exporter.monotonic()
     requests0 = exporter.requests()
     reports: list[JobReport] = []
-    with hold_company_lock(chosen_lock, str(company), exporter.owner):
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, company, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
         handled: set[UUID] = set()
         while max_jobs is None or len(reports) < max_jobs:
             job = _next_job(client, company, handled, exporter.config.page_size)
@@ -1067,6 +1096,7 @@ def process_job(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    lease_store: LeaseStore | None = None,
 ) -> ExportReport:
     """Process one job by id (e.g. from a ``v1.export-job.created`` webhook).
 
@@ -1093,7 +1123,9 @@ def process_job(
     )
     t0 = exporter.monotonic()
     requests0 = exporter.requests()
-    with hold_company_lock(chosen_lock, str(job.company_id), exporter.owner):
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, job.company_id, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
         report = exporter.run_job(job)
     return ExportReport(
         company_id=job.company_id,
