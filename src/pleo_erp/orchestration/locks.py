@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from pleo_erp.client.errors import PleoError
 from pleo_erp.state._db import StateDB
-from pleo_erp.state.lease import Lease, LeaseHolder, SQLiteLeaseStore
+from pleo_erp.state.lease import LeaseHolder, LeaseKeeper, SQLiteLeaseStore
 
 __all__ = [
     "DEFAULT_LOCK_TTL",
@@ -131,13 +131,15 @@ class InProcessLock:
 class SQLiteCompanyLock:
     """A per-company lease in the state database, safe across processes.
 
-    The hold is the lease ``export:<company_id>`` of a :class:`~pleo_erp.state.SQLiteLeaseStore`
-    on the same database, so this lock, :func:`~pleo_erp.export_expenses` given
-    ``lease_store=SQLiteLeaseStore(db)`` and the ``pleo-erp`` CLI all exclude each other. A hold
-    lasts ``ttl`` seconds (default :data:`DEFAULT_LOCK_TTL`) and is renewed by the export's
-    heartbeat while it runs. It can be taken over when it expired, or at once when the holding
-    process ran on this machine and is gone (``liveness=True``): a killed ``pleo-erp export``
-    does not block its company.
+    A hold is a lease of a :class:`~pleo_erp.state.SQLiteLeaseStore` on the same database —
+    ``export:<company_id>`` for a bare company id, the key itself for a scoped key such as
+    ``sync:tags:<company_id>`` — so this lock, :func:`~pleo_erp.export_expenses` given
+    ``lease_store=SQLiteLeaseStore(db)`` and the ``pleo-erp`` CLI all exclude each other.
+
+    A hold lasts ``ttl`` seconds (default :data:`DEFAULT_LOCK_TTL`) and is renewed by a
+    heartbeat thread every third of that for as long as it is held, so a long run keeps it
+    and a dead one loses it soon: at once when the holding process ran on this machine and is
+    gone (``liveness=True``), else when the ttl runs out.
     """
 
     def __init__(
@@ -147,12 +149,15 @@ class SQLiteCompanyLock:
         ttl: float = DEFAULT_LOCK_TTL,
         clock: Callable[[], float] = time.time,
         liveness: bool = True,
+        heartbeat: bool = True,
     ) -> None:
+        """Use ``db``; ``heartbeat=False`` leaves renewing to the caller (:meth:`renew`)."""
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self._ttl = ttl
+        self._heartbeat = heartbeat
         self._store = SQLiteLeaseStore(db, clock=clock, liveness=liveness)
-        self._held: dict[tuple[str, str], Lease] = {}
+        self._held: dict[tuple[str, str], LeaseKeeper] = {}
         self._guard = threading.Lock()
 
     @property
@@ -167,40 +172,42 @@ class SQLiteCompanyLock:
 
     @staticmethod
     def key(company_id: str) -> str:
-        """The lease key of ``company_id``'s export."""
-        return f"export:{company_id}"
+        """The lease key of ``company_id`` (a key with a ``:`` is used as it is)."""
+        return company_id if ":" in company_id else f"export:{company_id}"
 
     def acquire(self, company_id: str, owner: str) -> bool:
         """See :meth:`CompanyLock.acquire`; a dead local holder's hold is taken over."""
         with self._guard:
             mine = self._held.get((company_id, owner))
-            if mine is not None and self._store.renew(mine):
+            if mine is not None and mine.renew_now():
                 return True  # re-entrant for the same owner, as before
             lease = self._store.acquire(self.key(company_id), owner, ttl=self._ttl)
             if lease is None:
                 return False
-            self._held[(company_id, owner)] = lease
+            self._held[(company_id, owner)] = LeaseKeeper(
+                self._store, lease, start=self._heartbeat
+            )
             return True
 
     def renew(self, company_id: str, owner: str) -> None:
-        """See :meth:`CompanyLock.renew`."""
+        """See :meth:`CompanyLock.renew` (the heartbeat does it too)."""
         with self._guard:
-            lease = self._held.get((company_id, owner))
-        if lease is not None:
-            self._store.renew(lease)
+            keeper = self._held.get((company_id, owner))
+        if keeper is not None:
+            keeper.renew_now()
 
     def release(self, company_id: str, owner: str) -> None:
         """See :meth:`CompanyLock.release`."""
         with self._guard:
-            lease = self._held.pop((company_id, owner), None)
-        if lease is not None:
-            self._store.release(lease)
+            keeper = self._held.pop((company_id, owner), None)
+        if keeper is not None:
+            keeper.close()
 
     def holds(self, company_id: str, owner: str) -> bool:
         """Whether ``owner`` holds ``company_id`` now (not expired, not taken over)."""
         with self._guard:
-            lease = self._held.get((company_id, owner))
-        return lease is not None and self._store.is_current(lease)
+            keeper = self._held.get((company_id, owner))
+        return keeper is not None and not keeper.lost and self._store.is_current(keeper.lease)
 
     def holder(self, company_id: str) -> LeaseHolder | None:
         """Who holds ``company_id`` (host, pid) and until when; ``None`` if never taken."""
