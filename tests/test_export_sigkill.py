@@ -128,4 +128,4 @@ def test_sigkill_mid_job_then_an_immediate_rerun_proceeds_and_books_everything_o
                 assert booked[aeid] == 0
     # No temp file of the killed writer survives the rerun (documents/ included).
     assert list(ledger.parent.rglob("*.pleo-tmp")) == []
-    assert took < 20
+    assert took < 60  # the old lock blocked the company for 3600 s
