@@ -184,9 +184,7 @@ class SQLiteCompanyLock:
             lease = self._store.acquire(self.key(company_id), owner, ttl=self._ttl)
             if lease is None:
                 return False
-            self._held[(company_id, owner)] = LeaseKeeper(
-                self._store, lease, start=self._heartbeat
-            )
+            self._held[(company_id, owner)] = LeaseKeeper(self._store, lease, start=self._heartbeat)
             return True
 
     def renew(self, company_id: str, owner: str) -> None:
