@@ -1,9 +1,10 @@
-"""Regenerate the OpenAPI specs the package ships, from ``../shared/pleo-openapi``.
+"""Regenerate the OpenAPI specs the package ships, from the YAML vendored in ``tests/specs``.
 
-Pleo's specs (YAML) live beside the repository in ``shared/pleo-openapi/``. The sandbox and
-the model tests read them as JSON from ``src/pleo_erp/testing/sandbox/specs/<name>.json``, so
-that an installed package and a fresh clone work without the shared directory. The content
-is converted, not edited: fix-ups for validators belong to the code that reads the files.
+Pleo's specs (YAML) are vendored in ``tests/specs/pleo-openapi/``. The sandbox and the model
+tests read them as JSON from ``src/pleo_erp/testing/sandbox/specs/<name>.json``, so that an
+installed package works without YAML or the test tree. The content is converted, not edited:
+fix-ups for validators belong to the code that reads the files. To take a newer release of
+Pleo's specs, replace the vendored YAML (or pass ``--source DIR``) and run this script.
 
 Usage::
 
@@ -23,7 +24,7 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "pleo-openapi"
+DEFAULT_SOURCE = REPO_ROOT / "tests" / "specs" / "pleo-openapi"
 DEFAULT_TARGET = REPO_ROOT / "src" / "pleo_erp" / "testing" / "sandbox" / "specs"
 
 
@@ -56,7 +57,9 @@ def sync(source: Path, target: Path, *, check: bool) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Sync the shipped JSON copies of Pleo's specs.")
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument(
+        "--source", type=Path, default=DEFAULT_SOURCE, help="directory of Pleo's *.yml specs"
+    )
     parser.add_argument("--target", type=Path, default=DEFAULT_TARGET)
     parser.add_argument("--check", action="store_true", help="only report stale copies")
     args = parser.parse_args(argv)

@@ -2,11 +2,11 @@
 
 Each operation of ``test_client_operations.CASES`` is run through a ``MockTransport`` that
 validates the request (path, path and query parameters, security, content type and body) with
-openapi-core against the spec that declares its path. The specs are read from
-``<repo>/../shared/pleo-openapi`` (YAML) or, when that directory is absent (an installed
-package, a clone without ``shared/``), from the identical JSON copies the package ships in
-``src/pleo_erp/testing/sandbox/specs`` (``scripts/sync_specs.py --check`` keeps them equal).
-With neither, the tests fail rather than skip, so the contract never silently vanishes. Three
+openapi-core against the spec that declares its path. The specs are the JSON copies the
+package ships in ``src/pleo_erp/testing/sandbox/specs``, equal to Pleo's YAML vendored in
+``tests/specs/pleo-openapi`` (checked below and by ``scripts/sync_specs.py --check``); nothing
+is read from outside the repository. Without the copies the tests fail rather than skip, so
+the contract never silently vanishes. Three
 adjustments: ``3.2.0`` is read as ``3.1.0`` (the files use 3.1 syntax), the placeholder
 ``pattern: YYYY-MM-DDTHH:mi:ssZ`` (not a regex; no real timestamp matches it) is dropped, and
 request objects get ``additionalProperties: false`` so a misspelled or extra field fails
@@ -28,26 +28,31 @@ from pleo_erp.client import ApiKeyAuth, Paginator, PleoClient
 from test_client_operations import CASES, KEY, Case
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_SPEC_DIR = REPO_ROOT.parent / "shared" / "pleo-openapi"
+YAML_SPEC_DIR = REPO_ROOT / "tests" / "specs" / "pleo-openapi"
 BUNDLED_SPEC_DIR = REPO_ROOT / "src" / "pleo_erp" / "testing" / "sandbox" / "specs"
 NOT_IN_ANY_SPEC = {"/v1/introspect"}  # documented in the reference, absent from the specs
 
 
-def load_spec_documents(shared: Path, bundled: Path) -> dict[str, Any]:
-    """Every spec by file stem: the shared YAML when present, else the bundled JSON copies.
+def load_spec_documents(bundled: Path) -> dict[str, Any]:
+    """Every spec by file stem, from the bundled JSON copies.
 
-    Fails the calling test (never skips) when neither exists.
+    Fails the calling test (never skips) when there are none.
     """
-    yml_files = sorted(shared.glob("*.yml")) if shared.is_dir() else []
-    if yml_files:
-        import yaml
-
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 10x faster
-        return {p.stem: yaml.load(p.read_text(encoding="utf-8"), Loader=loader) for p in yml_files}
     json_files = sorted(bundled.glob("*.json")) if bundled.is_dir() else []
-    if json_files:
-        return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in json_files}
-    pytest.fail(f"no Pleo specs: neither {shared}/*.yml nor {bundled}/*.json exists")
+    if not json_files:
+        pytest.fail(f"no Pleo specs: {bundled}/*.json does not exist")
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in json_files}
+
+
+def load_yaml_documents(directory: Path) -> dict[str, Any]:
+    """Every vendored YAML spec by file stem (to compare the JSON copies with)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 10x faster
+    return {
+        p.stem: yaml.load(p.read_text(encoding="utf-8"), Loader=loader)
+        for p in sorted(directory.glob("*.yml"))
+    }
 
 
 def _adjust(node: Any) -> Any:
@@ -72,7 +77,7 @@ def _specs() -> list[tuple[str, Any, list[re.Pattern[str]]]]:
     # keeps this file fast. Request validation is unaffected.
     config = Config(spec_validator_cls=None)
     loaded = []
-    for stem, raw in load_spec_documents(SHARED_SPEC_DIR, BUNDLED_SPEC_DIR).items():
+    for stem, raw in load_spec_documents(BUNDLED_SPEC_DIR).items():
         if str(raw.get("openapi", "")).startswith("3.2"):
             raw["openapi"] = "3.1.0"
         templates = [
@@ -192,16 +197,15 @@ def test_contract_rejects_a_bad_request() -> None:
         _validate(extra)
 
 
-def test_bundled_json_specs_stand_in_for_the_shared_yaml(tmp_path: Path) -> None:
-    """Without ``../shared/pleo-openapi`` the same eight specs come from the package's JSON
-    copies (equal to the YAML when both exist), so the contract tests still run."""
-    fallback = load_spec_documents(tmp_path / "no-shared-dir", BUNDLED_SPEC_DIR)
-    assert len(fallback) == 8
-    if SHARED_SPEC_DIR.is_dir():
-        assert fallback == load_spec_documents(SHARED_SPEC_DIR, BUNDLED_SPEC_DIR)
-    assert {name for name, _, _ in _specs()} == set(fallback)
+def test_bundled_json_specs_are_the_vendored_yaml() -> None:
+    """The contract is checked against the package's JSON copies: all eight specs, each equal
+    to Pleo's YAML vendored in ``tests/specs/pleo-openapi``."""
+    bundled = load_spec_documents(BUNDLED_SPEC_DIR)
+    assert len(bundled) == 8
+    assert bundled == load_yaml_documents(YAML_SPEC_DIR)
+    assert {name for name, _, _ in _specs()} == set(bundled)
 
 
 def test_missing_specs_fail_instead_of_skipping(tmp_path: Path) -> None:
     with pytest.raises(pytest.fail.Exception, match="no Pleo specs"):
-        load_spec_documents(tmp_path / "shared", tmp_path / "bundled")
+        load_spec_documents(tmp_path / "bundled")

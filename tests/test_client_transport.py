@@ -1,8 +1,8 @@
 """Transport behaviour: headers, retries and idempotency, Retry-After, error mapping, logging.
 
 Everything runs against pytest-httpx with an injected clock/sleep/random: no real sleeps.
-Rule numbers refer to /work/shared/reference (export-api.md Part 3 "E", accounts-sync-and-auth.md
-Part 3 "A").
+Rule numbers refer to Pleo's integration reference (export-api.md Part 3 "E",
+accounts-sync-and-auth.md Part 3 "A").
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ from pleo_erp.testing.sandbox.demo import (
     build_demo,
 )
 
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "pleo-openapi"
+# Pleo's YAML specs, vendored in the repository (no test reads outside it).
+SPECS = Path(__file__).resolve().parent / "specs" / "pleo-openapi"
 
 # export-api.md §6 (ExportItemTypeV3 / ExportItemSubTypeV3) and the InvoiceInformationStatusV3 list.
 ITEM_TYPES = {

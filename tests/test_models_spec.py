@@ -4,10 +4,10 @@ required-ness, nullability and types, and every example payload structures.
 Deliberate deviations from the letter of the spec are listed in ``DEVIATIONS`` with the
 reason; anything else that differs fails.
 
-The specs are read from the JSON copies the package ships, so these tests run with or without
-``../shared/pleo-openapi`` (and fail, not skip, without the copies). Only the checks of the
-shared files themselves (the example payloads, the ``sync_specs.py --check`` comparison) need
-``../shared`` and skip without it: there is nothing else to compare them with.
+The specs are read from the JSON copies the package ships (and fail, not skip, without the
+copies). The example payloads and the YAML originals the copies are compared with
+(``sync_specs.py --check``) are vendored in ``tests/specs/pleo-openapi``: nothing is read from
+outside the repository, and nothing here skips for a missing file.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import pytest
 
 from _models_helpers import (
     EXAMPLES_DIR,
-    SHARED_SPEC_DIR,
     SPEC_DIR,
+    YAML_SPEC_DIR,
     model,
     ref_name,
     request_schema_names,
@@ -361,10 +361,9 @@ def test_search_example_ignores_unknown_keys() -> None:
     assert page.pagination.total == 1
 
 
-EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.json")) if EXAMPLES_DIR.is_dir() else []
+EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.json"))
 
 
-@pytest.mark.skipif(not EXAMPLE_FILES, reason="../shared/pleo-openapi/examples not beside the repo")
 @pytest.mark.parametrize(
     ("file_name", "stem", "schema_name", "model_type"),
     [
@@ -382,7 +381,7 @@ EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.json")) if EXAMPLES_DIR.is_dir() els
         ),
     ],
 )
-def test_shared_example_files_are_judged_like_the_spec_judges_them(
+def test_example_files_are_judged_like_the_spec_judges_them(
     file_name: str, stem: str, schema_name: str, model_type: Any
 ) -> None:
     """``examples/*.json`` are not from the specs (ids like ``exp-01HXYZ0000``, ``COMPLETED``,
@@ -397,8 +396,7 @@ def test_shared_example_files_are_judged_like_the_spec_judges_them(
     assert info.value.model == schema_name
 
 
-@pytest.mark.skipif(not EXAMPLE_FILES, reason="../shared/pleo-openapi/examples not beside the repo")
-def test_every_shared_example_file_is_covered() -> None:
+def test_every_example_file_is_covered() -> None:
     """The accounting-entry example describes a v0-era accounting entry that no shipped spec
     has a schema for; the other two are covered above."""
     assert {p.name for p in EXAMPLE_FILES} == {
@@ -430,9 +428,8 @@ def _load_script(relative: str) -> Any:
 def test_shipped_specs_are_the_eight_files() -> None:
     """The sandbox ships one JSON copy per spec file (``scripts/sync_specs.py``).
 
-    Every spec test in this file reads these copies, so they run with or without
-    ``../shared/pleo-openapi``. Without the copies the parametrized tests would collect no
-    cases (pytest reports that as a skip); this test turns that into a failure.
+    Every spec test in this file reads these copies. Without them the parametrized tests would
+    collect no cases (pytest reports that as a skip); this test turns that into a failure.
     """
     assert len(specs()) == 8, f"expected 8 spec copies in {SPEC_DIR}: run scripts/sync_specs.py"
     for doc in specs().values():
@@ -440,16 +437,15 @@ def test_shipped_specs_are_the_eight_files() -> None:
         assert doc["components"]["schemas"]
 
 
-@pytest.mark.skipif(
-    not SHARED_SPEC_DIR.is_dir(), reason="../shared/pleo-openapi not beside the repo"
-)
-def test_shipped_specs_match_the_shared_yaml(tmp_path: Any) -> None:
-    """``scripts/sync_specs.py --check`` passes: the copies are the shared specs, converted."""
+def test_shipped_specs_match_the_vendored_yaml(tmp_path: Any) -> None:
+    """``scripts/sync_specs.py --check`` passes: the copies are the vendored YAML, converted."""
     sync_specs = _load_script("scripts/sync_specs.py")
-    assert sync_specs.sync(SHARED_SPEC_DIR, SPEC_DIR, check=True) == []
+    assert sync_specs.DEFAULT_SOURCE == YAML_SPEC_DIR
+    assert len(sorted(YAML_SPEC_DIR.glob("*.yml"))) == 8
+    assert sync_specs.sync(YAML_SPEC_DIR, SPEC_DIR, check=True) == []
     # and the script reports a stale copy (so the check is not vacuous)
     (tmp_path / "pleo-tags-api-openapi.json").write_text("{}\n", encoding="utf-8")
-    stale = sync_specs.sync(SHARED_SPEC_DIR, tmp_path, check=True)
+    stale = sync_specs.sync(YAML_SPEC_DIR, tmp_path, check=True)
     assert len(stale) == 8
 
 

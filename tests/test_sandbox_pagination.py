@@ -282,3 +282,117 @@ def test_foreign_cursor_is_400(http: httpx.Client) -> None:
     response = http.get("/v3/export-jobs", params={"after": "MFRGGZDF"})  # base32("abcde")
     assert response.status_code == 400
     assert response.json()["type"] == "INVALID_CURSOR"
+
+
+# -- offset / limit bounds (found by schemathesis): never slice bounds ----------------------
+
+
+@pytest.fixture
+def demo_http(sandbox: PleoSandbox) -> Iterator[tuple[httpx.Client, str]]:
+    """A client on the demo company (tags, tax codes, accounts) with one subscription."""
+    company = sandbox.seed_demo().company_id
+    with sandbox.http_client(sandbox.issue_api_key(company)) as client:
+        created = client.post(
+            "/v1/subscriptions",
+            json={"endpointUrl": "https://x.example/h", "eventTypes": ["v1.export-job.created"]},
+        )
+        assert created.status_code == 200, created.text
+        yield client, company
+
+
+def _list_call(name: str, client: httpx.Client, company: str, **paging: Any) -> httpx.Response:
+    """One list request of a route whose spec declares no minimum for offset/limit."""
+    if name == "tags":
+        return client.get("/v0/tags", params={"company_id": company, **paging})
+    if name == "tags:search":
+        return client.post("/v0/tags:search", params={"company_id": company, **paging}, json={})
+    if name == "tax-codes:search":
+        return client.post(
+            "/v0/tax-codes:search", params={"company_id": company, **paging}, json={}
+        )
+    if name == "chart-of-accounts:search":
+        body = {
+            "companyId": company,
+            "excludeIfAssignedToCategory": False,
+            "excludeIfAssignedToContraAccount": False,
+        }
+        return client.post("/v1/chart-of-accounts:search", params=paging, json=body)
+    assert name == "subscriptions"
+    return client.get("/v1/subscriptions", params=paging)
+
+
+LIST_ROUTES = [
+    "tags",
+    "tags:search",
+    "tax-codes:search",
+    "chart-of-accounts:search",
+    "subscriptions",
+]
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+@pytest.mark.parametrize(
+    ("paging", "fragment"),
+    [
+        ({"offset": -1}, "'offset': -1 is less than the minimum of 0"),
+        ({"offset": -1, "limit": 2}, "'offset': -1 is less than the minimum of 0"),
+        ({"limit": 0}, "'limit': 0 is less than the minimum of 1"),
+        ({"limit": -2}, "'limit': -2 is less than the minimum of 1"),
+        ({"offset": 0, "limit": 0}, "'limit': 0 is less than the minimum of 1"),
+    ],
+)
+def test_negative_offset_and_non_positive_limit_are_400(
+    sandbox: PleoSandbox,
+    demo_http: tuple[httpx.Client, str],
+    route: str,
+    paging: dict[str, int],
+    fragment: str,
+) -> None:
+    """A negative offset used to be a Python slice from the end (``offset=-1``: the last tag,
+    with an endCursor back at the start) and ``limit=0`` an empty page claiming a next page it
+    gave no cursor to. Pleo validates them: 400 in the ``ExceptionInfo`` shape of the other
+    400s, checked against the spec by the (strict) sandbox itself."""
+    client, company = demo_http
+    assert _list_call(route, client, company).json()["data"], "the route must have records"
+    response = _list_call(route, client, company, **paging)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["type"] == "BAD_REQUEST"
+    assert fragment in body["message"]
+    assert set(body) == {"type", "message"}
+    assert response.headers["content-type"].startswith("application/json")
+    assert sandbox.contract_violations == []
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+def test_smallest_valid_offset_and_limit_page_normally(
+    demo_http: tuple[httpx.Client, str], route: str
+) -> None:
+    client, company = demo_http
+    everything = _list_call(route, client, company, limit=1000).json()["data"]
+    first = _list_call(route, client, company, offset=0, limit=1)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["data"] == everything[:1]
+    assert body["pagination"]["hasNextPage"] is (len(everything) > 1)
+    assert body["pagination"]["hasPreviousPage"] is False
+
+
+def test_the_export_apis_keep_their_declared_minimum(http: httpx.Client) -> None:
+    """The export specs declare ``minimum: 0`` for ``limit`` and ``offset``: 0 is valid there,
+    below it is 400 (the spec's own bound)."""
+    assert http.get("/v3/export-jobs", params={"limit": 0}).status_code == 200
+    assert http.get("/v3/export-jobs", params={"offset": 0}).status_code == 200
+    below = http.get("/v3/export-jobs", params={"offset": -1})
+    assert below.status_code == 400
+    assert "offset" in below.json()["message"]
+
+
+def test_the_pager_refuses_negative_bounds_without_request_validation() -> None:
+    """With request validation off the pager still never slices from the end."""
+    sandbox = PleoSandbox(validate_requests=False)
+    company = sandbox.seed_demo().company_id
+    with sandbox.http_client(sandbox.issue_api_key(company)) as client:
+        response = client.get("/v0/tags", params={"company_id": company, "offset": -1})
+    assert response.status_code == 400
+    assert response.json()["type"] == "BAD_REQUEST"

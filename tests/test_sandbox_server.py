@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -200,3 +201,55 @@ def test_admin_routes_let_another_process_drive_the_sandbox() -> None:
         assert (
             httpx.post(f"{base_url}/_sandbox/clock:advance", json={"seconds": 1}).status_code == 401
         )
+
+
+def _raw_exchange(base_url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` verbatim on a fresh connection; the status, headers and body."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 5) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize("method", ["TRACE", "OPTIONS", "HEAD", "CONNECT"])
+def test_other_standard_methods_get_a_json_405_with_allow(method: str) -> None:
+    """Not ``http.server``'s HTML 501 page: the same JSON 405 (with ``Allow``) as any wrong
+    method on a known path."""
+    sandbox = PleoSandbox()
+    with sandbox.serve() as base_url:
+        with httpx.Client(base_url=base_url, auth=_auth(sandbox.api_key), timeout=5) as http:
+            response = http.request(method, "/v3/export-jobs")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
+    assert response.headers["Content-Type"].startswith("application/json")
+    if method != "HEAD":  # a HEAD answer has no body
+        assert response.json()["type"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "error_type"),
+    [
+        (b"FROBNICATE /v3/export-jobs HTTP/1.1\r\nHost: x\r\n\r\n", 501, "NOT_IMPLEMENTED"),
+        (b"GET /v3/export-jobs HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400, "BAD_REQUEST"),
+        (b"GET /v3/export-jobs HTTP/9.0\r\nHost: x\r\n\r\n", 505, "HTTP_VERSION_NOT_SUPPORTED"),
+    ],
+)
+def test_protocol_errors_answer_json_not_html(
+    request_bytes: bytes, status: int, error_type: str
+) -> None:
+    sandbox = PleoSandbox()
+    with sandbox.serve() as base_url:
+        got_status, headers, body = _raw_exchange(base_url, request_bytes)
+    assert got_status == status
+    assert headers["content-type"].startswith("application/json")
+    assert int(headers["content-length"]) == len(body)
+    document = json.loads(body)
+    assert document["type"] == error_type
+    assert document["message"]
+    assert b"<html" not in body.lower()

@@ -167,6 +167,29 @@ def test_unknown_route_404_and_wrong_method_405(http: httpx.Client) -> None:
     wrong = http.delete("/v3/export-jobs")
     assert wrong.status_code == 405
     assert "GET, POST" in wrong.json()["message"]
+    assert wrong.headers["Allow"] == "GET, POST"  # RFC 9110 §15.5.6: a 405 carries Allow
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/v3/export-jobs/00000000-0000-4000-8000-000000000000", "GET"),
+        ("GET", "/v3/export-job-events", "POST"),
+        ("OPTIONS", "/v0/tags", "DELETE, GET"),
+        ("GET", "/_sandbox/clock:advance", "POST"),  # a sandbox-only route
+        ("DELETE", "/v1/introspect", "GET"),  # a route outside the published specs
+    ],
+)
+def test_every_405_names_the_allowed_methods_in_an_allow_header(
+    http: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    response = http.request(method, path)
+    assert response.status_code == 405, response.text
+    assert response.headers["Allow"] == allow
+    body = response.json()
+    assert body["type"] == "METHOD_NOT_ALLOWED"
+    assert body["message"].startswith(f"{method} is not allowed on ")
+    assert body["message"].endswith(f"(allowed: {allow})")
 
 
 def test_unemulated_operations_are_501(http: httpx.Client) -> None:
@@ -317,6 +340,24 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
+def _mutate(document: Any, path: tuple[Any, ...], action: str, key: str, value: Any) -> None:
+    """Apply one mutation to ``document`` in place.
+
+    ``value`` is copied: the samples of ``_WRONG_VALUES`` are shared by every example, and a
+    later mutation inside an inserted ``[]`` / ``{}`` must change this document only (sharing
+    them once built a self-referencing document and a ``RecursionError``).
+    """
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if action == "replace":
+        parent[path[-1]] = copy.deepcopy(value)
+    elif action == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent[key] = copy.deepcopy(value)
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, Any]:
     name, original = draw(st.sampled_from(_CASES))
@@ -325,19 +366,27 @@ def mutated(draw: st.DrawFn) -> tuple[str, Any]:
         path = draw(st.sampled_from(_paths(document)))
         if not path:
             continue
-        parent = document
-        for part in path[:-1]:
-            parent = parent[part]
         action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(st.sampled_from(_WRONG_VALUES))
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "id", "note", "code"]))] = draw(
-                st.sampled_from(_WRONG_VALUES)
-            )
+        key = draw(st.sampled_from(["extra", "id", "note", "code"]))
+        _mutate(document, path, action, key, draw(st.sampled_from(_WRONG_VALUES)))
     return name, document
+
+
+def test_mutations_never_change_the_shared_wrong_values() -> None:
+    """Regression: replace a field by the ``{}`` sample, then add into it, twice over: the
+    sample stays ``{}`` and the document stays a finite tree (no ``RecursionError``)."""
+    snapshot = copy.deepcopy(_WRONG_VALUES)
+    empty_object = next(v for v in _WRONG_VALUES if v == {})
+    document: dict[str, Any] = {"a": 1, "b": 2}
+    _mutate(document, ("a",), "replace", "", empty_object)
+    _mutate(document, ("a", "x"), "add", "extra", empty_object)
+    _mutate(document, ("b",), "replace", "", empty_object)
+    _mutate(document, ("b", "x"), "add", "extra", empty_object)
+    _mutate(document, ("b", "extra", "x"), "add", "extra", ["x"])
+    _mutate(document, ("b", "extra", "extra", 0), "delete", "", None)
+    assert snapshot == _WRONG_VALUES
+    assert document == {"a": {"extra": {}}, "b": {"extra": {"extra": []}}}
+    assert json.dumps(document)  # finite: a self-referencing document raises here
 
 
 @settings(max_examples=200, deadline=None)

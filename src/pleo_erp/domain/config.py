@@ -120,6 +120,10 @@ class ExportConfig:
         unknown_type_failure: the failure type for item types no rule covers (C28).
         failure_type_overrides: item failure type → item failure type, e.g.
             ``{"account_unknown": "invalid_configuration"}`` for the older mapping (B6).
+        fx_rounding_tolerance: minor units *per line* by which the wallet-currency lines of
+            a split may miss the wallet total (Pleo converts each line on its own); the
+            difference is posted to ``AccountsMapping.rounding``. Default 1; ``0`` fails
+            every difference as before.
 
     Receipts:
         receipts: download and attach receipts at all.
@@ -176,6 +180,7 @@ class ExportConfig:
     failure_type_overrides: Mapping[str, ItemFailureType] = field(
         factory=dict, converter=_overrides
     )
+    fx_rounding_tolerance: int = field(default=1, validator=_non_negative)
 
     receipts: bool = True
     receipt_failure: ReceiptFailurePolicy = field(

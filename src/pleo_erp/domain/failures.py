@@ -1,6 +1,6 @@
 """The two failure vocabularies of the Export API, as typed literals.
 
-Pleo keeps two *different* enums (``../shared/reference/export-api.md`` §5.3, Part 3 rule 3):
+Pleo keeps two *different* enums (Export API reference ``export-api.md`` §5.3, Part 3 rule 3):
 
 - :data:`ItemFailureType` — ``ExportJobItemFailureReasonType``, 18 values, for a failed item;
 - :data:`JobFailureType` — ``ExportJobFailureReasonType``, 15 values, for a ``failed`` job.

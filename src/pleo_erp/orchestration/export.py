@@ -2,7 +2,7 @@
 
 :func:`export_expenses` works through the queue, oldest job first; :func:`process_job` handles
 one job (e.g. the one a ``v1.export-job.created`` webhook named). For each job, the seven steps
-of Pleo's export workflow (``../shared/reference/export-api.md``) and the AS-side pipeline
+of Pleo's export workflow (Pleo's Export API reference, ``export-api.md``) and the AS-side pipeline
 (``erp-processing.md``):
 
 1. **Start** — a ``pending`` job gets ``started``; an ``in_progress`` one is an interrupted run

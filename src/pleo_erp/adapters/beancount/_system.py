@@ -249,6 +249,7 @@ class BeancountAccountingSystem:
             accounts_payable=mapping.get("accounts-payable"),
             vat_input=mapping.get("vat-input"),
             vat_output=mapping.get("vat-output"),
+            rounding=mapping.get("rounding"),
         )
 
     def check_ready(self, job: JobContext) -> None:

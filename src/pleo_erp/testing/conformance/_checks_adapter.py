@@ -120,9 +120,9 @@ def check_protocol(subject: Subject) -> None:
         adapter = space.adapter(setup)
         _capabilities(adapter)
         mapping = _mapping(adapter)
-        if mapping.wallet_for(setup.currency) is None:
+        if mapping.wallet_account(setup.currency) is None:
             raise ConformanceFailure(
-                "accounts_mapping() has no wallet account for the wallet currency "
+                "accounts_mapping() has no wallet account kept in the wallet currency "
                 f"{setup.currency}; the chart maps it to {setup.chart.mapping.wallet}"
             )
         unknown = uuid.uuid4()

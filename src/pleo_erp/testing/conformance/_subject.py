@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from attrs import evolve
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 
@@ -24,15 +25,39 @@ from pleo_erp.testing.conformance._types import (
     ReopenHook,
     SourcesFactory,
 )
-from pleo_erp.testing.sandbox.demo import DemoChart, build_demo
+from pleo_erp.testing.sandbox.demo import DemoAccount, DemoChart, build_demo
 
 __all__ = ["Subject", "Workspace"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-#: The demo company's id and chart (the chart does not depend on the seed).
+#: Wallet accounts the kit adds to the demo chart so that every currency of
+#: ``ENTRY_CURRENCIES`` has a wallet account kept in that currency (the exporter never books a
+#: wallet on another currency's account); JPY keeps the zero-decimal case covered.
+KIT_WALLETS: dict[str, tuple[str, str]] = {
+    "SEK": ("5812", "Pleo Wallet SEK"),
+    "JPY": ("5813", "Pleo Wallet JPY"),
+}
+
+
+def _with_kit_wallets(chart: DemoChart) -> DemoChart:
+    """``chart`` with a wallet account per kit currency it lacks (see :data:`KIT_WALLETS`)."""
+    by_currency = dict(chart.mapping.wallet_by_currency)
+    accounts = list(chart.accounts)
+    codes = {a.code for a in accounts}
+    for currency, (code, name) in KIT_WALLETS.items():
+        if currency in by_currency or code in codes:
+            continue
+        accounts.append(DemoAccount(f"ext-{code}", code, name, "asset"))
+        by_currency[currency] = code
+    mapping = evolve(chart.mapping, wallet_by_currency=by_currency)
+    return evolve(chart, accounts=tuple(accounts), mapping=mapping)
+
+
+#: The demo company's id and chart (the chart does not depend on the seed), with the kit's
+#: per-currency wallets.
 _DEMO = build_demo(1)
-DEMO_CHART: DemoChart = _DEMO.chart
+DEMO_CHART: DemoChart = _with_kit_wallets(_DEMO.chart)
 DEMO_COMPANY_ID = UUID(_DEMO.company_id)
 DEMO_CURRENCY: str = _DEMO.currency
 

@@ -231,6 +231,17 @@ class RouteTable:
         return register
 
 
+def _method_not_allowed(method: str, template: str, allowed: Iterable[str]) -> ApiError:
+    """A 405 naming the allowed methods in its message and in the ``Allow`` header (RFC 9110)."""
+    methods = ", ".join(sorted(allowed))
+    return ApiError(
+        405,
+        "METHOD_NOT_ALLOWED",
+        f"{method} is not allowed on {template} (allowed: {methods})",
+        headers={"Allow": methods},
+    )
+
+
 def encode_json(body: Any) -> bytes:
     """Compact UTF-8 JSON, as the sandbox sends it."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -411,12 +422,7 @@ class SandboxApp:
             template, operations, params = matched
             operation = operations.get(method)
             if operation is None:
-                raise ApiError(
-                    405,
-                    "METHOD_NOT_ALLOWED",
-                    f"{method} is not allowed on {template} "
-                    f"(allowed: {', '.join(sorted(operations))})",
-                )
+                raise _method_not_allowed(method, template, operations)
             route = self._spec_routes.get((method, template))
             if route is None:
                 raise ApiError(
@@ -425,10 +431,15 @@ class SandboxApp:
                     f"The sandbox does not emulate {operation.operation_id} ({method} {template}).",
                 )
             return route, operation, params
+        allowed: dict[str, str] = {}  # method -> template, for a path known under other methods
         for regex, route in self._extra_routes:
             found = regex.match(path)
             if found and route.method == method:
                 return route, None, found.groupdict()
+            if found:
+                allowed.setdefault(route.method, route.template)
+        if allowed:
+            raise _method_not_allowed(method, next(iter(allowed.values())), allowed)
         raise ApiError(404, "NOT_FOUND", f"No route for {method} {path}.")
 
     def _validated(

@@ -89,6 +89,10 @@ def paginate(
         sortable: the field names ``sorting_keys`` may use.
     """
     limit = min(int(query.get("limit", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
+    # Request validation rejects these first; the pager must never use them as slice bounds
+    # (a negative offset would count from the end), even with validation switched off.
+    if limit < 0 or int(query.get("offset", 0)) < 0:
+        raise ApiError(400, "BAD_REQUEST", "Query parameters offset and limit cannot be negative")
     sorting_keys: list[str] = list(query.get("sorting_keys") or [])
     sorting_order: list[str] = list(query.get("sorting_order") or [])
     current: dict[str, Any] = {"parameters": dict(parameters), "limit": limit}

@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -47,6 +48,44 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._dispatch()
+
+    # The other standard methods go to the app too, which answers them like Pleo: a JSON 405
+    # with an ``Allow`` header on a known path, a JSON 404 elsewhere.
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def do_TRACE(self) -> None:
+        self._dispatch()
+
+    def do_CONNECT(self) -> None:
+        self._dispatch()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (an unknown method, a malformed request line, headers too
+        long) in Pleo's JSON error shape, not ``http.server``'s HTML page."""
+        try:
+            type_ = HTTPStatus(code).name
+        except ValueError:
+            type_ = "ERROR"
+        text = message or type_.replace("_", " ").capitalize()
+        self.log_error("code %d, message %s", code, text)
+        _status, headers, payload = self._error(code, type_, text)
+        if self.request_version == "HTTP/0.9":
+            # The request line did not parse (http.server's default version): answer with a
+            # status line and headers anyway; no client speaks HTTP/0.9.
+            self.request_version = "HTTP/1.0"
+        self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(payload)
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -123,19 +123,13 @@ def _candidate_dirs() -> Iterator[Path]:
         yield Path(override)
     here = Path(__file__).resolve().parent
     yield here / "specs"
-    # Development fallback: the shared spec mirror next to the repository checkout.
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "pleo-openapi"
-        if candidate.is_dir():
-            yield candidate
-            break
 
 
 def _load_file(path: Path) -> dict[str, Any] | None:
     if path.suffix == ".json":
         loaded = json.loads(path.read_text(encoding="utf-8"))
     elif path.suffix in (".yml", ".yaml"):
-        import yaml  # only needed for the development fallback
+        import yaml  # only needed for a PLEO_ERP_OPENAPI_DIR holding the YAML originals
 
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     else:
@@ -147,7 +141,7 @@ def _load_file(path: Path) -> dict[str, Any] | None:
 
 @lru_cache(maxsize=1)
 def spec_documents() -> tuple[dict[str, Any], ...]:
-    """The OpenAPI documents (the bundled JSON copies, else the shared YAML mirror).
+    """The OpenAPI documents (the bundled JSON copies).
 
     Set ``PLEO_ERP_OPENAPI_DIR`` to load them from another directory.
     """

@@ -56,6 +56,10 @@ _DATE_TIME_RE = re.compile(
 )
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PAGINATION_EXCLUSIVE = ("before", "after", "offset")
+#: The smallest paging value Pleo accepts where a spec declares no ``minimum`` (tags, tax
+#: codes, chart of accounts, subscriptions): a page starts at or after the first record and
+#: holds at least one. Specs that declare a minimum (the export APIs: ``limit >= 0``) decide.
+_PAGING_MINIMUM = {"offset": 0, "limit": 1}
 _MAX_MESSAGE = 400
 
 
@@ -211,6 +215,24 @@ def _coerce(param: Parameter, raw: str) -> object:
     return raw
 
 
+def _check_paging_minimum(param: Parameter, value: object) -> None:
+    """400 for a negative ``offset`` or a ``limit`` below 1 where the spec sets no minimum.
+
+    Such values would otherwise reach the pager as slice bounds (``offset=-1`` is "the last
+    record"; ``limit=0`` an empty page that claims a next page it gives no cursor to).
+    """
+    minimum = _PAGING_MINIMUM.get(param.name)
+    declared = param.schema.get("minimum")  # int32/int64 formats bring a negative one
+    if minimum is None or not isinstance(value, int):
+        return
+    if isinstance(declared, int | float) and declared >= 0:
+        return  # the spec states its own minimum (export APIs)
+    if value < minimum:
+        raise _bad_request(
+            f"Query parameter {param.name!r}: {value} is less than the minimum of {minimum}"
+        )
+
+
 def _parse_query(op: Operation, raw_query: Mapping[str, list[str]]) -> dict[str, Any]:
     declared = op.query_parameters()
     unknown = sorted(set(raw_query) - set(declared))
@@ -238,6 +260,7 @@ def _parse_query(op: Operation, raw_query: Mapping[str, list[str]]) -> dict[str,
         problem = schema_error(param.schema, value)
         if problem:
             raise _bad_request(f"Query parameter {name!r}: {problem.partition(': ')[2]}")
+        _check_paging_minimum(param, value)
         query[name] = value
     given = [name for name in _PAGINATION_EXCLUSIVE if name in query]
     if len(given) > 1:
