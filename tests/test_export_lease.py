@@ -89,7 +89,7 @@ class Env:
 class ExpiringLock(InProcessLock):
     """A legacy lock with a short ttl whose hold can be taken over (as after a pause)."""
 
-    ttl = 0.3
+    ttl = 3.0  # heartbeat every second; a 3 s stall would be needed to lose it spuriously
 
     def __init__(self) -> None:
         super().__init__()
