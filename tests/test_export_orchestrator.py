@@ -699,7 +699,9 @@ def test_c18_missing_receipts_attached_on_resume() -> None:
 # --- journal, process_job, progress
 
 
-def test_journal_repairs_posted_but_unreported_without_asking_the_as() -> None:
+def test_journal_repairs_posted_but_unreported_once_the_as_confirms() -> None:
+    """The journal's "posted" rows are confirmed with one lookup each (the AS is the source of
+    truth), then reported without posting again."""
     env = Env()
     job = env.job(2)
     journal = SQLiteExportJournal(StateDB())
@@ -716,7 +718,8 @@ def test_journal_repairs_posted_but_unreported_without_asking_the_as() -> None:
     assert len(journal.unreported(UUID(job))) == 2
     lookups = env.system.calls["find_posted"]
     report = env.run(journal=journal)
-    assert env.system.calls["find_posted"] == lookups  # the journal alone repaired it
+    assert env.system.calls["find_posted"] == lookups + 2  # one confirmation per item
+    assert env.system.calls["post"] == 2
     assert report.successful == 2
     assert env.sb.job_status(job) == "completed"
     assert journal.unreported(UUID(job)) == []

@@ -29,7 +29,6 @@ from pleo_erp.cli._render import (
 )
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.orchestration.export import export_expenses, process_job
-from pleo_erp.orchestration.locks import SQLiteCompanyLock
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.orchestration.sync import (
     sync_accounts,
@@ -39,6 +38,7 @@ from pleo_erp.orchestration.sync import (
 )
 from pleo_erp.orchestration.sync_report import SyncReport
 from pleo_erp.state.export_journal import SQLiteExportJournal
+from pleo_erp.state.lease import SQLiteLeaseStore
 
 __all__ = [
     "Measured",
@@ -233,7 +233,7 @@ def cmd_export(ctx: Context) -> int:
         return _preview(ctx, connection, target, company_id, job_id, config)
     db = ctx.state_db()
     journal = SQLiteExportJournal(db)
-    lock = SQLiteCompanyLock(db)
+    leases = SQLiteLeaseStore(db)  # freed at once when a holder on this machine dies
     with connection.client, ExportProgress(ctx.out) as progress:
         if job_id is not None:
             report = process_job(
@@ -242,7 +242,7 @@ def cmd_export(ctx: Context) -> int:
                 job_id,
                 config=config,
                 progress=progress,
-                lock=lock,
+                lease_store=leases,
                 journal=journal,
             )
         else:
@@ -252,7 +252,7 @@ def cmd_export(ctx: Context) -> int:
                 company_id=company_id,
                 config=config,
                 progress=progress,
-                lock=lock,
+                lease_store=leases,
                 journal=journal,
                 max_jobs=args.max_jobs,
             )

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
@@ -96,9 +95,12 @@ from pleo_erp.models import (
     UpdateExportJobItemV3,
 )
 from pleo_erp.orchestration._closed_periods import resolve_posting_date_in_words
+from pleo_erp.orchestration._failures import report_unexpected, unexpected_job_message
+from pleo_erp.orchestration._journal_check import confirm_journal_entry
+from pleo_erp.orchestration._lease import export_lease, fenced_journal, resolve_lease_store
 from pleo_erp.orchestration._readiness import JobDeferred, transient_give_up
 from pleo_erp.orchestration._receipts import ReceiptFetcher
-from pleo_erp.orchestration.locks import CompanyLock, InProcessLock, hold_company_lock
+from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.report import (
     ExportReport,
     ItemResult,
@@ -108,6 +110,7 @@ from pleo_erp.orchestration.report import (
     UpdateError,
 )
 from pleo_erp.state.export_journal import ExportJournal
+from pleo_erp.state.lease import LeaseKeeper, LeaseLost, LeaseStore, new_owner
 
 __all__ = ["DEFAULT_LOCK", "export_expenses", "process_job"]
 
@@ -236,6 +239,7 @@ class _JobRun:
         event is not sent again; if it is unchanged it is re-sent (bounded).
         """
         target = "in_progress" if event == "started" else _FINAL_EVENT_STATUS[event]
+        self.exporter.lease_check(final=event != "started")
         for attempt in range(3):
             try:
                 self.client.export_jobs.send_event(
@@ -292,6 +296,7 @@ class _JobRun:
 
     def _send(self, batch: Sequence[_Pending]) -> None:
         updates = [_update_model(p.outcome) for p in batch]
+        self.exporter.lease_check()
         try:
             response = self.client.export_jobs.update_items(self.job.id, updates)
         except Unprocessable as error:
@@ -392,6 +397,21 @@ class _Exporter:
         self.receipt_http = (
             receipt_http_client if receipt_http_client is not None else _receipt_http_client(client)
         )
+        self.keeper: LeaseKeeper | None = None
+
+    def use_lease(self, store: LeaseStore, keeper: LeaseKeeper) -> None:
+        """Run under ``keeper``'s lease: checked before side effects, fencing the journal."""
+        self.keeper = keeper
+        self.journal = fenced_journal(self.journal, store, keeper)
+
+    def lease_check(self, *, final: bool = False) -> None:
+        """Raise ``LeaseLost`` before a side effect if the lease is gone (``final``: ask the
+        store too, before the job's final event)."""
+        if self.keeper is not None:
+            if final:
+                self.keeper.verify()
+            else:
+                self.keeper.check()
 
     def emit(self, event: ProgressEvent) -> None:
         """Call the progress callback (its exceptions abort the run on purpose)."""
@@ -399,8 +419,8 @@ class _Exporter:
             self.progress(event)
 
     def lock_renew(self) -> None:
-        """Extend the company lock's lease."""
-        self.lock.renew(self.lock_key, self.owner)
+        """Progress made: the heartbeat keeps the lease; only make sure it still holds."""
+        self.lease_check()
 
     def requests(self) -> int:
         """Pleo requests made so far by the client (every attempt counted)."""
@@ -556,13 +576,9 @@ class _Exporter:
                 self._given_up(run, error) or JobFailure(failure_type, clean_message(error.message))
             ) from error
         except Exception as error:  # an adapter bug must not leave the job stuck in progress
-            logger.exception("the accounting system's readiness check failed unexpectedly")
+            reference = report_unexpected(logger, error, "in the readiness check of job %s", job.id)
             raise _JobLevelFailure(
-                JobFailure(
-                    "integration_unusable",
-                    f"The accounting system integration failed its readiness check "
-                    f"({type(error).__name__}); contact the integration's support.",
-                )
+                JobFailure("integration_unusable", unexpected_job_message(reference))
             ) from error
         if job.vendor_based_bookkeeping and not capabilities.supports_accounts_payable:
             raise _JobLevelFailure(
@@ -740,13 +756,15 @@ class _Exporter:
                 warnings=tuple(warnings),
             )
 
-        # Crash repair from the local journal: posted in this job, never reported.
-        if self.journal is not None:
-            record = self.journal.lookup(aeid)
-            if record is not None and not record.reported and record.job_id == run.job.id:
-                return succeeded(record.posted, already=True, kind=None, attachments=0)
-
+        # Crash repair from the local journal: posted in this job, never reported. The AS is
+        # the source of truth: a journal row whose entry the AS lacks (a restored backup, a
+        # hand edit) is posted again below, not reported as booked.
         try:
+            if self._journal_says_posted(run, item):
+                confirmed = confirm_journal_entry(run.as_call, self.target, aeid)
+                if confirmed is not None:
+                    keys = len(confirmed.attachment_keys)
+                    return succeeded(confirmed, already=True, kind=None, attachments=keys)
             method = resolve_method(item, self.config)
             validate_item(item, method, run.ctx)
             if isinstance(plan, DomainFailure):
@@ -780,11 +798,11 @@ class _Exporter:
                     given_up or JobFailure(_job_failure_type(error), clean_message(error.message))
                 ) from error
             return failed(failure_for_error(error, self.config.failure_type_overrides))
-        except (_JobStopped, _JobLevelFailure):
+        except (_JobStopped, _JobLevelFailure, LeaseLost):
             raise
         except Exception as error:
-            logger.exception("unexpected error exporting item %s", aeid)
-            return failed(unexpected_failure(error))
+            reference = report_unexpected(logger, error, "exporting item %s", aeid)
+            return failed(unexpected_failure(error, reference=reference))
 
     def _journal_posted(self, run: _JobRun, posted: PostedEntry) -> None:
         if self.journal is not None:
@@ -868,6 +886,7 @@ class _Exporter:
         attachments = [a for a in self._attachments(plan, fetcher, warnings) if a.key in missing]
         if not attachments:
             return existing
+        self.lease_check()
         try:
             return run.as_call(self.target.attach, existing, attachments)
         except AccountingSystemError as error:
@@ -900,8 +919,9 @@ class _Exporter:
             )
             return self._post_once(run, with_posting_date(entry, new_date), attachments)
         except Exception as error:
-            if isinstance(error, AccountingSystemError) and not (
-                error.retryable or isinstance(error, AccountingSystemTimeout)
+            if isinstance(error, LeaseLost) or (
+                isinstance(error, AccountingSystemError)
+                and not (error.retryable or isinstance(error, AccountingSystemTimeout))
             ):
                 raise
             landed = self._landed(run, aeid)
@@ -913,6 +933,7 @@ class _Exporter:
         """``post`` with bounded retries; before each retry, check that it did not land."""
         attempt = 0
         while True:
+            self.lease_check()
             try:
                 return self.target.post(entry, attachments)
             except AccountingSystemError as error:
@@ -994,7 +1015,7 @@ def _exporter(
         journal=journal,
         lock=lock,
         lock_key=company_key,
-        owner=f"pleo-erp-{uuid.uuid4()}",
+        owner=new_owner(),
         sleep=sleep or _client_sleep(client),
         clock=wall,
         monotonic=(lambda: wall().timestamp()) if clock is not None else time.monotonic,
@@ -1016,6 +1037,7 @@ def export_expenses(
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
     dry_run: bool = False,
+    lease_store: LeaseStore | None = None,
 ) -> ExportReport:
     """Export the company's queue into ``accounting_system``, oldest job first.
 
@@ -1032,7 +1054,12 @@ def export_expenses(
         config: an :class:`~pleo_erp.domain.config.ExportConfig` (defaults are safe).
         progress: called with a :class:`ProgressEvent` per step and item; an exception it
             raises aborts the run (the job stays resumable).
-        lock: the per-company lock (default: within this process).
+        lock: a legacy per-company lock (default: within this process); adapted to a lease.
+        lease_store: where the company's lease ``export:<company_id>`` lives (e.g.
+            :class:`~pleo_erp.state.SQLiteLeaseStore` on the state database); not together
+            with ``lock``. The run holds it with a heartbeat, checks it before every side
+            effect and stops with :class:`~pleo_erp.state.LeaseLost` if it was lost (the job
+            stays ``in_progress`` for the holder to resume).
         journal: an optional :class:`~pleo_erp.state.export_journal.ExportJournal`.
         max_jobs: stop after this many jobs (``1``: only the oldest).
         sleep: how to wait between retries (injectable for tests); default: the client's
@@ -1079,7 +1106,9 @@ def export_expenses(
     t0 = exporter.monotonic()
     requests0 = exporter.requests()
     reports: list[JobReport] = []
-    with hold_company_lock(chosen_lock, str(company), exporter.owner):
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, company, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
         handled: set[UUID] = set()
         while max_jobs is None or len(reports) < max_jobs:
             job = _next_job(client, company, handled, exporter.config.page_size)
@@ -1115,6 +1144,7 @@ def process_job(
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
     dry_run: bool = False,
+    lease_store: LeaseStore | None = None,
 ) -> ExportReport:
     """Process one job by id (e.g. from a ``v1.export-job.created`` webhook).
 
@@ -1154,7 +1184,9 @@ def process_job(
     )
     t0 = exporter.monotonic()
     requests0 = exporter.requests()
-    with hold_company_lock(chosen_lock, str(job.company_id), exporter.owner):
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, job.company_id, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
         report = exporter.run_job(job)
     return ExportReport(
         company_id=job.company_id,

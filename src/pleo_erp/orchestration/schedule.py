@@ -55,6 +55,7 @@ from pleo_erp.client import scopes as _scopes
 from pleo_erp.client._client import PleoClient
 from pleo_erp.client.errors import PleoError
 from pleo_erp.domain.reconcile.errors import ReconcileError
+from pleo_erp.orchestration._failures import report_unexpected
 from pleo_erp.orchestration.export import export_expenses
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.orchestration.sync import sync_accounts, sync_chart_of_accounts, sync_tags
@@ -191,10 +192,12 @@ def _aware(value: datetime, what: str) -> datetime:
 
 
 def _safe_message(error: Exception) -> str:
-    """The SDK's own errors say what happened without secrets; others: the type only."""
+    """The SDK's own errors say what happened without secrets; others: the type and a
+    correlation id (their text, redacted, and traceback go to the log under that id)."""
     if isinstance(error, (PleoError, ReconcileError, SourceReadError)):
         return f"{type(error).__name__}: {error}"
-    return type(error).__name__
+    reference = report_unexpected(logger, error, "in a scheduled run")
+    return f"{type(error).__name__} (reference {reference}; details in the pleo_erp log)"
 
 
 def _supported(adapter: object) -> tuple[ScheduledLevel, ...]:

@@ -24,7 +24,14 @@ from typing import TypeAlias
 
 from pleo_erp.client.errors import PleoError
 
-__all__ = ["MEMORY", "Migration", "StateDB", "StateError", "StateSchemaError"]
+__all__ = [
+    "MEMORY",
+    "Migration",
+    "StateDB",
+    "StateDatabaseDamaged",
+    "StateError",
+    "StateSchemaError",
+]
 
 MEMORY = ":memory:"
 """The path of a private, in-memory database (tests, dry runs)."""
@@ -46,6 +53,27 @@ class StateError(PleoError):
 
 class StateSchemaError(StateError):
     """The database was written by a newer pleo-erp (more migrations than this one knows)."""
+
+
+class StateDatabaseDamaged(StateError):
+    """The file is not a usable SQLite database (``file is not a database``, ``malformed``).
+
+    Deleting it (with its ``-wal``/``-shm`` files) is safe for exports: the accounting system
+    is the source of truth for what was booked, and a new file starts empty. Saved credentials
+    and the dimension selection live in it too and must be set again.
+    """
+
+    def __init__(self, path: str, error: sqlite3.DatabaseError) -> None:
+        """Describe the damaged file at ``path`` (``error`` is SQLite's own words)."""
+        super().__init__(f"the state database {path} is damaged ({error})")
+        self.path = path
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether an ``sqlite3`` error means the file itself is damaged (not locked, not denied)."""
+    return isinstance(error, sqlite3.DatabaseError) and not isinstance(
+        error, sqlite3.OperationalError
+    )
 
 
 class StateDB:
@@ -74,9 +102,14 @@ class StateDB:
         if not self.is_memory:
             _create_private_file(Path(self.path))
         self._lock = threading.RLock()
-        self._conn = self._open()
-        with self._lock:
-            self._conn.execute(_SCHEMA_VERSION_DDL)
+        try:
+            self._conn = self._open()
+            with self._lock:
+                self._conn.execute(_SCHEMA_VERSION_DDL)
+        except sqlite3.DatabaseError as error:
+            if not is_damage(error):
+                raise
+            raise StateDatabaseDamaged(self.path, error) from error
 
     # ---- connections ------------------------------------------------------------------------
 
@@ -87,10 +120,14 @@ class StateDB:
             isolation_level=None,  # autocommit; BEGIN/COMMIT are explicit
             check_same_thread=False,  # guarded by self._lock (or owned by one caller)
         )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not self.is_memory:
-            conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self.is_memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def connect(self) -> sqlite3.Connection:
