@@ -254,6 +254,8 @@ class PleoSandbox:
         auth, kwargs = self._client_kwargs(api_key, company_id, dict(client_kwargs))
         base_url = kwargs.pop("base_url", _SANDBOX_BASE_URL)
         http = httpx.Client(transport=self.transport(), base_url=base_url)
+        # The sandbox's receipt links point at its own (in-process) origin: trust exactly that.
+        kwargs.setdefault("allow_local_receipts_from", base_url)
         return PleoClient(auth, base_url=base_url, http_client=http, **kwargs)
 
     def async_client(
