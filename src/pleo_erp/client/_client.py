@@ -20,12 +20,6 @@ from typing_extensions import Self
 
 from pleo_erp.client._ratelimit import DEFAULT_REQUESTS_PER_MINUTE, RateLimiter
 from pleo_erp.client._retry import RetryPolicy
-from pleo_erp.client.files import is_loopback_host
-from pleo_erp.client.receipt_policy import (
-    ReceiptPolicy,
-    attach_receipt_policy,
-    receipt_policy_for,
-)
 from pleo_erp.client._transport import (
     DEFAULT_TIMEOUT,
     PRODUCTION,
@@ -35,6 +29,12 @@ from pleo_erp.client._transport import (
     TransportConfig,
     TransportCore,
     user_agent,
+)
+from pleo_erp.client.files import is_loopback_host
+from pleo_erp.client.receipt_policy import (
+    ReceiptPolicy,
+    attach_receipt_policy,
+    receipt_policy_for,
 )
 from pleo_erp.client.resources.accounts import Accounts, AsyncAccounts
 from pleo_erp.client.resources.export_items import AsyncExportItems, ExportItems
