@@ -113,7 +113,7 @@ def _origins(values: Iterable[str | Origin]) -> frozenset[Origin]:
 class ReceiptPolicy:
     """The rules a receipt URL (and every redirect hop) must pass; see the module docstring.
 
-    Args:
+    Attributes:
         trusted_origins: origins (``"http://127.0.0.1:8080"`` or ``(scheme, host, port)``)
             exempt from the scheme and address rules — a local sandbox. Empty in production.
         allow_private_networks: also accept hosts resolving to RFC 1918 / unique-local
