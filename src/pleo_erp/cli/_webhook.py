@@ -303,6 +303,9 @@ class _LimitedServer(ThreadingHTTPServer):
     ) -> None:
         self.limits = limits
         self._slots = threading.BoundedSemaphore(limits.max_connections)
+        # The stdlib's backlog of 5 would leave a burst waiting in the kernel (SYN retries of
+        # a second and more) before the cap and the deadline could even apply.
+        self.request_queue_size = max(limits.max_connections * 2, 16)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -383,6 +386,10 @@ def make_server(
             self.wfile.write(payload)
 
         def _dispatch(self) -> None:
+            if self._watchdog.fired:
+                # The deadline cut the headers short: what was parsed is not a whole request.
+                self.close_connection = True
+                return
             if self.headers.get("Transfer-Encoding") is not None:
                 # A chunked body would otherwise be left on the socket and parsed as the next
                 # request; Pleo sends a Content-Length.
