@@ -142,6 +142,18 @@ def test_slow_header_connections_are_capped_and_timed_out(serve) -> None:  # typ
     assert answer.startswith(b"HTTP/1.1 202"), answer[:80]
 
 
+def test_request_cut_short_by_the_deadline_is_not_handled(serve, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Headers parsed up to the watchdog's hang-up are not a request: nothing reaches the
+    receiver (no 'refused' log line, no answer)."""
+    server = serve(ServerLimits(request_timeout=0.3, max_connections=4))
+    with caplog.at_level(logging.DEBUG, logger="pleo_erp"), _connect(server) as sock:
+        sock.sendall(f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n".encode())
+        assert _read_all(sock) == b""
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("not received in time" in m for m in messages)
+    assert not any("refused" in m or "rejected" in m for m in messages), messages
+
+
 def test_dripping_headers_cannot_outlive_the_request_deadline(serve) -> None:  # type: ignore[no-untyped-def]
     """A per-recv timeout alone would let a client send one byte just before each timeout;
     the watchdog bounds the whole request."""
