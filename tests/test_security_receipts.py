@@ -8,6 +8,7 @@ loopback and no real DNS is asked.
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -407,3 +408,68 @@ def test_unsupported_content_encoding_refused(servers, tmp_path: Path) -> None: 
     with httpx.Client() as http, pytest.raises(FileDownloadError) as info:
         download_file(f"{server.origin}/r", tmp_path / "a", http_client=http, policy=policy)
     assert info.value.reason == "content_type"
+
+
+def test_sandbox_policy_skips_dns_but_keeps_the_scheme_rule(tmp_path: Path) -> None:
+    from pleo_erp.testing.sandbox import PleoSandbox
+
+    client = PleoSandbox().client()
+    policy = client.receipt_policy
+    assert not policy.check_addresses  # in-process transport: no DNS lookups from tests
+    with pytest.raises(FileDownloadError) as info:
+        download_file(
+            "http://127.0.0.1:6379/", tmp_path / "a", http_client=client.http_client, retries=0
+        )
+    assert info.value.reason == "insecure_url"
+    with PleoClient(ApiKeyAuth("k"), base_url="http://127.0.0.1:8123") as served:
+        assert served.receipt_policy.check_addresses  # a real network client always checks
+
+
+@pytest.mark.http
+def test_export_through_a_served_sandbox_never_fetches_an_internal_port(servers) -> None:  # type: ignore[no-untyped-def]
+    """The reproduction end to end: a receipt URL on another loopback port than the sandbox's.
+    Before, its answer was filed in the ledger and the failure texts told Pleo which ports
+    answer. Now the internal service is never contacted and Pleo hears no network detail."""
+    from _export_helpers import sandbox_item
+    from pleo_erp.orchestration.export import export_expenses
+    from pleo_erp.testing.inmemory import InMemoryAccountingSystem
+    from pleo_erp.testing.sandbox import PleoSandbox
+    from pleo_erp.testing.sandbox.files import make_pdf
+
+    internal = servers(_secret_service)
+    sandbox = PleoSandbox(seed=3)
+    company = sandbox.add_company("Test Co")
+    good_pdf = make_pdf("fine")
+    good = sandbox.add_file(good_pdf, "application/pdf")
+    items = [
+        sandbox_item(
+            files=[
+                {
+                    "url": sandbox.file_placeholder(good),
+                    "type": "application/pdf",
+                    "size": len(good_pdf),
+                }
+            ]
+        ),
+        sandbox_item(
+            files=[{"url": f"{internal.origin}/admin", "type": "application/pdf", "size": 24}]
+        ),
+        sandbox_item(
+            files=[{"url": "http://127.0.0.1:1/closed", "type": "application/pdf", "size": 24}]
+        ),
+    ]
+    job = sandbox.create_export_job(company, items)
+    system = InMemoryAccountingSystem()
+    with sandbox.serve() as base_url:
+        with PleoClient(ApiKeyAuth(sandbox.api_key), base_url=base_url) as client:
+            report = export_expenses(client, system, company_id=company, sleep=lambda s: None)
+    statuses = [item.status for item in report.items]
+    assert statuses.count("successful") == 1
+    failed = [item for item in report.items if item.status != "successful"]
+    assert {item.failure_type for item in failed} == {"receipt_download_failure"}
+    assert internal.hits == 0
+    sent = json.dumps(sandbox.job_items(job))
+    assert str(internal.port) not in sent
+    assert "127.0.0.1:1" not in sent
+    assert "Connect" not in sent
+    assert "could not be downloaded" in sent  # the reasons did reach Pleo, minus the detail

@@ -195,6 +195,8 @@ def _check_url(url: httpx.URL, insecure_hosts: frozenset[str], policy: ReceiptPo
 
 
 def _check_addresses(url: httpx.URL, host: str, policy: ReceiptPolicy) -> None:
+    if not policy.check_addresses:  # an in-process transport: nothing on the network to reach
+        return
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
         addresses: list[str] = [host]

@@ -119,11 +119,16 @@ class ReceiptPolicy:
         allow_private_networks: also accept hosts resolving to RFC 1918 / unique-local
             addresses (an on-premises file store). Loopback and link-local stay refused.
         resolver: name resolution used for the address check (default: the system's).
+        check_addresses: resolve hosts and refuse non-public addresses (default). ``False``
+            only for an ``httpx.Client`` whose transport never opens a network connection —
+            the in-process sandbox's mock transport — where no address can be reached and a
+            DNS lookup would be traffic a test must not make. Scheme and origin rules stay.
     """
 
     trusted_origins: frozenset[Origin] = field(factory=frozenset, converter=_origins)
     allow_private_networks: bool = False
     resolver: Resolver = field(default=system_resolver, eq=False, repr=False)
+    check_addresses: bool = True
 
     @classmethod
     def local_sandbox(cls, *origins: str, resolver: Resolver = system_resolver) -> ReceiptPolicy:
@@ -146,6 +151,7 @@ class ReceiptPolicy:
             trusted_origins=self.trusted_origins | _origins(origins),
             allow_private_networks=self.allow_private_networks,
             resolver=self.resolver,
+            check_addresses=self.check_addresses,
         )
 
 
