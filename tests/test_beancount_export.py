@@ -936,3 +936,23 @@ def test_fava_url_is_reported(ledger_path: Path) -> None:
     assert posted.url == (
         f"http://127.0.0.1:5000/books/journal/?filter=%5Epleo-{posted.accounting_entry_id}"
     )
+
+
+def test_receipt_temp_files_of_a_killed_writer_are_swept_on_the_next_run(
+    ledger_path: Path,
+) -> None:
+    """A kill while a receipt is written leaves ``documents/…/.<name>.<random>.pleo-tmp``; the
+    next run's first write (under the ledger lock) removes it, and nothing else."""
+    folder = ledger_path.parent / "documents" / "Expenses" / "Food"
+    folder.mkdir(parents=True)
+    receipt = folder / "2024-03-15.pleo-x-1.pdf"
+    receipt.write_bytes(b"%PDF-1.4 kept")
+    hidden = folder / ".notes.txt"  # someone else's hidden file: not ours to delete
+    hidden.write_text("kept")
+    leftover = _atomic.write_temp(folder / "2024-03-16.pleo-y-1.pdf", b"%PDF-1.4 half")
+    assert leftover.name.endswith(_atomic.TEMP_SUFFIX)
+    system = BeancountAccountingSystem(ledger_path)
+    system.post(journal(), [])
+    assert not leftover.exists()
+    assert receipt.read_bytes() == b"%PDF-1.4 kept"
+    assert hidden.read_text() == "kept"

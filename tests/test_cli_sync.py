@@ -3,6 +3,7 @@ ledger: plans, exit codes, company resolution, and the accounting system options
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -232,7 +233,10 @@ def test_export_while_another_worker_holds_the_lock_is_exit_1(tmp_path: Path) ->
             assert SQLiteCompanyLock(db).acquire(served.company_id, "webhook-worker")
             result = cli(tmp_path, "export", env=served.env(PLEO_LEDGER=str(ledger)))
         assert result.code == 1
-        assert "holds the lock" in result.err
+        # The refusal says what is true: who holds it, until when, and that it frees itself.
+        assert f"process {os.getpid()} on" in result.err
+        assert " UTC" in result.err
+        assert "frees itself" in result.err
         assert served.writes() == []
 
 

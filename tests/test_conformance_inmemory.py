@@ -29,9 +29,9 @@ def inmemory_for(
             wallet=m.wallet,
             wallet_by_currency=m.wallet_by_currency,
             out_of_pocket=m.out_of_pocket,
-            balancing=m.contra,
+            balancing=m.balancing,
             external_reimbursement=m.external_reimbursement,
-            accounts_payable=m.fallback_ap,
+            accounts_payable=m.accounts_payable,
             vat_input=vat_input,
         ),
         vendors=[

@@ -400,12 +400,10 @@ def test_rule2_rule3_not_ready_fails_job_with_job_enum_reason_only() -> None:
 
 
 def test_job_level_failure_stops_the_queue_and_leaves_later_jobs_pending() -> None:
-    """One outage must not fail every pending job behind it: the run stops after the
-    first job that failed as a whole, and a later run exports the rest."""
+    """One configuration problem must not fail every pending job behind it: the run stops
+    after the first job that failed as a whole, and a later run exports the rest."""
     env = Env()
-    env.system.not_ready = AccountingSystemNotReady(
-        "AS maintenance window", job_failure_type="accounting_system_unreachable"
-    )
+    env.system.not_ready = AccountingSystemNotReady("The company is not mapped in the AS")
     first = env.job(1)
     env.sb.clock.advance(minutes=1)  # strictly older: the queue is worked oldest first
     second = env.job(1)
@@ -445,7 +443,7 @@ def test_as_outage_mid_job_fails_job_with_job_level_reason() -> None:
             env.system.outage = True
 
     env.system.crash_after_post = outage  # type: ignore[assignment]
-    report = env.run()
+    report = env.run(config=ExportConfig(transient_give_up_after=0))  # fail at once
     (job_report,) = report.jobs
     assert (job_report.final_event, job_report.failure_type) == (
         "failed",
@@ -471,7 +469,7 @@ def test_as_rate_limit_exhausted_fails_job() -> None:
     env = Env()
     job = env.job(2)
     env.system.fail_next("find_posted", AccountingSystemRateLimited("slow down"), times=10)
-    report = env.run(config=ExportConfig(as_max_retries=2))
+    report = env.run(config=ExportConfig(as_max_retries=2, transient_give_up_after=0))
     assert report.jobs[0].failure_type == "accounting_system_rate_limit"
     assert env.sb.job_status(job) == "failed"
 
@@ -701,7 +699,9 @@ def test_c18_missing_receipts_attached_on_resume() -> None:
 # --- journal, process_job, progress
 
 
-def test_journal_repairs_posted_but_unreported_without_asking_the_as() -> None:
+def test_journal_repairs_posted_but_unreported_once_the_as_confirms() -> None:
+    """The journal's "posted" rows are confirmed with one lookup each (the AS is the source of
+    truth), then reported without posting again."""
     env = Env()
     job = env.job(2)
     journal = SQLiteExportJournal(StateDB())
@@ -718,7 +718,8 @@ def test_journal_repairs_posted_but_unreported_without_asking_the_as() -> None:
     assert len(journal.unreported(UUID(job))) == 2
     lookups = env.system.calls["find_posted"]
     report = env.run(journal=journal)
-    assert env.system.calls["find_posted"] == lookups  # the journal alone repaired it
+    assert env.system.calls["find_posted"] == lookups + 2  # one confirmation per item
+    assert env.system.calls["post"] == 2
     assert report.successful == 2
     assert env.sb.job_status(job) == "completed"
     assert journal.unreported(UUID(job)) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -273,11 +274,14 @@ def test_tax_codes_duplicates_and_invalid_rows() -> None:
             [],
             company_id=COMPANY,
         )
+    # An object that only fits the SourceTaxCode protocol can still carry an unknown type
+    # (LedgerTaxCode refuses one at construction); the planner reports it.
+    odd = SimpleNamespace(
+        code="T", name="T", rate=Decimal("0.1"), type="odd", active=True,
+        ingoing_tax_account=None, outgoing_tax_account=None,
+    )  # fmt: skip
     plan = plan_tax_codes(
-        [
-            LedgerTaxCode("P", "Percent", Decimal("25")),
-            LedgerTaxCode("T", "T", Decimal("0.1"), "odd"),
-        ],
+        [LedgerTaxCode("P", "Percent", Decimal("25")), odd],
         [tax_code("P", "Percent", "0.25")],
         company_id=COMPANY,
     )

@@ -125,9 +125,9 @@ class FakeAcme:
             "walletAccount": m.wallet,
             "walletAccounts": dict(m.wallet_by_currency),
             "outOfPocketAccount": m.out_of_pocket,
-            "clearingAccount": m.contra,
+            "clearingAccount": m.balancing,
             "reimbursementAccount": m.external_reimbursement,
-            "payablesAccount": m.fallback_ap,
+            "payablesAccount": m.accounts_payable,
             "inputVatAccount": input_vat,
         }
         if chart.closed_until is not None:

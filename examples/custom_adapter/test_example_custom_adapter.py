@@ -79,22 +79,23 @@ def _demo_tenant() -> tuple[PleoSandbox, str, FakeAcme, AcmeLedgerAdapter]:
     return sandbox, demo.company_id, acme, adapter
 
 
-def test_outage_fails_the_job_and_the_next_run_converges() -> None:
-    """An AcmeLedger outage stops the job (job-level reason); later jobs export once it is back."""
+def test_outage_defers_the_job_and_the_next_run_converges() -> None:
+    """An AcmeLedger outage is transient: the job is deferred (left in progress, nothing
+    abandoned) and the next run, once AcmeLedger is back, exports every job."""
     sandbox, company, acme, adapter = _demo_tenant()
     acme.outage = True
     with sandbox.client() as client:
         first = export_expenses(
             client, adapter, company_id=company, max_jobs=1, sleep=sandbox.clock.sleep
         )
-        assert first.jobs[0].final_event == "failed"
-        assert first.jobs[0].failure_type == "accounting_system_unreachable"
+        assert first.jobs[0].outcome == "deferred"
+        assert first.jobs[0].deferred_failure_type == "accounting_system_unreachable"
         assert acme.entries == []
+        assert sandbox.jobs(company)[0]["status"] == "in_progress"
         acme.outage = False
         export_expenses(client, adapter, company_id=company, sleep=sandbox.clock.sleep)
     statuses = [job["status"] for job in sandbox.jobs(company)]
-    # Pleo keeps the failed job (its items can be exported again); the others go through.
-    assert statuses == ["failed", "completed", "completed_with_errors"]
+    assert statuses == ["completed", "completed", "completed_with_errors"]
 
 
 def test_rate_limit_is_retried_without_duplicates() -> None:

@@ -8,6 +8,13 @@
   :class:`TaxCodeSource` are read and mirrored into Pleo.
 """
 
+from pleo_erp.accounting_system.ap_split import (
+    APDocumentSplit,
+    InvoiceDocument,
+    InvoiceSettlement,
+    split_settled_invoice,
+)
+from pleo_erp.accounting_system.dry_run import EntryValidator
 from pleo_erp.accounting_system.export import (
     ATTACHMENT_MAX_BYTES,
     PLEO_ATTACHMENT_EXTENSIONS,
@@ -49,6 +56,7 @@ from pleo_erp.accounting_system.export import (
     UnknownDimensionError,
     UnknownTaxCodeError,
     UnknownVendorError,
+    VatTreatment,
     VendorAccount,
     VendorKey,
     VendorKeyField,
@@ -56,19 +64,25 @@ from pleo_erp.accounting_system.export import (
     with_posting_date,
 )
 from pleo_erp.accounting_system.sources import (
+    LEDGER_TAX_TYPES,
     AccountSource,
     Dimension,
     DimensionSource,
     DimensionValue,
+    InvalidTaxCodeError,
     LedgerAccount,
     LedgerTaxCode,
+    LedgerTaxType,
     SourceReadError,
     TaxCodeSource,
+    parse_tax_type,
 )
 
 __all__ = [
     "ATTACHMENT_MAX_BYTES",
+    "LEDGER_TAX_TYPES",
     "PLEO_ATTACHMENT_EXTENSIONS",
+    "APDocumentSplit",
     "AccountSource",
     "AccountingSystemAuthenticationError",
     "AccountingSystemAuthorizationError",
@@ -93,12 +107,17 @@ __all__ = [
     "EntryDimension",
     "EntryLine",
     "EntryRejected",
+    "EntryValidator",
     "ExportTarget",
+    "InvalidTaxCodeError",
     "InvoiceDetails",
+    "InvoiceDocument",
+    "InvoiceSettlement",
     "JobContext",
     "JournalEntry",
     "LedgerAccount",
     "LedgerTaxCode",
+    "LedgerTaxType",
     "LineRole",
     "PartyRef",
     "PostedEntry",
@@ -115,9 +134,12 @@ __all__ = [
     "UnknownDimensionError",
     "UnknownTaxCodeError",
     "UnknownVendorError",
+    "VatTreatment",
     "VendorAccount",
     "VendorKey",
     "VendorKeyField",
     "blocking_export_target",
+    "parse_tax_type",
+    "split_settled_invoice",
     "with_posting_date",
 ]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 from uuid import UUID
 
-from attrs import define, evolve, field
+from attrs import Factory, define, evolve, field
 
 from pleo_erp.domain.failures import ItemFailureType, JobFailureType
 from pleo_erp.domain.money import Money, minor_to_major
@@ -82,6 +82,7 @@ __all__ = [
     "UnknownDimensionError",
     "UnknownTaxCodeError",
     "UnknownVendorError",
+    "VatTreatment",
     "VendorAccount",
     "VendorKey",
     "VendorKeyField",
@@ -109,6 +110,27 @@ LineRole = Literal["expense", "tax", "counter", "payable"]
 - ``counter``: the money side — wallet (``contraAccount``), out-of-pocket or balancing account;
 - ``payable``: the accounts-payable (vendor liability) side of an AP document.
 """
+
+
+def _document_alias(alias: Any, doc: str) -> None:
+    """Give a ``Literal`` alias the docstring ``help()`` shows (attribute docstrings only
+    reach documentation generators)."""
+    alias.__doc__ = doc
+
+
+_document_alias(
+    PostingMode,
+    "How the AS should create the entry: 'draft' (the default, rule C22) or 'final' "
+    "(finalised / posted). Read it as Entry.posting_mode; Entry.draft is the same as a "
+    "bool. An AS without drafts (Capabilities.supports_drafts=False) always gets 'final'.",
+)
+_document_alias(
+    LineRole,
+    "What a posting line (EntryLine.role) stands for: 'expense' (one categorised Pleo line "
+    "with its tax code and dimensions), 'tax' (an explicit VAT posting: input VAT, or the "
+    "output side of reverse charge), 'counter' (the money side: wallet, out-of-pocket or "
+    "balancing account) or 'payable' (the accounts-payable side of an AP document).",
+)
 
 VendorKeyField = Literal[
     "vendor.code",
@@ -140,13 +162,42 @@ def _non_negative(_instance: object, attribute: Any, value: int) -> None:
         raise ValueError(f"{attribute.name} must be >= 0 (got {value})")
 
 
+VatTreatment = Literal["none", "included", "excluded", "reverse_charge"]
+"""How the VAT of an expense line is to be read when VAT is *not* posted on separate lines.
+
+- ``none``: the line carries no VAT for the AS to split (no tax, or VAT already posted on
+  explicit ``tax`` lines);
+- ``included``: ``tax_amount`` is inside the line's amount (amount = net + VAT);
+- ``excluded``: ``tax_amount`` comes on top of the line's amount (informative for the AS);
+- ``reverse_charge``: the line's amount is the full expense (nothing inside it is VAT);
+  ``reverse_charge_tax`` is the VAT the buyer self-assesses: input VAT debited *and* output VAT
+  credited by that amount (the two legs cancel, C11 / B14). ``tax_amount`` is 0, so an adapter
+  that reads only ``amount`` / ``tax_amount`` still books the right expense.
+"""
+
+_VAT_TREATMENTS: frozenset[str] = frozenset({"none", "included", "excluded", "reverse_charge"})
+
+
+def _default_tax_included(line: Any) -> bool:
+    # attrs Factory(takes_self): vat_treatment / reverse_charge_tax are set before this field.
+    treatment = line.vat_treatment
+    if treatment is None:
+        return not line.reverse_charge_tax
+    return treatment not in ("excluded", "reverse_charge")
+
+
 @define(frozen=True, slots=True, kw_only=True)
 class EntryLine:
     """One posting: an AS account debited or credited by an amount in minor units.
 
     Exactly one of ``debit`` / ``credit`` is non-zero. ``tax_code`` is the AS tax code for
-    expense lines; when VAT is *not* posted explicitly, ``tax_amount`` is the VAT contained in
-    (``tax_included=True``) or to be added to the line's amount, so the AS can split it.
+    expense lines. When VAT is *not* posted explicitly, :attr:`vat_treatment` says how to read
+    the line's VAT (see :data:`VatTreatment`): ``tax_amount`` is the VAT contained in
+    (``included``, ``tax_included=True``) or to be added to (``excluded``) the line's amount;
+    for reverse charge the amount is the full expense and ``reverse_charge_tax`` the VAT to
+    self-assess on both sides. ``vat_treatment`` left ``None`` is derived from the other
+    fields; a contradiction (reverse charge with ``tax_included=True`` or a ``tax_amount``)
+    is refused at construction.
     """
 
     account: str
@@ -156,7 +207,9 @@ class EntryLine:
     role: LineRole
     tax_code: str | None = None
     tax_amount: int = 0
-    tax_included: bool = True
+    vat_treatment: VatTreatment | None = None
+    reverse_charge_tax: int = field(default=0, validator=_non_negative)
+    tax_included: bool = field(default=Factory(_default_tax_included, takes_self=True))
     dimensions: tuple[EntryDimension, ...] = ()
     description: str | None = None
     source_line_id: UUID | None = None
@@ -169,6 +222,49 @@ class EntryLine:
             )
         if not self.account:
             raise ValueError("a line needs an account")
+        treatment = self.vat_treatment
+        if treatment is None:
+            treatment = self._derived_treatment()
+            object.__setattr__(self, "vat_treatment", treatment)
+        self._check_treatment(treatment)
+
+    def _derived_treatment(self) -> VatTreatment:
+        if self.reverse_charge_tax:
+            return "reverse_charge"
+        if not self.tax_amount:
+            return "none"
+        return "included" if self.tax_included else "excluded"
+
+    def _check_treatment(self, treatment: str) -> None:
+        where = f"line on account {self.account}"
+        if treatment not in _VAT_TREATMENTS:
+            raise ValueError(f"unknown vat_treatment {treatment!r} ({where})")
+        if treatment == "reverse_charge":
+            if self.tax_included:
+                raise ValueError(
+                    f"reverse charge cannot be tax_included: the line's amount is the full "
+                    f"expense and no VAT is inside it ({where})"
+                )
+            if self.tax_amount:
+                raise ValueError(
+                    f"reverse charge carries its VAT in reverse_charge_tax, not tax_amount "
+                    f"({where})"
+                )
+        elif self.reverse_charge_tax:
+            raise ValueError(f"reverse_charge_tax needs vat_treatment 'reverse_charge' ({where})")
+        if treatment == "none" and self.tax_amount:
+            raise ValueError(
+                f"vat_treatment 'none' with a tax_amount of {self.tax_amount} ({where})"
+            )
+        if treatment == "included" and not self.tax_included:
+            raise ValueError(f"vat_treatment 'included' needs tax_included=True ({where})")
+        if treatment == "excluded" and self.tax_included:
+            raise ValueError(f"vat_treatment 'excluded' needs tax_included=False ({where})")
+
+    @property
+    def reverse_charge(self) -> bool:
+        """Whether the buyer self-assesses this line's VAT (:attr:`reverse_charge_tax`)."""
+        return self.vat_treatment == "reverse_charge"
 
     @property
     def amount(self) -> int:
@@ -364,6 +460,17 @@ class SupplierPayment(_Entry):
     amount: Money
     invoice_number: str | None = None
     returned: bool = False
+    supplier_amount: Money | None = None
+    """What was paid in the supplier's (invoice) currency; ``None`` when Pleo does not say.
+
+    With ``amount`` (the wallet currency) it lets the AS book the realised exchange
+    difference against the invoice it settles: the invoice was booked at the invoice-date
+    rate, the payment clears ``supplier_amount`` of it at :attr:`exchange_rate`.
+    """
+    exchange_rate: Decimal | None = None
+    """Wallet-currency major units per supplier-currency major unit, as paid (``amount`` /
+    ``supplier_amount``, 10 significant digits); ``None`` when the currencies are equal or the
+    supplier amount is unknown."""
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -508,7 +615,13 @@ class AccountsMapping:
     - ``external_reimbursement``: where reimbursements paid outside Pleo come from (defaults to
       ``balancing``);
     - ``accounts_payable``: the shared / fallback AP account;
-    - ``vat_input`` / ``vat_output``: tax accounts when a tax line names none (explicit VAT).
+    - ``vat_input`` / ``vat_output``: tax accounts when a tax line names none (explicit VAT);
+    - ``wallet_currency``: the currency of the default ``wallet`` account. A wallet in another
+      currency is never booked on it (:meth:`wallet_account`); when unset it is inferred from
+      ``wallet_by_currency`` (the currency mapped to the same account);
+    - ``rounding``: where the export posts the minor-unit difference between the wallet-currency
+      lines of a split and the wallet total (Pleo's own conversion, ``ExportConfig``
+      ``fx_rounding_tolerance``).
 
     ``None`` means "not configured". :meth:`merged` lays an override over this mapping.
     """
@@ -521,6 +634,8 @@ class AccountsMapping:
     accounts_payable: str | None = None
     vat_input: str | None = None
     vat_output: str | None = None
+    wallet_currency: str | None = None
+    rounding: str | None = None
 
     def merged(self, override: AccountsMapping | None) -> AccountsMapping:
         """This mapping with every field ``override`` sets taking precedence."""
@@ -537,11 +652,46 @@ class AccountsMapping:
             accounts_payable=override.accounts_payable or self.accounts_payable,
             vat_input=override.vat_input or self.vat_input,
             vat_output=override.vat_output or self.vat_output,
+            wallet_currency=override.wallet_currency or self.wallet_currency,
+            rounding=override.rounding or self.rounding,
         )
 
     def wallet_for(self, currency: str) -> str | None:
-        """The wallet account for ``currency``: per-currency first, then the default."""
+        """The wallet account for ``currency``: per-currency first, then the default.
+
+        Lenient (any currency falls back to ``wallet``); the export uses the
+        currency-checked :meth:`wallet_account`.
+        """
         return self.wallet_by_currency.get(currency) or self.wallet
+
+    def default_wallet_currency(self) -> str | None:
+        """The currency of ``wallet``: ``wallet_currency``, else the one mapped to the same
+        account in ``wallet_by_currency`` (``None``: unknown)."""
+        if self.wallet_currency:
+            return self.wallet_currency
+        if self.wallet:
+            for currency, account in self.wallet_by_currency.items():
+                if account == self.wallet:
+                    return currency
+        return None
+
+    def wallet_account(self, currency: str) -> str | None:
+        """The wallet account for ``currency``, only if it is kept in that currency.
+
+        ``wallet_by_currency[currency]`` first; then ``wallet`` when its currency is
+        ``currency`` — or unknown while no per-currency wallet is configured at all (a
+        single-wallet setup). ``None`` otherwise: a USD wallet is never booked on the SEK
+        wallet account.
+        """
+        account = self.wallet_by_currency.get(currency)
+        if account:
+            return account
+        if not self.wallet:
+            return None
+        home = self.default_wallet_currency()
+        if home is None:
+            return None if self.wallet_by_currency else self.wallet
+        return self.wallet if home == currency else None
 
 
 # --------------------------------------------------------------------------- errors
@@ -633,15 +783,30 @@ class AccountingSystemNotReady(AccountingSystemError):
 
     ``job_failure_type`` says why (default ``invalid_configuration``; e.g.
     ``missing_configuration``, ``integration_unusable``).
+
+    ``transient=True`` marks a condition that passes by itself (the book is open in the
+    desktop application, a maintenance window): the job is then left for the next run instead
+    of failing, and is failed with ``job_failure_type`` (default
+    ``accounting_system_unreachable``) only if the condition outlasts
+    ``ExportConfig.transient_give_up_after`` (see ``docs/export.md``).
     """
 
     failure_type: ItemFailureType = "invalid_configuration"
     job_failure_type: JobFailureType | None = "invalid_configuration"
 
     def __init__(
-        self, message: str, *, job_failure_type: JobFailureType = "invalid_configuration"
+        self,
+        message: str,
+        *,
+        job_failure_type: JobFailureType | None = None,
+        transient: bool = False,
     ) -> None:
+        if job_failure_type is None:
+            job_failure_type = (
+                "accounting_system_unreachable" if transient else "invalid_configuration"
+            )
         super().__init__(message, job_failure_type=job_failure_type)
+        self.transient = transient
 
 
 class EntryRejected(AccountingSystemError):
@@ -746,7 +911,12 @@ class ExportTarget(Protocol):
         ...
 
     def is_period_open(self, on: date) -> bool:
-        """Whether entries may be booked on ``on``."""
+        """Whether entries may be booked on ``on``.
+
+        Instead of returning ``False`` an implementation may raise :class:`ClosedPeriodError`
+        saying, in this AS's words, where the lock date lives (and ``next_open``): the date
+        then counts as closed and the message reaches the bookkeeper in the item's failure.
+        """
         ...
 
     def next_open_date(self, after: date) -> date | None:

@@ -16,20 +16,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, get_args, runtime_checkable
 
 from attrs import define, field
 
+from pleo_erp.models.tax_codes import TaxCodeTypeModel
+
 __all__ = [
+    "LEDGER_TAX_TYPES",
     "AccountSource",
     "Dimension",
     "DimensionSource",
     "DimensionValue",
+    "InvalidTaxCodeError",
     "LedgerAccount",
     "LedgerTaxCode",
+    "LedgerTaxType",
     "SourceReadError",
     "TaxCodeSource",
+    "parse_tax_type",
 ]
+
+LedgerTaxType = Literal["inclusive", "exclusive", "reverse"]
+"""The tax code types Pleo's ``TaxCodeTypeModel`` allows (``exclusive``: Pleo documents it as
+not supported yet; the tax codes sync warns about it). An AS notion such as *exempt* or
+*zero-rated* is ``inclusive`` with rate ``Decimal("0")``."""
+
+#: Every :data:`LedgerTaxType`, in Pleo's order.
+LEDGER_TAX_TYPES: Final[tuple[LedgerTaxType, ...]] = get_args(LedgerTaxType)
 
 
 class SourceReadError(Exception):
@@ -82,13 +96,52 @@ class LedgerAccount:
     tax_code_external_id: str | None = None
 
 
-def _exact_rate(value: Any) -> Decimal:
+class InvalidTaxCodeError(TypeError, ValueError):
+    """A :class:`LedgerTaxCode` was built with a type Pleo does not know or an inexact rate.
+
+    Raised at construction, so a bad value fails where the adapter reads its AS, not later in
+    the sync. It is both a ``TypeError`` (what a float rate raised before) and a
+    ``ValueError``.
+    """
+
+
+def parse_tax_type(value: str | TaxCodeTypeModel) -> LedgerTaxType:
+    """``value`` as a :data:`LedgerTaxType`, for types read from an AS as plain strings.
+
+    Raises:
+        InvalidTaxCodeError: ``value`` is not ``inclusive``, ``exclusive`` or ``reverse``
+            (the message says how to express an exempt / zero-rated code).
+    """
+    text = value.value if isinstance(value, TaxCodeTypeModel) else value
+    for known in LEDGER_TAX_TYPES:
+        if text == known:
+            return known
+    hint = ""
+    if isinstance(text, str) and text.strip().lower() in ("exempt", "zero", "zero-rated", "none"):
+        hint = "; an exempt or zero-rated code is type='inclusive' with rate=Decimal('0')"
+    raise InvalidTaxCodeError(
+        f"tax code type {text!r} is not one of {', '.join(LEDGER_TAX_TYPES)}{hint}"
+    )
+
+
+def _tax_type(value: LedgerTaxType | TaxCodeTypeModel) -> LedgerTaxType:
+    """The converter of ``LedgerTaxCode.type``: typed narrowly so mypy refuses ``"exempt"``."""
+    return parse_tax_type(value)
+
+
+def _exact_rate(value: Decimal | int | str) -> Decimal:
     """Rates are exact decimals: accept ``Decimal``/``int``/``str``, refuse ``float``."""
     if isinstance(value, (bool, float)):
-        raise TypeError("a tax rate must be a Decimal (or int/str), never a float")
-    if isinstance(value, (Decimal, int, str)):
-        return Decimal(value)
-    raise TypeError(f"a tax rate must be a Decimal, got {type(value).__name__}")
+        raise InvalidTaxCodeError("a tax rate must be a Decimal (or int/str), never a float")
+    if not isinstance(value, (Decimal, int, str)):
+        raise InvalidTaxCodeError(f"a tax rate must be a Decimal, got {type(value).__name__}")
+    try:
+        rate = Decimal(value)
+    except ArithmeticError as error:  # decimal.InvalidOperation for "25 %"
+        raise InvalidTaxCodeError(f"tax rate {value!r} is not a decimal number") from error
+    if not rate.is_finite():
+        raise InvalidTaxCodeError(f"tax rate {value!r} is not a finite number")
+    return rate
 
 
 @define(frozen=True, slots=True)
@@ -97,14 +150,20 @@ class LedgerTaxCode:
 
     ``code`` is the AS's identifier for the tax code (the matching key, compared exactly;
     accounts refer to it through ``tax_code_external_id``). ``rate`` is a fraction
-    (25 % → ``Decimal("0.25")``). ``type`` is Pleo's ``inclusive`` | ``exclusive`` |
-    ``reverse``.
+    (25 % → ``Decimal("0.25")``; ``int`` and ``str`` are converted, a ``float`` is refused).
+    ``type`` is one of Pleo's :data:`LedgerTaxType` values ``inclusive`` | ``exclusive`` |
+    ``reverse`` (a :class:`~pleo_erp.models.TaxCodeTypeModel` member is accepted too); an
+    exempt or zero-rated code is ``inclusive`` with rate 0. For a type read as a plain string
+    use :func:`parse_tax_type`.
+
+    Raises:
+        InvalidTaxCodeError: an unknown ``type``, a ``float`` or non-finite ``rate``.
     """
 
     code: str
     name: str
     rate: Decimal = field(converter=_exact_rate)
-    type: str = "inclusive"
+    type: LedgerTaxType = field(default="inclusive", converter=_tax_type)
     active: bool = True
     ingoing_tax_account: str | None = None
     outgoing_tax_account: str | None = None

@@ -4,7 +4,8 @@ Each command: build the client and the accounting system from the settings, reso
 company, run the orchestrator with a progress bar, print the report (or one JSON document),
 and return the exit code: 0 when everything went through, 1 when the run finished with failed
 items or actions, 3 when a write was refused for lack of authorization, 4 when a job was left
-unfinished because Pleo could not be reached.
+unfinished because Pleo could not be reached, 5 when a job was deferred because the accounting
+system is temporarily unavailable (the next run retries it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from pleo_erp.cli._context import Connection, Context, load_accounting_system, resolve_company_id
 from pleo_erp.cli._errors import ExitCode, UsageError
+from pleo_erp.cli._preview import preview_to_dict, render_preview
 from pleo_erp.cli._progress import ExportProgress, SyncProgressBar
 from pleo_erp.cli._render import (
     export_to_dict,
@@ -27,7 +29,6 @@ from pleo_erp.cli._render import (
 )
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.orchestration.export import export_expenses, process_job
-from pleo_erp.orchestration.locks import SQLiteCompanyLock
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.orchestration.sync import (
     sync_accounts,
@@ -37,6 +38,7 @@ from pleo_erp.orchestration.sync import (
 )
 from pleo_erp.orchestration.sync_report import SyncReport
 from pleo_erp.state.export_journal import SQLiteExportJournal
+from pleo_erp.state.lease import SQLiteLeaseStore
 
 __all__ = [
     "Measured",
@@ -187,9 +189,12 @@ def _selection(values: list[str] | None) -> list[str] | None:
 
 
 def export_exit_code(report: ExportReport) -> ExitCode:
-    """0 all exported; 4 a job left unfinished (Pleo unreachable); 1 failed items or jobs."""
+    """0 all exported; 4 a job left unfinished (Pleo unreachable); 5 a job deferred
+    (transient AS trouble, the next run retries); 1 failed items or jobs."""
     if report.ok:
         return ExitCode.OK
+    if report.deferred and report.failed == 0 and not report.interrupted:
+        return ExitCode.DEFERRED
     if report.interrupted and report.failed == 0:
         return ExitCode.PLEO
     return ExitCode.FAILURES
@@ -224,9 +229,11 @@ def cmd_export(ctx: Context) -> int:
             raise UsageError(f"--job must be an export job id (a UUID), not {args.job!r}") from None
     config = _export_config(ctx)
     connection, target, company_id = _prepare(ctx)
+    if getattr(args, "dry_run", False):
+        return _preview(ctx, connection, target, company_id, job_id, config)
     db = ctx.state_db()
     journal = SQLiteExportJournal(db)
-    lock = SQLiteCompanyLock(db)
+    leases = SQLiteLeaseStore(db)  # freed at once when a holder on this machine dies
     with connection.client, ExportProgress(ctx.out) as progress:
         if job_id is not None:
             report = process_job(
@@ -235,7 +242,7 @@ def cmd_export(ctx: Context) -> int:
                 job_id,
                 config=config,
                 progress=progress,
-                lock=lock,
+                lease_store=leases,
                 journal=journal,
             )
         else:
@@ -245,11 +252,41 @@ def cmd_export(ctx: Context) -> int:
                 company_id=company_id,
                 config=config,
                 progress=progress,
-                lock=lock,
+                lease_store=leases,
                 journal=journal,
                 max_jobs=args.max_jobs,
             )
     return finish_export(ctx, report)
+
+
+def _preview(
+    ctx: Context,
+    connection: Connection,
+    target: Any,
+    company_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    config: ExportConfig,
+) -> int:
+    """``export --dry-run``: no state database, no lock, no journal, no write anywhere."""
+    with connection.client:
+        if job_id is not None:
+            report = process_job(connection.client, target, job_id, config=config, dry_run=True)
+        else:
+            report = export_expenses(
+                connection.client,
+                target,
+                company_id=company_id,
+                config=config,
+                max_jobs=ctx.args.max_jobs,
+                dry_run=True,
+            )
+    out = ctx.out
+    code = export_exit_code(report)
+    if out.json_mode:
+        out.emit({"command": "export", "exit_code": int(code), **preview_to_dict(report)})
+        return int(code)
+    render_preview(out, report)
+    return int(code)
 
 
 def finish_export(ctx: Context, report: ExportReport) -> int:
@@ -274,6 +311,14 @@ def finish_export(ctx: Context, report: ExportReport) -> int:
         )
     elif code is ExitCode.PLEO:
         out.error("a job was left unfinished (see above); the next run resumes it")
+    elif code is ExitCode.DEFERRED:
+        job = next(j for j in report.jobs if j.deferred is not None)
+        until = job.give_up_at.isoformat() if job.give_up_at else "its retry window ends"
+        out.error(
+            f"export deferred: the accounting system is temporarily unavailable "
+            f"({job.deferred}); run the export again soon: it retries until {until}, then "
+            f"fails the job with {job.deferred_failure_type}"
+        )
     return int(code)
 
 

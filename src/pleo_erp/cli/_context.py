@@ -25,11 +25,11 @@ from attrs import define, field
 
 from pleo_erp.cli._config import Settings, environment_url
 from pleo_erp.cli._credentials import CredentialStore, StoredCredential
-from pleo_erp.cli._errors import AuthError, ConfigError, UsageError
+from pleo_erp.cli._errors import DAMAGED_STATE_HINT, AuthError, ConfigError, UsageError
 from pleo_erp.cli._output import Output
 from pleo_erp.client import PRODUCTION, ApiKeyAuth, OAuth2Auth, PleoClient
 from pleo_erp.client.auth import TOKEN_PATH, Environment, auth_base_url
-from pleo_erp.state import StateDB
+from pleo_erp.state import StateDatabaseDamaged, StateDB
 
 __all__ = [
     "Connection",
@@ -73,6 +73,8 @@ class Context:
             assert path is not None  # load_settings always fills it
             try:
                 self._state = StateDB(path)
+            except StateDatabaseDamaged as exc:
+                raise ConfigError(str(exc), hint=DAMAGED_STATE_HINT) from None
             except (OSError, sqlite3.Error) as exc:
                 reason = getattr(exc, "strerror", None) or exc
                 raise ConfigError(
@@ -147,12 +149,15 @@ class Context:
             )
         self.out.add_secret(secret.reveal())
         token_url = stored.token_url or token_url_for(self.settings, base_url)
-        auth = OAuth2Auth(
-            client_id,
-            secret.reveal(),
-            self.credentials().token_store(),
-            token_url=token_url,
-        )
+        try:
+            auth = OAuth2Auth(
+                client_id,
+                secret.reveal(),
+                self.credentials().token_store(),
+                token_url=token_url,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid OAuth token URL {token_url!r}: {exc}") from None
         return auth, "OAuth"
 
 

@@ -7,6 +7,7 @@
 | 2 | usage or configuration error (nothing was attempted) |
 | 3 | authentication: the credential was refused (401/403) or a reauthorization is required |
 | 4 | Pleo or the network failed, even after retries |
+| 5 | export deferred: the accounting system is temporarily unavailable; the next run retries |
 | 130 | interrupted (Ctrl-C) |
 """
 
@@ -24,11 +25,14 @@ from pleo_erp.client.errors import (
     ReauthorizationRequired,
 )
 from pleo_erp.domain.reconcile.errors import MassArchiveRefused, ReconcileError
+from pleo_erp.orchestration._failures import redact_text
 from pleo_erp.orchestration.locks import ExportAlreadyRunning
 from pleo_erp.orchestration.sync import SyncAlreadyRunning
-from pleo_erp.state import StateError
+from pleo_erp.state import LeaseBusy, LeaseLost, StateDatabaseDamaged, StateError
+from pleo_erp.state._db import is_damage
 
 __all__ = [
+    "DAMAGED_STATE_HINT",
     "AuthError",
     "CLIError",
     "ConfigError",
@@ -48,6 +52,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     AUTH = 3
     PLEO = 4
+    DEFERRED = 5
     INTERRUPTED = 130
 
 
@@ -91,6 +96,18 @@ class RunFailed(CLIError):
     exit_code = ExitCode.FAILURES
 
 
+DAMAGED_STATE_HINT = (
+    "delete the file (and its -wal/-shm files) and run again: that is safe, the accounting "
+    "system is the source of truth for what was booked; save the credential again afterwards "
+    "(`pleo-erp auth set-key` or `pleo-erp auth login`)"
+)
+"""What to do about a damaged state database."""
+
+_RUNNING_HINT = (
+    "wait for that run, or run again once its process has stopped: the lock frees itself at "
+    "once when the holder on this machine dies, else when its hold expires"
+)
+
 _AUTH_HINT = (
     "check PLEO_API_KEY (or run `pleo-erp auth set-key`), or reconnect with `pleo-erp auth login`"
 )
@@ -116,8 +133,16 @@ def classify(exc: BaseException) -> tuple[ExitCode, str, str | None]:
     if isinstance(exc, PleoAPIError):
         hint = "Pleo is failing; try again later" if exc.retryable else None
         return ExitCode.PLEO, f"Pleo error: {exc}", hint
-    if isinstance(exc, (ExportAlreadyRunning, SyncAlreadyRunning)):
-        return ExitCode.FAILURES, f"{exc}", "another run for this company holds the lock"
+    if isinstance(exc, (ExportAlreadyRunning, SyncAlreadyRunning, LeaseBusy)):
+        return ExitCode.FAILURES, f"{exc}", _RUNNING_HINT
+    if isinstance(exc, LeaseLost):
+        return (
+            ExitCode.FAILURES,
+            f"stopped: {exc}",
+            "another run took over this company's export and resumes the job; nothing is lost",
+        )
+    if isinstance(exc, StateDatabaseDamaged) or is_damage(exc):
+        return ExitCode.USAGE, f"state database is damaged: {exc}", DAMAGED_STATE_HINT
     if isinstance(exc, StateError):
         return ExitCode.USAGE, f"state database: {exc}", "check --state-db / PLEO_STATE_DB"
     if isinstance(exc, MassArchiveRefused):
@@ -128,7 +153,8 @@ def classify(exc: BaseException) -> tuple[ExitCode, str, str | None]:
         return ExitCode.FAILURES, f"accounting system error: {exc}", None
     if isinstance(exc, PleoError):
         return ExitCode.PLEO, f"{type(exc).__name__}: {exc}", None
-    return ExitCode.FAILURES, f"{type(exc).__name__}: {exc}", None
+    # Unclassified text may quote a connection string: redact it as the logs do.
+    return ExitCode.FAILURES, f"{type(exc).__name__}: {redact_text(str(exc))}", None
 
 
 _KNOWN: tuple[type[BaseException], ...] = (

@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fallback-ap", action="store_true", help="book unknown vendors on the fallback AP"
     )
     export.add_argument("--no-receipts", action="store_true", help="do not attach receipts")
+    export.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="preview: show every entry and failure the export would produce; write nothing",
+    )
 
     tags = add(
         "sync-tags",

@@ -213,6 +213,8 @@ def sync_to_dict(report: SyncReport) -> dict[str, Any]:
 def _job_outcome(job: JobReport) -> str:
     if job.final_event:
         return job.final_event
+    if job.deferred is not None:
+        return "deferred"
     return f"unfinished: {job.interrupted}" if job.interrupted else "unfinished"
 
 
@@ -334,6 +336,7 @@ def export_to_dict(report: ExportReport) -> dict[str, Any]:
         "ok": report.ok,
         "counts": report.counts,
         "interrupted": report.interrupted,
+        "deferred": report.deferred,
         "requests": report.requests,
         "duration": round(report.duration, 3),
         "started_at": report.started_at.isoformat(),
@@ -346,6 +349,10 @@ def export_to_dict(report: ExportReport) -> dict[str, Any]:
                 "failure_type": job.failure_type,
                 "failure_reason": job.failure_reason,
                 "interrupted": job.interrupted,
+                "outcome": job.outcome,
+                "deferred": job.deferred,
+                "deferred_failure_type": job.deferred_failure_type,
+                "give_up_at": job.give_up_at.isoformat() if job.give_up_at else None,
                 "counts": job.counts,
                 "skipped": job.skipped,
                 "requests": job.requests,

@@ -20,9 +20,10 @@ from pleo_erp.cli._errors import ConfigError, ExitCode, UsageError
 from pleo_erp.cli._webhook import ExportDispatcher, RunOutcome, WebhookReceiver, make_server
 from pleo_erp.client.webhooks import ReplayGuard, StandardWebhookVerifier
 from pleo_erp.orchestration.export import export_expenses
-from pleo_erp.orchestration.locks import ExportAlreadyRunning, SQLiteCompanyLock
+from pleo_erp.orchestration.locks import ExportAlreadyRunning
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.state.export_journal import SQLiteExportJournal
+from pleo_erp.state.lease import SQLiteLeaseStore
 
 __all__ = ["cmd_webhook_serve", "on_listening"]
 
@@ -58,6 +59,8 @@ def log_outcome(outcome: RunOutcome) -> None:
         logger.info("export for company %s: no pending job", company)
     for job in report.jobs:
         outcome_text = job.final_event or f"unfinished ({job.interrupted})"
+        if job.deferred is not None:
+            outcome_text = f"deferred to the next run (retried until {job.give_up_at})"
         logger.info(
             "export job %s of company %s: %s, %d successful, %d failed, %d requests, %.1fs",
             job.job_id,
@@ -87,7 +90,7 @@ def cmd_webhook_serve(ctx: Context) -> int:
     accounting_system = load_accounting_system(settings)
     connection = ctx.connect()
     db = ctx.state_db()
-    lock = SQLiteCompanyLock(db)
+    leases = SQLiteLeaseStore(db)  # freed at once when a holder on this machine dies
     journal = SQLiteExportJournal(db)
     client = connection.client
 
@@ -96,7 +99,7 @@ def cmd_webhook_serve(ctx: Context) -> int:
             client,
             accounting_system,
             company_id=company_id,
-            lock=lock,
+            lease_store=leases,
             journal=journal,
         )
 

@@ -120,16 +120,22 @@ class ExportConfig:
         unknown_type_failure: the failure type for item types no rule covers (C28).
         failure_type_overrides: item failure type → item failure type, e.g.
             ``{"account_unknown": "invalid_configuration"}`` for the older mapping (B6).
+        fx_rounding_tolerance: minor units *per line* by which the wallet-currency lines of
+            a split may miss the wallet total (Pleo converts each line on its own); the
+            difference is posted to ``AccountsMapping.rounding``. Default 1; ``0`` fails
+            every difference as before.
 
     Receipts:
         receipts: download and attach receipts at all.
         receipt_failure: ``fail`` the item (default) or ``warn`` and post without the receipt.
         receipt_concurrency: parallel downloads (``0``: download inline, one at a time).
         receipt_prefetch: how many upcoming items' receipts may be downloading ahead.
-        receipt_allowed_hosts: extra hosts allowed over plain http (loopback always is).
+        receipt_allowed_hosts: hosts allowed over plain http (their addresses are still
+            checked; loopback only from a trusted sandbox origin, see the client's
+            ``allow_local_receipts_from``).
         allow_cross_host_redirects: follow a receipt redirect to another host.
         receipt_merger: how to merge receipts for an AS that takes one file per entry.
-        receipt_timeout: seconds per receipt download.
+        receipt_timeout: overall deadline in seconds per receipt download (retries included).
         receipt_retries: further attempts after a transient download failure (429, 5xx,
             connection errors), with backoff and ``Retry-After``.
         receipt_memory_limit: receipts up to this many bytes stay in memory; bigger ones are
@@ -143,6 +149,10 @@ class ExportConfig:
         as_max_retries: retries of an AS call that was rate-limited or unreachable before
             the job is failed with a job-level reason.
         as_retry_delay / as_max_retry_delay: first backoff and its cap (seconds).
+        transient_give_up_after: seconds since the job's last update (``lastUpdatedAt``) during
+            which a transient AS condition (not ready, unreachable, timeout, rate limited)
+            leaves the job for the next run; after that it is failed with the matching job
+            reason. Default 45 minutes, inside Pleo's one-hour expiry; ``0`` fails at once.
     """
 
     accounts: AccountsMapping | None = None
@@ -176,6 +186,7 @@ class ExportConfig:
     failure_type_overrides: Mapping[str, ItemFailureType] = field(
         factory=dict, converter=_overrides
     )
+    fx_rounding_tolerance: int = field(default=1, validator=_non_negative)
 
     receipts: bool = True
     receipt_failure: ReceiptFailurePolicy = field(
@@ -196,6 +207,9 @@ class ExportConfig:
     as_max_retries: int = field(default=3, validator=_non_negative)
     as_retry_delay: float = field(default=1.0, validator=_non_negative)
     as_max_retry_delay: float = field(default=60.0, validator=_non_negative)
+    transient_give_up_after: float = field(
+        default=2700.0, validator=validators.and_(_non_negative, validators.lt(3600.0))
+    )
 
     def effective_mapping(self, from_as: AccountsMapping) -> AccountsMapping:
         """The AS's accounts mapping with this config's overrides laid over it."""

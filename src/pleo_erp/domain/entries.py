@@ -16,13 +16,22 @@ Pleo's signs therefore produces the same entry.
 **Amounts (C8, C9).** Postings are in the wallet currency. The lines must add up to the
 item's total (Σ ``lineAmount.inWalletCurrency`` = ``amount.inWalletCurrency``); for
 ``exclusive`` tax lines whose line amount turns out to exclude the tax, Σ(line + tax) is
-accepted instead. Anything else fails the item (``validation_failure``).
+accepted instead. A difference of at most ``ExportConfig.fx_rounding_tolerance`` minor units
+per line of a foreign-currency item (Pleo converts each line on its own) is posted to
+``AccountsMapping.rounding``. Anything else fails the item (``validation_failure``).
+
+**Dates (C21).** The posting date is the calendar date of Pleo's ``date`` as Pleo states it
+(its own UTC offset), never shifted to UTC: Pleo does not change dates.
+
+**Negative invoices under AP** become credit notes: money coming back never increases
+payables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Literal, TypedDict
 from uuid import UUID
 
@@ -44,6 +53,7 @@ from pleo_erp.accounting_system.export import (
     SupplierInvoice,
     SupplierPayment,
     UnbalancedEntryError,
+    VatTreatment,
     VendorAccount,
 )
 from pleo_erp.domain.bookkeeping import BookkeepingMethod, enum_value
@@ -56,7 +66,7 @@ from pleo_erp.domain.mapping import (
     resolve_role_account,
     rule_for,
 )
-from pleo_erp.domain.money import Money, minor_unit_exponent
+from pleo_erp.domain.money import Money, minor_to_major, minor_unit_exponent
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.domain.vat import split_vat
 from pleo_erp.models import ExportItemLineV3, ExportItemV3, MoneyModel, TaxV3
@@ -117,11 +127,12 @@ class EntryContext:
 
 
 def item_posting_date(item: ExportItemV3) -> date:
-    """The item's bookkeeping date (UTC date part of ``date``, C21)."""
-    moment = item.date
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.date()
+    """The item's bookkeeping date: the calendar date of ``date`` as Pleo states it (C21).
+
+    ``2026-04-01T00:30:00+02:00`` is booked on 2026-04-01, never converted to UTC first
+    (that would move it into another month, maybe a closed period or another fiscal year).
+    """
+    return item.date.date()
 
 
 @define(frozen=True, slots=True, kw_only=True)
@@ -134,6 +145,15 @@ class _Line:
     gross: int
     tax_type: str | None
     tax_amount: int
+
+
+@define(frozen=True, slots=True)
+class _Prepared:
+    """The normalised total and lines, and the FX rounding difference (lines side)."""
+
+    total: int
+    lines: list[_Line]
+    rounding: int = 0
 
 
 def _wallet_money(money: MoneyModel, currency: str, label: str) -> int:
@@ -149,7 +169,13 @@ def _wallet_money(money: MoneyModel, currency: str, label: str) -> int:
 def _prepared_lines(
     item: ExportItemV3, ctx: EntryContext, currency: str
 ) -> tuple[int, list[_Line]]:
-    """(normalised total, normalised lines) after the C8 sum check."""
+    """(normalised total, normalised lines) after the C8 sum check (rounding not posted)."""
+    prepared = _prepare(item, ctx, currency)
+    return prepared.total, prepared.lines
+
+
+def _prepare(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
+    """Normalised total and lines after the C8 sum check, with the FX rounding difference."""
     total = item.amount.in_wallet_currency.value
     raw = [
         _wallet_money(line.line_amount.in_wallet_currency, currency, f"Line {i + 1}")
@@ -191,12 +217,23 @@ def _prepared_lines(
                 for line in lines
             ]
         else:
-            raise DomainFailure(
-                "validation_failure",
-                f"The expense lines add up to {sum(v for v in raw)} but the expense total is "
-                f"{total} ({currency} minor units); re-save the split in Pleo.",
-            )
-    return expected, lines
+            difference = expected - sum(line.gross for line in lines)
+            tolerance = ctx.config.fx_rounding_tolerance * len(lines) if _converted(item) else 0
+            if abs(difference) > tolerance:
+                raise DomainFailure(
+                    "validation_failure",
+                    f"The expense lines add up to {sum(v for v in raw)} but the expense total "
+                    f"is {total} ({currency} minor units); re-save the split in Pleo.",
+                )
+            return _Prepared(expected, lines, difference)
+    return _Prepared(expected, lines)
+
+
+def _converted(item: ExportItemV3) -> bool:
+    """Whether Pleo converted the item from another currency (so its lines may round)."""
+    supplier = item.amount.in_supplier_currency.currency
+    wallet = item.amount.in_wallet_currency.currency
+    return supplier != wallet and minor_unit_exponent(supplier) is not None
 
 
 def _replace_gross(line: _Line, gross: int) -> _Line:
@@ -260,14 +297,21 @@ def _posting(
     *,
     tax_code: str | None = None,
     tax_amount: int = 0,
+    reverse_charge_tax: int = 0,
     dimensions: tuple[EntryDimension, ...] = (),
     source_line_id: UUID | None = None,
+    description: str | None = None,
 ) -> EntryLine | None:
     """A line for ``signed`` minor units on ``natural`` (negative → the other side)."""
     if signed == 0:
         return None
     side = natural if signed > 0 else _other(natural)
     amount = abs(signed)
+    treatment: VatTreatment = "none"
+    if reverse_charge_tax:
+        treatment = "reverse_charge"
+    elif tax_amount:
+        treatment = "included"
     return EntryLine(
         account=account,
         debit=amount if side == "debit" else 0,
@@ -276,8 +320,12 @@ def _posting(
         role=role,
         tax_code=tax_code,
         tax_amount=tax_amount,
+        vat_treatment=treatment,
+        reverse_charge_tax=reverse_charge_tax,
+        tax_included=treatment != "reverse_charge",
         dimensions=dimensions,
         source_line_id=source_line_id,
+        description=description,
     )
 
 
@@ -305,8 +353,10 @@ def _expense_postings(
     ctx: EntryContext,
     currency: str,
     natural: _SideName,
+    rounding: int = 0,
 ) -> list[EntryLine]:
-    """The categorised lines (+ VAT) on ``natural``; C5(b): every line needs an account."""
+    """The categorised lines (+ VAT, + FX rounding) on ``natural``; C5(b): every line needs
+    an account."""
     out: list[EntryLine] = []
     for line in lines:
         label = f"line {line.index + 1}"
@@ -333,6 +383,7 @@ def _expense_postings(
             "expense",
             tax_code=tax_code,
             tax_amount=abs(split.implicit_tax),
+            reverse_charge_tax=abs(split.reverse_charge_tax),
             dimensions=_dimensions(line.source, item, ctx),
             source_line_id=line.source.accounting_entry_line_id,
         )
@@ -350,7 +401,29 @@ def _expense_postings(
             )
             if tax_line is not None:
                 out.append(tax_line)
+    if rounding:
+        rounding_line = _posting(
+            _rounding_account(ctx, currency, rounding),
+            rounding,
+            natural,
+            currency,
+            "expense",
+            description="FX rounding (Pleo's per-line conversion)",
+        )
+        if rounding_line is not None:
+            out.append(rounding_line)
     return out
+
+
+def _rounding_account(ctx: EntryContext, currency: str, difference: int) -> str:
+    if ctx.mapping.rounding:
+        return ctx.mapping.rounding
+    raise DomainFailure(
+        "missing_configuration",
+        f"The lines of this split differ from the expense total by {abs(difference)} "
+        f"{currency} minor units (Pleo's currency conversion per line) and no rounding account "
+        "is configured – set AccountsMapping.rounding in the integration configuration.",
+    )
 
 
 def _account_for(side: Side, item: ExportItemV3, ctx: EntryContext, currency: str) -> str:
@@ -370,6 +443,7 @@ def _journal_lines(
     lines: Sequence[_Line],
     ctx: EntryContext,
     currency: str,
+    rounding: int = 0,
 ) -> list[EntryLine]:
     lines_side = rule.lines_side
     if lines_side is None:
@@ -383,7 +457,7 @@ def _journal_lines(
     counter_side = rule.credit if lines_side == "debit" else rule.debit
     counter_account = _account_for(counter_side, item, ctx, currency)
     role: LineRole = "payable" if counter_side == "accounts_payable" else "counter"
-    out = _expense_postings(item, lines, ctx, currency, lines_side)
+    out = _expense_postings(item, lines, ctx, currency, lines_side, rounding)
     counter = _posting(counter_account, total, _other(lines_side), currency, role)
     if counter is not None:
         out.append(counter)
@@ -394,7 +468,7 @@ def _to_date(value: date | datetime | None) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
+        return value.date()  # the calendar date as Pleo states it (C21), never UTC-shifted
     return value
 
 
@@ -429,6 +503,25 @@ def _supplier_amount(item: ExportItemV3, total: int, currency: str) -> Money:
     if minor_unit_exponent(supplier.currency) is None:
         return Money(currency, total)  # UNDEFINED supplier currency: the wallet amount
     return Money(supplier.currency, abs(supplier.value))
+
+
+_RATE_CONTEXT = Context(prec=10, rounding=ROUND_HALF_UP)  # 10 significant digits
+
+
+def _payment_fx(
+    item: ExportItemV3, total: int, currency: str
+) -> tuple[Money | None, Decimal | None]:
+    """(supplier-currency amount, wallet per supplier unit) of an invoice payment."""
+    supplier = item.amount.in_supplier_currency
+    if minor_unit_exponent(supplier.currency) is None or supplier.value == 0:
+        return None, None
+    paid = Money(supplier.currency, abs(supplier.value))
+    if supplier.currency == currency:
+        return paid, None
+    rate = _RATE_CONTEXT.divide(
+        minor_to_major(total, currency), minor_to_major(paid.value, paid.currency)
+    )
+    return paid, rate.normalize(_RATE_CONTEXT)
 
 
 class _Common(TypedDict):
@@ -517,6 +610,7 @@ def _ap_entry(
     currency: str,
     vendor: VendorAccount | None,
     common: _Common,
+    rounding: int = 0,
 ) -> Entry:
     item_type = enum_value(item.type)
     ap_account = _ap_account(vendor, ctx)
@@ -544,6 +638,7 @@ def _ap_entry(
             _posting(wallet, total, _other(natural), currency, "counter"),
         ]
         info = item.additional_information.invoice_information
+        paid, rate = _payment_fx(item, total, currency)
         return SupplierPayment(
             **common,
             lines=[p for p in postings if p is not None],
@@ -552,25 +647,35 @@ def _ap_entry(
             amount=Money(currency, total),
             invoice_number=info.invoice_number if info is not None else None,
             returned=returned,
+            supplier_amount=paid,
+            exchange_rate=rate,
             **party,
         )
-    if item_type in _CREDIT_NOTE_TYPES:
-        out = _expense_postings(item, lines, ctx, currency, "credit")
+    # A negative ``invoice`` is money owed back by the supplier: a credit note that decreases
+    # payables, never a positive supplier invoice (C16). Both sign conventions the SDK
+    # supports send invoices positive. Settled types (card purchases …) net to zero on the
+    # payable and follow decision 11 like the journal path.
+    credit_invoice = item_type == "invoice" and item.amount.in_wallet_currency.value < 0
+    if item_type in _CREDIT_NOTE_TYPES or credit_invoice:
+        out = _expense_postings(item, lines, ctx, currency, "credit", rounding)
         payable = _posting(ap_account, total, "debit", currency, "payable")
-        wallet = _account_for("wallet", item, ctx, currency)
-        settle = [
-            _posting(wallet, total, "debit", currency, "counter"),
-            _posting(ap_account, total, "credit", currency, "payable"),
-        ]
+        refunded_to: str | None = None
+        settle: list[EntryLine | None] = []
+        if not credit_invoice:  # refunds came back into the wallet
+            refunded_to = _account_for("wallet", item, ctx, currency)
+            settle = [
+                _posting(refunded_to, total, "debit", currency, "counter"),
+                _posting(ap_account, total, "credit", currency, "payable"),
+            ]
         return CreditNote(
             **common,
             lines=[p for p in (*out, payable, *settle) if p is not None],
             vendor=vendor,
             supplier_amount=_supplier_amount(item, total, currency),
-            refunded_to=wallet,
+            refunded_to=refunded_to,
             **party,
         )
-    out = _expense_postings(item, lines, ctx, currency, "debit")
+    out = _expense_postings(item, lines, ctx, currency, "debit", rounding)
     payable = _posting(ap_account, total, "credit", currency, "payable")
     postings = [*out, payable]
     settled_from: str | None = None
@@ -616,13 +721,14 @@ def build_entry(
         )
     item_type = enum_value(item.type)
     sub_type = enum_value(item.sub_type) if item.sub_type is not None else None
-    total, lines = _prepared_lines(item, ctx, currency)
+    prepared = _prepare(item, ctx, currency)
+    total, lines, rounding = prepared.total, prepared.lines, prepared.rounding
     if total == 0 and all(line.gross == 0 for line in lines):
         raise _zero_amount()
     common = _common(item, ctx, currency)
     try:
         if method is BookkeepingMethod.ACCOUNTS_PAYABLE:
-            return _ap_entry(item, total, lines, ctx, currency, vendor, common)
+            return _ap_entry(item, total, lines, ctx, currency, vendor, common, rounding)
         rule = rule_for(item_type, sub_type, ctx.config.posting_rules)
         if rule is None:
             kind = f"{item_type!r}" + (f" (subtype {sub_type!r})" if sub_type else "")
@@ -633,7 +739,7 @@ def build_entry(
             )
         return JournalEntry(
             **common,
-            lines=_journal_lines(item, rule, total, lines, ctx, currency),
+            lines=_journal_lines(item, rule, total, lines, ctx, currency, rounding),
         )
     except UnbalancedEntryError as error:  # pragma: no cover - construction guarantees balance
         raise DomainFailure("validation_failure", f"Entry does not balance: {error}") from error

@@ -206,14 +206,15 @@ def resolve_role_account(
     """The AS account for a non-line side, or :class:`DomainFailure` ``missing_configuration``.
 
     ``wallet`` uses the item's ``contraAccount`` when present, then the mapping's account for
-    the wallet currency, then its default wallet account. ``external_reimbursement`` falls back
+    the wallet currency, then its default wallet account if that is kept in the same currency
+    (:meth:`AccountsMapping.wallet_account`). ``external_reimbursement`` falls back
     to ``balancing``.
     """
     if isinstance(side, FixedAccount):
         return side.account
     account: str | None
     if side == "wallet":
-        account = account_code(contra_account, prefer) or mapping.wallet_for(currency)
+        account = account_code(contra_account, prefer) or mapping.wallet_account(currency)
     elif side == "out_of_pocket":
         account = mapping.out_of_pocket
     elif side == "balancing":
@@ -227,6 +228,17 @@ def resolve_role_account(
     if account:
         return account
     label, attribute = _ROLE_LABELS[side]
+    if side == "wallet" and mapping.wallet:
+        # Accounts-mapping rule: currency-compatible or fail, never the home-currency wallet.
+        home = mapping.default_wallet_currency() or "another currency"
+        raise DomainFailure(
+            "missing_configuration",
+            f"No {currency} wallet account – the default Pleo Wallet account "
+            f"{mapping.wallet} is kept in {home}. Map a contra account for the {currency} "
+            f"wallet in Pleo's accounting settings, or add wallet_by_currency[{currency!r}] "
+            "to the accounts mapping (or set AccountsMapping.wallet_currency if "
+            f"{mapping.wallet} is a {currency} account).",
+        )
     hint = (
         f"map a contra account for {currency} in Pleo's accounting settings or set "
         f"AccountsMapping.wallet / wallet_by_currency[{currency!r}]"

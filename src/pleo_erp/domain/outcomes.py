@@ -184,11 +184,18 @@ def failure_for_error(
     return ItemFailure(failure_type, clean_message(error.message or type(error).__name__))
 
 
-def unexpected_failure(error: BaseException) -> ItemFailure:
-    """The failure for an exception nobody classified (a bug or an undocumented AS error)."""
-    detail = clean_message(str(error), 300) if str(error) else "no details"
+def unexpected_failure(error: BaseException, *, reference: str | None = None) -> ItemFailure:
+    """The failure for an exception nobody classified (a bug or an undocumented AS error).
+
+    The message is generic on purpose: the exception's text is untrusted (a driver error may
+    quote a connection string with its password) and goes to the logs only, under
+    ``reference`` — the correlation id the message quotes so support can find it.
+    """
+    del error  # only its reference reaches Pleo; the caller logs the details
+    shown = f" (reference {reference})" if reference else ""
     return ItemFailure(
         "unexpected_failure",
-        f"Unexpected error while exporting ({type(error).__name__}: {detail}); "
-        "retry the export, and contact the integration's support if it persists.",
+        "The accounting system integration hit an unexpected error while exporting this "
+        f"expense{shown}. Export it again; if it keeps failing, contact the integration's "
+        "support" + (" and quote the reference." if reference else "."),
     )

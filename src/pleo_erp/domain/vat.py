@@ -10,9 +10,10 @@ tax type      explicit VAT (separate tax lines)       implicit (AS splits by tax
 ============  ======================================  ==========================================
 inclusive     expense = gross − tax; input VAT = tax  expense = gross with tax code, tax inside
 exclusive     expense = gross − tax; input VAT = tax  expense = gross with tax code, tax inside
-reverse       expense = gross; input VAT = tax on the expense = gross with tax code; the AS
-              line side, output VAT = tax opposite    self-assesses
-              (the two cancel: net VAT 0)
+reverse       expense = gross; input VAT = tax on the expense = gross with tax code and
+              line side, output VAT = tax opposite    ``reverse_charge_tax`` = tax (nothing
+              (the two cancel: net VAT 0)             inside the gross is VAT); the AS books
+                                                      both legs
 none / 0 %    expense = gross                          expense = gross
 ============  ======================================  ==========================================
 
@@ -52,12 +53,15 @@ class VatSplit:
 
     ``expense`` goes to the line's account (signed, positive = line side); ``taxes`` are the
     explicit VAT postings (empty when VAT is implicit). ``implicit_tax`` is the VAT the AS must
-    split out of the expense line by its tax code (0 when explicit).
+    split out of the expense line by its tax code (0 when explicit). ``reverse_charge_tax`` is
+    the reverse-charge VAT the AS must self-assess on top of the full expense (implicit VAT
+    only; never inside ``expense``).
     """
 
     expense: int
     taxes: tuple[TaxPosting, ...] = ()
     implicit_tax: int = 0
+    reverse_charge_tax: int = 0
 
     @property
     def total(self) -> int:
@@ -103,7 +107,8 @@ def split_vat(
         if tax == 0 and rate is not None and rate > 0:
             tax = reverse_charge_amount(gross, rate)
         if not explicit or tax == 0:
-            return VatSplit(expense=gross, implicit_tax=0 if explicit else tax)
+            # Implicit: the full gross is the expense; the VAT is *not* inside it (C11, B14).
+            return VatSplit(expense=gross, reverse_charge_tax=0 if explicit else tax)
         if not input_account or not output_account:
             raise DomainFailure(
                 "missing_configuration",

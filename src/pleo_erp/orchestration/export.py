@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
@@ -84,7 +83,7 @@ from pleo_erp.domain.outcomes import (
     job_outcome,
     unexpected_failure,
 )
-from pleo_erp.domain.periods import alternative_posting_date, resolve_posting_date
+from pleo_erp.domain.periods import alternative_posting_date
 from pleo_erp.domain.receipts import ReceiptPlan, plan_receipts
 from pleo_erp.domain.validation import validate_item
 from pleo_erp.models import (
@@ -95,8 +94,13 @@ from pleo_erp.models import (
     ExportJobV3,
     UpdateExportJobItemV3,
 )
+from pleo_erp.orchestration._closed_periods import resolve_posting_date_in_words
+from pleo_erp.orchestration._failures import report_unexpected, unexpected_job_message
+from pleo_erp.orchestration._journal_check import confirm_journal_entry
+from pleo_erp.orchestration._lease import export_lease, fenced_journal, resolve_lease_store
+from pleo_erp.orchestration._readiness import JobDeferred, transient_give_up
 from pleo_erp.orchestration._receipts import ReceiptFetcher
-from pleo_erp.orchestration.locks import CompanyLock, InProcessLock, hold_company_lock
+from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.report import (
     ExportReport,
     ItemResult,
@@ -106,6 +110,7 @@ from pleo_erp.orchestration.report import (
     UpdateError,
 )
 from pleo_erp.state.export_journal import ExportJournal
+from pleo_erp.state.lease import LeaseKeeper, LeaseLost, LeaseStore, new_owner
 
 __all__ = ["DEFAULT_LOCK", "export_expenses", "process_job"]
 
@@ -234,6 +239,7 @@ class _JobRun:
         event is not sent again; if it is unchanged it is re-sent (bounded).
         """
         target = "in_progress" if event == "started" else _FINAL_EVENT_STATUS[event]
+        self.exporter.lease_check(final=event != "started")
         for attempt in range(3):
             try:
                 self.client.export_jobs.send_event(
@@ -290,6 +296,7 @@ class _JobRun:
 
     def _send(self, batch: Sequence[_Pending]) -> None:
         updates = [_update_model(p.outcome) for p in batch]
+        self.exporter.lease_check()
         try:
             response = self.client.export_jobs.update_items(self.job.id, updates)
         except Unprocessable as error:
@@ -390,6 +397,21 @@ class _Exporter:
         self.receipt_http = (
             receipt_http_client if receipt_http_client is not None else _receipt_http_client(client)
         )
+        self.keeper: LeaseKeeper | None = None
+
+    def use_lease(self, store: LeaseStore, keeper: LeaseKeeper) -> None:
+        """Run under ``keeper``'s lease: checked before side effects, fencing the journal."""
+        self.keeper = keeper
+        self.journal = fenced_journal(self.journal, store, keeper)
+
+    def lease_check(self, *, final: bool = False) -> None:
+        """Raise ``LeaseLost`` before a side effect if the lease is gone (``final``: ask the
+        store too, before the job's final event)."""
+        if self.keeper is not None:
+            if final:
+                self.keeper.verify()
+            else:
+                self.keeper.check()
 
     def emit(self, event: ProgressEvent) -> None:
         """Call the progress callback (its exceptions abort the run on purpose)."""
@@ -397,8 +419,8 @@ class _Exporter:
             self.progress(event)
 
     def lock_renew(self) -> None:
-        """Extend the company lock's lease."""
-        self.lock.renew(self.lock_key, self.owner)
+        """Progress made: the heartbeat keeps the lease; only make sure it still holds."""
+        self.lease_check()
 
     def requests(self) -> int:
         """Pleo requests made so far by the client (every attempt counted)."""
@@ -416,6 +438,7 @@ class _Exporter:
         final_event: str | None = None
         failure: JobFailure | None = None
         interrupted: str | None = None
+        deferred: JobDeferred | None = None
         try:
             if initial not in _OPEN_STATUSES:
                 interrupted = f"job is already {initial}"
@@ -424,6 +447,13 @@ class _Exporter:
         except _JobStopped as stop:
             interrupted = str(stop)
             logger.warning("export job %s stopped: %s", job.id, stop)
+        except JobDeferred as wait:  # transient AS trouble: the next run resumes the job
+            deferred = wait
+            logger.warning("export job %s deferred: %s", job.id, wait.deferral.message)
+            try:
+                run.flush()
+            except _JobStopped as stop:
+                interrupted = str(stop)
         report = JobReport(
             job_id=job.id,
             company_id=job.company_id,
@@ -438,6 +468,9 @@ class _Exporter:
             started_at=started_at,
             duration=self.monotonic() - t0,
             requests=self.requests() - requests0,
+            deferred=deferred.deferral.message if deferred else None,
+            deferred_failure_type=deferred.deferral.failure_type if deferred else None,
+            give_up_at=deferred.deferral.give_up_at if deferred else None,
         )
         self.emit(
             ProgressEvent(
@@ -540,16 +573,12 @@ class _Exporter:
         except AccountingSystemError as error:
             failure_type: JobFailureType = error.job_failure_type or "invalid_configuration"
             raise _JobLevelFailure(
-                JobFailure(failure_type, clean_message(error.message))
+                self._given_up(run, error) or JobFailure(failure_type, clean_message(error.message))
             ) from error
         except Exception as error:  # an adapter bug must not leave the job stuck in progress
-            logger.exception("the accounting system's readiness check failed unexpectedly")
+            reference = report_unexpected(logger, error, "in the readiness check of job %s", job.id)
             raise _JobLevelFailure(
-                JobFailure(
-                    "integration_unusable",
-                    f"The accounting system integration failed its readiness check "
-                    f"({type(error).__name__}); contact the integration's support.",
-                )
+                JobFailure("integration_unusable", unexpected_job_message(reference))
             ) from error
         if job.vendor_based_bookkeeping and not capabilities.supports_accounts_payable:
             raise _JobLevelFailure(
@@ -562,6 +591,15 @@ class _Exporter:
             )
         run.capabilities = capabilities
         run.ctx = EntryContext.create(self.config, capabilities, mapping, self._tax_accounts(run))
+
+    def _given_up(self, run: _JobRun, error: AccountingSystemError) -> JobFailure | None:
+        """Defer the job on transient AS trouble (raises ``JobDeferred``); see ``_readiness``."""
+        return transient_give_up(
+            error,
+            read_job=lambda: self._pleo_read(lambda: self.client.export_jobs.get(run.job.id)),
+            now=self.clock(),
+            config=self.config,
+        )
 
     def _tax_accounts(self, run: _JobRun) -> dict[str, tuple[str | None, str | None]]:
         """The AS's tax-code accounts, when it also is a ``TaxCodeSource`` (optional help for
@@ -718,13 +756,15 @@ class _Exporter:
                 warnings=tuple(warnings),
             )
 
-        # Crash repair from the local journal: posted in this job, never reported.
-        if self.journal is not None:
-            record = self.journal.lookup(aeid)
-            if record is not None and not record.reported and record.job_id == run.job.id:
-                return succeeded(record.posted, already=True, kind=None, attachments=0)
-
+        # Crash repair from the local journal: posted in this job, never reported. The AS is
+        # the source of truth: a journal row whose entry the AS lacks (a restored backup, a
+        # hand edit) is posted again below, not reported as booked.
         try:
+            if self._journal_says_posted(run, item):
+                confirmed = confirm_journal_entry(run.as_call, self.target, aeid)
+                if confirmed is not None:
+                    keys = len(confirmed.attachment_keys)
+                    return succeeded(confirmed, already=True, kind=None, attachments=keys)
             method = resolve_method(item, self.config)
             validate_item(item, method, run.ctx)
             if isinstance(plan, DomainFailure):
@@ -751,17 +791,18 @@ class _Exporter:
             return failed(failure.failure)
         except AccountingSystemError as error:
             if error.job_level:
+                given_up = self._given_up(run, error)  # within the window: JobDeferred
                 item_failure = failure_for_error(error, self.config.failure_type_overrides)
                 self._record(run, ItemOutcome.failure(aeid, item_failure), failed(item_failure)[1])
                 raise _JobLevelFailure(
-                    JobFailure(_job_failure_type(error), clean_message(error.message))
+                    given_up or JobFailure(_job_failure_type(error), clean_message(error.message))
                 ) from error
             return failed(failure_for_error(error, self.config.failure_type_overrides))
-        except (_JobStopped, _JobLevelFailure):
+        except (_JobStopped, _JobLevelFailure, LeaseLost):
             raise
         except Exception as error:
-            logger.exception("unexpected error exporting item %s", aeid)
-            return failed(unexpected_failure(error))
+            reference = report_unexpected(logger, error, "exporting item %s", aeid)
+            return failed(unexpected_failure(error, reference=reference))
 
     def _journal_posted(self, run: _JobRun, posted: PostedEntry) -> None:
         if self.journal is not None:
@@ -804,7 +845,7 @@ class _Exporter:
 
     def _period_adjusted(self, run: _JobRun, entry: Entry, warnings: list[str]) -> Entry:
         today = self.clock().date()
-        posting_date = resolve_posting_date(
+        posting_date = resolve_posting_date_in_words(
             entry.posting_date,
             policy=self.config.closed_period,
             today=today,
@@ -845,6 +886,7 @@ class _Exporter:
         attachments = [a for a in self._attachments(plan, fetcher, warnings) if a.key in missing]
         if not attachments:
             return existing
+        self.lease_check()
         try:
             return run.as_call(self.target.attach, existing, attachments)
         except AccountingSystemError as error:
@@ -877,8 +919,9 @@ class _Exporter:
             )
             return self._post_once(run, with_posting_date(entry, new_date), attachments)
         except Exception as error:
-            if isinstance(error, AccountingSystemError) and not (
-                error.retryable or isinstance(error, AccountingSystemTimeout)
+            if isinstance(error, LeaseLost) or (
+                isinstance(error, AccountingSystemError)
+                and not (error.retryable or isinstance(error, AccountingSystemTimeout))
             ):
                 raise
             landed = self._landed(run, aeid)
@@ -890,6 +933,7 @@ class _Exporter:
         """``post`` with bounded retries; before each retry, check that it did not land."""
         attempt = 0
         while True:
+            self.lease_check()
             try:
                 return self.target.post(entry, attachments)
             except AccountingSystemError as error:
@@ -943,6 +987,12 @@ def _next_job(
 # ---------------------------------------------------------------------- public API
 
 
+def _client_sleep(client: PleoClient) -> Callable[[float], None]:
+    """The client's own sleep (a sandbox client's advances sandbox time), else ``time.sleep``."""
+    sleep = getattr(client, "sleep", None)
+    return sleep if callable(sleep) else time.sleep
+
+
 def _exporter(
     client: PleoClient,
     accounting_system: ExportTarget,
@@ -965,8 +1015,8 @@ def _exporter(
         journal=journal,
         lock=lock,
         lock_key=company_key,
-        owner=f"pleo-erp-{uuid.uuid4()}",
-        sleep=sleep or time.sleep,
+        owner=new_owner(),
+        sleep=sleep or _client_sleep(client),
         clock=wall,
         monotonic=(lambda: wall().timestamp()) if clock is not None else time.monotonic,
         receipt_http_client=receipt_http_client,
@@ -986,6 +1036,8 @@ def export_expenses(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    dry_run: bool = False,
+    lease_store: LeaseStore | None = None,
 ) -> ExportReport:
     """Export the company's queue into ``accounting_system``, oldest job first.
 
@@ -1002,18 +1054,40 @@ def export_expenses(
         config: an :class:`~pleo_erp.domain.config.ExportConfig` (defaults are safe).
         progress: called with a :class:`ProgressEvent` per step and item; an exception it
             raises aborts the run (the job stays resumable).
-        lock: the per-company lock (default: within this process).
+        lock: a legacy per-company lock (default: within this process); adapted to a lease.
+        lease_store: where the company's lease ``export:<company_id>`` lives (e.g.
+            :class:`~pleo_erp.state.SQLiteLeaseStore` on the state database); not together
+            with ``lock``. The run holds it with a heartbeat, checks it before every side
+            effect and stops with :class:`~pleo_erp.state.LeaseLost` if it was lost (the job
+            stays ``in_progress`` for the holder to resume).
         journal: an optional :class:`~pleo_erp.state.export_journal.ExportJournal`.
         max_jobs: stop after this many jobs (``1``: only the oldest).
-        sleep: how to wait between retries (injectable for tests).
+        sleep: how to wait between retries (injectable for tests); default: the client's
+            own ``client.sleep`` (a sandbox client's advances sandbox time), which is
+            ``time.sleep`` for a client built with defaults.
         clock: the current time as a UTC ``datetime`` (injectable for tests).
         receipt_http_client: the ``httpx.Client`` for receipt downloads (default: the one
             under ``client``, without its credentials).
+        dry_run: preview only (:func:`pleo_erp.orchestration.preview.preview_export`): build
+            every entry and failure, write nothing to Pleo, the AS, the journal or the lock.
 
     Returns:
         An :class:`ExportReport`. Raises :class:`ExportAlreadyRunning` if another worker holds
         the company's lock, and ``PleoError`` if the queue itself cannot be listed.
     """
+    if dry_run:
+        from pleo_erp.orchestration.preview import preview_export  # imports this module
+
+        return preview_export(
+            client,
+            accounting_system,
+            company_id=company_id,
+            config=config,
+            max_jobs=max_jobs,
+            sleep=sleep,
+            clock=clock,
+            receipt_http_client=receipt_http_client,
+        )
     company = UUID(str(company_id))
     chosen_lock = lock if lock is not None else DEFAULT_LOCK
     exporter = _exporter(
@@ -1032,7 +1106,9 @@ def export_expenses(
     t0 = exporter.monotonic()
     requests0 = exporter.requests()
     reports: list[JobReport] = []
-    with hold_company_lock(chosen_lock, str(company), exporter.owner):
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, company, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
         handled: set[UUID] = set()
         while max_jobs is None or len(reports) < max_jobs:
             job = _next_job(client, company, handled, exporter.config.page_size)
@@ -1041,7 +1117,7 @@ def export_expenses(
             handled.add(job.id)
             report = exporter.run_job(job)
             reports.append(report)
-            if report.interrupted or report.final_event == "failed":
+            if report.interrupted or report.deferred or report.final_event == "failed":
                 # A job-level failure (AS not ready or unreachable, missing configuration)
                 # would fail every later job the same way; leave them pending for a later run.
                 break
@@ -1067,14 +1143,29 @@ def process_job(
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     receipt_http_client: httpx.Client | None = None,
+    dry_run: bool = False,
+    lease_store: LeaseStore | None = None,
 ) -> ExportReport:
     """Process one job by id (e.g. from a ``v1.export-job.created`` webhook).
 
     The job is read first; a finished job is reported as such and left alone. The same lock,
     steps and guarantees as :func:`export_expenses` apply; queue order is the caller's
     business (a webhook receiver usually calls :func:`export_expenses` instead, which also
-    picks up older jobs).
+    picks up older jobs). ``dry_run=True`` previews the job and writes nothing (see
+    :func:`pleo_erp.orchestration.preview.preview_job`).
     """
+    if dry_run:
+        from pleo_erp.orchestration.preview import preview_job  # imports this module
+
+        return preview_job(
+            client,
+            accounting_system,
+            job_id,
+            config=config,
+            sleep=sleep,
+            clock=clock,
+            receipt_http_client=receipt_http_client,
+        )
     exporter_clock = clock or _utcnow
     started_at = exporter_clock()
     job = client.export_jobs.get(UUID(str(job_id)))
@@ -1093,7 +1184,9 @@ def process_job(
     )
     t0 = exporter.monotonic()
     requests0 = exporter.requests()
-    with hold_company_lock(chosen_lock, str(job.company_id), exporter.owner):
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, job.company_id, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
         report = exporter.run_job(job)
     return ExportReport(
         company_id=job.company_id,

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from attrs import define, field
 
+from pleo_erp.accounting_system.export import Entry
 from pleo_erp.domain.failures import ItemFailureType, JobFailureType
 
 __all__ = [
@@ -35,6 +36,10 @@ class ItemResult:
     posted again. ``reported`` is ``True`` once Pleo accepted the outcome; ``report_error``
     carries Pleo's per-item update error otherwise. ``warnings`` lists non-fatal problems
     (e.g. a receipt left out under the ``warn`` policy, a moved posting date).
+
+    In an export preview (``dry_run=True``) ``status`` is what the item *would* get, ``entry``
+    the entry that would be posted (lines, accounts, VAT, dimensions, posting date) and
+    ``attachment_names`` the receipts that would be attached; nothing was posted or reported.
     """
 
     accounting_entry_id: UUID
@@ -51,6 +56,8 @@ class ItemResult:
     warnings: tuple[str, ...] = ()
     reported: bool = False
     report_error: str | None = None
+    entry: Entry | None = None
+    attachment_names: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -76,6 +83,12 @@ class JobReport:
     unreachable, the job expired or was finished elsewhere …); an interrupted ``in_progress``
     job is resumed by the next run. ``skipped`` counts items that were already final.
     ``requests`` counts the Pleo HTTP requests made for this job (retries included).
+
+    ``deferred`` is set when a transient accounting-system condition (not ready, unreachable,
+    timeout, rate limited) left the job ``in_progress`` for the next run: it holds the AS's
+    words, ``deferred_failure_type`` the job reason the job will be failed with if the
+    condition lasts until ``give_up_at`` (see ``docs/export.md``). ``would_send`` is the final
+    event an export preview (``dry_run=True``) predicts; a preview sends none.
     """
 
     job_id: UUID
@@ -91,6 +104,21 @@ class JobReport:
     started_at: datetime
     duration: float = 0.0
     requests: int = 0
+    deferred: str | None = None
+    deferred_failure_type: JobFailureType | None = None
+    give_up_at: datetime | None = None
+    would_send: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """One word: the final event, ``deferred``, ``interrupted`` or (preview) ``would_send``."""
+        if self.final_event:
+            return self.final_event
+        if self.deferred is not None:
+            return "deferred"
+        if self.interrupted:
+            return "interrupted"
+        return self.would_send or "unfinished"
 
     @property
     def counts(self) -> dict[str, int]:
@@ -124,6 +152,7 @@ class ExportReport:
     finished_at: datetime
     duration: float = 0.0
     requests: int = 0
+    dry_run: bool = False
 
     @property
     def items(self) -> tuple[ItemResult, ...]:
@@ -152,22 +181,40 @@ class ExportReport:
         return any(job.interrupted for job in self.jobs)
 
     @property
+    def deferred(self) -> bool:
+        """Whether some job was left for the next run by a transient AS condition."""
+        return any(job.deferred is not None for job in self.jobs)
+
+    @property
     def ok(self) -> bool:
-        """No failed item, no failed or interrupted job."""
+        """No failed item, no failed, interrupted or deferred job (in a preview: predicted)."""
         return (
             not self.interrupted
+            and not self.deferred
             and self.failed == 0
-            and all(job.final_event != "failed" for job in self.jobs)
+            and all(
+                (job.would_send if self.dry_run else job.final_event) != "failed"
+                for job in self.jobs
+            )
         )
 
     def summary(self) -> str:
         """A few human-readable lines: totals, then one line per job and per failed item."""
+        verb = "would be exported" if self.dry_run else "exported"
         lines = [
-            f"{len(self.jobs)} job(s), {self.successful} item(s) exported, "
+            f"{len(self.jobs)} job(s), {self.successful} item(s) {verb}, "
             f"{self.failed} failed, {self.requests} request(s), {self.duration:.2f} s"
+            + (" (dry run: nothing was written)" if self.dry_run else "")
         ]
         for job in self.jobs:
             outcome = job.final_event or f"interrupted ({job.interrupted})"
+            if job.deferred is not None and job.give_up_at is not None:
+                outcome = (
+                    f"deferred until the next run ({job.deferred}); gives up with "
+                    f"{job.deferred_failure_type} at {job.give_up_at.isoformat()}"
+                )
+            elif self.dry_run:
+                outcome = f"would be {job.would_send}" if job.would_send else outcome
             reason = f" [{job.failure_type}: {job.failure_reason}]" if job.failure_type else ""
             lines.append(
                 f"  job {job.job_id}: {outcome}{reason}; "

@@ -55,6 +55,7 @@ from pleo_erp.client import scopes as _scopes
 from pleo_erp.client._client import PleoClient
 from pleo_erp.client.errors import PleoError
 from pleo_erp.domain.reconcile.errors import ReconcileError
+from pleo_erp.orchestration._failures import report_unexpected
 from pleo_erp.orchestration.export import export_expenses
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.orchestration.sync import sync_accounts, sync_chart_of_accounts, sync_tags
@@ -103,8 +104,9 @@ class ScheduleConfig:
         tags_every: tag groups and tags (default 1 h).
         export_every: how often the export queue is polled (default 5 minutes; a started
             job must be worked on within an hour or Pleo expires it).
-        retry_failed_after: a level whose run raised is due again after this long, or after
-            its own cadence if that is shorter (default 15 minutes).
+        retry_failed_after: a level whose run raised (or an export that deferred a job on a
+            transient accounting-system condition) is due again after this long, or after its
+            own cadence if that is shorter (default 15 minutes).
         tax_codes: sync tax codes before accounts when the AS implements ``TaxCodeSource``
             (default ``True``); ``False`` runs :func:`sync_accounts` alone.
     """
@@ -171,6 +173,8 @@ class LevelRun:
                 f"{len(self.report.jobs)} jobs, {counts['successful']} items exported, "
                 f"{counts['failed']} failed"
             )
+            if self.report.deferred:
+                outcome += ", a job deferred (accounting system temporarily unavailable)"
         return (
             f"{self.level.value} ({self.trigger}, {self.started_at.isoformat()}): {outcome}; "
             f"next {self.next_due.isoformat()}"
@@ -188,10 +192,12 @@ def _aware(value: datetime, what: str) -> datetime:
 
 
 def _safe_message(error: Exception) -> str:
-    """The SDK's own errors say what happened without secrets; others: the type only."""
+    """The SDK's own errors say what happened without secrets; others: the type and a
+    correlation id (their text, redacted, and traceback go to the log under that id)."""
     if isinstance(error, (PleoError, ReconcileError, SourceReadError)):
         return f"{type(error).__name__}: {error}"
-    return type(error).__name__
+    reference = report_unexpected(logger, error, "in a scheduled run")
+    return f"{type(error).__name__} (reference {reference}; details in the pleo_erp log)"
 
 
 def _supported(adapter: object) -> tuple[ScheduledLevel, ...]:
@@ -354,7 +360,8 @@ class ConnectorSchedule:
             error = exc
         finished = max(self._clock(), started)
         wait = self.config.interval(level)
-        if error is not None:
+        if error is not None or (isinstance(report, ExportReport) and report.deferred):
+            # A deferred export job must be retried well inside Pleo's one-hour expiry.
             wait = min(wait, self.config.retry_failed_after)
         run = LevelRun(
             level=level,

@@ -21,6 +21,7 @@ no-ops, so a second run sends read requests only (tags rule 20).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -68,6 +69,7 @@ from pleo_erp.orchestration._sync_kinds import (
     TaxCodeKind,
     apply_tags,
 )
+from pleo_erp.orchestration._failures import report_unexpected
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.sync_report import (
     ActionFailure,
@@ -93,6 +95,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 _SourceT = TypeVar("_SourceT")
+
+_logger = logging.getLogger("pleo_erp.sync")
 
 # Errors after which every further write of the run would fail the same way.
 _FATAL = (AuthenticationError, PermissionDenied, ReauthorizationRequired)
@@ -266,8 +270,13 @@ def _read_source(what: str, read: Callable[[], Sequence[_T]]) -> list[_T]:
     except SourceReadError:
         raise
     except Exception as exc:
-        # The vendor's exception text may hold connection details: keep only its type.
-        raise SourceReadError(f"reading {what} failed ({type(exc).__name__})") from exc
+        # The vendor's exception text may hold connection details: it goes to the log
+        # (redacted), the report gets its type and a correlation id.
+        reference = report_unexpected(_logger, exc, "reading %s", what)
+        raise SourceReadError(
+            f"reading {what} failed ({type(exc).__name__}, reference {reference}; "
+            "details in the pleo_erp log)"
+        ) from exc
     if result is None:
         raise SourceReadError(f"reading {what} returned None instead of a list")
     return list(result)

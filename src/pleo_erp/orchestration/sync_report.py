@@ -86,7 +86,7 @@ class ActionFailure:
         return f"{self.action.kind.value} {self.action.target}: {self.message}{status}{reasons}"
 
 
-@define
+@define(repr=False)
 class SyncReport:
     """The typed outcome of ``sync_tags`` / ``sync_accounts`` / ``sync_tax_codes``.
 
@@ -147,7 +147,13 @@ class SyncReport:
         return [a for a in self.applied if a.action.kind is kind]
 
     def summary(self) -> str:
-        """A one-line human summary."""
+        """A one-line human summary, with each :attr:`related` report after a ``|``.
+
+        ``sync_chart_of_accounts`` returns the accounts report with the tax codes report
+        under ``related["tax_codes"]``; its summary shows both, e.g.
+        ``accounts (applied): create 3, noop 2; 5 requests (1 writes) | tax_codes (applied):
+        update 1, noop 4; 3 requests (1 writes)``.
+        """
         mode = "dry run" if self.dry_run else "applied"
         parts = [f"{self.scope.value} ({mode}): {self.plan.summary()}"]
         if self.failures:
@@ -155,7 +161,19 @@ class SyncReport:
         if self.errors:
             parts.append(f"{len(self.errors)} errors")
         parts.append(f"{self.requests} requests ({self.write_requests} writes)")
-        return "; ".join(parts)
+        lines = ["; ".join(parts)]
+        lines += [related.summary() for related in self.related.values()]
+        return " | ".join(lines)
+
+    def __repr__(self) -> str:
+        """One short line (the full plan is in :attr:`plan`, the details in :meth:`as_dict`)."""
+        mode = "dry_run" if self.dry_run else "applied"
+        related = f", related={sorted(self.related)}" if self.related else ""
+        return (
+            f"<SyncReport {self.scope.value} {mode} ok={self.ok} "
+            f"planned=[{self.plan.summary()}] applied={len(self.applied)} "
+            f"failures={len(self.failures)} errors={len(self.errors)}{related}>"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (for logs and the CLI): counts, failures, errors, timings."""

@@ -5,7 +5,14 @@ Open one :class:`StateDB` per file; each feature adds its tables through
 :meth:`StateDB.apply_migrations` under its own feature name.
 """
 
-from pleo_erp.state._db import MEMORY, Migration, StateDB, StateError, StateSchemaError
+from pleo_erp.state._db import (
+    MEMORY,
+    Migration,
+    StateDatabaseDamaged,
+    StateDB,
+    StateError,
+    StateSchemaError,
+)
 from pleo_erp.state.lease import (
     DEFAULT_LEASE_TTL,
     LEASES_FEATURE,
@@ -38,6 +45,7 @@ __all__ = [
     "SQLiteLeaseStore",
     "SQLiteTokenStore",
     "StateDB",
+    "StateDatabaseDamaged",
     "StateError",
     "StateSchemaError",
     "TokenLockTimeout",

@@ -14,8 +14,10 @@ other instead of failing at once).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +26,14 @@ from typing import TypeAlias
 
 from pleo_erp.client.errors import PleoError
 
-__all__ = ["MEMORY", "Migration", "StateDB", "StateError", "StateSchemaError"]
+__all__ = [
+    "MEMORY",
+    "Migration",
+    "StateDB",
+    "StateDatabaseDamaged",
+    "StateError",
+    "StateSchemaError",
+]
 
 MEMORY = ":memory:"
 """The path of a private, in-memory database (tests, dry runs)."""
@@ -46,6 +55,27 @@ class StateError(PleoError):
 
 class StateSchemaError(StateError):
     """The database was written by a newer pleo-erp (more migrations than this one knows)."""
+
+
+class StateDatabaseDamaged(StateError):
+    """The file is not a usable SQLite database (``file is not a database``, ``malformed``).
+
+    Deleting it (with its ``-wal``/``-shm`` files) is safe for exports: the accounting system
+    is the source of truth for what was booked, and a new file starts empty. Saved credentials
+    and the dimension selection live in it too and must be set again.
+    """
+
+    def __init__(self, path: str, error: sqlite3.DatabaseError) -> None:
+        """Describe the damaged file at ``path`` (``error`` is SQLite's own words)."""
+        super().__init__(f"the state database {path} is damaged ({error})")
+        self.path = path
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether an ``sqlite3`` error means the file itself is damaged (not locked, not denied)."""
+    return isinstance(error, sqlite3.DatabaseError) and not isinstance(
+        error, sqlite3.OperationalError
+    )
 
 
 class StateDB:
@@ -74,9 +104,14 @@ class StateDB:
         if not self.is_memory:
             _create_private_file(Path(self.path))
         self._lock = threading.RLock()
-        self._conn = self._open()
-        with self._lock:
-            self._conn.execute(_SCHEMA_VERSION_DDL)
+        try:
+            self._conn = self._open()
+            with self._lock:
+                self._conn.execute(_SCHEMA_VERSION_DDL)
+        except sqlite3.DatabaseError as error:
+            if not is_damage(error):
+                raise
+            raise StateDatabaseDamaged(self.path, error) from error
 
     # ---- connections ------------------------------------------------------------------------
 
@@ -87,10 +122,14 @@ class StateDB:
             isolation_level=None,  # autocommit; BEGIN/COMMIT are explicit
             check_same_thread=False,  # guarded by self._lock (or owned by one caller)
         )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not self.is_memory:
-            conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not self.is_memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def connect(self) -> sqlite3.Connection:
@@ -212,6 +251,46 @@ class StateDB:
 
     def __repr__(self) -> str:
         return f"StateDB(path={self.path!r})"
+
+    def ensure_private(self) -> None:
+        """Make the database files readable by their owner only (``0600``).
+
+        Called whenever a secret (API key, client secret, OAuth tokens) is written: a file
+        created earlier with a looser mode (``0644``, another tool, a restored backup) is
+        tightened, and if that is impossible a warning says so. In-memory databases and
+        platforms without POSIX modes are left alone.
+        """
+        if self.is_memory or os.name != "posix":
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            _tighten(Path(self.path + suffix))
+
+
+_logger = logging.getLogger("pleo_erp.state")
+
+
+def _tighten(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        _logger.warning("cannot check the mode of %s: %s", path, type(error).__name__)
+        return
+    if mode & 0o077 == 0:
+        return
+    try:
+        os.chmod(path, mode & 0o700)
+    except OSError as error:
+        _logger.warning(
+            "%s holds secrets but is readable by others (mode %o) and could not be made "
+            "private: %s",
+            path,
+            mode,
+            type(error).__name__,
+        )
+        return
+    _logger.info("tightened %s from mode %o to %o: it holds secrets", path, mode, mode & 0o700)
 
 
 def _create_private_file(path: Path) -> None:

@@ -97,6 +97,11 @@ class SQLiteExportJournal:
         self._db = db
         db.apply_migrations(EXPORT_JOURNAL_FEATURE, _MIGRATIONS)
 
+    @property
+    def db(self) -> StateDB:
+        """The state database the journal lives in (a lease in the same one can fence it)."""
+        return self._db
+
     def record_posted(self, *, company_id: UUID, job_id: UUID, posted: PostedEntry) -> None:
         """See :meth:`ExportJournal.record_posted`."""
         with self._db.transaction() as conn:

@@ -70,8 +70,10 @@ DEFAULT_MAPPING = AccountsMapping(
     accounts_payable="2440",
     vat_input="2640",
     vat_output="2614",
+    rounding="3740",
 )
-"""The accounts the in-memory AS books against when nothing else is configured."""
+"""The accounts the in-memory AS books against when nothing else is configured (BAS numbers;
+``3740`` takes the FX rounding of foreign-currency splits)."""
 
 Method = Literal[
     "capabilities",
@@ -121,6 +123,12 @@ class StoredEntry:
     def external_id(self) -> str:
         """The AS's id of the entry."""
         return self.posted.external_id
+
+
+def _invoice_key(entry: SupplierInvoice | SupplierPayment, number: str) -> tuple[str, str]:
+    """(vendor, invoice number): the AS vendor id, else the vendor's name (fallback AP)."""
+    vendor = entry.vendor.vendor_id if entry.vendor is not None else entry.vendor_name
+    return vendor, number
 
 
 class InMemoryAccountingSystem(InMemorySources):
@@ -190,8 +198,8 @@ class InMemoryAccountingSystem(InMemorySources):
         self.keep_attachment_data = keep_attachment_data
         self._entries: list[StoredEntry] = []
         self._by_id: dict[UUID, StoredEntry] = {}
-        self._open_invoices_by_number: dict[str, list[StoredEntry]] = {}
-        self._unapplied_payments: dict[str, list[StoredEntry]] = {}
+        self._open_invoices_by_number: dict[tuple[str, str], list[StoredEntry]] = {}
+        self._unapplied_payments: dict[tuple[str, str], list[StoredEntry]] = {}
         self._counter = 0
         # failure switches
         self.outage = False
@@ -232,9 +240,9 @@ class InMemoryAccountingSystem(InMemorySources):
                 wallet=demo_mapping.wallet,
                 wallet_by_currency=dict(demo_mapping.wallet_by_currency),
                 out_of_pocket=demo_mapping.out_of_pocket,
-                balancing=demo_mapping.contra,
+                balancing=demo_mapping.balancing,
                 external_reimbursement=demo_mapping.external_reimbursement,
-                accounts_payable=demo_mapping.fallback_ap,
+                accounts_payable=demo_mapping.accounts_payable,
                 vat_input=max(set(ingoing), key=ingoing.count) if ingoing else None,
             ),
             "auto_vendors": False,
@@ -493,6 +501,15 @@ class InMemoryAccountingSystem(InMemorySources):
             self.crash_after_post(entry)
         return posted
 
+    def validate_entry(self, entry: Entry) -> None:
+        """The checks of :meth:`post`, without storing anything (``EntryValidator``)."""
+        if self._closed(entry.posting_date):
+            raise ClosedPeriodError(
+                f"period of {entry.posting_date.isoformat()} is locked",
+                next_open=self._next_open(entry.posting_date),
+            )
+        self._validate(entry)
+
     def attach(self, posted: PostedEntry, attachments: Sequence[Attachment]) -> PostedEntry:
         """Add receipts to a stored entry; keys it already holds are skipped."""
         self._enter("attach")
@@ -589,33 +606,37 @@ class InMemoryAccountingSystem(InMemorySources):
     def _reconcile(self, stored: StoredEntry) -> None:
         """Link an AP invoice and its payment when both exist (C17), in either order.
 
-        Unmatched invoices and payments wait in per-invoice-number queues (constant time per
-        post, so big ledgers stay fast).
+        Matching is on (vendor, invoice number), as the Beancount adapter's ``^inv-`` link:
+        two vendors may both issue invoice "100", and one's payment must never settle the
+        other's invoice. Unmatched invoices and payments wait in per-key queues (constant time
+        per post, so big ledgers stay fast).
         """
         entry = stored.entry
         if isinstance(entry, SupplierPayment) and entry.invoice_number and not entry.returned:
-            waiting = self._open_invoices_by_number.get(entry.invoice_number)
+            key = _invoice_key(entry, entry.invoice_number)
+            waiting = self._open_invoices_by_number.get(key)
             if waiting:
                 invoice = waiting.pop(0)
                 invoice.paid = True
                 invoice.settled_by = entry.accounting_entry_id
                 stored.settled_by = invoice.accounting_entry_id
             else:
-                self._unapplied_payments.setdefault(entry.invoice_number, []).append(stored)
+                self._unapplied_payments.setdefault(key, []).append(stored)
         elif isinstance(entry, SupplierInvoice):
             if entry.settled_from is not None:
                 stored.paid = True
                 return
             if entry.invoice is None:
                 return
-            payments = self._unapplied_payments.get(entry.invoice.number)
+            key = _invoice_key(entry, entry.invoice.number)
+            payments = self._unapplied_payments.get(key)
             if payments:
                 payment = payments.pop(0)
                 stored.paid = True
                 stored.settled_by = payment.accounting_entry_id
                 payment.settled_by = entry.accounting_entry_id
             else:
-                self._open_invoices_by_number.setdefault(entry.invoice.number, []).append(stored)
+                self._open_invoices_by_number.setdefault(key, []).append(stored)
         elif isinstance(entry, CreditNote):
             stored.paid = entry.refunded_to is not None
 

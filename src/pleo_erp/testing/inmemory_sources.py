@@ -25,6 +25,7 @@ from pleo_erp.accounting_system.sources import (
     LedgerAccount,
     LedgerTaxCode,
     SourceReadError,
+    parse_tax_type,
 )
 
 __all__ = ["InMemorySources", "ReadScope"]
@@ -273,12 +274,16 @@ class InMemorySources:
         ingoing_tax_account: str | None = None,
         outgoing_tax_account: str | None = None,
     ) -> LedgerTaxCode:
-        """Add a tax code (``rate`` is a fraction: 25 % → ``Decimal("0.25")``)."""
+        """Add a tax code (``rate`` is a fraction: 25 % → ``Decimal("0.25")``).
+
+        Raises:
+            InvalidTaxCodeError: ``type`` is not ``inclusive``, ``exclusive`` or ``reverse``.
+        """
         tax_code = LedgerTaxCode(
             code,
             name,
             Decimal(rate),
-            type,
+            parse_tax_type(type),
             active,
             ingoing_tax_account,
             outgoing_tax_account,

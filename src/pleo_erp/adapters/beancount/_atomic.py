@@ -21,6 +21,7 @@ __all__ = [
     "discard_temp",
     "fsync_directory",
     "remove_stale_temps",
+    "remove_stale_temps_under",
     "write_temp",
 ]
 
@@ -121,5 +122,21 @@ def remove_stale_temps(target: Path) -> int:
         for entry in os.scandir(target.parent):
             if entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX):
                 discard_temp(Path(entry.path))
+                removed += 1
+    return removed
+
+
+def remove_stale_temps_under(directory: Path) -> int:
+    """Delete every temp file a crashed writer left anywhere under ``directory``.
+
+    For folders written by many targets (receipts under ``documents/``). Symlinked folders
+    are not followed. Same rule as :func:`remove_stale_temps`: call it only while holding the
+    lock that serialises the writers of ``directory``.
+    """
+    removed = 0
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                discard_temp(Path(root) / name)
                 removed += 1
     return removed

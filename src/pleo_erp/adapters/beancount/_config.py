@@ -16,7 +16,7 @@ Everything lives in the ledger, so it is versioned with the books and Fava shows
   ingoing-account: Assets:VAT:Input    ; reverse charge: input side   (optional)
   outgoing-account: Liabilities:VAT:Output  ; reverse charge: output side (optional)
 2026-01-01 custom "pleo-mapping" "wallet" Assets:Pleo:Wallet      ; also wallet:EUR, out-of-pocket,
-  ; balancing, external-reimbursement, accounts-payable, vat-input, vat-output
+  ; balancing, external-reimbursement, accounts-payable, vat-input, vat-output, rounding
 2026-01-01 custom "pleo-vendor" "ACME" "Acme Ltd" Liabilities:AP:Acme TRUE
   tax-id: "DK12345678"                 ; also: external-id, registration-number, account-number
 2026-09-30 custom "pleo-lock-date" 2026-09-30                   ; books closed up to this day
@@ -44,6 +44,7 @@ from pleo_erp.accounting_system.sources import (
     DimensionValue,
     LedgerAccount,
     LedgerTaxCode,
+    parse_tax_type,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ MAPPING_KEYS = frozenset(
         "accounts-payable",
         "vat-input",
         "vat-output",
+        "rounding",
     }
 )
 """Keys of ``custom "pleo-mapping"``; ``wallet:<CURRENCY>`` sets a per-currency wallet."""
@@ -356,7 +358,7 @@ class _Reader:
             code=code,
             name=name,
             rate=rate,
-            type=kind,
+            type=parse_tax_type(kind),
             active=active,
             ingoing_tax_account=_meta_text(entry, "ingoing-account", self.problems),
             outgoing_tax_account=_meta_text(entry, "outgoing-account", self.problems),

@@ -233,8 +233,11 @@ class ChartMapping(Protocol):
         ...
 
     @property
-    def contra(self) -> str:
-        """The Pleo contra (balancing) account code, used for wallet top-ups and unloads."""
+    def balancing(self) -> str:
+        """The Pleo contra (balancing) account code, used for wallet top-ups and unloads.
+
+        A mapping that only has the older name ``contra`` is read too.
+        """
         ...
 
     @property
@@ -243,9 +246,21 @@ class ChartMapping(Protocol):
         ...
 
     @property
-    def fallback_ap(self) -> str:
-        """The accounts-payable code used when a vendor is unknown (if allowed)."""
+    def accounts_payable(self) -> str:
+        """The accounts-payable code used when a vendor is unknown (if allowed).
+
+        A mapping that only has the older name ``fallback_ap`` is read too.
+        """
         ...
+
+
+def _mapped(mapping: ChartMapping, name: str, old_name: str) -> str | None:
+    """``mapping.<name>``, or the older attribute name of a mapping built before the rename."""
+    if hasattr(mapping, name):
+        value: str | None = getattr(mapping, name)
+        return value
+    old: str | None = getattr(mapping, old_name, None)
+    return old
 
 
 class ChartLike(Protocol):
@@ -403,9 +418,9 @@ def render_ledger(
         ("wallet", mapping.wallet),
         *((f"wallet:{cur}", code) for cur, code in sorted(mapping.wallet_by_currency.items())),
         ("out-of-pocket", mapping.out_of_pocket),
-        ("balancing", mapping.contra),
+        ("balancing", _mapped(mapping, "balancing", "contra")),
         ("external-reimbursement", mapping.external_reimbursement),
-        ("accounts-payable", mapping.fallback_ap),
+        ("accounts-payable", _mapped(mapping, "accounts_payable", "fallback_ap")),
         ("vat-input", _most_common(t.ingoing_tax_account for t in chart.tax_codes if t.active)),
         ("vat-output", _most_common(t.outgoing_tax_account for t in chart.tax_codes if t.active)),
     ]

@@ -17,6 +17,7 @@ tax codes and tags known), which keeps bulk loads linear.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -32,9 +33,11 @@ from pleo_erp.adapters.beancount._atomic import (
     commit_temp,
     discard_temp,
     remove_stale_temps,
+    remove_stale_temps_under,
     write_temp,
 )
 from pleo_erp.adapters.beancount._config import LedgerConfig, read_config
+from pleo_erp.adapters.beancount._documents import DOCUMENTS_DIRNAME
 from pleo_erp.adapters.beancount._lock import LedgerLock
 
 __all__ = [
@@ -47,6 +50,8 @@ __all__ = [
 
 # Beancount's printer is untyped; this is its documented signature.
 _format_error = cast(Callable[[Any], str], printer.format_error)
+
+_log = logging.getLogger("pleo_erp.adapters.beancount")
 
 ENTRY_ID_KEY = "pleo-accounting-entry-id"
 ATTACHMENT_KEY = "pleo-attachment-key"
@@ -190,6 +195,7 @@ class BeancountLedger:
             sleep=sleep,
         )
         self._cached: LedgerSnapshot | None = None
+        self._documents_swept = False
 
     @property
     def directory(self) -> Path:
@@ -238,8 +244,19 @@ class BeancountLedger:
         return self._lock
 
     def sweep_stale_temps(self) -> int:
-        """Remove temp files of a crashed writer; call only while holding :attr:`lock`."""
-        return remove_stale_temps(self.path)
+        """Remove temp files of a crashed writer; call only while holding :attr:`lock`.
+
+        Beside the ledger on every call; under ``documents/`` (receipts, written under the same
+        lock) on the first call of this instance — the next run after a crash — because that
+        walk grows with the number of receipts.
+        """
+        removed = remove_stale_temps(self.path)
+        if not self._documents_swept:
+            removed += remove_stale_temps_under(self.path.parent / DOCUMENTS_DIRNAME)
+            self._documents_swept = True
+        if removed:
+            _log.info("removed %d temp file(s) left by an interrupted writer", removed)
+        return removed
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[LedgerSnapshot]:

@@ -249,6 +249,7 @@ class BeancountAccountingSystem:
             accounts_payable=mapping.get("accounts-payable"),
             vat_input=mapping.get("vat-input"),
             vat_output=mapping.get("vat-output"),
+            rounding=mapping.get("rounding"),
         )
 
     def check_ready(self, job: JobContext) -> None:
@@ -435,6 +436,30 @@ class BeancountAccountingSystem:
             raise AccountingSystemUnavailable(
                 f"Ledger {self.path.name} could not be written: {error.strerror or error}"
             ) from error
+
+    def validate_entry(self, entry: Entry) -> None:
+        """The checks :meth:`post` makes, writing nothing (``EntryValidator``, for previews).
+
+        Raises what ``post`` would: :class:`ClosedPeriodError`, the ``Unknown*`` errors,
+        :class:`EntryRejected` when the transaction cannot be rendered.
+        """
+        config = self._read().config
+        if not config.is_period_open(entry.posting_date):
+            lock = config.lock_date
+            assert lock is not None
+            raise ClosedPeriodError(
+                f"The accounting period of {entry.posting_date.isoformat()} is closed "
+                f"(books locked up to {lock.isoformat()}); the entry was not booked.",
+                next_open=lock + timedelta(days=1),
+            )
+        mapping = config.mapping
+        draft = to_transaction(
+            entry, config, vat_input=mapping.get("vat-input"), vat_output=mapping.get("vat-output")
+        )
+        try:
+            render_transaction(draft)
+        except RenderError as error:
+            raise EntryRejected(f"The entry cannot be written to the ledger: {error}") from error
 
     def post(self, entry: Entry, attachments: Sequence[Attachment]) -> PostedEntry:
         """Book ``entry`` once, with its receipts; an existing booking is returned as is.

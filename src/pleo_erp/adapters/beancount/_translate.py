@@ -205,14 +205,27 @@ def _vat_account(config: LedgerConfig, code: str, *, output: bool, fallback: str
 def _implicit_vat(
     config: LedgerConfig, line: EntryLine, vat_input: str | None, vat_output: str | None
 ) -> Iterator[tuple[str, Decimal, Meta]]:
-    """VAT the ledger splits out itself when the entry left it inside the expense line."""
-    if line.role != "expense" or line.tax_code is None or line.tax_amount <= 0:
+    """VAT the ledger splits out itself when the entry left it inside the expense line.
+
+    Reverse charge (``vat_treatment == "reverse_charge"``): the expense stays the full line
+    amount; input VAT on the line's side and output VAT on the other, both
+    ``reverse_charge_tax`` (they cancel, the transaction stays balanced).
+    """
+    if line.role != "expense" or line.tax_code is None:
+        return
+    code_meta: Meta = (("pleo-tax-code", line.tax_code),)
+    if line.reverse_charge and line.reverse_charge_tax > 0:
+        ingoing = _vat_account(config, line.tax_code, output=False, fallback=vat_input)
+        outgoing = _vat_account(config, line.tax_code, output=True, fallback=vat_output)
+        yield ingoing, _signed(line, line.reverse_charge_tax), code_meta
+        yield outgoing, -_signed(line, line.reverse_charge_tax), code_meta
+        return
+    if line.tax_amount <= 0:
         return
     if not line.tax_included:
         return  # tax on top of the line is informative only; the entry balances without it
     tax = config.tax_codes[line.tax_code]
-    code_meta: Meta = (("pleo-tax-code", line.tax_code),)
-    if tax.type == "reverse":
+    if tax.type == "reverse":  # entries built by hand in the older shape
         ingoing = _vat_account(config, line.tax_code, output=False, fallback=vat_input)
         outgoing = _vat_account(config, line.tax_code, output=True, fallback=vat_output)
         yield ingoing, _signed(line, line.tax_amount), code_meta
@@ -241,7 +254,11 @@ def _postings(
             meta.append(("pleo-line-id", str(line.source_line_id)))
         amount = _signed(line, line.debit or line.credit)
         vat = list(_implicit_vat(config, line, vat_input, vat_output))
-        if vat and config.tax_codes[line.tax_code or ""].type != "reverse":
+        if (
+            vat
+            and not line.reverse_charge
+            and config.tax_codes[line.tax_code or ""].type != "reverse"
+        ):
             amount -= vat[0][1]  # inclusive: the expense is the gross minus its VAT
         if amount:
             postings.append(PostingDraft(account.name, amount, line.currency, tuple(meta)))
@@ -330,6 +347,12 @@ def _kind_meta_and_links(entry: Entry) -> tuple[list[tuple[str, str]], list[str]
         if entry.invoice_number:
             meta.append(("pleo-invoice-number", entry.invoice_number))
             links.append(invoice_link(vendor_key, entry.invoice_number))
+        paid = entry.supplier_amount
+        if paid is not None and paid.currency != entry.currency:
+            # Kept for the realised FX difference; the postings stay in the wallet currency.
+            meta.append(("pleo-supplier-amount", _money_text(paid.value, paid.currency)))
+            if entry.exchange_rate is not None:
+                meta.append(("pleo-exchange-rate", f"{entry.exchange_rate:f}"))
     elif isinstance(entry, CreditNote):
         supplier = entry.supplier_amount
         meta.append(("pleo-supplier-amount", _money_text(supplier.value, supplier.currency)))

@@ -11,6 +11,11 @@ Every check builds fresh adapters holding the sandbox demo's chart (:class:`Adap
 and, where Pleo is involved, a fresh :class:`~pleo_erp.testing.PleoSandbox` with the demo
 company. Property checks are hypothesis-driven and bounded (``max_examples``, no deadline).
 See ``docs/conformance.md`` for what each check proves.
+
+The chart an adapter is set up with (``AdapterSetup.chart``) is a :class:`DemoChart`; it and
+its parts (:class:`DemoAccount`, :class:`DemoTaxCode`, :class:`DemoDimension`,
+:class:`DemoDimensionValue`, :class:`DemoVendor`, :class:`DemoAccountsMapping`) are exported
+here so an adapter's test code can type its factories with public names.
 """
 
 from pleo_erp.testing.conformance._recording import RecordingTarget, SimulatedCrash
@@ -32,6 +37,15 @@ from pleo_erp.testing.conformance._types import (
     ReopenHook,
     SourcesFactory,
 )
+from pleo_erp.testing.sandbox.demo import (
+    DemoAccount,
+    DemoAccountsMapping,
+    DemoChart,
+    DemoDimension,
+    DemoDimensionValue,
+    DemoTaxCode,
+    DemoVendor,
+)
 
 __all__ = [
     "CHECKS",
@@ -44,6 +58,13 @@ __all__ = [
     "ConformanceReport",
     "ConformanceSkipped",
     "ConformanceSuite",
+    "DemoAccount",
+    "DemoAccountsMapping",
+    "DemoChart",
+    "DemoDimension",
+    "DemoDimensionValue",
+    "DemoTaxCode",
+    "DemoVendor",
     "LedgerEntry",
     "LedgerPosting",
     "LedgerReader",

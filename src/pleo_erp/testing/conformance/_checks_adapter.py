@@ -120,9 +120,9 @@ def check_protocol(subject: Subject) -> None:
         adapter = space.adapter(setup)
         _capabilities(adapter)
         mapping = _mapping(adapter)
-        if mapping.wallet_for(setup.currency) is None:
+        if mapping.wallet_account(setup.currency) is None:
             raise ConformanceFailure(
-                "accounts_mapping() has no wallet account for the wallet currency "
+                "accounts_mapping() has no wallet account kept in the wallet currency "
                 f"{setup.currency}; the chart maps it to {setup.chart.mapping.wallet}"
             )
         unknown = uuid.uuid4()
@@ -294,6 +294,9 @@ def check_failure_mapping(subject: Subject) -> None:
     ``failure_type`` names the problem and that does not stop the whole job. Anything else
     (``KeyError``, ``ValueError`` …) would reach Pleo as ``unexpected_failure``.
     """
+    subject.note_without_dimensions("unknown and inactive tag cases")
+    if not subject.closed_periods:
+        subject.note("closed-period cases skipped: no accounting periods (closed_periods=False)")
     with subject.workspace() as space:
         setup = space.setup()
         adapter = space.adapter(setup)

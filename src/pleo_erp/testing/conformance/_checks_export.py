@@ -167,11 +167,16 @@ def _verify_find_posted(
 def _start(
     space: Workspace, world: DemoWorld, subject: Subject, *, policy: str = "fail"
 ) -> tuple[AdapterSetup, ExportTarget, Capabilities, dict[str, str], dict[str, ItemExpectation]]:
+    subject.note_without_dimensions("refusing the demo's unknown tag (the item is exported)")
     setup = space.setup(company_id=world.company_id)
     adapter = space.adapter(setup)
     caps = adapter.capabilities()
     jobs, items = expected_outcomes(
-        world.demo, caps, closed_periods=subject.closed_periods, closed_period_policy=policy
+        world.demo,
+        caps,
+        closed_periods=subject.closed_periods,
+        closed_period_policy=policy,
+        dimensions=subject.uses_dimensions,
     )
     return setup, adapter, caps, jobs, items
 

@@ -26,37 +26,42 @@ def _selection(chart: DemoChart) -> list[str]:
     return sorted(d.code for d in chart.dimensions if d.active)[:MAX_SELECTED]
 
 
-def _kinds(sources: Any) -> list[str]:
+def _kinds(sources: Any, *, dimensions: bool) -> list[str]:
     kinds = []
     if isinstance(sources, TaxCodeSource):
         kinds.append("tax_codes")
     if isinstance(sources, AccountSource):
         kinds.append("accounts")
-    if isinstance(sources, DimensionSource):
+    if dimensions and isinstance(sources, DimensionSource):
         kinds.append("tags")
     return kinds
 
 
-def _sources(space: Workspace, world: DemoWorld, chart: DemoChart) -> tuple[Any, list[str]]:
+def _sources(
+    space: Workspace, world: DemoWorld, chart: DemoChart, *, dimensions: bool
+) -> tuple[Any, list[str]]:
     sources = space.sources(space.setup(chart=chart, company_id=world.company_id))
-    kinds = _kinds(sources) if sources is not None else []
+    kinds = _kinds(sources, dimensions=dimensions) if sources is not None else []
     if not kinds:
+        tags = "" if dimensions else " (the tags sync is off: dimensions=False)"
         raise ConformanceSkipped(
-            "the adapter implements none of DimensionSource, AccountSource, TaxCodeSource "
-            "and make_sources gave nothing: the sync checks need a source"
+            "the adapter implements none of AccountSource, TaxCodeSource, DimensionSource"
+            f"{tags} and make_sources gave nothing: the sync checks need a source"
         )
     return sources, kinds
 
 
-def _sync(world: DemoWorld, sources: Any, chart: DemoChart, *, force: bool) -> list[SyncReport]:
-    """Tax codes, then accounts (their references resolve), then tags."""
+def _sync(
+    world: DemoWorld, sources: Any, chart: DemoChart, kinds: list[str], *, force: bool
+) -> list[SyncReport]:
+    """Tax codes, then accounts (their references resolve), then tags (of ``kinds``)."""
     reports = []
     cid = world.company_id
     if isinstance(sources, TaxCodeSource):
         reports.append(sync_tax_codes(world.client, sources, company_id=cid, force=force))
     if isinstance(sources, AccountSource):
         reports.append(sync_accounts(world.client, sources, company_id=cid, force=force))
-    if isinstance(sources, DimensionSource):
+    if "tags" in kinds:
         reports.append(
             sync_tags(
                 world.client, sources, company_id=cid, selection=_selection(chart), force=force
@@ -162,9 +167,11 @@ def _pleo_ids(world: DemoWorld) -> set[str]:
     return ids
 
 
-def _check_quiet_rerun(world: DemoWorld, sources: Any, chart: DemoChart, label: str) -> None:
+def _check_quiet_rerun(
+    world: DemoWorld, sources: Any, chart: DemoChart, kinds: list[str], label: str
+) -> None:
     world.sandbox.clear_requests()
-    reports = _sync(world, sources, chart, force=False)
+    reports = _sync(world, sources, chart, kinds, force=False)
     writes = world.write_requests()
     if writes or any(r.write_requests for r in reports):
         plans = "; ".join(r.plan.summary() for r in reports)
@@ -176,26 +183,31 @@ def _check_quiet_rerun(world: DemoWorld, sources: Any, chart: DemoChart, label: 
 
 def check_sync_idempotent(subject: Subject) -> None:
     """Syncing the demo chart makes Pleo match it; syncing again writes nothing (rule 20)."""
+    chart, dimensions = subject.chart, subject.uses_dimensions
+    subject.note_without_dimensions("tags sync")
     with subject.workspace() as space, DemoWorld() as world:
-        sources, kinds = _sources(space, world, DEMO_CHART)
-        _sync(world, sources, DEMO_CHART, force=False)
-        _check_converged(world, DEMO_CHART, kinds)
-        _check_quiet_rerun(world, sources, DEMO_CHART, "first sync")
+        sources, kinds = _sources(space, world, chart, dimensions=dimensions)
+        _sync(world, sources, chart, kinds, force=False)
+        _check_converged(world, chart, kinds)
+        _check_quiet_rerun(world, sources, chart, kinds, "first sync")
 
 
 def check_sync_converges(subject: Subject) -> None:
     """After random edits in the AS, one sync makes Pleo match again; nothing is deleted."""
 
+    start, dimensions = subject.chart, subject.uses_dimensions
+    subject.note_without_dimensions("tags sync")
+
     @given(edited=chart_edits(DEMO_CHART))
     def converges(edited: tuple[DemoChart, list[str]]) -> None:
-        chart, edits = edited
+        chart, edits = subject.adapt_chart(edited[0]), edited[1]
         label = f"after edits [{describe_edits(edits)}]"
         with subject.workspace() as space, DemoWorld() as world:
-            before, kinds = _sources(space, world, DEMO_CHART)
-            _sync(world, before, DEMO_CHART, force=False)
+            before, kinds = _sources(space, world, start, dimensions=dimensions)
+            _sync(world, before, start, kinds, force=False)
             ids = _pleo_ids(world)
-            after, _ = _sources(space, world, chart)
-            _sync(world, after, chart, force=True)
+            after, _ = _sources(space, world, chart, dimensions=dimensions)
+            _sync(world, after, chart, kinds, force=True)
             try:
                 _check_converged(world, chart, kinds)
             except ConformanceFailure as failure:
@@ -203,6 +215,6 @@ def check_sync_converges(subject: Subject) -> None:
             gone = ids - _pleo_ids(world)
             if gone:
                 raise ConformanceFailure(f"{label}: Pleo objects were deleted: {sorted(gone)[:5]}")
-            _check_quiet_rerun(world, after, chart, label)
+            _check_quiet_rerun(world, after, chart, kinds, label)
 
     subject.property_test(converges)()

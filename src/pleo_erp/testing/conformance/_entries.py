@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from attrs import evolve
 from hypothesis import strategies as st
 
 from pleo_erp.accounting_system.export import (
@@ -17,10 +16,15 @@ from pleo_erp.accounting_system.export import (
     Capabilities,
     Entry,
     EntryDimension,
-    EntryLine,
     JournalEntry,
+    PostingMode,
 )
+from pleo_erp.client.serialization import structure
+from pleo_erp.domain.bookkeeping import BookkeepingMethod
+from pleo_erp.domain.config import ExportConfig
+from pleo_erp.domain.entries import EntryContext, build_entry
 from pleo_erp.domain.money import minor_to_major
+from pleo_erp.models import ExportItemV3
 from pleo_erp.testing.conformance._types import ConformanceFailure, LedgerEntry, LedgerPosting
 from pleo_erp.testing.sandbox.demo import DemoChart, DemoTaxCode
 
@@ -30,15 +34,19 @@ __all__ = [
     "check_conserved",
     "check_ledger_matches",
     "entries_by_id",
+    "entry_currencies",
     "first_open_date",
     "journal_entries",
     "simple_entry",
 ]
 
-#: Currencies the generated entries use: the wallet's, two other 2-decimal ones, and JPY
-#: (no minor unit) so that an adapter dividing by 100 for every currency is caught.
+#: Currencies the generated entries may use: the demo wallet's, two other 2-decimal ones, and
+#: JPY (no minor unit) so that an adapter dividing by 100 for every currency is caught. An entry
+#: is only drawn in a currency the AS's accounts mapping has a wallet account *in that currency*
+#: for (:meth:`AccountsMapping.wallet_account`), exactly as the exporter resolves it.
 ENTRY_CURRENCIES: tuple[str, ...] = ("DKK", "EUR", "SEK", "JPY")
 
+_COMPANY = "00000000-0000-4000-8000-00000000c0de"  # only shapes the item; never sent anywhere
 _MAX_LINE = 10**10  # 100 million major units: well past float's exact range of cents sums
 
 
@@ -49,12 +57,24 @@ def first_open_date(chart: DemoChart) -> date:
     return chart.closed_until + timedelta(days=1)
 
 
-def _wallet(mapping: AccountsMapping, chart: DemoChart, currency: str) -> str:
-    return (
-        mapping.wallet_for(currency)
-        or chart.mapping.wallet_by_currency.get(currency)
-        or chart.mapping.wallet
+def entry_currencies(mapping: AccountsMapping, chart: DemoChart) -> tuple[str, ...]:
+    """The :data:`ENTRY_CURRENCIES` the AS keeps a wallet account in (never borrowed)."""
+    merged = _effective_mapping(mapping, chart)
+    return tuple(c for c in ENTRY_CURRENCIES if merged.wallet_account(c))
+
+
+def _effective_mapping(mapping: AccountsMapping, chart: DemoChart) -> AccountsMapping:
+    """The AS's mapping, with the chart's accounts where the AS names none."""
+    demo = chart.mapping
+    from_chart = AccountsMapping(
+        wallet=demo.wallet,
+        wallet_by_currency=demo.wallet_by_currency,
+        out_of_pocket=demo.out_of_pocket,
+        balancing=demo.balancing,
+        external_reimbursement=demo.external_reimbursement,
+        accounts_payable=demo.accounts_payable,
     )
+    return from_chart.merged(mapping)
 
 
 def _vat_split(gross: int, tax: DemoTaxCode | None) -> int:
@@ -68,10 +88,6 @@ def _vat_split(gross: int, tax: DemoTaxCode | None) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _pleo_tax_type(tax: DemoTaxCode) -> str:
-    return "inclusive" if tax.type == "exempt" else tax.type
-
-
 def _safe_text(max_size: int) -> st.SearchStrategy[str]:
     # Any printable text, quotes and backslashes included: the AS must store it safely.
     return st.text(
@@ -83,14 +99,20 @@ def _limit(text: str, limit: int | None) -> str:
     return text if limit is None else text[:limit]
 
 
+def _money(value: int, currency: str) -> dict[str, Any]:
+    return {"currency": currency, "value": value}
+
+
+def _amount(value: int, currency: str) -> dict[str, Any]:
+    return {
+        "inWalletCurrency": _money(value, currency),
+        "inSupplierCurrency": _money(value, currency),
+    }
+
+
 @st.composite
-def _expense_line_postings(
-    draw: st.DrawFn,
-    chart: DemoChart,
-    mapping: AccountsMapping,
-    explicit_vat: bool,
-    currency: str,
-) -> list[EntryLine]:
+def _pleo_line(draw: st.DrawFn, chart: DemoChart, currency: str) -> dict[str, Any]:
+    """One ``accountingEntryLines[]`` object as Pleo sends it (in the wallet currency)."""
     accounts = [a for a in chart.accounts if a.active and a.kind == "expense"]
     account = draw(st.sampled_from(accounts))
     taxes = {t.code: t for t in chart.tax_codes if t.active}
@@ -101,48 +123,79 @@ def _expense_line_postings(
         tax_code = draw(st.sampled_from(choices))
     tax = taxes.get(tax_code) if tax_code is not None else None
     gross = draw(st.integers(min_value=1, max_value=_MAX_LINE))
-    vat = _vat_split(gross, tax)
-    dims: list[EntryDimension] = []
+    tags: list[dict[str, Any]] = []
     for dimension in chart.dimensions:
         values = [v for v in dimension.values if v.active]
         if dimension.active and values and draw(st.booleans()):
             value = draw(st.sampled_from(values))
-            dims.append(EntryDimension(dimension.code, value.code))
-    common: dict[str, Any] = {"currency": currency, "dimensions": tuple(dims)}
-    if tax is None or vat == 0 or not explicit_vat:
-        implicit = 0 if tax is None or tax.type == "reverse" else vat
-        return [
-            EntryLine(
-                account=account.code,
-                debit=gross,
-                role="expense",
-                tax_code=tax.code if tax else None,
-                tax_amount=implicit,
-                **common,
-            )
-        ]
-    vat_in = tax.ingoing_tax_account or mapping.vat_input or "7800"
-    if tax.type == "reverse":
-        vat_out = tax.outgoing_tax_account or mapping.vat_output or vat_in
-        return [
-            EntryLine(
-                account=account.code, debit=gross, role="expense", tax_code=tax.code, **common
-            ),
-            EntryLine(account=vat_in, debit=vat, role="tax", tax_code=tax.code, currency=currency),
-            EntryLine(
-                account=vat_out, credit=vat, role="tax", tax_code=tax.code, currency=currency
-            ),
-        ]
-    return [
-        EntryLine(
-            account=account.code, debit=gross - vat, role="expense", tax_code=tax.code, **common
-        ),
-        EntryLine(account=vat_in, debit=vat, role="tax", tax_code=tax.code, currency=currency),
-    ]
+            tags.append({"id": str(uuid.uuid4()), "groupCode": dimension.code, "code": value.code})
+    line: dict[str, Any] = {
+        "accountingEntryLineId": str(uuid.uuid4()),
+        "lineAmount": _amount(gross, currency),
+        "netAmount": _amount(gross, currency),
+        "account": {"id": str(uuid.uuid4()), "name": account.name, "code": account.code},
+        "tags": tags,
+        "tax": None,
+    }
+    if tax is not None:
+        line["tax"] = {
+            "amount": _amount(_vat_split(gross, tax), currency),
+            "id": str(uuid.uuid4()),
+            "rate": str(tax.rate),
+            "type": tax.pleo_type,
+            "code": tax.code,
+            "ingoingTaxAccount": tax.ingoing_tax_account,
+            "outgoingTaxAccount": tax.outgoing_tax_account,
+        }
+    return line
 
 
-def _flip(line: EntryLine) -> EntryLine:
-    return evolve(line, debit=line.credit, credit=line.debit)
+def _exporter_context(
+    chart: DemoChart,
+    mapping: AccountsMapping,
+    capabilities: Capabilities,
+    posting_mode: PostingMode,
+) -> EntryContext:
+    """The context the exporter would build for this AS (same config defaults)."""
+    return EntryContext.create(
+        ExportConfig(posting_mode=posting_mode, accounts=mapping),
+        capabilities,
+        _effective_mapping(AccountsMapping(), chart),
+        {t.code: (t.ingoing_tax_account, t.outgoing_tax_account) for t in chart.tax_codes},
+    )
+
+
+def _item(
+    *,
+    item_type: str,
+    currency: str,
+    lines: list[dict[str, Any]],
+    total: int,
+    posting_date: date,
+    reference: str,
+    note: str,
+    contra: str,
+) -> ExportItemV3:
+    data: dict[str, Any] = {
+        "_links": {"web": {"exportItem": "https://app.pleo.io/export"}},
+        "accountingEntryId": str(uuid.uuid4()),
+        "accountingEntryLines": lines,
+        "additionalInformation": {"reconciliationId": reference},
+        "amount": _amount(total, currency),
+        "companyId": _COMPANY,
+        "date": f"{posting_date.isoformat()}T12:00:00+00:00",
+        "type": item_type,
+        "bookkeeping": {"method": "journal"},
+        "contraAccount": {"id": str(uuid.uuid4()), "name": f"Pleo {currency}", "code": contra},
+        "note": note,
+    }
+    return structure(data, ExportItemV3)
+
+
+def _build(item: ExportItemV3, ctx: EntryContext) -> JournalEntry:
+    entry = build_entry(item, BookkeepingMethod.JOURNAL, ctx)
+    assert isinstance(entry, JournalEntry)
+    return entry
 
 
 @st.composite
@@ -152,49 +205,46 @@ def journal_entries(
     mapping: AccountsMapping,
     capabilities: Capabilities,
 ) -> JournalEntry:
-    """A valid, balanced journal entry the chart's AS must accept.
+    """A valid, balanced journal entry the chart's AS must accept, built by the exporter.
 
-    One to four categorised lines (tax codes, VAT lines per ``capabilities.explicit_vat``,
-    dimensions), the wallet as counter account, amounts up to 10^10 minor units, any of
-    :data:`ENTRY_CURRENCIES`, an open posting date, and free text with quotes, backslashes
-    and non-ASCII letters. Sometimes reversed (a refund: wallet debited).
+    A Pleo card purchase (or, reversed, a refund) with one to four categorised lines (tax
+    codes, dimensions), amounts up to 10^10 minor units, an open posting date and free text
+    with quotes, backslashes and non-ASCII letters, turned into an entry by the exporter's own
+    :func:`~pleo_erp.domain.entries.build_entry` with the AS's capabilities (VAT explicit or
+    by tax code, reverse charge included). The entry is in one currency — one the AS keeps a
+    wallet account in (:func:`entry_currencies`) — like every entry the exporter sends.
     """
-    currency = draw(st.sampled_from(ENTRY_CURRENCIES))
-    lines: list[EntryLine] = []
-    for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        lines.extend(
-            draw(_expense_line_postings(chart, mapping, capabilities.explicit_vat, currency))
-        )
-    total = sum(line.debit for line in lines) - sum(line.credit for line in lines)
-    lines.append(
-        EntryLine(
-            account=_wallet(mapping, chart, currency),
-            credit=total,
-            currency=currency,
-            role="counter",
-        )
-    )
-    if draw(st.booleans()):
-        lines = [_flip(line) for line in lines]
+    currency = draw(st.sampled_from(entry_currencies(mapping, chart)))
+    lines = [
+        draw(_pleo_line(chart, currency))
+        for _ in range(draw(st.integers(min_value=1, max_value=4)))
+    ]
+    total = sum(line["lineAmount"]["inWalletCurrency"]["value"] for line in lines)
     start = first_open_date(chart)
     posting = start + timedelta(days=draw(st.integers(min_value=0, max_value=450)))
-    description = _limit(draw(_safe_text(80)), capabilities.description_max_length)
+    note = draw(_safe_text(80))
     reference = _limit(
         f"PLEO-{draw(st.integers(min_value=1, max_value=10**8)):08d}",
         capabilities.reference_max_length,
     )
-    return JournalEntry(
-        # Fresh per example (not drawn): the examples accumulate in one AS.
-        accounting_entry_id=uuid.uuid4(),
-        posting_date=posting,
-        currency=currency,
-        lines=lines,
-        description=description,
-        reference=reference,
-        posting_mode=draw(st.sampled_from(["draft", "final"]))
-        if capabilities.supports_drafts
-        else "final",
-        item_type="card_purchase",
+    mode: PostingMode = (
+        draw(st.sampled_from(["draft", "final"])) if capabilities.supports_drafts else "final"
+    )
+    ctx = _exporter_context(chart, mapping, capabilities, mode)
+    wallet = _effective_mapping(mapping, chart).wallet_account(currency)
+    assert wallet is not None  # entry_currencies only offers currencies with a wallet
+    return _build(
+        _item(
+            item_type="refund" if draw(st.booleans()) else "card_purchase",
+            currency=currency,
+            lines=lines,
+            total=total,
+            posting_date=posting,
+            reference=reference,
+            note=note,
+            contra=wallet,
+        ),
+        ctx,
     )
 
 
@@ -210,32 +260,50 @@ def simple_entry(
     currency: str = "DKK",
     description: str = "Conformance kit entry",
 ) -> JournalEntry:
-    """A one-line expense against the wallet, for targeted checks (rejections, receipts)."""
+    """A one-line card purchase against the wallet, for targeted checks (rejections, receipts).
+
+    Built by the exporter's :func:`~pleo_erp.domain.entries.build_entry` from a Pleo item, so
+    deliberately faulty references (an unknown account, tax code or tag) reach the AS exactly
+    as an export would send them. A tax code not in the chart is sent as a 0 % code.
+    """
     expense = account or next(a.code for a in chart.accounts if a.active and a.kind == "expense")
-    return JournalEntry(
-        accounting_entry_id=uuid.uuid4(),
-        posting_date=posting_date or first_open_date(chart) + timedelta(days=30),
-        currency=currency,
-        lines=[
-            EntryLine(
-                account=expense,
-                debit=amount,
-                currency=currency,
-                role="expense",
-                tax_code=tax_code,
-                dimensions=tuple(dimensions),
-            ),
-            EntryLine(
-                account=_wallet(mapping, chart, currency),
-                credit=amount,
-                currency=currency,
-                role="counter",
-            ),
+    merged = _effective_mapping(mapping, chart)
+    wallet = merged.wallet_account(currency)
+    if wallet is None:
+        raise ValueError(f"the accounts mapping has no {currency} wallet account")
+    known = {t.code: t for t in chart.tax_codes}
+    line: dict[str, Any] = {
+        "accountingEntryLineId": str(uuid.uuid4()),
+        "lineAmount": _amount(amount, currency),
+        "netAmount": _amount(amount, currency),
+        "account": {"id": str(uuid.uuid4()), "name": f"Account {expense}", "code": expense},
+        "tags": [
+            {"id": str(uuid.uuid4()), "groupCode": d.dimension, "code": d.value} for d in dimensions
         ],
-        description=description,
-        reference="PLEO-CONFORMANCE",
+        "tax": None,
+    }
+    if tax_code is not None:
+        # No VAT amount: the line carries the code alone (a rejection test, not a VAT test).
+        tax = known.get(tax_code)
+        line["tax"] = {
+            "amount": _amount(0, currency),
+            "id": str(uuid.uuid4()),
+            "rate": "0",
+            "type": tax.pleo_type if tax is not None and tax.type != "reverse" else "inclusive",
+            "code": tax_code,
+        }
+    item = _item(
         item_type="card_purchase",
+        currency=currency,
+        lines=[line],
+        total=amount,
+        posting_date=posting_date or first_open_date(chart) + timedelta(days=30),
+        reference="PLEO-CONFORMANCE",
+        note=description,
+        contra=wallet,
     )
+    ctx = _exporter_context(chart, mapping, Capabilities(), "draft")
+    return _build(item, ctx)
 
 
 # --------------------------------------------------------------------------- ledger checks
@@ -293,14 +361,17 @@ def check_conserved(sent: Entry, stored: LedgerEntry) -> None:
 
     Turnover = Σ of the positive per-account nets; it does not change when the AS merges
     lines on one account or splits a line's VAT to a tax account, but any lost, rounded or
-    float-converted amount changes it.
+    float-converted amount changes it. Reverse-charge lines (``reverse_charge_tax``) may be
+    stored with their two self-assessed VAT legs (input and output VAT, which cancel) or
+    without them (an AS that derives them from the tax code in its VAT report): both are right.
     """
-    expected = {
-        currency: minor_to_major(value, currency)
-        for currency, value in _turnover_minor(
-            (line.account, line.amount, line.currency) for line in sent.lines
-        ).items()
-    }
+    turnover = _turnover_minor((line.account, line.amount, line.currency) for line in sent.lines)
+    expected = {c: minor_to_major(v, c) for c, v in turnover.items()}
+    self_assessed: Counter[str] = Counter()
+    for line in sent.lines:
+        if line.reverse_charge:
+            self_assessed[line.currency] += line.reverse_charge_tax
+    with_legs = {c: minor_to_major(v + self_assessed[c], c) for c, v in turnover.items()}
     nets: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for posting in stored.postings:
         nets[(posting.account, posting.currency)] += posting.amount
@@ -308,7 +379,7 @@ def check_conserved(sent: Entry, stored: LedgerEntry) -> None:
     for (_, currency), net in nets.items():
         if net > 0:
             actual[currency] += net
-    if dict(actual) != expected:
+    if dict(actual) not in (expected, with_legs):
         raise ConformanceFailure(
             f"entry {stored.external_id} ({sent.accounting_entry_id}) was stored with other "
             f"amounts than posted: expected turnover {expected}, the AS holds {dict(actual)}; "

@@ -21,17 +21,27 @@ from pleo_erp.testing.conformance._types import (
 __all__ = ["run_check", "run_conformance"]
 
 
+#: Longest note (hypothesis's falsifying example) kept in a result's detail.
+MAX_NOTE_CHARS = 400
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _detail(error: BaseException) -> str:
+    """The reason on the first line; hypothesis's example (``__notes__``) after it, shortened."""
     text = str(error) or type(error).__name__
     notes = getattr(error, "__notes__", None)  # hypothesis puts the failing example here
     if notes:
-        text += "\n" + "\n".join(str(note) for note in notes)
+        text += "\n" + "\n".join(_shorten(str(note), MAX_NOTE_CHARS) for note in notes)
     return text
 
 
 def run_check(check: Check, subject: Subject) -> CheckResult:
     """Run one check and classify how it ended (never raises for the adapter's faults)."""
     started = time.perf_counter()
+    subject.take_notes()  # notes belong to the check that records them
     try:
         check.run(subject)
     except ConformanceSkipped as skip:
@@ -44,7 +54,7 @@ def run_check(check: Check, subject: Subject) -> CheckResult:
             traceback.format_exception(type(error), error, error.__traceback__, limit=-6)
         )
     else:
-        status, detail = "passed", ""
+        status, detail = "passed", "; ".join(subject.take_notes())
     return CheckResult(
         name=check.name,
         title=check.title,
@@ -64,6 +74,7 @@ def run_conformance(
     max_examples: int = 5,
     seed: int | None = 0,
     closed_periods: bool = True,
+    dimensions: bool | None = None,
     shrink: bool = False,
     progress: Callable[[CheckResult], None] | None = None,
 ) -> ConformanceReport:
@@ -82,6 +93,11 @@ def run_conformance(
         max_examples: hypothesis examples per property check.
         seed: hypothesis seed for reproducible runs (``None``: random).
         closed_periods: whether the AS enforces the chart's lock date.
+        dimensions: whether the AS has accounting dimensions. ``False``: adapters get the
+            demo chart without dimensions and must ignore ``EntryLine.dimensions``; the
+            dimension cases of ``failure_mapping`` and the tags sync are skipped. ``None``
+            (default): on when the adapter (or ``make_sources``) implements
+            ``DimensionSource``.
         shrink: shrink failing hypothesis examples (slower).
         progress: called with each :class:`CheckResult` as it is done.
 
@@ -97,6 +113,7 @@ def run_conformance(
         seed=seed,
         closed_periods=closed_periods,
         shrink=shrink,
+        dimensions=dimensions,
     )
     selected = CHECKS if checks is None else tuple(check_named(name) for name in checks)
     results = []

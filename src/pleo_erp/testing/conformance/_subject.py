@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+import attrs
+from attrs import evolve
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 
@@ -24,17 +26,44 @@ from pleo_erp.testing.conformance._types import (
     ReopenHook,
     SourcesFactory,
 )
-from pleo_erp.testing.sandbox.demo import DemoChart, build_demo
+from pleo_erp.testing.sandbox.demo import DemoAccount, DemoChart, build_demo
 
 __all__ = ["Subject", "Workspace"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-#: The demo company's id and chart (the chart does not depend on the seed).
+#: Wallet accounts the kit adds to the demo chart so that every currency of
+#: ``ENTRY_CURRENCIES`` has a wallet account kept in that currency (the exporter never books a
+#: wallet on another currency's account); JPY keeps the zero-decimal case covered.
+KIT_WALLETS: dict[str, tuple[str, str]] = {
+    "SEK": ("5812", "Pleo Wallet SEK"),
+    "JPY": ("5813", "Pleo Wallet JPY"),
+}
+
+
+def _with_kit_wallets(chart: DemoChart) -> DemoChart:
+    """``chart`` with a wallet account per kit currency it lacks (see :data:`KIT_WALLETS`)."""
+    by_currency = dict(chart.mapping.wallet_by_currency)
+    accounts = list(chart.accounts)
+    codes = {a.code for a in accounts}
+    for currency, (code, name) in KIT_WALLETS.items():
+        if currency in by_currency or code in codes:
+            continue
+        accounts.append(DemoAccount(f"ext-{code}", code, name, "asset"))
+        by_currency[currency] = code
+    fields = attrs.asdict(chart.mapping, recurse=False)
+    mapping = type(chart.mapping)(**{**fields, "wallet_by_currency": by_currency})
+    return evolve(chart, accounts=tuple(accounts), mapping=mapping)
+
+
+#: The demo company's id and chart (the chart does not depend on the seed), with the kit's
+#: per-currency wallets.
 _DEMO = build_demo(1)
-DEMO_CHART: DemoChart = _DEMO.chart
+DEMO_CHART: DemoChart = _with_kit_wallets(_DEMO.chart)
 DEMO_COMPANY_ID = UUID(_DEMO.company_id)
 DEMO_CURRENCY: str = _DEMO.currency
+#: The demo chart for a ledger without dimensions (``dimensions=False``).
+DEMO_CHART_WITHOUT_DIMENSIONS: DemoChart = evolve(DEMO_CHART, dimensions=())
 
 
 class Workspace:
@@ -49,12 +78,26 @@ class Workspace:
         self._dirs: list[Path] = []
         self._closables: list[Any] = []
 
-    def setup(self, chart: DemoChart | None = None, company_id: UUID | None = None) -> AdapterSetup:
-        """A new :class:`AdapterSetup` with an empty private directory."""
+    def setup(
+        self,
+        chart: DemoChart | None = None,
+        company_id: UUID | None = None,
+        *,
+        keep_dimensions: bool = False,
+    ) -> AdapterSetup:
+        """A new :class:`AdapterSetup` with an empty private directory.
+
+        ``chart`` defaults to the subject's chart (the demo's, without dimensions when the
+        subject has none); a given chart loses its dimensions likewise.
+        """
         workdir = Path(tempfile.mkdtemp(prefix="pleo-erp-conformance-"))
         self._dirs.append(workdir)
+        if not keep_dimensions:
+            chart = self._subject.chart if chart is None else self._subject.adapt_chart(chart)
+        elif chart is None:
+            chart = DEMO_CHART
         return AdapterSetup(
-            chart=chart if chart is not None else DEMO_CHART,
+            chart=chart,
             workdir=workdir,
             company_id=company_id if company_id is not None else DEMO_COMPANY_ID,
             currency=DEMO_CURRENCY,
@@ -128,6 +171,11 @@ class Subject:
         seed: fixes hypothesis's randomness (``None``: a new random run each time).
         closed_periods: the AS enforces the chart's lock date (``False`` skips period checks
             and expects the demo's closed-period item to be exported).
+        dimensions: the AS has accounting dimensions (department, project …). ``False``: the
+            adapter's chart has no dimensions, the adapter ignores ``EntryLine.dimensions``,
+            the dimension cases of ``failure_mapping`` and the tags sync are skipped, and the
+            demo's ``tag_unknown`` item is expected to be exported. ``None`` (default): on
+            when the adapter or the ``make_sources`` sources implement ``DimensionSource``.
         shrink: let hypothesis shrink a failing example (slower, smaller counterexample).
     """
 
@@ -142,6 +190,7 @@ class Subject:
         seed: int | None = 0,
         closed_periods: bool = True,
         shrink: bool = False,
+        dimensions: bool | None = None,
     ) -> None:
         if max_examples < 1:
             raise ValueError("max_examples must be >= 1")
@@ -153,6 +202,54 @@ class Subject:
         self.seed = seed
         self.closed_periods = closed_periods
         self.shrink = shrink
+        self.dimensions = dimensions
+        self._notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Record what a passing check left out and why (shown in its result's detail)."""
+        if text not in self._notes:
+            self._notes.append(text)
+
+    def take_notes(self) -> list[str]:
+        """The notes recorded since the last call (and forget them)."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def note_without_dimensions(self, what: str) -> None:
+        """Note that ``what`` was skipped because the AS has no dimensions."""
+        if not self.uses_dimensions:
+            self.note(f"{what} skipped: the AS has no dimensions (dimensions=False)")
+
+    @property
+    def uses_dimensions(self) -> bool:
+        """Whether the dimension checks run (``dimensions``, or detected once from the adapter).
+
+        Detection builds one adapter (and, if that is no ``DimensionSource``, the
+        ``make_sources`` sources) over the demo chart without dimensions and asks whether it
+        implements ``DimensionSource``; the answer is cached.
+        """
+        if self.dimensions is None:
+            with self.workspace() as space:
+                # The chart does not matter for the answer; without dimensions, an adapter
+                # that has none never sees any.
+                setup = space.setup(chart=DEMO_CHART_WITHOUT_DIMENSIONS, keep_dimensions=True)
+                found = isinstance(space.adapter(setup), DimensionSource)
+                if not found and self.make_sources is not None:
+                    sources = self.make_sources(setup)
+                    if sources is not None:
+                        space._track(sources)
+                    found = isinstance(sources, DimensionSource)
+                self.dimensions = found
+        return self.dimensions
+
+    @property
+    def chart(self) -> DemoChart:
+        """The chart every adapter is set up with: the demo's, minus dimensions if off."""
+        return DEMO_CHART if self.uses_dimensions else DEMO_CHART_WITHOUT_DIMENSIONS
+
+    def adapt_chart(self, chart: DemoChart) -> DemoChart:
+        """``chart`` as this subject's AS holds it (without dimensions when it has none)."""
+        return chart if self.uses_dimensions else evolve(chart, dimensions=())
 
     @contextlib.contextmanager
     def workspace(self) -> Iterator[Workspace]:

@@ -32,12 +32,15 @@ class ConformanceSuite:
 
     Class attributes tune the run: ``max_examples`` (hypothesis examples per property),
     ``seed`` (``None`` for a new random run each time), ``closed_periods`` (``False`` if the
-    AS has no accounting periods), ``shrink`` (shrink failing examples; slower).
+    AS has no accounting periods), ``dimensions`` (``False`` if the AS has no dimensions;
+    default ``None``: on when the adapter implements ``DimensionSource``), ``shrink`` (shrink
+    failing examples; slower).
     """
 
     max_examples: ClassVar[int] = 5
     seed: ClassVar[int | None] = 0
     closed_periods: ClassVar[bool] = True
+    dimensions: ClassVar[bool | None] = None
     shrink: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ vendor hooks
@@ -77,6 +80,7 @@ class ConformanceSuite:
             seed=self.seed,
             closed_periods=self.closed_periods,
             shrink=self.shrink,
+            dimensions=self.dimensions,
         )
 
     def run_conformance_check(self, name: str) -> None:

@@ -34,12 +34,15 @@ __all__ = [
 class AdapterSetup:
     """What the kit hands to ``make_adapter`` / ``make_sources`` for one fresh adapter.
 
-    ``chart`` is the accounting system's truth the adapter must represent: accounts (one
-    inactive), tax codes, dimensions and values, the accounts mapping (account *codes*),
-    vendors with their payable accounts, and the lock date ``closed_until`` (postings dated
-    on or before it are refused). The chart is the sandbox demo's, possibly edited by a
-    sync check. ``workdir`` is an empty private directory, removed after the check (a ledger
-    file, a local database …). ``company_id`` is the Pleo company being exported.
+    ``chart`` (a :class:`DemoChart`, exported by this package) is the accounting system's
+    truth the adapter must represent: accounts (one inactive), tax codes (only Pleo's types:
+    ``inclusive``, ``exclusive``, ``reverse``), dimensions and values (none when the kit runs
+    with ``dimensions=False``), the accounts mapping (account *codes*, with
+    ``AccountsMapping``'s field names), vendors with their payable accounts, and the lock date
+    ``closed_until`` (postings dated on or before it are refused). The chart is the sandbox
+    demo's, possibly edited by a sync check. ``workdir`` is an empty private directory,
+    removed after the check (a ledger file, a local database …). ``company_id`` is the Pleo
+    company being exported.
     """
 
     chart: DemoChart
@@ -114,7 +117,11 @@ CheckStatus = Literal["passed", "failed", "skipped", "error"]
 
 @define(frozen=True, slots=True, kw_only=True)
 class CheckResult:
-    """The outcome of one check in a :func:`run_conformance` run."""
+    """The outcome of one check in a :func:`run_conformance` run.
+
+    ``detail`` is the reason of a failure or skip (its first line), or, for a passed check,
+    what it left out and why (e.g. the tag cases of an AS without dimensions), else empty.
+    """
 
     name: str
     title: str
@@ -172,6 +179,8 @@ class ConformanceReport:
             lines.append(f"{result.status.upper():7} {result.name} ({result.duration:.2f}s)")
             if result.status != "passed" and result.detail:
                 lines.extend(f"        {line}" for line in result.detail.splitlines()[:12])
+            elif result.detail:  # what a passing check left out, and why
+                lines.append(f"        note: {result.detail.splitlines()[0]}")
         counts = {s: len(self.by_status(s)) for s in ("passed", "failed", "error", "skipped")}
         lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
         return "\n".join(lines)

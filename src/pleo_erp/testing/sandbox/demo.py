@@ -10,10 +10,11 @@ to exercise a zero-decimal currency.
 
 * **The accounting system's truth** (:class:`DemoChart`, plain attrs data): chart of accounts
   (one inactive account), tax codes (inclusive 25 %, EU reverse charge 25 %, non-EU reverse
-  charge for services and for goods, exempt 0 %, one inactive), dimensions Department,
-  Project, Cost Centre and the *inactive* dimension Region, the accounts mapping (wallet per
-  currency, out-of-pocket, contra/balancing, external reimbursement clearing, fallback AP, one
-  AP account per vendor), vendors, and a period lock date (:attr:`DemoChart.closed_until`).
+  charge for services and for goods, exempt 0 % — type ``inclusive`` at rate 0 —, one
+  inactive), dimensions Department, Project, Cost Centre and the *inactive* dimension Region,
+  the accounts mapping (wallet per currency, out-of-pocket, balancing (contra), external
+  reimbursement clearing, accounts payable (fallback), one AP account per vendor), vendors,
+  and a period lock date (:attr:`DemoChart.closed_until`).
   A ledger created from it accepts every valid export item.
 * **What Pleo holds** (spec-shaped JSON dicts, camelCase exactly as the OpenAPI specs):
   a few chart-of-accounts entries, tax codes and tag groups with tags, chosen so the first
@@ -85,6 +86,7 @@ from __future__ import annotations
 
 import gc
 import random
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -92,6 +94,8 @@ from typing import Any, Final, Literal
 
 from attrs import define, field
 
+from pleo_erp.accounting_system.export import AccountsMapping
+from pleo_erp.accounting_system.sources import LedgerTaxType, parse_tax_type
 from pleo_erp.testing.sandbox.files import make_jpeg, make_pdf, make_png
 
 __all__ = [
@@ -116,6 +120,7 @@ __all__ = [
 
 JSON = dict[str, Any]
 AccountKind = Literal["expense", "income", "asset", "liability"]
+#: What :class:`DemoTaxCode` accepts: Pleo's types, plus the deprecated ``exempt``.
 TaxKind = Literal["inclusive", "exclusive", "reverse", "exempt"]
 
 #: The demo's "now": every job was created shortly before it (all within Pleo's one-hour
@@ -147,26 +152,42 @@ class DemoAccount:
     tax_code_external_id: str | None = None
 
 
+def _chart_tax_type(value: TaxKind) -> LedgerTaxType:
+    """A chart tax type; the old AS notion ``exempt`` becomes Pleo's ``inclusive`` (rate 0)."""
+    if value == "exempt":
+        warnings.warn(
+            "DemoTaxCode type 'exempt' is deprecated: Pleo has no such type; use "
+            "type='inclusive' with rate=Decimal('0')",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return "inclusive"
+    return parse_tax_type(value)
+
+
 @define(frozen=True)
 class DemoTaxCode:
     """A tax code in the accounting system. ``code`` is also its external id.
 
-    ``type`` ``exempt`` is an AS notion; Pleo knows it as ``inclusive`` with rate 0
-    (see :attr:`pleo_type`).
+    ``type`` is one of the types Pleo allows (:data:`~pleo_erp.accounting_system.LedgerTaxType`:
+    ``inclusive``, ``exclusive``, ``reverse``), so ``LedgerTaxCode(type=tax.type, …)`` is
+    always valid; an exempt code is ``inclusive`` with rate 0 (the chart's ``E0``). The old
+    value ``exempt`` is still accepted (deprecated) and stored as ``inclusive``. ``rate`` is
+    a fraction (25 % → ``Decimal("0.25")``).
     """
 
     code: str
     name: str
     rate: Decimal
-    type: TaxKind
+    type: LedgerTaxType = field(converter=_chart_tax_type)
     active: bool = True
     ingoing_tax_account: str | None = None
     outgoing_tax_account: str | None = None
 
     @property
     def pleo_type(self) -> str:
-        """The ``TaxCodeTypeModel`` value Pleo uses for this code."""
-        return "inclusive" if self.type == "exempt" else self.type
+        """The ``TaxCodeTypeModel`` value Pleo uses for this code (the same as ``type``)."""
+        return self.type
 
 
 @define(frozen=True)
@@ -203,17 +224,72 @@ class DemoVendor:
     active: bool = True
 
 
-@define(frozen=True)
+_MAPPING_ALIASES: Final = {"contra": "balancing", "fallback_ap": "accounts_payable"}
+
+
+@define(frozen=True, init=False)
 class DemoAccountsMapping:
-    """The integration's accounts mapping (erp-processing A6); values are account codes."""
+    """The integration's accounts mapping (erp-processing A6); values are account codes.
+
+    The field names are those of :class:`~pleo_erp.accounting_system.AccountsMapping`, so an
+    adapter can copy them one to one: ``wallet`` (and ``wallet_by_currency``),
+    ``out_of_pocket``, ``balancing`` (the Pleo contra account), ``external_reimbursement``
+    and ``accounts_payable`` (the shared / fallback AP account). ``vendor_ap`` maps vendor
+    codes to their own payable accounts. The old names ``contra`` and ``fallback_ap`` still
+    work, as keyword arguments and attributes, with a ``DeprecationWarning``.
+    """
 
     wallet: str
     wallet_by_currency: Mapping[str, str]
     out_of_pocket: str
-    contra: str
+    balancing: str
     external_reimbursement: str
-    fallback_ap: str
+    accounts_payable: str
     vendor_ap: Mapping[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for old, new in _MAPPING_ALIASES.items():
+            if old in kwargs:
+                warnings.warn(
+                    f"DemoAccountsMapping({old}=...) is deprecated; use {new}=",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                if new in kwargs:
+                    raise TypeError(f"pass {new}= or the deprecated {old}=, not both")
+                kwargs[new] = kwargs.pop(old)
+        self.__attrs_init__(*args, **kwargs)
+
+    @property
+    def contra(self) -> str:
+        """Deprecated alias of :attr:`balancing`."""
+        warnings.warn(
+            "DemoAccountsMapping.contra is deprecated; use .balancing",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.balancing
+
+    @property
+    def fallback_ap(self) -> str:
+        """Deprecated alias of :attr:`accounts_payable`."""
+        warnings.warn(
+            "DemoAccountsMapping.fallback_ap is deprecated; use .accounts_payable",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.accounts_payable
+
+    def to_accounts_mapping(self) -> AccountsMapping:
+        """The same accounts as an :class:`~pleo_erp.accounting_system.AccountsMapping`."""
+        return AccountsMapping(
+            wallet=self.wallet,
+            wallet_by_currency=self.wallet_by_currency,
+            out_of_pocket=self.out_of_pocket,
+            balancing=self.balancing,
+            external_reimbursement=self.external_reimbursement,
+            accounts_payable=self.accounts_payable,
+        )
 
 
 @define(frozen=True)
@@ -221,6 +297,8 @@ class DemoChart:
     """Everything the accounting system knows: the source of truth for syncs and posting.
 
     ``closed_until`` is the period lock date: the AS refuses postings dated on or before it.
+    Its ``repr`` is one line of counts (a chart is hundreds of lines); :meth:`describe`
+    gives the full listing.
     """
 
     accounts: tuple[DemoAccount, ...]
@@ -257,6 +335,22 @@ class DemoChart:
             if vendor.code == code:
                 return vendor
         raise KeyError(code)
+
+    def __repr__(self) -> str:
+        return (
+            f"DemoChart({len(self.accounts)} accounts, {len(self.tax_codes)} tax codes, "
+            f"{len(self.dimensions)} dimensions, {len(self.vendors)} vendors, "
+            f"closed_until={self.closed_until})"
+        )
+
+    def describe(self) -> str:
+        """Every account, tax code, dimension, vendor and the mapping, one per line."""
+        lines = [repr(self), f"  mapping: {self.mapping!r}"]
+        lines += [f"  account {a!r}" for a in self.accounts]
+        lines += [f"  tax code {t!r}" for t in self.tax_codes]
+        lines += [f"  dimension {d!r}" for d in self.dimensions]
+        lines += [f"  vendor {v!r}" for v in self.vendors]
+        return "\n".join(lines)
 
 
 @define(frozen=True)
@@ -384,7 +478,7 @@ _TAX_CODES: Final[tuple[DemoTaxCode, ...]] = (
         "RCG25", "Reverse charge 25 % (goods, non-EU)", Decimal("0.25"), "reverse", True,
         "7800", "7830",
     ),
-    DemoTaxCode("E0", "Exempt 0 %", Decimal("0"), "exempt", True, None, None),
+    DemoTaxCode("E0", "Exempt 0 %", Decimal("0"), "inclusive", True, None, None),
     DemoTaxCode("I25OLD", "Købsmoms 25 % (2019)", Decimal("0.25"), "inclusive", False, "7800"),
 )  # fmt: skip
 
@@ -458,9 +552,9 @@ _MAPPING: Final = DemoAccountsMapping(
     wallet="5810",
     wallet_by_currency={"DKK": "5810", "EUR": "5811"},
     out_of_pocket="5820",
-    contra="5830",
+    balancing="5830",
     external_reimbursement="5840",
-    fallback_ap="7200",
+    accounts_payable="7200",
     vendor_ap={v.code: v.ap_account for v in _VENDORS},
 )
 
