@@ -61,6 +61,7 @@ from pleo_erp.domain.reconcile.tags import (
     resolve_selection,
 )
 from pleo_erp.models import TagGroupModel, TagModel
+from pleo_erp.orchestration._failures import report_unexpected
 from pleo_erp.orchestration._sync_engine import SyncKind, apply_plan
 from pleo_erp.orchestration._sync_kinds import (
     ACCOUNTS_BATCH_SIZE,
@@ -69,7 +70,6 @@ from pleo_erp.orchestration._sync_kinds import (
     TaxCodeKind,
     apply_tags,
 )
-from pleo_erp.orchestration._failures import report_unexpected
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.sync_report import (
     ActionFailure,
