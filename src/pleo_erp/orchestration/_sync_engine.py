@@ -29,12 +29,21 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
-from pleo_erp.client.errors import Conflict, PleoConnectionError, PleoError, ServerError
+from pleo_erp.client.errors import (
+    AuthenticationError,
+    Conflict,
+    PermissionDenied,
+    PleoConnectionError,
+    PleoError,
+    ReauthorizationRequired,
+    ServerError,
+)
 from pleo_erp.domain.reconcile.plan import Action, ActionKind, Plan
 from pleo_erp.orchestration.sync_report import SyncPhase, SyncReport
 
 __all__ = [
     "AMBIGUOUS_ERRORS",
+    "FATAL_ERRORS",
     "ApplyRun",
     "SyncKind",
     "Unit",
@@ -50,6 +59,12 @@ PleoT = TypeVar("PleoT")
 CreateT = TypeVar("CreateT")
 UpdateT = TypeVar("UpdateT")
 
+#: After one of these every further write of the run would fail the same way.
+FATAL_ERRORS: tuple[type[PleoError], ...] = (
+    AuthenticationError,
+    PermissionDenied,
+    ReauthorizationRequired,
+)
 #: A create that failed like this may or may not have reached Pleo: re-read, never re-send.
 AMBIGUOUS_ERRORS: tuple[type[PleoError], ...] = (PleoConnectionError, ServerError)
 

@@ -21,12 +21,7 @@ import attrs
 
 from pleo_erp.accounting_system.sources import DimensionValue, LedgerAccount, LedgerTaxCode
 from pleo_erp.client._client import PleoClient
-from pleo_erp.client.errors import (
-    AuthenticationError,
-    PermissionDenied,
-    PleoError,
-    ReauthorizationRequired,
-)
+from pleo_erp.client.errors import PleoError
 from pleo_erp.domain.reconcile.accounts import AccountPlanOptions, plan_accounts
 from pleo_erp.domain.reconcile.plan import Action, ActionKind, Plan
 from pleo_erp.domain.reconcile.tags import GroupBinding, TagSyncPlan, codes_match, plan_tags
@@ -47,6 +42,7 @@ from pleo_erp.models import (
 )
 from pleo_erp.orchestration._sync_engine import (
     AMBIGUOUS_ERRORS,
+    FATAL_ERRORS,
     ApplyRun,
     SyncKind,
     Unit,
@@ -71,9 +67,6 @@ __all__ = [
 ACCOUNTS_BATCH_SIZE = 1000
 #: Tag ids per ``POST /v0/tags/archive`` (the spec's limit).
 TAGS_ARCHIVE_BATCH_SIZE = 100
-
-# Errors after which every further write of the run would fail the same way.
-_FATAL = (AuthenticationError, PermissionDenied, ReauthorizationRequired)
 
 
 def request_fields(body: attrs.AttrsInstance) -> dict[str, Any]:
@@ -205,7 +198,7 @@ class AccountKind(
         run.report.write_requests += 1
         try:
             result = self.client.accounts.create_batch(self.company_id, items)
-        except _FATAL as exc:
+        except FATAL_ERRORS as exc:
             run.fatal = run.describe(exc)
             for action in chunk:
                 run.failed(action, exc)
@@ -313,7 +306,7 @@ class TagKind(SyncKind[TagUnit, TagModel, TagCreateModel, TagUpdateModel]):
         try:
             self.client.tags.archive(ids, company_id=self.company_id, archived=True)
         except PleoError as exc:
-            if isinstance(exc, _FATAL):
+            if isinstance(exc, FATAL_ERRORS):
                 run.fatal = run.describe(exc)
             for action in chunk:
                 run.failed(action, exc)
