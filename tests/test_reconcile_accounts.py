@@ -1,4 +1,4 @@
-"""Pure tests of the Level 3 rule sets: accounts (§A5, rules 33–41) and tax codes."""
+"""Pure tests of the Level 3 rule sets: accounts (§A5, accounts rules 33–41) and tax codes."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pleo_erp.models import (
 )
 
 
+@pytest.mark.rule("accounts-40")
 def test_worked_example_accounts() -> None:
     """HT-SYNC/HT-CUA: ext-1000 no-op, ext-2000 unarchive, ext-3000 create, ext-4000 update,
     5000 archive (rule 40)."""
@@ -171,6 +172,17 @@ def test_rule_41_mass_archive_needs_force() -> None:
         check_mass_archive(empty)
 
 
+@pytest.mark.rule(
+    "tags-20",
+    "accounts-33",
+    "accounts-34",
+    "accounts-35",
+    "accounts-36",
+    "accounts-37",
+    "accounts-38",
+    "accounts-39",
+    "accounts-40",
+)
 @settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(
@@ -187,7 +199,7 @@ def test_rule_41_mass_archive_needs_force() -> None:
 def test_applying_a_plan_converges_and_a_second_plan_is_empty(
     source_map: dict[str, tuple[str, bool]], pleo_map: dict[str, tuple[str, bool]]
 ) -> None:
-    """Rules 20/33–40 as a property: apply the plan to a model of Pleo, re-plan: nothing."""
+    """Tags rule 20, accounts rules 33–40 as a property: apply the plan to Pleo, re-plan: no-op."""
     source = [LedgerAccount(k, None, n, active) for k, (n, active) in source_map.items()]
     state = {k: account(k, n, archived=archived) for k, (n, archived) in pleo_map.items()}
     plan = plan_accounts(source, list(state.values()), company_id=COMPANY)

@@ -1,4 +1,4 @@
-"""``sync_accounts`` / ``sync_tax_codes`` end to end against the sandbox (rules 25–47)."""
+"""``sync_accounts`` / ``sync_tax_codes`` end to end against the sandbox (accounts rules 25–47)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def _worked_example(sandbox: PleoSandbox, company: str) -> tuple[InMemorySources
     return source, ids
 
 
+@pytest.mark.rule("accounts-40")
 def test_worked_example_exact_requests_then_a_resync_writes_nothing(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:

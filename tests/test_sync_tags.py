@@ -1,4 +1,4 @@
-"""``sync_tags`` end to end against the sandbox: exact requests, rules 1–30, faults."""
+"""``sync_tags`` end to end against the sandbox: exact requests, tags rules 1–30, faults."""
 
 from __future__ import annotations
 

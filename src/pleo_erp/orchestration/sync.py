@@ -317,7 +317,7 @@ def _preflight(
     dry_run: bool,
     operation: str,
 ) -> None:
-    """Rule 50: refuse locally, before any request, a run the granted scopes cannot do.
+    """Accounts rule 50: refuse locally, before any request, a run the granted scopes cannot do.
 
     ``None`` means the scopes are unknown (an API key, a token response without ``scope``):
     no check. A dry run only reads, so it needs only the ``…:read`` scopes.
@@ -350,11 +350,11 @@ def sync_tax_codes(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, rule 43).
+    """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, accounts rule 43).
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check against :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC`
-    (unverified names, rule 49); ``None`` skips it.
+    (unverified names, accounts rule 49); ``None`` skips it.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -452,7 +452,7 @@ def _apply_tax_codes(
                 run.failed(action, error)
         rest = plan
         if uncertain and run.fatal is None:
-            # Rule 22/42: re-read and re-plan instead of re-posting blindly.
+            # Tags rule 22, accounts rule 42: re-read and re-plan instead of re-posting blindly.
             run.report.replans += 1
             pleo = _read_pleo_tax_codes(client, cid, page_size)
             rest = _guarded(run, plan_tax_codes(source, pleo, company_id=cid), force)
@@ -481,7 +481,7 @@ def sync_accounts(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Make Pleo's chart of accounts match the AS's (§A5, rules 33–44).
+    """Make Pleo's chart of accounts match the AS's (accounts §A5, rules 33–44).
 
     Creates go through the batch endpoint (chunks of ≤ 1000) when there are at least
     ``batch_threshold`` of them; each ``failed[].reasons`` entry becomes an
