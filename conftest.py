@@ -50,6 +50,15 @@ def _known_rules() -> set[str] | None:
     return set(re.findall(r'<a id="([a-z0-9-]+)"></a>', _RULES_CATALOGUE.read_text("utf-8")))
 
 
+def _rule_display(key: str) -> str:
+    """The id as docs/rules.md writes it: ``c21`` → ``C21``, ``accounts-sa5`` → ``§A5``."""
+    if re.fullmatch(r"[cb]\d+", key):
+        return key.upper()
+    if key.startswith("accounts-s") and key[10:11] in ("a", "b"):
+        return "§" + key[10:].upper()
+    return re.sub(r"^(tags|erp)-a(\d+)$", r"\1-A\2", key)
+
+
 def _rule_sort_key(key: str) -> tuple[str, int, str]:
     """Order ids by topic prefix, then numerically (``c2`` before ``c10``)."""
     m = re.fullmatch(r"(.*?)(\d+)", key)
@@ -113,8 +122,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         report: dict[str, list[str]] = {}
         for item in items:
             for key in cited[item.nodeid]:
-                if not wanted or key in wanted:
-                    report.setdefault(key, []).append(item.nodeid)
+                # One line per test function: parametrized cases cite the same rules.
+                nodeid = item.nodeid.split("[", 1)[0]
+                if wanted and key not in wanted:
+                    continue
+                tests = report.setdefault(key, [])
+                if nodeid not in tests:
+                    tests.append(nodeid)
         config.stash[_RULES_REPORT] = report
         if items:
             config.hook.pytest_deselected(items=list(items))
@@ -134,7 +148,7 @@ def pytest_terminal_summary(
         f"{len(report)} rule ids cited by {len(tests)} tests (docs/rules.md)"
     )
     for key in sorted(report, key=_rule_sort_key):
-        terminalreporter.write_line(f"{key} ({len(report[key])})")
+        terminalreporter.write_line(f"{_rule_display(key)} ({len(report[key])})")
         for nodeid in sorted(report[key]):
             terminalreporter.write_line(f"    {nodeid}")
 

@@ -107,6 +107,9 @@ def citations_in_text(text: str, path: str = "<text>") -> Iterator[Citation]:
             for token in name.group(1).split("_"):
                 if re.fullmatch(r"[cb]\d{1,2}", token):
                     yield cite(token, token)
+            # ``test_rule_13_keeper`` cites "rule 13" of the file's topic.
+            for m in re.finditer(r"_rules?_(\d+)(?=_|$)", name.group(1)):
+                yield cite(m.group(0), f"{topic}-{m.group(1)}" if topic else None)
         for m in _SECTION.finditer(line):
             first, last = int(m["n1"]), int(m["n2"] or m["n1"])
             letter = m["l1"].lower()

@@ -66,12 +66,14 @@ def test_worked_example_accounts() -> None:
     assert plan.guards[0].archiving == 1
 
 
+@pytest.mark.rule("accounts-33")
 def test_rule_33_inactive_as_accounts_are_never_created() -> None:
     plan = plan_accounts([LedgerAccount("x", "1", "X", active=False)], [], company_id=COMPANY)
     assert plan.is_empty
     assert plan.counts["noop"] == 0
 
 
+@pytest.mark.rule("accounts-34")
 def test_rule_34_code_change_alone_is_an_update() -> None:
     plan = plan_accounts(
         [LedgerAccount("e1", "9999", "Cash")],
@@ -82,6 +84,7 @@ def test_rule_34_code_change_alone_is_an_update() -> None:
     assert plan.actions[0].body.code == "9999"
 
 
+@pytest.mark.rule("accounts-35")
 def test_rule_35_external_id_matches_exactly() -> None:
     plan = plan_accounts(
         [LedgerAccount("EXT-1", None, "A")],
@@ -91,6 +94,7 @@ def test_rule_35_external_id_matches_exactly() -> None:
     assert kinds(plan) == [("create", "EXT-1"), ("archive", "ext-1"), ("archive", "EXT-1 ")]
 
 
+@pytest.mark.rule("accounts-36")
 def test_rule_36_duplicate_external_ids_in_the_source_raise_before_planning() -> None:
     with pytest.raises(DuplicateExternalId, match="'e1'"):
         plan_accounts(
@@ -105,6 +109,7 @@ def test_rule_36_duplicate_external_ids_in_the_source_raise_before_planning() ->
     assert kinds(plan) == [("create", "e1")]
 
 
+@pytest.mark.rule("accounts-36")
 def test_rule_36_duplicate_external_ids_in_pleo_are_skipped_and_reported() -> None:
     plan = plan_accounts(
         [LedgerAccount("e1", "1", "A")],
@@ -115,6 +120,7 @@ def test_rule_36_duplicate_external_ids_in_pleo_are_skipped_and_reported() -> No
     assert "PleoDataConflict" in str(plan.errors[0])
 
 
+@pytest.mark.rule("accounts-37")
 def test_rule_37_details_and_tax_code_option() -> None:
     source = [LedgerAccount("e1", "", "A", tax_code_external_id="VAT25")]
     pleo = [account("e1", "A", code=None, tax="VAT12")]
@@ -131,6 +137,7 @@ def test_rule_37_details_and_tax_code_option() -> None:
     assert same.is_empty
 
 
+@pytest.mark.rule("accounts-38")
 def test_rule_38_archived_match_is_unarchived_even_with_equal_details() -> None:
     plan = plan_accounts(
         [LedgerAccount("e1", "1", "A")],
@@ -142,12 +149,14 @@ def test_rule_38_archived_match_is_unarchived_even_with_equal_details() -> None:
     assert action.body.archived is False
 
 
+@pytest.mark.rule("accounts-39")
 def test_rule_39_archived_unmatched_is_a_noop() -> None:
     plan = plan_accounts([], [account("gone", "G", archived=True)], company_id=COMPANY)
     assert plan.is_empty
     assert plan.counts["noop"] == 1
 
 
+@pytest.mark.rule("accounts-26")
 def test_rule_26_invalid_source_accounts_are_excluded_and_protect_their_twin() -> None:
     source = [
         LedgerAccount("e1", "1", ""),
@@ -161,6 +170,7 @@ def test_rule_26_invalid_source_accounts_are_excluded_and_protect_their_twin() -
     assert len(plan.errors) == 3
 
 
+@pytest.mark.rule("accounts-41")
 def test_rule_41_mass_archive_needs_force() -> None:
     pleo = [account(f"e{i}", "A") for i in range(4)]
     plan = plan_accounts([LedgerAccount("e0", None, "A")], pleo, company_id=COMPANY)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from _rule_citations import CATALOGUE, ROOT, anchor_of, catalogue_anchors, citations_in_text
 
 pytest_plugins = ["pytester"]
@@ -82,7 +83,7 @@ def test_every_entry_names_a_public_pleo_source_page() -> None:
     assert used <= set(links), f"undefined source links: {sorted(used - set(links))}"
     assert set(links) <= used, f"unused source links: {sorted(set(links) - used)}"
     # Each entry (a list item or a table row with an anchor) carries at least one source link.
-    entries = re.split(r'(?=^- <a id=|^\| <a id=)', text, flags=re.M)[1:]
+    entries = re.split(r"(?=^- <a id=|^\| <a id=)", text, flags=re.M)[1:]
     assert len(entries) == len(re.findall(r'<a id="', text))
     for entry in entries:
         body = entry.split("\n\n")[0].split("\n## ")[0]
@@ -203,7 +204,7 @@ def test_rules_report_lists_tests_per_rule_and_runs_nothing(
             "accounts-46 (2)",
             "    test_sample.py::test_both",
             "    test_sample.py::test_limiter",
-            "c21 (2)",
+            "C21 (2)",
             "    test_sample.py::test_both",
             "    test_sample.py::test_closed_period",
         ]
@@ -212,7 +213,7 @@ def test_rules_report_lists_tests_per_rule_and_runs_nothing(
 
     one = rules_pytester.runpytest("--rules-report", "--rule", "accounts-46")
     one.stdout.fnmatch_lines(["1 rule ids cited by 2 tests*"])
-    assert "c21 (" not in one.stdout.str()
+    assert "C21 (" not in one.stdout.str()
 
 
 def test_unknown_rule_ids_are_usage_errors(rules_pytester: pytest.Pytester) -> None:
