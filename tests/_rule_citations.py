@@ -2,7 +2,8 @@
 
 A citation is any of the forms documented at the top of ``docs/rules.md``: ``C21``, ``B14``,
 ``export-7``, ``tags-22``, ``tags-A5``, ``accounts-46``, ``accounts-gap-22``, ``export-gap-6``,
-``erp-A6`` (or "erp-processing A6"), "accounts §A5" / "§B3", and the prose forms "accounts rule
+``erp-A6`` (or "erp-processing A6"), "accounts §A5" / "§B3", "export-api.md §5.2" / "tags §1.8",
+and the prose forms "accounts rule
 46", "tags rules 1–30", "export-api.md Part 3 rule 7", "Part 2 item 6". A bare "rule N" takes its
 topic from the nearest topic word earlier on the same line, else from the topic the file named
 last above it. The catalogue test (``tests/test_rules_catalogue.py``), the ``--rule`` /
@@ -26,7 +27,7 @@ _TOPIC_WORDS = re.compile(
     r"(?P<accounts>accounts-sync-and-auth|\baccounts(?:-sync)?(?=[ -](?:rules?\b|part\b|§|gap))"
     r"|\baccounts-\d)"
     r"|(?P<tags>tags-sync|\btags(?=[ -](?:rules?\b|part\b|§|gap|a\d))|\btags-\d)"
-    r"|(?P<export>export-api|\bexport(?= rules?\b| part\b)|\bexport-(?:gap-)?\d)",
+    r"|(?P<export>export-api|\bexport(?= rules?\b| part\b| §)|\bexport-(?:gap-)?\d)",
     re.IGNORECASE,
 )
 _NUMBERS = r"\d+(?:\s*(?:[–-]|,|/|\+|and)\s*\d+)*"
@@ -34,6 +35,8 @@ _PROSE_RULE = re.compile(rf"\b(?:[Rr]ules?|Part 3 #)\s*(?P<nums>{_NUMBERS})")
 _PROSE_GAP = re.compile(rf"\bPart 2 (?:items?\s*|#)(?P<nums>{_NUMBERS})")
 _LETTER = re.compile(r"(?<![§\w–-])(?P<letter>[CB])(?P<num>\d{1,2})\b")
 _SECTION = re.compile(r"§(?P<l1>[AB])(?P<n1>\d{1,2})(?:\s*[-–]\s*(?P<l2>[AB])?(?P<n2>\d{1,2}))?\b")
+# A numbered section of a topic ("export-api.md §5.2", "tags §1.8"); RFC sections are not ours.
+_NUMBERED_SECTION = re.compile(r"(?<![\w.])§(?P<num>\d+(?:\.\d+)*)")
 _ERP_SECTION = re.compile(r"\berp-processing(?:\.md)? (?P<list>A\d+(?:/A\d+)*)")
 _ID = re.compile(
     r"\b(?P<id>(?:tags|accounts|export)-gap-\d+|(?:tags|accounts|export)-\d+|tags-A\d+|erp-A\d+)\b"
@@ -118,6 +121,11 @@ def citations_in_text(text: str, path: str = "<text>") -> Iterator[Citation]:
                 continue
             for n in range(first, last + 1):
                 yield cite(m.group(0), f"accounts-s{letter}{n}")
+        if "RFC" not in line:
+            for m in _NUMBERED_SECTION.finditer(line):
+                where = _topic_before(line, m.start(), topic)
+                if where is not None:  # with no topic at all, "see §3" is the page's own section
+                    yield cite(m.group(0), f"{where}-s{m['num'].replace('.', '-')}")
         for m in _ERP_SECTION.finditer(line):
             for item in m["list"].split("/"):
                 yield cite(item, "erp-" + item.lower())

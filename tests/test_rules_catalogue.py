@@ -68,6 +68,11 @@ def test_catalogue_defines_every_numbered_rule_once() -> None:
         + [f"accounts-gap-{n}" for n in range(1, 27)]
         + [f"accounts-s{x}{n}" for x in "ab" for n in range(1, 12)]
         + [f"erp-a{n}" for n in range(1, 13)]
+        + [f"export-s{n}" for n in range(1, 10)]
+        + [f"export-s4-{n}" for n in range(1, 9)]
+        + [f"export-s5-{n}" for n in range(1, 5)]
+        + [f"tags-s1-{n}" for n in range(1, 11)]
+        + [f"tags-s2-{n}" for n in range(1, 5)]
     )
     assert sorted(ids) == sorted(expected)
 
@@ -132,11 +137,21 @@ def test_bare_rule_takes_the_topic_named_on_its_line_then_in_the_file() -> None:
     assert _anchors("Rules 45 + 50 (accounts)") == [None, None]  # topic after: not known yet
 
 
+def test_numbered_sections_take_their_topic() -> None:
+    assert _anchors("(export-api.md §7 and tags-sync §1.8)") == ["export-s7", "tags-s1-8"]
+    assert _anchors("export-api.md §4, §8\nreads do not (§5.2)") == [
+        "export-s4",
+        "export-s8",
+        "export-s5-2",
+    ]
+
+
 def test_ambiguous_forms_resolve_to_nothing() -> None:
     assert _anchors("a bare rule 46") == [None]
     assert _anchors("case of codes (A5)") == [None]
     assert _anchors("Rule E18: retries") == [None]
     assert _anchors("a one-page A4 PDF") == []
+    assert _anchors("see §3 below; RFC 6749 §4.1.2") == []  # the page's own section, an RFC
 
 
 def test_marker_ids_are_read_from_the_marker() -> None:
