@@ -153,7 +153,7 @@ def test_rule49_read_only_subset_for_dry_runs() -> None:
     }
 
 
-# --------------------------------------------------------------------accounts rule 50: the error
+# ------------------------------------------------------------------- accounts rule 50: the error
 
 
 @pytest.mark.rule("accounts-50")
@@ -200,7 +200,7 @@ def test_rule50_insufficient_scope_exported_from_the_client_package() -> None:
     assert client_pkg.InsufficientScope is InsufficientScope
 
 
-# --------------------------------------------------------------------accounts rule 50: syncs
+# ------------------------------------------------------------------- accounts rule 50: syncs
 
 
 @pytest.mark.rule("accounts-50")
@@ -328,7 +328,7 @@ def test_rule50_a_refused_run_does_not_hold_the_lock(
     assert sync_accounts(client, source, company_id=company).ok
 
 
-# --------------------------------------------------------------------accounts rule 32
+# ------------------------------------------------------------------- accounts rule 32
 
 
 @pytest.mark.rule("accounts-32")
