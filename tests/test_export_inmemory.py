@@ -225,6 +225,7 @@ def _ap_entry(item_kwargs: dict[str, object]) -> Entry:
     )
 
 
+@pytest.mark.rule("C17")
 @pytest.mark.parametrize("payment_first", [False, True])
 def test_c17_invoice_and_payment_reconcile_in_either_order(payment_first: bool) -> None:
     system = InMemoryAccountingSystem()

@@ -7,7 +7,7 @@
 - ``list_items(job_id, status=)``: ``GET /v3/export-jobs/{jobId}/items`` (re-sendable)
 - ``update_items(job_id, updates)``: ``PUT /v3/export-jobs/{jobId}/items`` per 100 (re-sendable)
 
-Rules encoded here (reference export-api.md Part 3): the event body key is ``jobId`` (rule 2);
+Rules encoded here (export rules, docs/rules.md): the event body key is ``jobId`` (rule 2);
 ``failureReason``/``failureReasonType`` go only with ``failed`` and must be a *job-level*
 reason (rules 2–3); item updates carry only *item-level* reasons and go in chunks of at most
 100 (rule 10); every per-item ``errors[]`` entry of a 200 response is returned, never dropped.

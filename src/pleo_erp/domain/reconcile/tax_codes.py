@@ -3,7 +3,7 @@
 The same pattern as accounts (§A5), keyed on the tax code's ``code`` — Pleo documents it as
 "the accounting system's internal identifier of the tax code", and it is what an account's
 ``taxCodeExternalId`` refers to. Matching is exact. Tax codes are synced before accounts so
-those references resolve (rule 43).
+those references resolve (accounts rule 43).
 
 | AS         | Pleo match by ``code`` | Pleo state | details equal? | action    |
 |------------|------------------------|------------|----------------|-----------|
