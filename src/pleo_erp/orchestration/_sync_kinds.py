@@ -144,7 +144,7 @@ class AccountKind(
     noun = "accounts"
 
     def read(self, context: Sequence[LedgerAccount]) -> list[BookkeepingAccountRestModelV1]:
-        """Every Pleo account (no ``archived`` filter: both states, rule 30)."""
+        """Every Pleo account (no ``archived`` filter: both states, accounts rule 30)."""
         return list(self.client.accounts.search(self.company_id, page_size=self.page_size))
 
     def plan(
@@ -162,7 +162,7 @@ class AccountKind(
     def update(
         self, context: Sequence[LedgerAccount], action: Action[BookkeepingAccountUpdateRequestV1]
     ) -> BookkeepingAccountRestModelV1:
-        """``PUT /v1/chart-of-accounts/{id}`` with the planned complete body (rule 28)."""
+        """``PUT /v1/chart-of-accounts/{id}`` with the planned complete body (accounts rule 28)."""
         return self.client.accounts.update(_pleo_id(action), **request_fields(action.body))
 
     def create_all(

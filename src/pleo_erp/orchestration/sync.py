@@ -289,7 +289,7 @@ def _preflight(
     dry_run: bool,
     operation: str,
 ) -> None:
-    """Rule 50: refuse locally, before any request, a run the granted scopes cannot do.
+    """Accounts rule 50: refuse locally, before any request, a run the granted scopes cannot do.
 
     ``None`` means the scopes are unknown (an API key, a token response without ``scope``):
     no check. A dry run only reads, so it needs only the ``…:read`` scopes.
@@ -322,11 +322,11 @@ def sync_tax_codes(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, rule 43).
+    """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, accounts rule 43).
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check against :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC`
-    (unverified names, rule 49); ``None`` skips it.
+    (unverified names, accounts rule 49); ``None`` skips it.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -391,7 +391,7 @@ def sync_accounts(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Make Pleo's chart of accounts match the AS's (§A5, rules 33–44).
+    """Make Pleo's chart of accounts match the AS's (accounts §A5, accounts rules 33–44).
 
     Creates go through the batch endpoint (chunks of ≤ 1000) when there are at least
     ``batch_threshold`` of them; each ``failed[].reasons`` entry becomes an
@@ -401,7 +401,7 @@ def sync_accounts(
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check: ``accounts:read`` and ``accounts:write`` (only the read scope
-    for a dry run) must be granted (rules 49–50). ``None`` (scopes unknown) skips it.
+    for a dry run) must be granted (accounts rules 49–50). ``None`` (scopes unknown) skips it.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -445,12 +445,12 @@ def sync_chart_of_accounts(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Level 3 in one call: tax codes first, then accounts (rule 43).
+    """Level 3 in one call: tax codes first, then accounts (accounts rule 43).
 
     ``source`` implements both :class:`TaxCodeSource` and :class:`AccountSource`. Both plans
     are computed and checked (duplicates, safety rule) before anything is written. Returns
     the accounts report with the tax codes report under ``related["tax_codes"]``.
-    ``granted_scopes`` turns on the local preflight check (rule 50) against
+    ``granted_scopes`` turns on the local preflight check (accounts rule 50) against
     ``CHART_OF_ACCOUNTS_SYNC | TAX_CODES_SYNC``: an :class:`InsufficientScope` is raised before
     any request; ``None`` skips the check.
     """
