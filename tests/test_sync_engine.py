@@ -191,7 +191,8 @@ def test_conflict_on_create_rereads_and_does_not_resend_what_exists() -> None:  
     assert run.report.failures == []
 
 
-def test_ambiguous_create_that_landed_is_not_duplicated() -> None:  # tags rule 22 / accounts rule 42
+def test_ambiguous_create_that_landed_is_not_duplicated() -> None:
+    # tags rule 22 / accounts rule 42
     store = WidgetStore(land_then_fail={"b"})
     run = _apply(store, {"b": "bee", "c": "sea"})
     assert store.sent == [("create", "b"), ("create", "c")]
@@ -258,7 +259,7 @@ def test_failed_reread_reports_the_unit_and_sends_nothing_more_for_it() -> None:
     assert "outcome unknown" in failure.message
 
 
-def test_after_a_fatal_error_uncertain_creates_are_reported_not_resent() -> None:  # sync engine: fatal errors stop writes
+def test_after_a_fatal_error_uncertain_creates_are_reported_not_resent() -> None:
     store = WidgetStore(
         fail_create={"b": _conflict(), "c": AuthenticationError("expired", status_code=401)}
     )

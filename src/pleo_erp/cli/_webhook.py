@@ -262,7 +262,7 @@ _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))
 
 
 def escape_control(text: str) -> str:
-    """``text`` with ASCII and Latin-1 control characters as ``\\xNN`` (no terminal escapes in logs)."""
+    """``text`` with ASCII and Latin-1 control characters as ``\\xNN`` (no terminal escapes)."""
     return text.translate(_CONTROL_ESCAPES)
 
 
