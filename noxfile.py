@@ -41,7 +41,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
+    """mypy --strict over the package, its tests and the examples (files in pyproject)."""
     session.install("-e", ".[test]", "mypy>=2.4,<3", "types-PyYAML")
     session.run("mypy", "--strict")
 

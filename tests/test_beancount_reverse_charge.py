@@ -54,6 +54,7 @@ def _postings(path: Path, entry_id: uuid.UUID) -> list[tuple[str, Decimal]]:
     out = []
     for posting in txn.postings:
         assert posting.units is not None
+        assert posting.units.number is not None
         out.append((posting.account, posting.units.number))
     return out
 
@@ -111,7 +112,8 @@ def test_c11_reverse_charge_legs_use_the_tax_codes_accounts(ledger: Path) -> Non
     system = BeancountAccountingSystem(ledger)
     system.post(entry, [])
     booked = dict(_postings(ledger, entry.accounting_entry_id))
-    names = {code: system._config().find_account(code).name for code in ("7800", "7820")}  # type: ignore[attr-defined]
+    accounts = {code: system._config().find_account(code) for code in ("7800", "7820")}
+    names = {code: account.name for code, account in accounts.items() if account is not None}
     assert booked[names["7800"]] == Decimal("25.00")  # RC25 ingoing (input VAT)
     assert booked[names["7820"]] == Decimal("-25.00")  # RC25 outgoing (output VAT)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pleo_erp.cli import run
-from pleo_erp.cli._config import MASK, Secret, load_settings
+from pleo_erp.cli._config import MASK, Secret, Settings, load_settings
 from pleo_erp.cli._errors import ConfigError, UsageError
 from pleo_erp.cli._toml import TOMLError, loads_flat
 
@@ -22,9 +24,10 @@ COMPANY_ENV = "22222222-2222-2222-2222-222222222222"
 COMPANY_FLAG = "33333333-3333-3333-3333-333333333333"
 SENTINEL = "sk_SENTINEL_do_not_print_0123456789"
 
-try:
+reference_toml: ModuleType | None
+if sys.version_info >= (3, 11):
     import tomllib as reference_toml
-except ModuleNotFoundError:  # Python 3.10: compare against tomli if it is there
+else:  # Python 3.10: compare against tomli if it is there
     try:
         import tomli as reference_toml
     except ModuleNotFoundError:
@@ -38,7 +41,7 @@ def _settings(
     flags: dict[str, object] | None = None,
     env: dict[str, str] | None = None,
     config: Path | None = None,
-):
+) -> tuple[Settings, list[str]]:
     return load_settings(
         flags or {}, env=env or {}, cwd=tmp_path, home=tmp_path / "home", config_path=config
     )
@@ -51,7 +54,9 @@ def _write(path: Path, text: str, mode: int = 0o600) -> Path:
     return path
 
 
-def _cli(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None):
+def _cli(
+    tmp_path: Path, argv: list[str], env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """Run the CLI in-process with an isolated environment; return (code, stdout, stderr)."""
     import io
 
@@ -288,6 +293,7 @@ def test_flat_parser_reads_the_documented_config() -> None:
         "[extra]\n"
         'name = "\\u00e6\\"x\\""\n'
     )
+    assert reference_toml is not None
     assert loads_flat(text) == reference_toml.loads(text)
 
 
@@ -325,6 +331,7 @@ def _dump(value: object) -> str:
 @given(st.dictionaries(_KEYS, _VALUES, max_size=6))
 def test_flat_parser_agrees_with_tomllib(document: dict[str, object]) -> None:
     text = "".join(f"{key} = {_dump(value)}\n" for key, value in document.items())
+    assert reference_toml is not None
     assert loads_flat(text) == reference_toml.loads(text) == document
 
 

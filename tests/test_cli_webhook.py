@@ -213,8 +213,7 @@ def test_server_over_loopback_answers_and_caps_the_body() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        url = f"http://{host}:{port}{PATH}"
+        url = f"http://127.0.0.1:{server.server_port}{PATH}"
         headers, body = _delivery()
         with httpx.Client(timeout=5) as http:
             ok = http.post(url, headers=headers, content=body)

@@ -47,7 +47,9 @@ def test_rule29_deleting_an_account_in_use_says_archive_instead() -> None:
     sandbox = PleoSandbox(seed=5)
     sandbox.seed_demo()
     client = sandbox.client()
-    accounts = client.accounts.search(sandbox.demo_company_id).to_list()
+    company_id = sandbox.demo_company_id
+    assert company_id is not None
+    accounts = client.accounts.search(company_id).to_list()
     failures = []
     for account in accounts:
         try:

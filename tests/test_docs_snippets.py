@@ -175,7 +175,7 @@ def test_illustrative_blocks_compile_and_import(block: Block) -> None:
     tree = ast.parse(block.code, block.id)
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     local = {"erp_adapter", "my_connector"}  # the reader's own modules
-    kept = [
+    kept: list[ast.stmt] = [
         n
         for n in imports
         if not (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] in local)

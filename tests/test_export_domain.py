@@ -382,7 +382,7 @@ def test_c10_floats_and_undefined_refused() -> None:
     with pytest.raises(TypeError):
         minor_to_major(1.5, "EUR")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        Money("EUR", 1.0)  # type: ignore[arg-type]
+        Money("EUR", 1.0)  # the converter takes any object and refuses floats at runtime
     assert minor_unit_exponent("UNDEFINED") is None
     with pytest.raises(ValueError, match="no minor unit"):
         minor_to_major(1, "UNDEFINED")

@@ -215,7 +215,7 @@ def test_crash_after_post_keeps_the_entry() -> None:
 
 
 def _ap_entry(item_kwargs: dict[str, object]) -> Entry:
-    item = make_item(bookkeeping="accounts_payable", vendor=vendor(), **item_kwargs)  # type: ignore[arg-type]
+    item = make_item(bookkeeping="accounts_payable", vendor=vendor(), **item_kwargs)
     ctx = EntryContext.create(ExportConfig(), Capabilities(), DEFAULT_MAPPING)
     return build_entry(
         item,

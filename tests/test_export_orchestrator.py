@@ -21,6 +21,7 @@ from pleo_erp.accounting_system import (
     AccountingSystemRateLimited,
     AccountsMapping,
     Capabilities,
+    Entry,
     EntryRejected,
     JournalEntry,
     VendorAccount,
@@ -269,7 +270,11 @@ def test_rule12_outcomes_sent_as_they_complete_when_the_as_is_slow() -> None:
     env = Env()
     env.job(5)
     # Each post takes 40 s of sandbox time; report at least every 100 s.
-    env.system.crash_before_post = lambda entry: env.sb.clock.advance(40)  # type: ignore[assignment,return-value]
+
+    def slow_post(entry: Entry) -> None:
+        env.sb.clock.advance(40)
+
+    env.system.crash_before_post = slow_post
     env.run(config=ExportConfig(report_interval=100))
     assert [len(p.body) for p in env.calls("PUT", "/items")] == [3, 2]
 
@@ -303,7 +308,7 @@ def test_rule10_per_item_update_errors_are_surfaced_and_retryable_ones_retried()
             )
         return result
 
-    env.client.export_jobs.update_items = flaky_update  # type: ignore[method-assign]
+    env.client.export_jobs.update_items = flaky_update  # type: ignore[method-assign, assignment]
     report = env.run()
     (job_report,) = report.jobs
     assert calls == [3, 1]  # the retryable one was re-sent once

@@ -191,9 +191,9 @@ def test_property_malformed_items_fail_with_exactly_one_typed_reason(
     except DomainFailure as failure:
         failures.append(failure)
     assert len(failures) == 1, mutation
-    failure = failures[0]
-    assert failure.message
+    (only,) = failures
+    assert only.message
     if mutation.endswith("receipt") or mutation == "bad_receipt_type":
-        assert failure.failure_type.startswith("receipt_")
+        assert only.failure_type.startswith("receipt_")
     else:
-        assert failure.failure_type in {"validation_failure", "missing_configuration"}
+        assert only.failure_type in {"validation_failure", "missing_configuration"}

@@ -168,7 +168,7 @@ def test_crash_inside_as_lookups(method: str) -> None:
 
 
 def _wrap(scenario: Scenario, name: str, *, after: bool, nth: int = 1) -> Callable[..., Any]:
-    real = getattr(scenario.client.export_jobs, name)
+    real: Callable[..., Any] = getattr(scenario.client.export_jobs, name)
     calls = {"n": 0}
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:

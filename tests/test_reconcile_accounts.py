@@ -313,5 +313,5 @@ def test_tax_codes_duplicates_and_invalid_rows() -> None:
 
 def test_ledger_tax_code_rate_refuses_floats() -> None:
     with pytest.raises(TypeError):
-        LedgerTaxCode("A", "A", 0.25)
+        LedgerTaxCode("A", "A", 0.25)  # type: ignore[arg-type]
     assert LedgerTaxCode("A", "A", "0.25").rate == Decimal("0.25")

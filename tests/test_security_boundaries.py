@@ -87,7 +87,7 @@ def _connect(server: object) -> socket.socket:
 
 def _read_all(sock: socket.socket) -> bytes:
     """Everything until the server closes (client timeout 5 s: a hang fails the test)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         data = sock.recv(65536)
         if not data:
@@ -300,7 +300,7 @@ def test_broken_connections_are_logged_not_printed(serve, caplog, capsys) -> Non
             try:
                 raise error
             except BaseException:
-                server.handle_error(None, ("127.0.0.1", 1))  # type: ignore[attr-defined]
+                server.handle_error(None, ("127.0.0.1", 1))
     assert capsys.readouterr().err == ""
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "BrokenPipeError" in text
@@ -315,9 +315,12 @@ def test_broken_connections_are_logged_not_printed(serve, caplog, capsys) -> Non
 @pytest.mark.parametrize("url", ["http://api.example.com", "http://10.0.0.5:8080", "http://pleo"])
 def test_credentials_never_sent_over_plain_http_to_a_remote_host(url: str) -> None:
     sent: list[httpx.Request] = []
-    http = httpx.Client(
-        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200))
-    )
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    http = httpx.Client(transport=httpx.MockTransport(record))
     with pytest.raises(ValueError, match="https"):
         PleoClient(ApiKeyAuth("sk_secret"), base_url=url, http_client=http)
     with pytest.raises(ValueError, match="https"):

@@ -236,7 +236,7 @@ def test_a_second_uncertain_failure_is_final() -> None:
         store.sent.append(("create", action.target.key))
         raise _conflict()
 
-    kind.create = always_conflict  # type: ignore[method-assign]
+    kind.create = always_conflict  # type: ignore[method-assign, assignment]
     apply_plan(run, kind, desired, plan, force=False)
     assert store.sent == [("create", "b"), ("create", "b")]  # once, then once after re-plan
     assert [f.action.target.key for f in run.report.failures] == ["b"]
