@@ -10,15 +10,7 @@ import pytest
 
 from pleo_erp.testing.sandbox import PleoSandbox
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=9)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company()
+pytestmark = pytest.mark.sandbox(seed=9)
 
 
 @pytest.fixture

@@ -13,17 +13,9 @@ import pytest
 
 from pleo_erp.testing.sandbox import PleoSandbox
 
+pytestmark = pytest.mark.sandbox(seed=17)
+
 BASE = "https://sandbox.invalid"
-
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=17)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company()
 
 
 @pytest.fixture

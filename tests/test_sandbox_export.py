@@ -10,17 +10,9 @@ import pytest
 
 from pleo_erp.testing.sandbox import PleoSandbox, SandboxError
 
+pytestmark = pytest.mark.sandbox(seed=7, company="Acme ApS")
+
 ExportItem = dict[str, Any]
-
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=7)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company("Acme ApS")
 
 
 @pytest.fixture

@@ -11,15 +11,7 @@ import pytest
 from pleo_erp.testing.sandbox import PleoSandbox
 from pleo_erp.testing.sandbox._faults import FaultPlan, route_matches
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=29)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company()
+pytestmark = pytest.mark.sandbox(seed=29)
 
 
 @pytest.fixture

@@ -11,17 +11,9 @@ import pytest
 from pleo_erp.client.webhooks import StandardWebhookVerifier
 from pleo_erp.testing.sandbox import PleoSandbox
 
+pytestmark = pytest.mark.sandbox(seed=13)
+
 HOOK = "v1.export-job.created"
-
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=13)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company()
 
 
 @pytest.fixture

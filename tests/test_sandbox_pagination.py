@@ -11,17 +11,9 @@ import pytest
 
 from pleo_erp.testing.sandbox import DEFAULT_PAGE_SIZE, PleoSandbox
 
+pytestmark = pytest.mark.sandbox(seed=11)
+
 CURSOR = re.compile(r"^[A-Z2-7=~]+$")
-
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=11)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company()
 
 
 @pytest.fixture

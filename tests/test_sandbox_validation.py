@@ -22,15 +22,7 @@ from pleo_erp.testing.sandbox._validation import (
 )
 from pleo_erp.testing.sandbox.demo import build_demo
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=23)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company()
+pytestmark = pytest.mark.sandbox(seed=23)
 
 
 @pytest.fixture

@@ -21,20 +21,7 @@ from pleo_erp.orchestration.sync import (
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=3)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company("Acme")
-
-
-@pytest.fixture
-def client(sandbox: PleoSandbox) -> Any:
-    return sandbox.client(max_retries=3)
+pytestmark = pytest.mark.sandbox(seed=3, company="Acme")
 
 
 def _accounts(sandbox: PleoSandbox, company: str) -> dict[str, dict[str, Any]]:

@@ -29,20 +29,7 @@ ALL_GRANTED = (
     "accounts:read accounts:write tax-codes:read tax-codes:write tag-groups:read tag-groups:write"
 )
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=5)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company("Scoped")
-
-
-@pytest.fixture
-def client(sandbox: PleoSandbox) -> Any:
-    return sandbox.client()
+pytestmark = pytest.mark.sandbox(seed=5, company="Scoped")
 
 
 @pytest.fixture

@@ -18,20 +18,7 @@ from pleo_erp.state.selection import SelectionStore
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=7)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company("Acme")
-
-
-@pytest.fixture
-def client(sandbox: PleoSandbox) -> Any:
-    return sandbox.client(max_retries=3)
+pytestmark = pytest.mark.sandbox(seed=7, company="Acme")
 
 
 def _active_tags(sandbox: PleoSandbox, group_id: str) -> dict[str, str | None]:
