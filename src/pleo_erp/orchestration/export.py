@@ -96,6 +96,7 @@ from pleo_erp.models import (
     UpdateExportJobItemV3,
 )
 from pleo_erp.orchestration._receipts import ReceiptFetcher
+from pleo_erp.orchestration._session import JobSessionFailed, open_job_session
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock, hold_company_lock
 from pleo_erp.orchestration.report import (
     ExportReport,
@@ -489,7 +490,11 @@ class _Exporter:
             except _MissingContraAccounts as missing:
                 return self._finish(run, JobFailure("missing_configuration", str(missing)))
         self.emit(ProgressEvent(kind="items_loaded", job_id=job.id, total=run.total))
-        job_failure = self._process_items(run, todo, items)
+        try:
+            with open_job_session(self.target, job):
+                job_failure = self._process_items(run, todo, items)
+        except JobSessionFailed as failed:
+            job_failure = failed.failure
         run.flush()
         run.retry_failed_updates()
         return self._finish(run, job_failure)
