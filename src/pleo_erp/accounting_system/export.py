@@ -139,6 +139,8 @@ class EntryDimension:
 
 
 def _non_negative(_instance: object, attribute: Any, value: int) -> None:
+    if type(value) is int and value >= 0:  # the usual case, without isinstance calls
+        return
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{attribute.name} must be int minor units, got {type(value).__name__}")
     if value < 0:
