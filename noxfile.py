@@ -19,6 +19,7 @@ BENCHMARKS = [
     "benchmarks/bench_client.py",
     "benchmarks/bench_sandbox.py",
     "benchmarks/bench_export.py",
+    "benchmarks/bench_latency.py",
     "benchmarks/bench_sync.py",
 ]
 

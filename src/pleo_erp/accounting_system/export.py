@@ -28,8 +28,10 @@ every post (DESIGN decision 5).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -77,6 +79,8 @@ __all__ = [
     "ReceiptUploadError",
     "SupplierInvoice",
     "SupplierPayment",
+    "SupportsAsyncJobSession",
+    "SupportsJobSession",
     "UnbalancedEntryError",
     "UnknownAccountError",
     "UnknownDimensionError",
@@ -156,6 +160,8 @@ class EntryDimension:
 
 
 def _non_negative(_instance: object, attribute: Any, value: int) -> None:
+    if type(value) is int and value >= 0:  # the usual case, without isinstance calls
+        return
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{attribute.name} must be int minor units, got {type(value).__name__}")
     if value < 0:
@@ -337,6 +343,11 @@ class VendorAccount:
 
 class UnbalancedEntryError(ValueError):
     """An entry whose debits and credits differ (or that mixes currencies) was constructed."""
+
+
+def _at_least_one(_instance: object, attribute: Any, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attribute.name} must be a whole number >= 1, got {value!r}")
 
 
 def _str_set(value: Iterable[str]) -> frozenset[str]:
@@ -583,7 +594,10 @@ class Capabilities:
       through the line's tax code (``False``);
     - ``description_max_length`` / ``reference_max_length`` / ``comment_max_length``: field
       sizes (``None`` = unlimited). Descriptions are shortened with initials; a reference or
-      attendee list that does not fit fails the item instead of being cut (C13, C14).
+      attendee list that does not fit fails the item instead of being cut (C13, C14);
+    - ``max_concurrent_posts``: how many posts the AS takes at once (default ``1``: one at a
+      time, as before). The export never runs more posts in parallel than this; declare more
+      only if :meth:`ExportTarget.post` is safe to call from several threads at once.
     """
 
     max_attachments_per_entry: int | None = None
@@ -597,6 +611,7 @@ class Capabilities:
     description_max_length: int | None = None
     reference_max_length: int | None = None
     comment_max_length: int | None = None
+    max_concurrent_posts: int = field(default=1, validator=_at_least_one)
 
 
 def _str_map(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -887,8 +902,12 @@ class ReceiptConversionError(AccountingSystemError):
 class ExportTarget(Protocol):
     """The accounting system as the Level 1 export sees it (synchronous).
 
-    Calls arrive from one thread per company at a time. Implementations raise
+    Calls arrive from one thread per company at a time (``post`` from up to
+    :attr:`Capabilities.max_concurrent_posts` threads). Implementations raise
     :class:`AccountingSystemError` subclasses; see the module docstring.
+
+    Optional: a ``job_session(job)`` method returning a context manager (see
+    :class:`SupportsJobSession`); the export opens it once around each job's items.
     """
 
     def capabilities(self) -> Capabilities:
@@ -985,6 +1004,43 @@ class BaseExportTarget:
             raise ReceiptUploadError("this accounting system does not accept attachments")
         return posted
 
+    def job_session(self, job: JobContext) -> AbstractContextManager[None]:
+        """Nothing to open per job (see :class:`SupportsJobSession`); override to open your
+        database or book once per job."""
+        return contextlib.nullcontext()
+
+
+@runtime_checkable
+class SupportsJobSession(Protocol):
+    """An :class:`ExportTarget` that wants to know when a job's items start and end (optional).
+
+    ``job_session(job)`` returns a context manager the export enters once before a job's
+    first item and leaves after its last one, also when the job fails or an exception
+    escapes mid-job. Use it to open a database connection or load a book once per job,
+    keep a cache or hold a lock, and close it at the end.
+
+    Every ``post`` must still be durable when it returns: the export reports each item to
+    Pleo as exported right away, so do not defer commits to the end of the session.
+    Raising an :class:`AccountingSystemError` on entry fails the job with its
+    ``job_failure_type`` (default ``integration_unusable``); an error on exit is logged.
+    Adapters without the method keep working (the export uses a null context).
+    """
+
+    def job_session(self, job: JobContext) -> AbstractContextManager[None]:
+        """A context manager around one job's items."""
+        ...
+
+
+@runtime_checkable
+class SupportsAsyncJobSession(Protocol):
+    """The asynchronous twin of :class:`SupportsJobSession` for an :class:`AsyncExportTarget`:
+    ``job_session(job)`` returns an async context manager; :class:`BlockingExportTarget`
+    enters it on its loop."""
+
+    def job_session(self, job: JobContext) -> AbstractAsyncContextManager[None]:
+        """An async context manager around one job's items."""
+        ...
+
 
 @runtime_checkable
 class AsyncExportTarget(Protocol):
@@ -1047,6 +1103,22 @@ class BlockingExportTarget:
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    @contextlib.contextmanager
+    def job_session(self, job: JobContext) -> Iterator[None]:
+        """Enter the wrapped target's async ``job_session`` on the private loop, if it has one."""
+        if not isinstance(self._target, SupportsAsyncJobSession):
+            yield
+            return
+        session = self._target.job_session(job)
+        self._run(session.__aenter__())
+        try:
+            yield
+        except BaseException as error:
+            if not self._run(session.__aexit__(type(error), error, error.__traceback__)):
+                raise
+        else:
+            self._run(session.__aexit__(None, None, None))
 
     def close(self) -> None:
         """Stop the private loop (the wrapped target is not closed)."""
