@@ -37,6 +37,7 @@ from pleo_erp.accounting_system import (
     blocking_export_target,
 )
 from pleo_erp.adapters.beancount import BeancountAccountingSystem, create_ledger
+from pleo_erp.domain.config import ExportConfig
 from pleo_erp.orchestration._session import JobSessionFailed, open_job_session
 from pleo_erp.orchestration.export import export_expenses
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
@@ -101,11 +102,12 @@ class Env:
     def job(self, count: int) -> str:
         return self.sb.create_export_job(self.company, [sandbox_item() for _ in range(count)])
 
-    def run(self) -> Any:
+    def run(self, config: ExportConfig | None = None) -> Any:
         return export_expenses(
             self.client,
             self.system,
             company_id=self.company,
+            config=config,
             sleep=lambda _s: None,
             clock=self.sb.clock.now,
         )
@@ -133,7 +135,8 @@ def test_session_is_closed_when_the_job_fails_mid_way() -> None:
     env = Env(system)
     job = env.job(3)
     system.fail_next("post", AccountingSystemUnavailable("down"), times=100)
-    report = env.run()
+    # give up at once (an outage otherwise defers the job within Pleo's expiry window)
+    report = env.run(ExportConfig(transient_give_up_after=0))
     (job_report,) = report.jobs
     assert job_report.failure_type == "accounting_system_unreachable"
     assert env.sb.job_status(job) == "failed"
