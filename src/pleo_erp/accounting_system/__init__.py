@@ -64,6 +64,7 @@ from pleo_erp.accounting_system.export import (
     with_posting_date,
 )
 from pleo_erp.accounting_system.sources import (
+    LEDGER_ACCOUNT_KINDS,
     LEDGER_TAX_TYPES,
     AccountSource,
     Dimension,
@@ -71,6 +72,7 @@ from pleo_erp.accounting_system.sources import (
     DimensionValue,
     InvalidTaxCodeError,
     LedgerAccount,
+    LedgerAccountKind,
     LedgerTaxCode,
     LedgerTaxType,
     SourceReadError,
@@ -80,6 +82,7 @@ from pleo_erp.accounting_system.sources import (
 
 __all__ = [
     "ATTACHMENT_MAX_BYTES",
+    "LEDGER_ACCOUNT_KINDS",
     "LEDGER_TAX_TYPES",
     "PLEO_ATTACHMENT_EXTENSIONS",
     "APDocumentSplit",
@@ -116,6 +119,7 @@ __all__ = [
     "JobContext",
     "JournalEntry",
     "LedgerAccount",
+    "LedgerAccountKind",
     "LedgerTaxCode",
     "LedgerTaxType",
     "LineRole",
