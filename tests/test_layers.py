@@ -11,6 +11,7 @@ imported without a warning.
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 import warnings
@@ -60,6 +61,17 @@ def _top(module: str, root: str, known: set[str]) -> str | None:
     return root
 
 
+def _parse(path: Path) -> ast.Module:
+    source = path.read_text(encoding="utf-8")
+    for _attempt in range(3):
+        try:
+            return ast.parse(source, filename=str(path))
+        except SystemError:  # pragma: no cover - CPython < 3.11.8 bug (gh-106905): the AST
+            continue  # recursion counter is shared with other threads; parsing again works
+    return ast.parse(source, filename=str(path))
+
+
+@functools.cache
 def subpackage_edges(package_dir: Path) -> Edges:
     """(importer, imported) subpackage pairs → one example ``module -> name`` line."""
     root = package_dir.name
@@ -68,7 +80,7 @@ def subpackage_edges(package_dir: Path) -> Edges:
     for path in sorted(package_dir.rglob("*.py")):
         module = _module_name(path, package_dir)
         source = _top(module, root, known)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = _parse(path)
         for node in ast.walk(tree):
             for target in _imported(node, module, path.name == "__init__.py"):
                 imported = _top(target, root, known)

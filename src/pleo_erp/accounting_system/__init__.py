@@ -6,6 +6,10 @@
   subclasses that name the Pleo failure type they mean.
 - Levels 2–3 (sync, :mod:`.sources`): :class:`DimensionSource`, :class:`AccountSource`,
   :class:`TaxCodeSource` are read and mirrored into Pleo.
+
+This package is the protocols and their errors. The values they exchange are defined in the
+domain layer (:mod:`pleo_erp.domain.journal`, :mod:`pleo_erp.domain.records`) and re-exported
+here under the same names, so imports from ``pleo_erp.accounting_system`` keep working.
 """
 
 from pleo_erp.accounting_system.ap_split import (

@@ -23,6 +23,9 @@ the AS raises is reported as ``unexpected_failure`` for that item.
 Exactly once: the AS must store the Pleo ``accountingEntryId`` with each entry (as its external
 reference) and find it again in :meth:`ExportTarget.find_posted`; the orchestrator asks before
 every post (DESIGN decision 5).
+
+The entries and the other values are defined in :mod:`pleo_erp.domain.journal` (the domain
+layer never imports this module) and re-exported here under the same names.
 """
 
 from __future__ import annotations
