@@ -202,7 +202,7 @@ def test_domain_and_client_import_only_downwards() -> None:
 def test_each_layer_imports_first_in_a_fresh_interpreter(module: str) -> None:
     """A runtime cycle shows up only for some import orders: import each module first."""
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", f"import {module}"],
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", f"import {module}"],
         capture_output=True,
         text=True,
         timeout=60,
