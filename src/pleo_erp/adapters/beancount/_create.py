@@ -174,7 +174,8 @@ def _mapped(mapping: ChartMapping, name: str, old_name: str) -> str | None:
 
 
 class ChartLike(Protocol):
-    """What :func:`create_ledger` reads (the sandbox's ``DemoChart`` fits)."""
+    """What :func:`create_ledger` reads: the chart's records (:mod:`pleo_erp.domain.records`),
+    an accounts mapping, vendors and a lock date (the sandbox's ``DemoChart`` has these)."""
 
     @property
     def accounts(self) -> Sequence[ChartAccount]:
