@@ -16,8 +16,8 @@ import enum
 from collections.abc import Sequence
 from typing import Final
 
-from pleo_erp.accounting_system.export import VendorKey, VendorKeyField
 from pleo_erp.domain.config import ExportConfig
+from pleo_erp.domain.journal import VendorKey, VendorKeyField
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.models import ExportItemV3
 

@@ -38,7 +38,10 @@ from uuid import UUID
 
 from attrs import define, field
 
-from pleo_erp.accounting_system.export import (
+from pleo_erp.domain.bookkeeping import BookkeepingMethod, enum_value
+from pleo_erp.domain.config import ExportConfig
+from pleo_erp.domain.descriptions import build_description, check_fits
+from pleo_erp.domain.journal import (
     AccountsMapping,
     BankAccount,
     Capabilities,
@@ -57,9 +60,6 @@ from pleo_erp.accounting_system.export import (
     VatTreatment,
     VendorAccount,
 )
-from pleo_erp.domain.bookkeeping import BookkeepingMethod, enum_value
-from pleo_erp.domain.config import ExportConfig
-from pleo_erp.domain.descriptions import build_description, check_fits
 from pleo_erp.domain.mapping import (
     PostingRule,
     Side,

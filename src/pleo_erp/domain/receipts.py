@@ -26,7 +26,7 @@ from uuid import UUID
 
 from attrs import define
 
-from pleo_erp.accounting_system.export import (
+from pleo_erp.domain.journal import (
     ATTACHMENT_MAX_BYTES,
     PLEO_ATTACHMENT_EXTENSIONS,
     Capabilities,
