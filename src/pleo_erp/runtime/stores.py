@@ -27,6 +27,7 @@ import attrs
 from pleo_erp.client.auth import TokenStore
 from pleo_erp.orchestration.schedule import ScheduledLevel
 from pleo_erp.state.export_journal import ExportJournal
+from pleo_erp.state.lease import LeaseStore
 from pleo_erp.state.selection import SelectionState
 
 __all__ = [
@@ -271,7 +272,7 @@ class RuntimeState:
     registry: ConnectionRegistry
     schedule: ScheduleStore
     inbox: WebhookInbox
-    leases: Any  # pleo_erp.state.LeaseStore once the lease module is merged
+    leases: LeaseStore
     journal: ExportJournal
     selection: SelectionState
     token_store: Callable[[str], TokenStore]
