@@ -16,15 +16,14 @@ The webhook is a trigger only: polling the export queue stays the source of trut
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from http.server import ThreadingHTTPServer
+from typing import Literal
 
-from attrs import define, field
+from attrs import define
 
 from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
@@ -35,6 +34,7 @@ from pleo_erp.client.webhooks import (
     WebhookVerifier,
     verify_and_parse,
 )
+from pleo_erp.runtime.http import MAX_BODY_BYTES, WebhookResponse, make_webhook_server
 
 __all__ = [
     "DEFAULT_PATH",
@@ -51,8 +51,6 @@ logger = logging.getLogger("pleo_erp.cli.webhook")
 DEFAULT_PATH = "/webhooks/pleo"
 """Where deliveries are expected unless ``--path`` says otherwise."""
 
-MAX_BODY_BYTES = 256 * 1024
-"""Largest delivery accepted; an export-job event is well under 2 KiB."""
 
 Submission = Literal["started", "queued", "already_queued"]
 
@@ -142,18 +140,6 @@ class ExportDispatcher:
             return RunOutcome(company_id, error=exc)
 
 
-@define(frozen=True)
-class WebhookResponse:
-    """The HTTP answer to one delivery: status and a small JSON body."""
-
-    status: int
-    body: Mapping[str, Any] = field(factory=dict)
-
-    def encoded(self) -> bytes:
-        """The JSON body as bytes."""
-        return json.dumps(dict(self.body), separators=(",", ":")).encode("utf-8")
-
-
 class WebhookReceiver:
     """Turns one HTTP delivery into a response and, for an export event, a dispatched export.
 
@@ -234,44 +220,4 @@ class WebhookReceiver:
 
 def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTTPServer:
     """A threaded HTTP server feeding ``receiver``; call ``serve_forever`` / ``shutdown``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "pleo-erp-webhook"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
-
-        def _answer(self, response: WebhookResponse) -> None:
-            payload = response.encoded()
-            self.send_response(response.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def _dispatch(self) -> None:
-            length_header = self.headers.get("Content-Length", "0") or "0"
-            if not length_header.isdigit():
-                self.close_connection = True
-                self._answer(WebhookResponse(400, {"error": "bad Content-Length"}))
-                return
-            length = int(length_header)
-            if length > receiver.max_body_bytes:
-                # Do not read an oversized body; drop the connection after answering.
-                self.close_connection = True
-                self._answer(WebhookResponse(413, {"error": "delivery too large"}))
-                return
-            body = self.rfile.read(length) if length else b""
-            headers = dict(self.headers.items())
-            self._answer(receiver.handle(self.command, self.path, headers, body))
-
-        do_POST = _dispatch
-        do_GET = _dispatch
-        do_PUT = _dispatch
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Request lines go to the debug log; outcomes are logged by the receiver.
-            logger.debug("%s %s", self.address_string(), format % args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return make_webhook_server(receiver, host, port)
