@@ -287,6 +287,7 @@ class _Run:
             keeper.check()
             if vendor_progress is not None:
                 vendor_progress(event)
+                keeper.check()  # the vendor's callback may have taken long
 
         options["progress"] = progress
         return options

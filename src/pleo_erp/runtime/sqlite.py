@@ -474,14 +474,24 @@ def open_sqlite_state(
     *,
     clock: Callable[[], datetime] = _utcnow,
     defaults: ScheduleConfig | None = None,
+    lease_clock: Callable[[], float] | None = None,
 ) -> RuntimeState:
-    """Every runtime store in one SQLite file (created owner-only and migrated on first use)."""
+    """Every runtime store in one SQLite file (created owner-only and migrated on first use).
+
+    Args:
+        path: the database file (``":memory:"`` for a private in-memory one).
+        clock: the schedule's and inbox's clock (aware ``datetime``; inject in tests).
+        defaults: the cadence of levels a connection sets none for.
+        lease_clock: the lease store's clock (epoch seconds; inject in tests).
+    """
     db = StateDB(path)
     try:
         schedule = SQLiteScheduleStore(db, clock=clock)
         registry = SQLiteConnectionRegistry(db, schedule, defaults=defaults)
         inbox = SQLiteWebhookInbox(db, clock=clock)
-        leases = SQLiteLeaseStore(db)
+        leases = (
+            SQLiteLeaseStore(db) if lease_clock is None else SQLiteLeaseStore(db, clock=lease_clock)
+        )
         journal = SQLiteExportJournal(db)
         selection = SelectionStore(db)
     except BaseException:
