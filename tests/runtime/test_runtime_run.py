@@ -206,6 +206,17 @@ def test_stale_worker_cannot_overwrite_the_newer_runs_record(
     assert len(factory.system(company).entries) == 3
 
 
+def test_a_fresh_connection_runs_its_chart_first_whichever_trigger_wins(
+    cfg: RuntimeConfig, sandbox: PleoSandbox, factory: SandboxFactory, state: RuntimeState
+) -> None:
+    company = _company(sandbox, state)
+    result = run_level(company, EXPORT, state=state, factory=factory, config=cfg)
+    assert [r.level for r in (*result.followups[:2], result)] == [COA, TAGS, EXPORT]
+    assert all(r.ok for r in (result, *result.followups))
+    again = run_level(company, EXPORT, "webhook", state=state, factory=factory, config=cfg)
+    assert again.followups == ()  # they have run now
+
+
 def test_onboarding_trigger_chains_levels_in_order(
     cfg: RuntimeConfig, sandbox: PleoSandbox, factory: SandboxFactory, state: RuntimeState
 ) -> None:
@@ -233,6 +244,7 @@ def test_holder_drains_a_level_that_was_busy_meanwhile(
     clock: FakeClock,
 ) -> None:
     company = _company(sandbox, state, levels=(TAGS, EXPORT))
+    assert run_level(company, TAGS, state=state, factory=factory, config=cfg).ok
     state.schedule.claim_due(5)
     sandbox.create_export_job(str(company), 2)
     busy: list[Any] = []

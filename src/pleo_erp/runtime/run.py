@@ -20,9 +20,11 @@ pool, a Celery task). In order:
    :class:`~pleo_erp.state.LeaseLost` there and stops; the export job stays resumable.
 5. Record the outcome, fenced by the generation: a stale worker cannot overwrite what a newer
    one recorded. A failed level is due again after ``retry_failed_after``.
-6. Onboarding: the ``"onboarding"`` trigger runs the given level and every later one
-   (chart of accounts → tags → export). After the first successful chart-of-accounts and tags
-   runs of an OAuth connection, the installation is activated (accounts rule 24).
+6. Order on connect: levels of the connection that never ran and come before the asked one
+   run first (chart of accounts → tags → export), whichever first trigger took the lease; the
+   ``"onboarding"`` trigger also runs every later level. After the first successful
+   chart-of-accounts and tags runs of an OAuth connection, the installation is activated
+   (accounts rule 24).
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ class LevelResult:
         report: the orchestrator's report (``None`` if it did not return one).
         error: what it raised, for the host to inspect (never sent anywhere).
         message: a one-line, secret-free description of ``error``.
-        followups: further levels run under the same lease (onboarding chain, drained
-            triggers that arrived while this run held the lease).
+        followups: further levels run under the same lease: earlier levels that had never
+            run, the onboarding chain, and triggers that arrived while the lease was held.
     """
 
     company_id: UUID
@@ -216,9 +218,20 @@ class _Run:
 
     def run(self, level: ScheduledLevel) -> LevelResult:
         try:
+            # A fresh connection gets its chart (then tags) before anything else, whichever
+            # of its first triggers took the lease.
+            before: list[LevelResult] = []
+            never_ran = {
+                row.level
+                for row in self.state.schedule.rows(self.company)
+                if row.enabled and row.last_started_at is None
+            }
+            for earlier in _ORDER[: _ORDER.index(level)]:
+                if earlier in self.connection.levels and earlier in never_ran:
+                    before.append(self._one(earlier, self.trigger))
             first = self._one(level, self.trigger)
-            followups: list[LevelResult] = []
-            done = {level}
+            followups: list[LevelResult] = list(before)
+            done = {level, *(r.level for r in before)}
             if self.trigger == "onboarding":
                 for later in _ORDER[_ORDER.index(level) + 1 :]:
                     if later in self.connection.levels and not self._stopped(first, followups):
