@@ -195,7 +195,8 @@ def test_status_never_prints_a_secret_of_the_state_url(tmp_path: Path, served: S
         env=_env(served),
     )
     assert SENTINEL not in result.text
-    assert result.code == 2 and "no state backend for mysql://" in result.err
+    assert result.code == 2
+    assert "no state backend for mysql://" in result.err
 
 
 @pytest.mark.http
