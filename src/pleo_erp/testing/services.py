@@ -18,6 +18,7 @@ Run ``python -m pleo_erp.testing.services`` to start both and print their URLs u
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -82,6 +83,16 @@ def ensure_installed(*, postgres: bool = True, redis: bool = True) -> None:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise ServiceUnavailable(f"missing {', '.join(packages)}; install them (apt/brew)")
+    # Parallel test workers must not run apt at once: the first installs, the others re-check.
+    with open(os.path.join(tempfile.gettempdir(), "pleo-erp-apt.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        still = [p for p in packages if p != "postgresql" or find_postgres_bin() is None]
+        still = [p for p in still if p != "redis-server" or not shutil.which("redis-server")]
+        if still:
+            _apt_install(still)
+
+
+def _apt_install(packages: list[str]) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
         done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
