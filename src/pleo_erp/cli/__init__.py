@@ -41,6 +41,8 @@ def _handlers() -> dict[str, Callable[[Any], int]]:
         cmd_sync_tax_codes,
     )
     from pleo_erp.cli._demo import cmd_demo
+    from pleo_erp.cli._distributed import cmd_scheduler, cmd_worker
+    from pleo_erp.cli._distributed_demo import cmd_demo_distributed
     from pleo_erp.cli._runtime import (
         cmd_connections_add,
         cmd_connections_list,
@@ -67,6 +69,9 @@ def _handlers() -> dict[str, Callable[[Any], int]]:
         "connections-remove": cmd_connections_remove,
         "status": cmd_status,
         "serve": cmd_serve,
+        "worker": cmd_worker,
+        "scheduler": cmd_scheduler,
+        "demo-distributed": cmd_demo_distributed,
     }
 
 

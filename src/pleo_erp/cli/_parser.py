@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--path", default="/webhooks/pleo", help="path (default /webhooks/pleo)")
 
     _runtime_commands(commands, common, pleo)
+    _distributed_commands(commands, common, pleo)
 
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -323,6 +324,74 @@ def _runtime_commands(
         default=60.0,
         metavar="SECONDS",
         help="on stop, how long to wait for running levels (default 60)",
+    )
+
+
+def _distributed_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    pleo: argparse.ArgumentParser,
+) -> None:
+    """``worker``, ``scheduler`` (Celery + Postgres) and ``demo-distributed``."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--state", metavar="URL", help="the shared state: a postgresql:// URL [PLEO_STATE]"
+    )
+    shared.add_argument("--broker", metavar="URL", help="the Celery broker: redis:// [PLEO_BROKER]")
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker of the distributed runtime (Postgres state, Redis broker)",
+        description="run a Celery worker (thread pool) for the runtime's run_level and tick "
+        "tasks; run several, on several machines; stops with SIGTERM (warm shutdown)",
+        parents=[common, pleo, shared],
+    )
+    worker.set_defaults(handler="worker")
+    worker.add_argument(
+        "--queues",
+        metavar="Q1,Q2",
+        help="queues to consume (default pleo.export,pleo.sync,pleo.tick)",
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="worker threads (default 8)"
+    )
+    worker.add_argument("--name", metavar="NAME@HOST", help="the worker's Celery node name")
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="run the distributed runtime's scheduler (Celery beat sending the tick)",
+        description="run Celery beat: send the tick task every --tick-interval seconds; a "
+        "second scheduler is harmless (each due row is claimed once)",
+        parents=[common, pleo, shared],
+    )
+    scheduler.set_defaults(handler="scheduler")
+    scheduler.add_argument(
+        "--tick-interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between ticks (default 30)",
+    )
+    scheduler.add_argument("--schedule-file", metavar="PATH", help="beat's state file (temp)")
+    demo = commands.add_parser(
+        "demo-distributed",
+        help="the distributed runtime on this machine: Postgres, Redis, 2 workers, scheduler",
+        description="start PostgreSQL, Redis and the sandbox, then 2 `pleo-erp worker` "
+        "processes and a `pleo-erp scheduler` against a fresh Beancount ledger; stop them all",
+        parents=[common],
+    )
+    demo.set_defaults(handler="demo-distributed")
+    demo.add_argument(
+        "--ledger",
+        dest="demo_dir",
+        metavar="DIR",
+        default="demo-ledger-distributed",
+        help="directory for the fresh ledger (default ./demo-ledger-distributed)",
+    )
+    demo.add_argument("--seed", type=int, default=1, help="demo data seed (default 1)")
+    demo.add_argument(
+        "--timeout", type=float, default=180.0, metavar="SECONDS", help="give up after (180)"
+    )
+    demo.add_argument(
+        "--keep-running", action="store_true", help="keep serving until Ctrl-C at the end"
     )
 
 
