@@ -202,6 +202,7 @@ def install(
 
     @app.task(  # type: ignore[untyped-decorator]
         name=RUN_LEVEL_TASK,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -233,7 +234,11 @@ def install(
         enqueue_run(app, company_id, level, trigger)
 
     @app.task(  # type: ignore[untyped-decorator]
-        name=TICK_TASK, ignore_result=True, acks_late=False, expires=max(tick_every, 1.0) * 2
+        name=TICK_TASK,
+        shared=False,
+        ignore_result=True,
+        acks_late=False,
+        expires=max(tick_every, 1.0) * 2,
     )
     def tick_task() -> int:
         """Claim due rows and enqueue their runs (idempotent; concurrent ticks are safe)."""
