@@ -19,6 +19,7 @@ BENCHMARKS = [
     "benchmarks/bench_sandbox.py",
     "benchmarks/bench_export.py",
     "benchmarks/bench_sync.py",
+    "benchmarks/bench_runtime.py",
 ]
 
 
