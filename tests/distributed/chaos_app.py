@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import attrs
+import httpx
 from celery import Celery
 
 from pleo_erp.accounting_system.export import Attachment, Entry, PostedEntry
@@ -153,6 +154,8 @@ class ChaosFactory:
 
     def __init__(self) -> None:
         self._db: PostgresStateDB | None = None
+        # One connection pool per worker process: a new httpx.Client loads the CA bundle.
+        self.http = httpx.Client(follow_redirects=False, timeout=30)
 
     @property
     def db(self) -> PostgresStateDB:
@@ -181,6 +184,7 @@ class ChaosFactory:
                 "X-Chaos-Generation": str(generation),
             },
             max_retry_after=5,
+            http_client=self.http,
         )
         return client, ChaosAS(self.db, company, generation), {}
 

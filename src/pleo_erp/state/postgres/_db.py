@@ -74,6 +74,8 @@ class PostgresStateDB:
         max_size: int = 8,
         timeout: float = 30.0,
         application_name: str = "pleo-erp",
+        check_on_borrow: bool = False,
+        max_idle: float = 300.0,
     ) -> None:
         """Open a pool to ``url`` (a libpq URL or DSN; a password in it is never shown).
 
@@ -83,6 +85,10 @@ class PostgresStateDB:
             max_size: the most connections this process uses at once.
             timeout: seconds to wait for a free connection before raising.
             application_name: shown in ``pg_stat_activity``.
+            check_on_borrow: ping each connection before lending it (one more round trip per
+                use; off by default: a broken connection is discarded when it fails, and the
+                run that met it is retried as transient).
+            max_idle: seconds an unused connection above ``min_size`` stays open.
         """
         _, psycopg_pool = _import_psycopg()
         self.url = url
@@ -93,7 +99,8 @@ class PostgresStateDB:
             max_size=max_size,
             timeout=timeout,
             kwargs={"autocommit": True, "application_name": application_name},
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=psycopg_pool.ConnectionPool.check_connection if check_on_borrow else None,
+            max_idle=max_idle,
             open=True,
             name="pleo-erp-state",
         )
