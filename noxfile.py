@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests`, `lint`, `typecheck`, `docs`, `bench`, `demo`, `distributed`.
+"""Developer sessions: `nox -s tests`, `lint`, `typecheck`, `docs`, `bench`, `demo`, `distributed`,
+`demo_distributed`.
 
 Every session installs what it needs into its own virtualenv, so a fresh machine with only
 Python >= 3.10 and pip (plus `pip install nox`) can run any of them.
@@ -78,3 +79,10 @@ def distributed(session: nox.Session) -> None:
     """
     session.install("-e", ".[distributed]")
     session.run("python", "tests/distributed/chaos.py", *(session.posargs or ["--seed", "1"]))
+
+
+@nox.session(name="demo_distributed")
+def demo_distributed(session: nox.Session) -> None:
+    """The distributed runtime on one machine: Postgres, Redis, sandbox, 2 workers, scheduler."""
+    session.install("-e", ".[distributed]")
+    session.run("pleo-erp", "demo-distributed", *session.posargs)
