@@ -299,3 +299,54 @@ def test_oauth_installation_activated_only_after_syncs_succeed(
     factory.system(company).restore_reads()
     assert run_level(company, TAGS, state=state, factory=factory, config=cfg).ok
     assert status() == "ACTIVATED"
+
+
+_DIE_HOLDING = """
+import os, sys
+from pleo_erp.runtime.sqlite import open_sqlite_state
+state = open_sqlite_state(sys.argv[1])
+assert state.leases.acquire(sys.argv[2], "doomed:1:x", ttl=600) is not None
+os._exit(0)  # gone without releasing: the lease row names a dead process
+"""
+
+
+def test_recover_interrupted_marks_levels_of_dead_runs_due(
+    sandbox: PleoSandbox, state: RuntimeState, clock: FakeClock, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pleo_erp.runtime import recover_interrupted
+
+    company = _company(sandbox, state, levels=(COA, EXPORT))
+    finished = _company(sandbox, state, levels=(COA,))
+    state.schedule.claim_due(10)
+    for level in (COA, EXPORT):
+        state.schedule.record_start(company, level, generation=1)  # ... then SIGKILL
+    state.schedule.record_start(finished, COA, generation=1)
+    state.schedule.record_finish(
+        finished, COA, generation=1, outcome="ok", error=None, retry_after=None
+    )
+
+    live = state.leases.acquire(lease_key(company), "alive-here", ttl=600)  # this process
+    assert live is not None
+    assert recover_interrupted(state) == 0  # it is still running
+    state.leases.release(live)
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    subprocess.run(
+        [sys.executable, "-c", _DIE_HOLDING, str(tmp_path / "state.db"), lease_key(company)],
+        check=True,
+        env={**os.environ, "PYTHONPATH": src},
+        timeout=60,
+    )
+    holder = state.leases.holder(lease_key(company))
+    assert holder is not None
+    assert holder.owner == "doomed:1:x"
+    assert recover_interrupted(state) == 2
+    assert {(r.company_id, r.level) for r in state.schedule.claim_due(10)} == {
+        (company, COA),
+        (company, EXPORT),
+    }

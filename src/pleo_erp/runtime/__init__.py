@@ -24,7 +24,14 @@ from pleo_erp.runtime.onboarding import (
     complete_oauth_onboarding,
     oauth_token_key,
 )
-from pleo_erp.runtime.run import LevelResult, RuntimeConfig, Trigger, lease_key, run_level
+from pleo_erp.runtime.run import (
+    LevelResult,
+    RuntimeConfig,
+    Trigger,
+    lease_key,
+    recover_interrupted,
+    run_level,
+)
 from pleo_erp.runtime.state import open_state, redact_url, register_state_backend
 from pleo_erp.runtime.stores import (
     AuthKind,
@@ -76,6 +83,7 @@ __all__ = [
     "lease_key",
     "oauth_token_key",
     "open_state",
+    "recover_interrupted",
     "redact_url",
     "register_state_backend",
     "run_level",

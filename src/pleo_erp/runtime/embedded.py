@@ -37,7 +37,7 @@ from pleo_erp.client.webhooks import WebhookVerifier
 from pleo_erp.orchestration.schedule import ScheduledLevel
 from pleo_erp.runtime.factory import ConnectionFactory
 from pleo_erp.runtime.http import make_webhook_server
-from pleo_erp.runtime.run import LevelResult, RuntimeConfig, run_level
+from pleo_erp.runtime.run import LevelResult, RuntimeConfig, recover_interrupted, run_level
 from pleo_erp.runtime.stores import RunOutcome, RuntimeState
 from pleo_erp.runtime.tick import DEFAULT_STALE_CLAIM, DEFAULT_TICK_LIMIT, TickResult, tick
 from pleo_erp.runtime.webhooks import DEFAULT_WEBHOOK_PATH, RuntimeWebhookReceiver
@@ -152,6 +152,9 @@ class EmbeddedRuntime:
         if self._started:
             raise RuntimeError("the runtime was already started")
         self._started = True
+        recovered = recover_interrupted(self.state)
+        if recovered:
+            logger.warning("%d levels interrupted by a previous stop are due again", recovered)
         for number in range(self.workers):
             self._spawn(self._work, f"pleo-worker-{number}")
         self._spawn(self._schedule_loop, "pleo-scheduler")

@@ -30,6 +30,8 @@ pool, a Celery task). In order:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -52,7 +54,14 @@ from pleo_erp.runtime.factory import ConnectionFactory
 from pleo_erp.runtime.stores import Connection, RunOutcome, RuntimeState
 from pleo_erp.state.lease import DEFAULT_LEASE_TTL, LeaseKeeper, LeaseLost, new_owner
 
-__all__ = ["LevelResult", "RuntimeConfig", "Trigger", "lease_key", "run_level"]
+__all__ = [
+    "LevelResult",
+    "RuntimeConfig",
+    "Trigger",
+    "lease_key",
+    "recover_interrupted",
+    "run_level",
+]
 
 logger = logging.getLogger("pleo_erp.runtime")
 
@@ -170,6 +179,50 @@ def run_level(
         keeper_kwargs["monotonic"] = cfg.monotonic
     with LeaseKeeper(state.leases, lease, **keeper_kwargs) as keeper:
         return _Run(state, factory, cfg, connection, keeper, trigger).run(chosen)
+
+
+def recover_interrupted(state: RuntimeState, *, company_id: UUID | None = None) -> int:
+    """Make due again every level whose last run started but never finished, when nobody runs it.
+
+    That is a worker killed mid-run (SIGKILL, power loss, OOM): its claim was consumed and its
+    row moved on by the cadence, so without this the level would wait a whole interval (24 h
+    for the chart of accounts). A level whose company lease is still held by a live process is
+    left alone (it is running); a holder on this host whose process is gone counts as dead.
+    The embedded runtime calls this when it starts. Returns how many levels were marked due.
+    """
+    marked = 0
+    holders: dict[UUID, bool] = {}
+    for row in state.schedule.rows(company_id):
+        started, finished = row.last_started_at, row.last_finished_at
+        if not row.enabled or started is None or (finished is not None and finished >= started):
+            continue
+        if row.company_id not in holders:
+            holders[row.company_id] = _lease_alive(state, row.company_id)
+        if holders[row.company_id]:
+            continue
+        state.schedule.mark_due(row.company_id, row.level)
+        logger.warning(
+            "%s of company %s was interrupted (started %s, never finished): due again",
+            row.level.value,
+            row.company_id,
+            started.isoformat(),
+        )
+        marked += 1
+    return marked
+
+
+def _lease_alive(state: RuntimeState, company: UUID) -> bool:
+    holder = state.leases.holder(lease_key(company))
+    if holder is None or holder.owner is None:
+        return False
+    if holder.pid is not None and holder.host == socket.gethostname():
+        try:
+            os.kill(holder.pid, 0)  # signal 0: a probe, nothing is sent
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
 
 
 def _result(
