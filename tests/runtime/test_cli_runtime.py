@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_cli_helpe
 from _cli_helpers import SENTINEL, Served, cli, make_ledger, served_demo
 from pleo_erp.cli import _runtime
 
+# A booked transaction: `2026-09-02 ! "…" #pleo ^pleo-<accounting entry id> …`
+TRANSACTION = re.compile(r"^\d{4}-\d{2}-\d{2} [!*] .* \^pleo-([0-9a-f-]{36})", re.M)
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -241,3 +244,78 @@ def test_serve_process_stops_cleanly_on_sigterm(tmp_path: Path, served: Served) 
     assert {d["last_outcome"] for d in rows if d["level"] == "export"} <= {"ok", "partial"}
     assert all(d["lease_holder"] is None for d in rows)
     assert json.dumps(rows)  # serialisable status document
+
+
+@pytest.mark.http
+@pytest.mark.slow
+def test_serve_killed_mid_export_resumes_without_duplicates(tmp_path: Path) -> None:
+    """SIGKILL ``pleo-erp serve`` while it books a 150-item job; a new ``serve`` takes the
+    lease of the dead process at once, resumes the job, and books every item exactly once."""
+    from pleo_erp.testing.sandbox import PleoSandbox
+
+    sandbox = PleoSandbox(seed=3)
+    demo = sandbox.seed_demo(volume=150)
+    ledger = make_ledger(tmp_path, demo)
+    company = str(demo.company_id)
+    with sandbox.serve() as base_url:
+        env = {"PLEO_BASE_URL": base_url, "PLEO_API_KEY": sandbox.api_key}
+        added = cli(
+            tmp_path,
+            "connections",
+            "add",
+            "--company-id",
+            company,
+            "--ledger",
+            str(ledger),
+            "--levels",
+            "export",
+            "--export-every",
+            "1h",
+            env=env,
+        )
+        assert added.code == 0, added.text
+        process_env = {
+            **os.environ,
+            **env,
+            "PLEO_STATE_DB": str(tmp_path / "state" / "state.db"),
+            "PYTHONPATH": SRC,
+        }
+        argv = [sys.executable, "-m", "pleo_erp.cli", "serve", "--no-webhooks"]
+        argv += ["--tick-interval", "0.1", "--workers", "2"]
+
+        def booked() -> list[str]:
+            """The accounting entry id of every transaction in the ledger (not documents)."""
+            return TRANSACTION.findall(ledger.read_text(encoding="utf-8"))
+
+        first = subprocess.Popen(argv, env=process_env, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 120
+            while len(booked()) < 30 and time.monotonic() < deadline and first.poll() is None:
+                time.sleep(0.05)
+            assert len(booked()) >= 30, "the first serve did not start booking"
+            os.kill(first.pid, signal.SIGKILL)  # no drain, no release: the lease stays behind
+            first.wait(timeout=30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        at_kill = len(booked())
+        holder = cli(tmp_path, "status", "--json", env=env).json()["levels"][0]
+        assert holder["lease_holder"] is not None  # left by the dead process
+
+        second = subprocess.Popen(argv, env=process_env, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                statuses = {sandbox.job_status(job.job["id"]) for job in demo.jobs}
+                if not statuses & {"pending", "in_progress"}:
+                    break
+                time.sleep(0.1)
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=60) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+    ids = booked()
+    assert len(ids) > at_kill
+    assert len(ids) == len(set(ids))  # exactly once, across the kill
+    assert not {sandbox.job_status(job.job["id"]) for job in demo.jobs} & {"pending", "in_progress"}
