@@ -195,3 +195,42 @@ def test_serve_end_to_end_three_companies_webhook_and_clean_stop(tmp_path: Path)
     assert len(rows) == 9
     assert all(row.last_outcome == "ok" for row in rows)
     state.close()
+
+
+def test_triggers_for_a_running_company_wait_for_it_instead_of_spinning_busy(
+    state: RuntimeState, clock: FakeClock
+) -> None:
+    sandbox = PleoSandbox(seed=4)
+    factory = SandboxFactory(sandbox)
+    company = UUID(sandbox.add_company())
+    state.registry.add(connection(company, levels=(TAGS, EXPORT)))
+    runtime = EmbeddedRuntime(
+        state, factory, workers=3, tick_interval=3600, config=RuntimeConfig(clock=clock)
+    )
+    assert len(runtime.run_pending()) == 2  # the initial sync; nothing due any more
+    gate, inside = threading.Event(), threading.Event()
+
+    def hold(event: Any) -> None:
+        inside.set()
+        assert gate.wait(30)
+
+    factory.options[EXPORT] = {"progress": hold}
+    sandbox.create_export_job(str(company), 1)
+    runtime.start()
+    try:
+        runtime.enqueue(company, EXPORT, "webhook")
+        assert inside.wait(30)  # the export holds the company
+        runtime.enqueue(company, TAGS, "manual")  # a second worker is free ...
+        runtime.enqueue(company, EXPORT, "webhook")  # ... and a new trigger arrives
+        time.sleep(0.2)  # give the free workers the chance to (wrongly) pick them up
+        assert runtime.outcomes.get("busy", 0) == 0
+        gate.set()
+        assert runtime.wait_idle(timeout=30)
+    finally:
+        gate.set()
+        runtime.stop(timeout=30)
+    assert runtime.outcomes.get("busy", 0) == 0
+    assert runtime.outcomes["ok"] >= 4  # 2 initial + the export + tags (+ the later export)
+    rows = {row.level: row for row in state.schedule.rows(company)}
+    assert rows[TAGS].last_outcome == "ok"
+    assert rows[EXPORT].last_outcome == "ok"

@@ -9,7 +9,9 @@ beyond that the same stores and ``run_level`` run on Postgres and Celery.
   claims the due rows and enqueues them; once an hour the webhook inbox is pruned.
 * **workers**: ``workers`` threads take triggers from the in-memory queue and call
   :func:`~pleo_erp.runtime.run.run_level`. A trigger already waiting in the queue for the same
-  company and level is not queued twice.
+  company and level is not queued twice, and a trigger for a company that is running here
+  waits for that run to end (it would only find the lease held) and is dropped if the run
+  covered its level.
 * **webhook receiver** (optional): :class:`~pleo_erp.runtime.webhooks.RuntimeWebhookReceiver`
   on a threaded HTTP server; it answers at once and enqueues the export.
 
@@ -112,6 +114,10 @@ class EmbeddedRuntime:
         self.owner_prefix = new_owner()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._queued: set[tuple[UUID, ScheduledLevel]] = set()
+        # Companies with a run in flight here, and triggers waiting for that run to end:
+        # a second worker would only find the lease held ("busy") and spin on it.
+        self._active: set[UUID] = set()
+        self._parked: dict[UUID, list[tuple[_Job, datetime]]] = {}
         self._lock = threading.Condition()
         self._running = 0
         self._stopping = threading.Event()
@@ -237,6 +243,12 @@ class EmbeddedRuntime:
         for thread in self._threads:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
+        with self._lock:
+            leftovers = [job for jobs in self._parked.values() for job, _ in jobs]
+            self._parked.clear()
+        for job in leftovers:
+            self._hand_back(job)
+        returned += len(leftovers)
         alive = [thread.name for thread in self._threads if thread.is_alive()]
         if alive:
             logger.warning("stopped with runs still in flight: %s", ", ".join(alive))
@@ -275,13 +287,48 @@ class EmbeddedRuntime:
                 if job is not None:
                     self._hand_back(job)
                 return
-            self._run(job)
+            if self._begin(job):
+                self._run(job)
+
+    def _begin(self, job: _Job) -> bool:
+        """Take the company for this worker, or park the job until its run here ends."""
+        company = job[0]
+        with self._lock:
+            if company in self._active:
+                self._parked.setdefault(company, []).append((job, self.config.clock()))
+                return False
+            self._active.add(company)
+            return True
+
+    def _end(self, company: UUID, results: list[LevelResult]) -> None:
+        """Release the company; requeue parked triggers the finished run did not cover."""
+        with self._lock:
+            self._active.discard(company)
+            parked = self._parked.pop(company, [])
+        for job, parked_at in parked:
+            level = job[1]
+            covered = any(
+                r.level is level
+                and r.outcome not in (RunOutcome.BUSY, RunOutcome.SKIPPED)
+                and r.started_at >= parked_at
+                for r in results
+            )
+            if covered:
+                with self._lock:
+                    self._queued.discard((company, level))
+                    self._lock.notify_all()
+            elif self._stopping.is_set():
+                self._hand_back(job)
+            else:
+                self._queue.put(job)
 
     def _run(self, job: _Job) -> LevelResult:
         company, level, trigger = job
         with self._lock:
+            self._active.add(company)
             self._queued.discard((company, level))
             self._running += 1
+        results: list[LevelResult] = []
         try:
             result = run_level(
                 company,
@@ -292,7 +339,8 @@ class EmbeddedRuntime:
                 config=self.config,
                 owner=f"{self.owner_prefix}:{threading.get_ident()}",
             )
-            for each in (result, *result.followups):
+            results = [result, *result.followups]
+            for each in results:
                 self.outcomes[each.outcome.value] += 1
             if self.on_result is not None:
                 try:
@@ -315,6 +363,7 @@ class EmbeddedRuntime:
                 message="the runtime's state store failed",
             )
         finally:
+            self._end(company, results)
             with self._lock:
                 self._running -= 1
                 self._lock.notify_all()
