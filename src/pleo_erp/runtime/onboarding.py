@@ -28,7 +28,9 @@ import attrs
 import httpx
 
 from pleo_erp.client._client import PleoClient
+from pleo_erp.client._transport import PRODUCTION
 from pleo_erp.client.auth import (
+    AUTH_PRODUCTION,
     AUTHORIZE_PATH,
     TOKEN_PATH,
     MemoryTokenStore,
@@ -87,15 +89,16 @@ class OAuthApp:
     Attributes:
         client_id / client_secret: issued by Pleo (the secret is never shown in a repr).
         redirect_uri: the callback URL registered with Pleo.
-        auth_base_url: the OAuth server (``https://auth.pleo.io``; the sandbox's URL in tests).
-        api_base_url: the External API base URL.
+        auth_base_url: the OAuth server (production by default; ``AUTH_STAGING`` for staging,
+            the sandbox's URL in tests).
+        api_base_url: the External API base URL (production by default).
     """
 
     client_id: str
     client_secret: str = attrs.field(repr=False)
     redirect_uri: str
-    auth_base_url: str = "https://auth.pleo.io"
-    api_base_url: str = "https://external.pleo.io"
+    auth_base_url: str = AUTH_PRODUCTION
+    api_base_url: str = PRODUCTION
 
     @property
     def token_url(self) -> str:
