@@ -155,7 +155,9 @@ def run_level(
     """Run ``level`` for ``company_id`` under the company lease (see the module docstring).
 
     Never raises for a failed run: the outcome, error and report are in the returned
-    :class:`LevelResult` and in the schedule. Raises only for bad arguments.
+    :class:`LevelResult` and in the schedule. Raises ``ValueError`` for bad arguments, and
+    lets errors of the runtime's own stores through (the state database is unreachable: the
+    engine retries the trigger, and a claim never started is swept back by the tick).
     """
     company = UUID(str(company_id))
     chosen = ScheduledLevel(level)
