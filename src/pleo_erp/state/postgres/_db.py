@@ -104,7 +104,10 @@ class PostgresStateDB:
             open=True,
             name="pleo-erp-state",
         )
-        with self.connection() as conn:
+        # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: serialise
+        # first-time setup of many workers starting at once under the migration lock.
+        with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             conn.execute(_SCHEMA_VERSION_DDL)
 
     @property
