@@ -364,7 +364,9 @@ class BeancountConnectionFactory:
             raise ConfigError(f"connection {connection.company_id} has no ledger setting")
         system = open_ledger(Path(ledger))
         auth, base_url = self._auth(connection)
-        return PleoClient(auth, base_url=base_url), system, {}
+        retries = getattr(self._ctx.args, "max_retries", None)
+        extra: dict[str, Any] = {} if retries is None else {"max_retries": retries}
+        return PleoClient(auth, base_url=base_url, **extra), system, {}
 
 
 def _log_result(result: LevelResult) -> None:
