@@ -346,8 +346,10 @@ class _Run:
             options.setdefault("state", self.state.selection)
         # LEASE WIRING (single call site): the orchestrators call `progress` before every side
         # effect, so checking the lease there stops a run whose lease was lost before its next
-        # write. When export_expenses gains a lease/keeper parameter (journal writes fenced by
-        # the generation), pass `self.keeper` to it here for the EXPORT level as well.
+        # write. Once export_expenses takes `lease_store=` (branch `recovery`), add here for
+        # the EXPORT level: `options.setdefault("lease_store", self.state.leases)` — the export
+        # then also holds `export:<company>` inside this `connection:<company>` lease and
+        # fences its journal writes (same SQLite database) — unless the options set `lock`.
         vendor_progress = options.get("progress")
         keeper = self.keeper
 
