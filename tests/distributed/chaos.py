@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ from pleo_erp.state.postgres import (  # noqa: E402
 )
 from pleo_erp.testing.sandbox import PleoSandbox  # noqa: E402
 from pleo_erp.testing.sandbox._clock import SandboxClock  # noqa: E402
-from pleo_erp.testing.sandbox._server import serve as serve_app  # noqa: E402
+from pleo_erp.testing.sandbox._server import SandboxHTTPServer  # noqa: E402
 from pleo_erp.testing.services import PostgresServer, RedisServer  # noqa: E402
 
 FINAL_EVENTS = {"completed", "failed", "completed_with_errors"}
@@ -131,6 +131,29 @@ class Recorder:
             return self.sandbox.job_status(job)
         except Exception:
             return None
+
+
+class QuietServer(SandboxHTTPServer):
+    """The sandbox's HTTP server, silent about connections a SIGKILLed worker left behind."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+@contextlib.contextmanager
+def serve_recorded(recorder: Recorder) -> Iterator[str]:
+    server = QuietServer(("127.0.0.1", 0), recorder)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.base_url
+    finally:
+        server.shutdown()
+        server.close_connections()
+        thread.join(timeout=5)
+        server.server_close()
 
 
 # ---- processes ------------------------------------------------------------------------------
@@ -273,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
         db.apply_migrations("chaos_as", AS_MIGRATIONS)
         companies, jobs = seed_companies(sandbox, state, db, rng, args.companies)
         recorder = Recorder(sandbox)
-        base_url = stack.enter_context(serve_app(recorder, "127.0.0.1", 0))  # type: ignore[arg-type]
+        base_url = stack.enter_context(serve_recorded(recorder))
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(HERE)]),
@@ -435,14 +458,19 @@ def check(
             continue
         times[company].append(arrived)
         if generation is None or generation < 0:
-            counts["unfenced_requests"] += 1
+            # Built by a run that no longer held the lease when it made its client (paused
+            # between acquire and build): it may read, it must never write.
+            counts["unfenced_writes" if method != "GET" else "unfenced_reads"] += 1
             continue
         if generation < newest.get(company, 0):
             counts["stale_writes" if method != "GET" else "stale_reads"] += 1
         newest[company] = max(newest.get(company, 0), generation)
     counts["faults"] = sum(rule.fired for rule in sandbox.faults._rules)
-    if counts["stale_writes"]:
-        failures.append(f"{counts['stale_writes']} writes from a run whose lease was taken over")
+    if counts["stale_writes"] or counts["unfenced_writes"]:
+        failures.append(
+            f"{counts['stale_writes'] + counts['unfenced_writes']} writes from a run whose "
+            "lease was taken over"
+        )
     if counts["token_refused"]:
         failures.append(f"{counts['token_refused']} refresh requests refused (replay)")
     revoked = sum(1 for grant in sandbox.state.grants.values() if grant.revoked)
@@ -466,7 +494,7 @@ def summary(
         "jobs", "jobs_completed", "items", "items_successful", "posts", "duplicates",
         "final_events", "requests", "faults", "token_requests", "token_refused", "kills",
         "sigstop", "redis_restarts", "jobs_added", "chart_changes", "stale_writes",
-        "stale_reads", "unfenced_requests", "peak_per_60s",
+        "stale_reads", "unfenced_writes", "unfenced_reads", "peak_per_60s",
     ]  # fmt: skip
     parts = [f"{key}={counts[key]}" for key in keys]
     verdict = "PASS" if not failures else f"FAIL({len(failures)})"
