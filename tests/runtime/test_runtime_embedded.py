@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from conftest import ALL, EXPORT, TAGS, FakeClock, SandboxFactory, connection
+from _runtime_helpers import ALL, EXPORT, TAGS, FakeClock, SandboxFactory, connection
 
 from pleo_erp.client import ApiKeyAuth, PleoClient
 from pleo_erp.client.webhooks import StandardWebhookVerifier, signature_headers

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from conftest import ALL, COA, FakeClock
+from _runtime_helpers import ALL, COA, FakeClock
 
 from pleo_erp.client import PleoClient
 from pleo_erp.client.auth import OAuthStateMismatch

@@ -7,7 +7,16 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from conftest import ALL, COA, EXPORT, TAGS, FakeClock, FakeMonotonic, SandboxFactory, connection
+from _runtime_helpers import (
+    ALL,
+    COA,
+    EXPORT,
+    TAGS,
+    FakeClock,
+    FakeMonotonic,
+    SandboxFactory,
+    connection,
+)
 
 from pleo_erp.client.auth import MemoryTokenStore, OAuth2Auth, TokenSet
 from pleo_erp.orchestration import ExportReport, ScheduleConfig, SyncReport

@@ -12,7 +12,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from conftest import ALL, COA, EXPORT, T0, TAGS, FakeClock, connection
+from _runtime_helpers import ALL, COA, EXPORT, T0, TAGS, FakeClock, connection
 
 from pleo_erp.orchestration import ScheduleConfig
 from pleo_erp.runtime import RuntimeState, open_state, redact_url, register_state_backend

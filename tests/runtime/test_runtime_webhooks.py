@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from conftest import EXPORT, T0, TAGS, FakeClock, connection
+from _runtime_helpers import EXPORT, T0, TAGS, FakeClock, connection
 
 from pleo_erp.client.webhooks import (
     StandardWebhookVerifier,
