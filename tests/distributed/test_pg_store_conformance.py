@@ -1,7 +1,7 @@
 """Store conformance: the same cases against SQLite and a real PostgreSQL.
 
 Leases (fencing, expiry on the store's clock), the token store's cross-process refresh lock
-(8 processes racing one refresh → one token request, rule 14), schedule claims (4 processes →
+(8 processes racing one refresh → one token request, accounts rule 14), schedule claims (4 processes →
 no row claimed twice), the export journal, the selection, the webhook inbox. Multi-process
 cases use real processes; a holder's death is a real SIGKILL.
 """
@@ -275,7 +275,8 @@ def token_server() -> Iterator[_TokenServer]:
 def test_eight_processes_racing_one_refresh_make_one_token_request(
     stores: dict[str, Any], token_server: _TokenServer
 ) -> None:
-    """Rule 14: single-flight refresh across processes; rule 13: no refresh token replayed."""
+    """Accounts rule 14: single-flight refresh across processes; accounts rule 13: no refresh
+    token replayed."""
     expired = TokenSet(
         access_token="access-0",
         refresh_token="refresh-0",

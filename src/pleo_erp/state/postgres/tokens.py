@@ -1,4 +1,5 @@
-"""OAuth tokens on Postgres: single-flight refresh across machines (rules 13, 14, 21).
+"""OAuth tokens on Postgres: single-flight refresh across machines
+(accounts rules 13, 14, 21).
 
 Same contract as :class:`~pleo_erp.state.SQLiteTokenStore`. ``lock()`` borrows a dedicated
 connection, opens a transaction and takes ``SELECT … FOR UPDATE`` on the key's row in
