@@ -132,6 +132,66 @@ def test_default_lookup_order_and_state_db(tmp_path: Path) -> None:
     assert xdg.state_db == tmp_path / "xdg" / "pleo-erp" / "state.db"
 
 
+def _macos_dirs(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make platformdirs answer as on macOS (config and state in Application Support)."""
+    import platformdirs
+
+    support = Path.home() / "Library" / "Application Support"
+
+    def native(app: str, appauthor: object = None) -> Path:
+        assert appauthor is False
+        return support / app
+
+    monkeypatch.setattr(platformdirs, "user_config_path", native)
+    monkeypatch.setattr(platformdirs, "user_state_path", native)
+    return Path("Library") / "Application Support" / "pleo-erp"
+
+
+def test_per_user_directories_come_from_platformdirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On macOS the per-user config and state live where platformdirs says, re-rooted under
+    the CLI's home; an explicit XDG variable still wins."""
+    native = _macos_dirs(monkeypatch)
+    home = tmp_path / "home"
+    user = _write(home / native / "config.toml", 'environment = "staging"\n')
+    resolved, _ = _settings(tmp_path)
+    assert resolved.config_file == user
+    assert resolved.state_db == home / native / "state.db"
+    xdg, _ = _settings(tmp_path, env={"XDG_CONFIG_HOME": str(tmp_path / "x")})
+    assert xdg.config_file is None
+
+
+def test_files_of_earlier_versions_keep_working_on_macos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier versions used ~/.config and ~/.local/state everywhere: a config file and a state
+    database (tokens, keys) left there are still found until the new places are used."""
+    native = _macos_dirs(monkeypatch)
+    home = tmp_path / "home"
+    old_config = _write(home / ".config" / "pleo-erp" / "config.toml", 'environment = "staging"\n')
+    old_db = _write(home / ".local" / "state" / "pleo-erp" / "state.db", "")
+    resolved, _ = _settings(tmp_path)
+    assert resolved.config_file == old_config
+    assert resolved.state_db == old_db
+    new_config = _write(home / native / "config.toml", 'environment = "production"\n')
+    new_db = _write(home / native / "state.db", "")
+    resolved, _ = _settings(tmp_path)
+    assert resolved.config_file == new_config
+    assert resolved.state_db == new_db
+
+
+def test_without_platformdirs_the_xdg_defaults_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI runs without the ``cli`` extra: then the per-user directories are the XDG ones."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "platformdirs", None)
+    resolved, _ = _settings(tmp_path)
+    assert resolved.state_db == tmp_path / "home" / ".local" / "state" / "pleo-erp" / "state.db"
+
+
 def test_scopes_from_string_or_list(tmp_path: Path) -> None:
     _write(tmp_path / "pleo-erp.toml", 'scopes = ["a:read", "b:write"]\n')
     resolved, _ = _settings(tmp_path)
