@@ -97,3 +97,17 @@ def test_seeded_sandbox_serves_the_same_company() -> None:
 
 
 SANDBOX_DIGEST = "dcef0f624ff2d1ce765d1a3c30ed7dac5592795b3652b0db7656896a052d2b68"
+
+
+def test_expected_outcomes_come_from_the_scenario_table() -> None:
+    """Every item carries its expected outcome in the table; the built company reports the
+    same: one expected failure per item with ``expect``, one status per job."""
+    from pleo_erp.testing.sandbox._demo_scenario import JOBS
+
+    demo = build_demo(1)
+    for spec, job in zip(JOBS, demo.jobs, strict=True):
+        assert len(spec.items) == len(job.items)
+        assert demo.expected_job_statuses[job.job["id"]] == spec.expected_status
+        for item_spec, item in zip(spec.items, job.items, strict=True):
+            assert item["type"] == item_spec.type
+            assert demo.expected_failures.get(item["accountingEntryId"]) == item_spec.expect
