@@ -1,9 +1,9 @@
 """Store conformance: the same cases against SQLite and a real PostgreSQL.
 
 Leases (fencing, expiry on the store's clock), the token store's cross-process refresh lock
-(8 processes racing one refresh → one token request, accounts rule 14), schedule claims (4 processes →
-no row claimed twice), the export journal, the selection, the webhook inbox. Multi-process
-cases use real processes; a holder's death is a real SIGKILL.
+(8 processes racing one refresh → one token request, accounts rule 14), schedule claims
+(4 processes → no row claimed twice), the export journal, the selection, the webhook inbox.
+Multi-process cases use real processes; a holder's death is a real SIGKILL.
 """
 
 from __future__ import annotations
