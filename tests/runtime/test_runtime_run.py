@@ -155,7 +155,7 @@ def test_lost_lease_stops_the_export_before_its_next_side_effect(
         seen.append(event.kind)
         if event.kind == "item_done" and len(factory.system(company).entries) == 2:
             monotonic.value += 61  # paused past the ttl: the local deadline has passed
-        clock.advance(seconds=61)  # ... and the store's expiry too
+            clock.advance(seconds=61)  # ... and the store's expiry too
 
     factory.options[EXPORT] = {"progress": progress}
     config = RuntimeConfig(lease_ttl=60, monotonic=monotonic, clock=clock)

@@ -340,18 +340,23 @@ class _Run:
 
     def _options(self, level: ScheduledLevel, given: Mapping[str, Any]) -> dict[str, Any]:
         options = dict(given)
+        keeper = self.keeper
         if level is ScheduledLevel.EXPORT:
-            options.setdefault("journal", self.state.journal)
+            # The export also holds `export:<company>` in the same store (inside this
+            # `connection:<company>` lease), checks it before every side effect and fences its
+            # journal writes — unless the caller chose a legacy `lock`.
+            if "lock" not in options:
+                options.setdefault("lease_store", self.state.leases)
+            journal = self.state.journal
+            fenced = getattr(journal, "fenced", None)
+            if callable(fenced):  # a journal that fences by our lease itself (Postgres)
+                journal = fenced(self.state.leases, keeper.lease)
+            options.setdefault("journal", journal)
         if level is ScheduledLevel.TAGS:
             options.setdefault("state", self.state.selection)
-        # LEASE WIRING (single call site): the orchestrators call `progress` before every side
-        # effect, so checking the lease there stops a run whose lease was lost before its next
-        # write. Once export_expenses takes `lease_store=` (branch `recovery`), add here for
-        # the EXPORT level: `options.setdefault("lease_store", self.state.leases)` — the export
-        # then also holds `export:<company>` inside this `connection:<company>` lease and
-        # fences its journal writes (same SQLite database) — unless the options set `lock`.
+        # The orchestrators also call `progress` before every side effect: checking the
+        # company lease there stops a run whose lease was lost before its next write.
         vendor_progress = options.get("progress")
-        keeper = self.keeper
 
         def progress(event: Any) -> None:
             keeper.check()
