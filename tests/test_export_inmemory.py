@@ -79,7 +79,7 @@ def test_defaults_accept_anything_sensible() -> None:
     system = InMemoryAccountingSystem()
     assert isinstance(system, ExportTarget)
     assert system.accounts_mapping() == DEFAULT_MAPPING
-    assert system.capabilities() == Capabilities()
+    assert system.capabilities() == Capabilities(max_concurrent_posts=64)
     assert system.is_period_open(date(2000, 1, 1))
     vendor_account = system.find_vendor(VendorKey(field="vendor.code", value="V1"))
     assert vendor_account is not None

@@ -100,6 +100,7 @@ from pleo_erp.orchestration._journal_check import confirm_journal_entry
 from pleo_erp.orchestration._lease import export_lease, fenced_journal, resolve_lease_store
 from pleo_erp.orchestration._readiness import JobDeferred, transient_give_up
 from pleo_erp.orchestration._receipts import ReceiptFetcher
+from pleo_erp.orchestration._session import JobSessionFailed, open_job_session
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.report import (
     ExportReport,
@@ -522,7 +523,11 @@ class _Exporter:
             except _MissingContraAccounts as missing:
                 return self._finish(run, JobFailure("missing_configuration", str(missing)))
         self.emit(ProgressEvent(kind="items_loaded", job_id=job.id, total=run.total))
-        job_failure = self._process_items(run, todo, items)
+        try:
+            with open_job_session(self.target, job):
+                job_failure = self._process_items(run, todo, items)
+        except JobSessionFailed as failed:
+            job_failure = failed.failure
         run.flush()
         run.retry_failed_updates()
         return self._finish(run, job_failure)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import TypeAlias
 from uuid import UUID
 
 from pleo_erp.domain.reconcile.errors import DuplicateSourceKey
@@ -40,6 +40,7 @@ from pleo_erp.domain.reconcile.plan import (
     Target,
     change_action,
 )
+from pleo_erp.domain.records import LedgerTaxCode
 from pleo_erp.models import TaxCodeCreateUpdateModel, TaxCodeModel, TaxCodeTypeModel
 
 __all__ = ["TAX_CODE_TYPES", "SourceTaxCode", "plan_tax_codes"]
@@ -48,50 +49,16 @@ __all__ = ["TAX_CODE_TYPES", "SourceTaxCode", "plan_tax_codes"]
 TAX_CODE_TYPES = frozenset(member.value for member in TaxCodeTypeModel)
 
 
-class SourceTaxCode(Protocol):
-    """What the planner reads from an AS tax code (``LedgerTaxCode`` fits)."""
-
-    @property
-    def code(self) -> str:
-        """The tax code's code in the AS (its key for matching)."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The tax code's display name."""
-        ...
-
-    @property
-    def rate(self) -> Decimal:
-        """The rate as a fraction (``Decimal('0.25')`` is 25 %)."""
-        ...
-
-    @property
-    def type(self) -> str:
-        """The tax type as Pleo names it (e.g. ``inclusive`` or ``reverse``)."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the tax code is in use in the AS (inactive ones are archived in Pleo)."""
-        ...
-
-    @property
-    def ingoing_tax_account(self) -> str | None:
-        """The account code for input (purchase) tax, if any."""
-        ...
-
-    @property
-    def outgoing_tax_account(self) -> str | None:
-        """The account code for output (sales) tax, if any."""
-        ...
+SourceTaxCode: TypeAlias = LedgerTaxCode
+"""What the planner reads from an AS tax code: the record
+:class:`~pleo_erp.domain.records.LedgerTaxCode` (this name is kept as an alias)."""
 
 
 def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-def _validate(tax_code: SourceTaxCode) -> str | None:
+def _validate(tax_code: LedgerTaxCode) -> str | None:
     """Why this tax code cannot be synced, or ``None``."""
     if not tax_code.code:
         return "code is empty"
@@ -106,7 +73,7 @@ def _validate(tax_code: SourceTaxCode) -> str | None:
     return None
 
 
-def _changes(source: SourceTaxCode, pleo: TaxCodeModel) -> list[str]:
+def _changes(source: LedgerTaxCode, pleo: TaxCodeModel) -> list[str]:
     changes = []
     if source.name != pleo.name:
         changes.append(f"name {pleo.name!r} → {source.name!r}")
@@ -138,7 +105,7 @@ def _known_type(value: object) -> TaxCodeTypeModel | None:
 
 
 def _body_from_source(
-    source: SourceTaxCode, *, company_id: UUID, archived: bool
+    source: LedgerTaxCode, *, company_id: UUID, archived: bool
 ) -> TaxCodeCreateUpdateModel:
     return TaxCodeCreateUpdateModel(
         archived=archived,
@@ -170,7 +137,7 @@ def _archive_body(pleo: TaxCodeModel, *, company_id: UUID) -> TaxCodeCreateUpdat
 
 
 def plan_tax_codes(
-    source: Sequence[SourceTaxCode],
+    source: Sequence[LedgerTaxCode],
     pleo: Sequence[TaxCodeModel],
     *,
     company_id: UUID,
@@ -188,7 +155,7 @@ def plan_tax_codes(
     ``code`` are reported and left untouched.
     """
     issues: list[PlanIssue] = []
-    active: dict[str, SourceTaxCode] = {}
+    active: dict[str, LedgerTaxCode] = {}
     duplicates: set[str] = set()
     protected: set[str] = set()
     for tax_code in source:
