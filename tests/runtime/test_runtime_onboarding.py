@@ -26,13 +26,10 @@ from pleo_erp.runtime import (
 )
 from pleo_erp.testing import InMemoryAccountingSystem, PleoSandbox
 
+pytestmark = pytest.mark.sandbox(seed=8)
+
 BASE = "https://external.sandbox.pleo.invalid"
 REDIRECT = "https://vendor.example/pleo/callback"
-
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=8)
 
 
 @pytest.fixture

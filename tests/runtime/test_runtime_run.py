@@ -23,10 +23,7 @@ from pleo_erp.orchestration import ExportReport, ScheduleConfig, SyncReport
 from pleo_erp.runtime import RunOutcome, RuntimeConfig, RuntimeState, lease_key, run_level
 from pleo_erp.testing import PleoSandbox
 
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=3)
+pytestmark = pytest.mark.sandbox(seed=3)
 
 
 @pytest.fixture
