@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pleo_erp.cli import run
-from pleo_erp.cli._config import MASK, Secret, load_settings
+from pleo_erp.cli._config import MASK, Secret, Settings, load_settings
 from pleo_erp.cli._errors import ConfigError, UsageError
 
 COMPANY_FILE = "11111111-1111-1111-1111-111111111111"
@@ -25,7 +25,7 @@ def _settings(
     flags: dict[str, object] | None = None,
     env: dict[str, str] | None = None,
     config: Path | None = None,
-):
+) -> tuple[Settings, list[str]]:
     return load_settings(
         flags or {}, env=env or {}, cwd=tmp_path, home=tmp_path / "home", config_path=config
     )
@@ -38,7 +38,9 @@ def _write(path: Path, text: str, mode: int = 0o600) -> Path:
     return path
 
 
-def _cli(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None):
+def _cli(
+    tmp_path: Path, argv: list[str], env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """Run the CLI in-process with an isolated environment; return (code, stdout, stderr)."""
     import io
 

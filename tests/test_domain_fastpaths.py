@@ -18,6 +18,7 @@ from pleo_erp.domain import receipts as receipts_module
 from pleo_erp.domain.bookkeeping import enum_value, resolve_method
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.domain.entries import EntryContext, build_entry
+from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.domain.receipts import plan_receipts
 from pleo_erp.domain.validation import validate_item
 from pleo_erp.models import ExportItemV3
@@ -71,7 +72,7 @@ def test_a_failed_preparation_is_not_remembered(monkeypatch: pytest.MonkeyPatch)
     ctx = _ctx()
     bad = make_item(lines=[line(4000)], value=5000)  # lines do not add up (C8)
     for _ in range(2):
-        with pytest.raises(entries_module.DomainFailure):
+        with pytest.raises(DomainFailure):
             build_entry(bad, resolve_method(bad, CFG), ctx)
     assert prepared == [bad, bad]
 
@@ -98,7 +99,7 @@ def test_receipt_formats_are_computed_once_per_capabilities() -> None:
     info = receipts_module._allowed.cache_info()
     assert (info.misses, info.hits) == (1, 2)
     # Other capabilities get their own answer: an AS without PDF refuses the receipt.
-    with pytest.raises(entries_module.DomainFailure):
+    with pytest.raises(DomainFailure):
         plan_receipts(item, Capabilities(attachment_formats={"png"}))
 
 

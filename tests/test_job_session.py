@@ -307,7 +307,7 @@ def test_beancount_loads_the_ledger_once_per_job_in_a_session(ledger_path: Path)
     system.check_ready(JOB)
     loads = system.ledger.loads
     with system.job_session(JOB):
-        assert system.in_session
+        inside = system.in_session
         for _ in range(6):
             entry = journal()
             assert system.find_posted(entry.accounting_entry_id) is None
@@ -316,6 +316,7 @@ def test_beancount_loads_the_ledger_once_per_job_in_a_session(ledger_path: Path)
             # The in-memory index knows the new entry without a reload.
             assert system.find_posted(entry.accounting_entry_id) is not None
     assert system.ledger.loads == loads  # check_ready's load served the whole job
+    assert inside
     assert not system.in_session
     assert len(booked_ids(ledger_path)) == 6
 

@@ -303,7 +303,7 @@ def test_tax_codes_duplicates_and_invalid_rows() -> None:
         ingoing_tax_account=None, outgoing_tax_account=None,
     )  # fmt: skip
     plan = plan_tax_codes(
-        [LedgerTaxCode("P", "Percent", Decimal("25")), odd],
+        [LedgerTaxCode("P", "Percent", Decimal("25")), odd],  # type: ignore[list-item]
         [tax_code("P", "Percent", "0.25")],
         company_id=COMPANY,
     )

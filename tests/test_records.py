@@ -17,7 +17,7 @@ from uuid import UUID
 import attrs
 import pytest
 
-from pleo_erp.adapters.beancount import BeancountAccountingSystem, create_ledger
+from pleo_erp.adapters.beancount import BeancountAccountingSystem, ChartVendor, create_ledger
 from pleo_erp.domain import AccountsMapping
 from pleo_erp.domain.reconcile import plan_accounts, plan_tag_sync
 from pleo_erp.domain.records import (
@@ -39,7 +39,7 @@ class RecordsChart:
     tax_codes: Sequence[LedgerTaxCode]
     dimensions: Sequence[Dimension]
     mapping: AccountsMapping
-    vendors: Sequence[object] = ()
+    vendors: Sequence[ChartVendor] = ()
     closed_until: date | None = None
 
 

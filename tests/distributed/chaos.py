@@ -338,7 +338,12 @@ def run(args: argparse.Namespace) -> int:
             for i in range(2)
         ]
         everything = [*workers, *beats]
-        stack.callback(lambda: [p.stop(2) for p in everything])
+
+        def stop_everything() -> None:
+            for proc in everything:
+                proc.stop(2)
+
+        stack.callback(stop_everything)
 
         # ---- chaos ----
         deadline = time.monotonic() + args.duration
@@ -428,10 +433,10 @@ def check(
             final_accepted[str(job)] += 1
     counts["jobs"] = len(jobs)
     for job in jobs:
-        status = sandbox.job_status(job)
-        counts[f"jobs_{status}"] += 1
-        if status not in FINAL_EVENTS:
-            failures.append(f"job {job} did not finish ({status})")
+        job_status = sandbox.job_status(job)
+        counts[f"jobs_{job_status}"] += 1
+        if job_status not in FINAL_EVENTS:
+            failures.append(f"job {job} did not finish ({job_status})")
         elif final_accepted[job] != 1:
             failures.append(f"job {job} has {final_accepted[job]} accepted final events")
         for item in sandbox.job_items(job):

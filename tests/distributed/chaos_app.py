@@ -117,7 +117,7 @@ class ChaosAS(InMemoryAccountingSystem):
     def post(self, entry: Entry, attachments: Sequence[Attachment]) -> PostedEntry:
         posted = super().post(entry, attachments)  # validation, receipts read
         with self.db.transaction() as conn:
-            (seq,) = conn.execute(
+            row = conn.execute(
                 "INSERT INTO chaos_posts (accounting_entry_id, company_id, posting_date, "
                 "generation, pid) VALUES (%s, %s, %s, %s, %s) RETURNING seq",
                 (
@@ -128,6 +128,8 @@ class ChaosAS(InMemoryAccountingSystem):
                     os.getpid(),
                 ),
             ).fetchone()
+            assert row is not None  # RETURNING gives the new row
+            (seq,) = row
             for key in posted.attachment_keys:
                 conn.execute(
                     "INSERT INTO chaos_attachments (accounting_entry_id, key) VALUES (%s, %s)",

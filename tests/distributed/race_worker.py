@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -74,4 +75,9 @@ def hold_token_lock(backend: str, location: str) -> None:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"refresh": refresh, "claim": claim, "hold-token-lock": hold_token_lock}[command](*args)
+    commands: dict[str, Callable[..., None]] = {
+        "refresh": refresh,
+        "claim": claim,
+        "hold-token-lock": hold_token_lock,
+    }
+    commands[command](*args)

@@ -36,6 +36,7 @@ def test_redis_restart_loses_everything_and_stop_kills_by_pid() -> None:
         client = redis.Redis.from_url(server.url)
         client.rpush("queue", "message")
         first = server.pid
+        assert first is not None  # running
         server.restart()
         assert server.pid != first
         assert not Path(f"/proc/{first}").exists() or _zombie(first)

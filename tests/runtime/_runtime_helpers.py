@@ -98,7 +98,7 @@ class SandboxFactory:
         if conn.company_id in self.auth:
             kwargs["auth"] = self.auth[conn.company_id]
         client = self.sandbox.client(**kwargs)
-        options = {
+        options: dict[ScheduledLevel, dict[str, Any]] = {
             EXPORT: {"clock": self.sandbox.clock.now, "sleep": self.sandbox.clock.sleep},
         }
         for level, extra in self.options.items():
