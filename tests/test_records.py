@@ -17,7 +17,8 @@ from uuid import UUID
 import attrs
 import pytest
 
-from pleo_erp.adapters.beancount import BeancountAccountingSystem, ChartVendor, create_ledger
+from pleo_erp.adapters.beancount import BeancountAccountingSystem, create_ledger
+from pleo_erp.adapters.beancount._create import ChartVendor
 from pleo_erp.domain import AccountsMapping
 from pleo_erp.domain.reconcile import plan_accounts, plan_tag_sync
 from pleo_erp.domain.records import (
