@@ -5,7 +5,8 @@
   :class:`SupplierPayment`, :class:`CreditNote` — and raises :class:`AccountingSystemError`
   subclasses that name the Pleo failure type they mean.
 - Levels 2–3 (sync, :mod:`.sources`): :class:`DimensionSource`, :class:`AccountSource`,
-  :class:`TaxCodeSource` are read and mirrored into Pleo.
+  :class:`TaxCodeSource` are read and mirrored into Pleo (``async`` twins:
+  :class:`AsyncDimensionSource`, :class:`AsyncAccountSource`, :class:`AsyncTaxCodeSource`).
 """
 
 from pleo_erp.accounting_system.ap_split import (
@@ -66,6 +67,9 @@ from pleo_erp.accounting_system.export import (
 from pleo_erp.accounting_system.sources import (
     LEDGER_TAX_TYPES,
     AccountSource,
+    AsyncAccountSource,
+    AsyncDimensionSource,
+    AsyncTaxCodeSource,
     Dimension,
     DimensionSource,
     DimensionValue,
@@ -92,7 +96,10 @@ __all__ = [
     "AccountingSystemTimeout",
     "AccountingSystemUnavailable",
     "AccountsMapping",
+    "AsyncAccountSource",
+    "AsyncDimensionSource",
     "AsyncExportTarget",
+    "AsyncTaxCodeSource",
     "Attachment",
     "BankAccount",
     "BaseExportTarget",
