@@ -20,6 +20,7 @@ Cancelling the task stops the run between two requests; the lock is released.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -59,12 +60,46 @@ __all__ = [
 ]
 
 
+class _Acquisition:
+    """Takes a lock in a worker thread; a caller cancelled meanwhile never leaves it taken.
+
+    The thread may still be inside ``acquire`` when the awaiting task is cancelled: whichever
+    of the two finishes second gives the lock back.
+    """
+
+    def __init__(self, lock: CompanyLock, key: str, owner: str) -> None:
+        self._lock, self._key, self._owner = lock, key, owner
+        self._guard = threading.Lock()
+        self._abandoned = False
+        self._acquired = False
+
+    def _take(self) -> bool:
+        taken = self._lock.acquire(self._key, self._owner)
+        with self._guard:
+            if taken and self._abandoned:
+                self._lock.release(self._key, self._owner)
+                return False
+            self._acquired = taken
+        return taken
+
+    async def __call__(self) -> bool:
+        try:
+            return await asyncio.to_thread(self._take)
+        except asyncio.CancelledError:
+            with self._guard:
+                self._abandoned = True
+                taken = self._acquired
+            if taken:
+                self._lock.release(self._key, self._owner)
+            raise
+
+
 @asynccontextmanager
 async def _held_async(lock: CompanyLock | None, key: str) -> AsyncIterator[None]:
     """The ``async`` twin of ``sync._held``: the same lock, touched off the event loop."""
     chosen = lock if lock is not None else _DEFAULT_LOCK
     owner = f"sync-{uuid.uuid4()}"
-    if not await asyncio.to_thread(chosen.acquire, key, owner):
+    if not await _Acquisition(chosen, key, owner)():
         raise SyncAlreadyRunning(f"a sync is already running for {key}; try again later")
     try:
         yield
