@@ -397,3 +397,9 @@ def test_the_steps_decide_without_any_io() -> None:
     assert asked == ["source.list_tax_codes", "pleo.tax_codes.search", "pleo.tax_codes.create"]
     assert report.counts["applied"]["create"] == 1
     assert report.write_requests == 1
+
+
+def test_the_async_syncs_and_sources_are_top_level_names() -> None:
+    for name in (*ASYNC_NAMES, "AsyncDimensionSource", "AsyncAccountSource", "AsyncTaxCodeSource"):
+        assert name in pleo_erp.__all__
+        assert getattr(pleo_erp, name) is not None

@@ -19,6 +19,9 @@ from pleo_erp._version import __version__
 from pleo_erp.accounting_system import (
     AccountingSystemError,
     AccountSource,
+    AsyncAccountSource,
+    AsyncDimensionSource,
+    AsyncTaxCodeSource,
     DimensionSource,
     ExportTarget,
     TaxCodeSource,
@@ -40,9 +43,13 @@ from pleo_erp.orchestration import (
     export_expenses,
     process_job,
     sync_accounts,
+    sync_accounts_async,
     sync_chart_of_accounts,
+    sync_chart_of_accounts_async,
     sync_tags,
+    sync_tags_async,
     sync_tax_codes,
+    sync_tax_codes_async,
 )
 
 __all__ = [
@@ -51,7 +58,10 @@ __all__ = [
     "AccountSource",
     "AccountingSystemError",
     "ApiKeyAuth",
+    "AsyncAccountSource",
+    "AsyncDimensionSource",
     "AsyncPleoClient",
+    "AsyncTaxCodeSource",
     "DimensionSource",
     "ExportConfig",
     "ExportReport",
@@ -66,7 +76,11 @@ __all__ = [
     "export_expenses",
     "process_job",
     "sync_accounts",
+    "sync_accounts_async",
     "sync_chart_of_accounts",
+    "sync_chart_of_accounts_async",
     "sync_tags",
+    "sync_tags_async",
     "sync_tax_codes",
+    "sync_tax_codes_async",
 ]
