@@ -11,7 +11,7 @@ from _sync_helpers import writes
 from pleo_erp.accounting_system.sources import SourceReadError
 from pleo_erp.domain.reconcile.errors import MassArchiveRefused, SelectionError
 from pleo_erp.orchestration.locks import InProcessLock
-from pleo_erp.orchestration.sync import SyncAlreadyRunning, sync_tags
+from pleo_erp.orchestration.sync import SyncAlreadyRunning
 from pleo_erp.orchestration.sync_report import SyncPhase, SyncProgress
 from pleo_erp.state._db import StateDB
 from pleo_erp.state.selection import SelectionStore
@@ -55,7 +55,7 @@ def _worked_example(sandbox: PleoSandbox, company: str) -> tuple[InMemorySources
 
 
 def test_worked_example_exact_requests_then_a_resync_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     sandbox.clear_requests()
@@ -140,7 +140,7 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
 
 @pytest.mark.rule("tags-4")
 def test_rule_4_and_6_selection_is_persisted_auto_selected_then_auto_deselected(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     store = SelectionStore(StateDB())
     sandbox.add_tag_group(company, "dept", "Department")
@@ -171,7 +171,7 @@ def uuid_of(company: str) -> Any:
 
 @pytest.mark.rule("tags-5")
 def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     store = SelectionStore(StateDB())
     sandbox.add_tag_group(company, "MANUAL")
@@ -186,7 +186,7 @@ def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
 
 @pytest.mark.rule("tags-3")
 def test_rule_3_explicit_selection_is_validated(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source = InMemorySources()
     for code in "ABCDEF":
@@ -201,7 +201,7 @@ def test_rule_3_explicit_selection_is_validated(
 
 @pytest.mark.rule("tags-12")
 def test_rule_12_and_27_deselected_group_is_archived_and_its_tags_never_touched(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     proj = sandbox.add_tag_group(company, "PROJ")
@@ -225,7 +225,7 @@ def test_rule_12_and_27_deselected_group_is_archived_and_its_tags_never_touched(
 
 @pytest.mark.rule("tags-13")
 def test_rule_13_duplicates_in_pleo_are_resolved(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     # Pleo refuses exact duplicate codes on create, so real duplicates differ in case.
     dept = sandbox.add_tag_group(company, "DEPT")
@@ -242,7 +242,9 @@ def test_rule_13_duplicates_in_pleo_are_resolved(
 
 
 @pytest.mark.rule("tags-18")
-def test_rule_18_no_delete_is_ever_sent(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_18_no_delete_is_ever_sent(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     source, _ = _worked_example(sandbox, company)
     source.remove_value("DEPT", "ENG")
     source.remove_dimension("PROJ")
@@ -252,7 +254,7 @@ def test_rule_18_no_delete_is_ever_sent(sandbox: PleoSandbox, company: str, clie
 
 @pytest.mark.rule("tags-21")
 def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pair(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     source.fail_reads("dimensions")
@@ -272,7 +274,7 @@ def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pa
 
 @pytest.mark.rule("tags-21")
 def test_rule_21_a_vendor_exception_becomes_a_source_read_error(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     class Broken(InMemorySources):
         def list_dimensions(self) -> Any:
@@ -285,7 +287,7 @@ def test_rule_21_a_vendor_exception_becomes_a_source_read_error(
 
 @pytest.mark.rule("tags-22")
 def test_rule_22_lost_response_on_create_does_not_duplicate(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     source = InMemorySources()
@@ -307,7 +309,9 @@ def test_rule_22_lost_response_on_create_does_not_duplicate(
 
 
 @pytest.mark.rule("tags-23")
-def test_rule_23_all_pages_are_read(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_23_all_pages_are_read(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     source = InMemorySources()
     source.add_dimension("DEPT")
@@ -323,7 +327,7 @@ def test_rule_23_all_pages_are_read(sandbox: PleoSandbox, company: str, client: 
 
 @pytest.mark.rule("tags-24")
 def test_rule_24_rate_limits_and_server_errors_are_retried(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     sandbox.faults.add("PUT /v0/tags/*", kind="rate_limited", times=2, retry_after=1)
@@ -339,7 +343,9 @@ def test_rule_24_rate_limits_and_server_errors_are_retried(
 
 
 @pytest.mark.rule("tags-25")
-def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_25_single_dimension_run(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     source, ids = _worked_example(sandbox, company)
     store = SelectionStore(StateDB())
     store.save(uuid_of(company), ["DEPT", "PROJ", "FIN", "CC"])
@@ -356,7 +362,9 @@ def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client
 
 
 @pytest.mark.rule("tags-26")
-def test_rule_26_one_run_per_company(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_26_one_run_per_company(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     lock = InProcessLock()
     source = InMemorySources()
     source.add_dimension("DEPT")
@@ -391,7 +399,9 @@ def test_rule_26_one_run_per_company(sandbox: PleoSandbox, company: str, client:
 
 
 @pytest.mark.rule("tags-30")
-def test_rule_30_writes_are_ordered(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_30_writes_are_ordered(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     source, _ = _worked_example(sandbox, company)
     sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
     methods = [(r.method, r.body.get("archived")) for r in writes(sandbox)]
@@ -402,7 +412,7 @@ def test_rule_30_writes_are_ordered(sandbox: PleoSandbox, company: str, client: 
 
 
 def test_safety_rule_refuses_before_any_write_and_dry_run_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     for code in ("ENG", "MKT", "OPS"):
@@ -428,7 +438,7 @@ def test_safety_rule_refuses_before_any_write_and_dry_run_writes_nothing(
 
 
 def test_progress_callback_sees_every_phase(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     events: list[SyncProgress] = []
@@ -448,7 +458,7 @@ def test_progress_callback_sees_every_phase(
 
 
 def test_a_refused_write_is_reported_and_the_rest_applied(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     sandbox.faults.add("PUT /v0/tags/*", kind="server_error", status=500, times=100)
@@ -465,7 +475,7 @@ def test_a_refused_write_is_reported_and_the_rest_applied(
 
 
 def test_dry_run_on_first_connection_persists_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     store = SelectionStore(StateDB())
     sandbox.add_tag_group(company, "DEPT")
@@ -482,7 +492,7 @@ def test_dry_run_on_first_connection_persists_nothing(
 
 @pytest.mark.rule("tags-10")
 def test_rule_10_group_rename_through_the_orchestrator(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     group = sandbox.add_tag_group(company, "DEPT", "Departments", metadata={"k": "v"})
     source = InMemorySources()

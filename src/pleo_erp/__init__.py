@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ re
     from pleo_erp.accounting_system import (
         AccountingSystemError,
         AccountSource,
+        AsyncAccountSource,
+        AsyncDimensionSource,
+        AsyncTaxCodeSource,
         DimensionSource,
         ExportTarget,
         TaxCodeSource,
@@ -53,9 +56,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ re
         export_expenses,
         process_job,
         sync_accounts,
+        sync_accounts_async,
         sync_chart_of_accounts,
+        sync_chart_of_accounts_async,
         sync_tags,
+        sync_tags_async,
         sync_tax_codes,
+        sync_tax_codes_async,
     )
 
 
@@ -67,6 +74,9 @@ logging.getLogger("pleo_erp").addHandler(logging.NullHandler())
 _EXPORTS: dict[str, str] = {
     "AccountSource": "pleo_erp.accounting_system",
     "AccountingSystemError": "pleo_erp.accounting_system",
+    "AsyncAccountSource": "pleo_erp.accounting_system",
+    "AsyncDimensionSource": "pleo_erp.accounting_system",
+    "AsyncTaxCodeSource": "pleo_erp.accounting_system",
     "DimensionSource": "pleo_erp.accounting_system",
     "ExportTarget": "pleo_erp.accounting_system",
     "TaxCodeSource": "pleo_erp.accounting_system",
@@ -87,6 +97,10 @@ _EXPORTS: dict[str, str] = {
     "sync_chart_of_accounts": "pleo_erp.orchestration",
     "sync_tags": "pleo_erp.orchestration",
     "sync_tax_codes": "pleo_erp.orchestration",
+    "sync_accounts_async": "pleo_erp.orchestration",
+    "sync_chart_of_accounts_async": "pleo_erp.orchestration",
+    "sync_tags_async": "pleo_erp.orchestration",
+    "sync_tax_codes_async": "pleo_erp.orchestration",
 }
 
 #: Subpackages reachable as attributes (``pleo_erp.client``) without an explicit import.
@@ -96,9 +110,11 @@ _SUBPACKAGES = frozenset(
         "adapters",
         "cli",
         "client",
+        "contrib",
         "domain",
         "models",
         "orchestration",
+        "runtime",
         "state",
         "testing",
     }
@@ -128,7 +144,10 @@ __all__ = [
     "AccountSource",
     "AccountingSystemError",
     "ApiKeyAuth",
+    "AsyncAccountSource",
+    "AsyncDimensionSource",
     "AsyncPleoClient",
+    "AsyncTaxCodeSource",
     "DimensionSource",
     "ExportConfig",
     "ExportReport",
@@ -143,7 +162,11 @@ __all__ = [
     "export_expenses",
     "process_job",
     "sync_accounts",
+    "sync_accounts_async",
     "sync_chart_of_accounts",
+    "sync_chart_of_accounts_async",
     "sync_tags",
+    "sync_tags_async",
     "sync_tax_codes",
+    "sync_tax_codes_async",
 ]
