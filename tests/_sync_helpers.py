@@ -151,11 +151,9 @@ def async_twin(client: PleoClient) -> AsyncPleoClient:
     sleep. A method a test replaced on one of ``client``'s sync resources (``client.accounts
     .update = forbidden``) is replaced on the twin by a coroutine calling the same function.
     """
-    sync_http = client.http_client
-    http = httpx.AsyncClient(
-        transport=sync_http._transport,  # the sandbox's MockTransport serves async too
-        base_url=client.base_url,
-    )
+    transport = client.http_client._transport
+    assert isinstance(transport, httpx.AsyncBaseTransport)  # the sandbox's MockTransport is both
+    http = httpx.AsyncClient(transport=transport, base_url=client.base_url)
     sleep = client.sleep
 
     async def async_sleep(seconds: float) -> None:

@@ -47,6 +47,8 @@ from pleo_erp.state._db import StateDB
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
+pytestmark = pytest.mark.sandbox(seed=11, company="Acme")
+
 ASYNC_NAMES = (
     "sync_tags_async",
     "sync_accounts_async",
@@ -81,16 +83,6 @@ class AsyncSources:
     async def list_tax_codes(self) -> Sequence[LedgerTaxCode]:
         await self._read()
         return self.inner.list_tax_codes()
-
-
-@pytest.fixture
-def sandbox() -> PleoSandbox:
-    return PleoSandbox(seed=11)
-
-
-@pytest.fixture
-def company(sandbox: PleoSandbox) -> str:
-    return sandbox.add_company("Acme")
 
 
 def _level3_source() -> InMemorySources:
