@@ -87,7 +87,7 @@ def cmd_demo_distributed(ctx: Context) -> int:
 
         ledger = create_ledger(
             directory / LEDGER_FILE,
-            demo.chart,  # type: ignore[arg-type]  # until the Demo* types are the domain records
+            demo.chart,
             currency=demo.currency,
             company_id=demo.company_id,
             title=f"{demo.company_name} — pleo-erp distributed demo",
