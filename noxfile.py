@@ -18,6 +18,7 @@ nox.options.reuse_existing_virtualenvs = True
 BENCHMARKS = [
     "benchmarks/bench_models.py",
     "benchmarks/bench_client.py",
+    "benchmarks/bench_receipts.py",
     "benchmarks/bench_sandbox.py",
     "benchmarks/bench_export.py",
     "benchmarks/bench_latency.py",

@@ -7,9 +7,11 @@ most of the time. Measured on one process, SQLite state file, worker threads:
 1. **Schedule claims**: ``claim_due`` of 2 000 due rows in batches of 500 (rows/s) — the
    scheduler's side of a tick.
 2. **Empty polls through the embedded runtime** (``EmbeddedRuntime``: tick → in-memory queue →
-   workers → ``run_level`` with the company lease, schedule writes, the poll), with 1 and 8
-   4 and 8 workers, against the Pleo sandbox served over loopback HTTP from a second process
-   (its CPU shares the two cores: a conservative number).
+   workers → ``run_level`` with the company lease, schedule writes, the poll), with 1, 4 and 8
+   workers, against the Pleo sandbox served over loopback HTTP from a second process (its CPU
+   shares the two cores: a conservative number). Each twice: a new ``httpx.Client`` per run
+   (an SSL context each) and one shared ``httpx.Client`` (``SharedHttpClients``, what the
+   reference factory does), with this process's CPU per company served.
 3. **The baseline**: the same companies polled one after another with ``export_expenses``
    (what a single-process ``ConnectorSchedule`` loop does), without lease or schedule.
 
@@ -34,7 +36,7 @@ from uuid import UUID
 
 from pleo_erp.client import ApiKeyAuth, PleoClient
 from pleo_erp.orchestration import ScheduledLevel, export_expenses
-from pleo_erp.runtime import Connection, EmbeddedRuntime, LevelResult
+from pleo_erp.runtime import Connection, EmbeddedRuntime, LevelResult, SharedHttpClients
 from pleo_erp.runtime.sqlite import open_sqlite_state
 from pleo_erp.testing import InMemoryAccountingSystem
 
@@ -56,15 +58,25 @@ def _connection(company: UUID) -> Connection:
 
 
 class _Factory:
-    def __init__(self, base_url: str, api_key: str) -> None:
+    """Like the reference factory: one ``PleoClient`` per run over one shared ``httpx.Client``
+    (``shared=False``: a new ``httpx.Client`` per run, as before ``SharedHttpClients``)."""
+
+    def __init__(self, base_url: str, api_key: str, *, shared: bool = True) -> None:
         self.base_url, self.api_key = base_url, api_key
         self.system = InMemoryAccountingSystem()
         self.auth = ApiKeyAuth(api_key)
+        self.http = SharedHttpClients() if shared else None
 
     def build(
         self, connection: Connection
     ) -> tuple[PleoClient, object, Mapping[ScheduledLevel, Mapping[str, Any]]]:
-        return PleoClient(self.auth, base_url=self.base_url, max_retries=0), self.system, {}
+        http = self.http.get(self.base_url) if self.http is not None else None
+        client = PleoClient(self.auth, base_url=self.base_url, max_retries=0, http_client=http)
+        return client, self.system, {}
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
 
 
 def bench_claims(rows: int = 2000, batch: int = 500) -> float:
@@ -82,8 +94,11 @@ def bench_claims(rows: int = 2000, batch: int = 500) -> float:
     return rows / elapsed
 
 
-def bench_embedded(companies: list[UUID], base_url: str, api_key: str, workers: int) -> float:
-    """Companies served per minute: start → every company polled once."""
+def bench_embedded(
+    companies: list[UUID], base_url: str, api_key: str, workers: int, *, shared: bool = True
+) -> tuple[float, float]:
+    """Companies served per minute (start → every company polled once) and this process's
+    CPU milliseconds per company served (the sandbox's CPU is in the other process)."""
     with tempfile.TemporaryDirectory() as tmp:
         state = open_sqlite_state(Path(tmp) / "state.db")
         for company in companies:
@@ -97,23 +112,26 @@ def bench_embedded(companies: list[UUID], base_url: str, api_key: str, workers: 
                     seen.add(result.company_id)
                 done.notify_all()
 
+        factory = _Factory(base_url, api_key, shared=shared)
         runtime = EmbeddedRuntime(
             state,
-            _Factory(base_url, api_key),
+            factory,
             workers=workers,
             tick_interval=0.05,
             on_result=on_result,
         )
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         runtime.start()
         with done:
             finished = done.wait_for(lambda: len(seen) == len(companies), timeout=600)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         runtime.stop()
+        factory.close()
         state.close()
     if not finished:
         print(f"  (timed out: {len(seen)}/{len(companies)} served)")
-    return len(seen) / elapsed * 60
+    return len(seen) / elapsed * 60, cpu * 1000 / max(1, len(seen))
 
 
 def bench_baseline(companies: list[UUID], base_url: str, api_key: str) -> float:
@@ -161,11 +179,13 @@ def main(argv: list[str]) -> int:
         baseline = bench_baseline(companies, base_url, api_key)
         print(f"  sequential export_expenses loop (baseline): {baseline:,.0f} companies/min")
         for workers in (1, 4, 8):
-            rate = bench_embedded(companies, base_url, api_key, workers)
-            print(
-                f"  EmbeddedRuntime, {workers} worker(s): {rate:,.0f} companies/min "
-                f"({rate / baseline:.2f}x baseline)"
-            )
+            for shared in (False, True):
+                rate, cpu_ms = bench_embedded(companies, base_url, api_key, workers, shared=shared)
+                label = "shared httpx.Client" if shared else "httpx.Client per run"
+                print(
+                    f"  EmbeddedRuntime, {workers} worker(s), {label}: {rate:,.0f} companies/min "
+                    f"({rate / baseline:.2f}x baseline), {cpu_ms:.1f} ms CPU per company"
+                )
     finally:
         proc.kill()  # the sandbox process we started, by its handle
         proc.wait()

@@ -45,6 +45,7 @@ from pleo_erp.runtime import (
     redact_url,
 )
 from pleo_erp.runtime.onboarding import oauth_token_key
+from pleo_erp.runtime.shared_http import SharedHttpClients
 
 __all__ = [
     "BeancountConnectionFactory",
@@ -318,14 +319,21 @@ class BeancountConnectionFactory:
 
     API-key connections share the CLI's credential; OAuth connections get one
     :class:`OAuth2Auth` per token key over the state's token store (shared by the threads).
+    Every run's ``PleoClient`` sends through one shared ``httpx.Client`` per base URL
+    (:class:`~pleo_erp.runtime.shared_http.SharedHttpClients`: no new SSL context and TLS
+    handshake per run); the credential stays the run's own, passed with each request.
+    :meth:`close` closes the shared clients once the runtime has stopped.
     """
 
-    def __init__(self, ctx: Context, state: RuntimeState) -> None:
+    def __init__(
+        self, ctx: Context, state: RuntimeState, http: SharedHttpClients | None = None
+    ) -> None:
         self._ctx = ctx
         self._state = state
         self._lock = threading.Lock()
         self._auths: dict[str, httpx.Auth] = {}
         self._base_url: str | None = None
+        self._http = http if http is not None else SharedHttpClients()
 
     def _auth(self, connection: Connection) -> tuple[httpx.Auth, str]:
         with self._lock:
@@ -366,7 +374,12 @@ class BeancountConnectionFactory:
         auth, base_url = self._auth(connection)
         retries = getattr(self._ctx.args, "max_retries", None)
         extra: dict[str, Any] = {} if retries is None else {"max_retries": retries}
-        return PleoClient(auth, base_url=base_url, **extra), system, {}
+        client = PleoClient(auth, base_url=base_url, http_client=self._http.get(base_url), **extra)
+        return client, system, {}
+
+    def close(self) -> None:
+        """Close the shared HTTP clients (after the runtime stopped; idempotent)."""
+        self._http.close()
 
 
 def _log_result(result: LevelResult) -> None:
@@ -395,16 +408,18 @@ def cmd_serve(ctx: Context) -> int:
     try:
         if not state.registry.list():
             out.warn("no connections yet: add one with `pleo-erp connections add`")
+        factory = BeancountConnectionFactory(ctx, state)
         try:
             runtime = EmbeddedRuntime(
                 state,
-                BeancountConnectionFactory(ctx, state),
+                factory,
                 workers=args.workers,
                 tick_interval=args.tick_interval,
                 webhook=webhook,
                 on_result=_log_result,
             )
         except OSError as exc:
+            factory.close()
             raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         previous = _install_signal_handlers(stop)
         try:
@@ -420,6 +435,7 @@ def cmd_serve(ctx: Context) -> int:
         finally:
             logger.info("stopping: finishing running levels")
             runtime.stop(timeout=args.drain_timeout)
+            factory.close()
             _restore_signal_handlers(previous)
     finally:
         state.close()

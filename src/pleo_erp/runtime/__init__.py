@@ -8,7 +8,8 @@ Engine-neutral core (no dependency beyond the SDK's):
   schedule; :func:`tick` — claim due schedule rows and enqueue them;
   :func:`handle_export_webhook` — dedupe, mark due, enqueue;
 * OAuth onboarding (:func:`begin_oauth_onboarding`, :func:`complete_oauth_onboarding`);
-* :class:`EmbeddedRuntime` — all of it in one process on SQLite (``pleo-erp serve``).
+* :class:`EmbeddedRuntime` — all of it in one process on SQLite (``pleo-erp serve``);
+* :class:`SharedHttpClients` — one ``httpx.Client`` per process for every run's client.
 
 The vendor supplies a :class:`ConnectionFactory`. See ``docs/operate-at-scale.md``.
 """
@@ -32,6 +33,7 @@ from pleo_erp.runtime.run import (
     recover_interrupted,
     run_level,
 )
+from pleo_erp.runtime.shared_http import SharedHttpClients
 from pleo_erp.runtime.state import open_state, redact_url, register_state_backend
 from pleo_erp.runtime.stores import (
     AuthKind,
@@ -72,6 +74,7 @@ __all__ = [
     "RuntimeWebhookReceiver",
     "ScheduleRow",
     "ScheduleStore",
+    "SharedHttpClients",
     "TickResult",
     "Trigger",
     "WebhookDisposition",

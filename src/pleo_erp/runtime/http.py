@@ -63,17 +63,14 @@ class WebhookHandler(Protocol):
 
 @define(frozen=True)
 class ServerLimits:
-    """How much an open receiver port gives a client before it hangs up.
-
-    Args:
-        request_timeout: seconds to receive one whole request — request line, headers and
-            body — counted from when the server starts waiting for it, so an idle keep-alive
-            connection is closed after this long too.
-        max_connections: connections served at once; one more is answered ``503`` and closed.
-    """
+    """How much an open receiver port gives a client before it hangs up."""
 
     request_timeout: float = 10.0
+    """Seconds to receive one whole request — request line, headers and body — counted from
+    when the server starts waiting for it, so an idle keep-alive connection is closed after
+    this long too."""
     max_connections: int = 32
+    """Connections served at once; one more is answered ``503`` and closed."""
 
 
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
@@ -180,8 +177,9 @@ def make_webhook_server(
         server_version = "pleo-erp-webhook"
         sys_version = ""
         protocol_version = "HTTP/1.1"
-        # Per-recv socket timeout; the watchdog bounds the whole request.
-        timeout = bounds.request_timeout
+        # The watchdog bounds the whole request and is the one that fires; the per-recv socket
+        # timeout is only a backstop (a second later), so a hang-up is always logged the same way.
+        timeout = bounds.request_timeout + 1.0
         _watchdog: _Watchdog
 
         def handle_one_request(self) -> None:

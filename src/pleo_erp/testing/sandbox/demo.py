@@ -11,7 +11,9 @@ expected outcome, each job with its expected status. ``build_demo`` renders that
 static chart below) to JSON with one seeded RNG. ``build_demo(seed)`` returns two views of that
 company:
 
-* **The accounting system's truth** (:class:`DemoChart`, plain attrs data): chart of accounts
+* **The accounting system's truth** (:class:`DemoChart`, made of the domain records
+  :class:`~pleo_erp.accounting_system.LedgerAccount`, ``LedgerTaxCode``, ``Dimension`` and
+  ``DimensionValue`` that sources return): chart of accounts
   (one inactive account), tax codes (inclusive 25 %, EU reverse charge 25 %, non-EU reverse
   charge for services and for goods, exempt 0 % — type ``inclusive`` at rate 0 —, one
   inactive), dimensions Department, Project, Cost Centre and the *inactive* dimension Region,
@@ -93,12 +95,19 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from attrs import define, field
 
 from pleo_erp.accounting_system.export import AccountsMapping
-from pleo_erp.accounting_system.sources import LedgerTaxType, parse_tax_type
+from pleo_erp.accounting_system.sources import (
+    Dimension,
+    DimensionValue,
+    LedgerAccount,
+    LedgerTaxCode,
+    LedgerTaxType,
+    parse_tax_type,
+)
 from pleo_erp.testing.sandbox._demo_scenario import BANKS, JOBS, Invoice, Item, Job, Line, sept
 from pleo_erp.testing.sandbox.files import make_jpeg, make_pdf, make_png
 
@@ -144,16 +153,21 @@ INFLOW_SUB_TYPES: Final = frozenset(
 # ---------------------------------------------------------------------------------------------
 
 
-@define(frozen=True)
-class DemoAccount:
-    """A ledger account in the accounting system (AS side, not Pleo JSON)."""
+def DemoAccount(
+    external_id: str,
+    code: str,
+    name: str,
+    kind: AccountKind,
+    active: bool = True,
+    tax_code_external_id: str | None = None,
+) -> LedgerAccount:
+    """A ledger account of the demo chart: a :class:`~pleo_erp.domain.records.LedgerAccount`.
 
-    external_id: str
-    code: str
-    name: str
-    kind: AccountKind
-    active: bool = True
-    tax_code_external_id: str | None = None
+    Kept for its argument order (``kind`` fourth, as the demo chart lists it), which differs
+    from :class:`LedgerAccount`'s (``kind`` last): the result *is* a ``LedgerAccount``, equal
+    to what a source returns for the same account. Annotate with ``LedgerAccount``.
+    """
+    return LedgerAccount(external_id, code, name, active, tax_code_external_id, kind=kind)
 
 
 def _chart_tax_type(value: TaxKind) -> LedgerTaxType:
@@ -169,48 +183,43 @@ def _chart_tax_type(value: TaxKind) -> LedgerTaxType:
     return parse_tax_type(value)
 
 
-@define(frozen=True)
-class DemoTaxCode:
-    """A tax code in the accounting system. ``code`` is also its external id.
+def DemoTaxCode(
+    code: str,
+    name: str,
+    rate: Decimal,
+    type: TaxKind,
+    active: bool = True,
+    ingoing_tax_account: str | None = None,
+    outgoing_tax_account: str | None = None,
+) -> LedgerTaxCode:
+    """A tax code of the demo chart: a :class:`~pleo_erp.domain.records.LedgerTaxCode`.
 
-    ``type`` is one of the types Pleo allows (:data:`~pleo_erp.accounting_system.LedgerTaxType`:
-    ``inclusive``, ``exclusive``, ``reverse``), so ``LedgerTaxCode(type=tax.type, …)`` is
-    always valid; an exempt code is ``inclusive`` with rate 0 (the chart's ``E0``). The old
-    value ``exempt`` is still accepted (deprecated) and stored as ``inclusive``. ``rate`` is
-    a fraction (25 % → ``Decimal("0.25")``).
+    ``code`` is also its external id. ``type`` is one of the types Pleo allows
+    (:data:`~pleo_erp.accounting_system.LedgerTaxType`: ``inclusive``, ``exclusive``,
+    ``reverse``); an exempt code is ``inclusive`` with rate 0 (the chart's ``E0``). The old
+    value ``exempt`` is still accepted (deprecated, with a ``DeprecationWarning``) and stored
+    as ``inclusive``. ``rate`` is a fraction (25 % → ``Decimal("0.25")``). The result *is* a
+    ``LedgerTaxCode``, equal to what a source returns for the same code; annotate with it.
     """
-
-    code: str
-    name: str
-    rate: Decimal
-    type: LedgerTaxType = field(converter=_chart_tax_type)
-    active: bool = True
-    ingoing_tax_account: str | None = None
-    outgoing_tax_account: str | None = None
-
-    @property
-    def pleo_type(self) -> str:
-        """The ``TaxCodeTypeModel`` value Pleo uses for this code (the same as ``type``)."""
-        return self.type
+    return LedgerTaxCode(
+        code,
+        name,
+        rate,
+        _chart_tax_type(type),
+        active,
+        ingoing_tax_account,
+        outgoing_tax_account,
+    )
 
 
-@define(frozen=True)
-class DemoDimensionValue:
-    """A value of an accounting dimension (becomes a Pleo tag)."""
-
-    code: str
-    name: str
-    active: bool = True
+DemoDimensionValue: TypeAlias = DimensionValue
+"""A value of an accounting dimension (becomes a Pleo tag): the record
+:class:`~pleo_erp.domain.records.DimensionValue` (alias kept)."""
 
 
-@define(frozen=True)
-class DemoDimension:
-    """An accounting dimension (becomes a Pleo tag group) with its values."""
-
-    code: str
-    name: str
-    active: bool = True
-    values: tuple[DemoDimensionValue, ...] = ()
+DemoDimension: TypeAlias = Dimension
+"""An accounting dimension (becomes a Pleo tag group) with its values: the record
+:class:`~pleo_erp.domain.records.Dimension` (alias kept)."""
 
 
 @define(frozen=True)
@@ -305,28 +314,28 @@ class DemoChart:
     gives the full listing.
     """
 
-    accounts: tuple[DemoAccount, ...]
-    tax_codes: tuple[DemoTaxCode, ...]
-    dimensions: tuple[DemoDimension, ...]
+    accounts: tuple[LedgerAccount, ...]
+    tax_codes: tuple[LedgerTaxCode, ...]
+    dimensions: tuple[Dimension, ...]
     mapping: DemoAccountsMapping
     vendors: tuple[DemoVendor, ...]
     closed_until: date | None = None
 
-    def account(self, code: str) -> DemoAccount:
+    def account(self, code: str) -> LedgerAccount:
         """The account with this code (``KeyError`` if absent)."""
         for account in self.accounts:
             if account.code == code:
                 return account
         raise KeyError(code)
 
-    def tax_code(self, code: str) -> DemoTaxCode:
+    def tax_code(self, code: str) -> LedgerTaxCode:
         """The tax code with this code (``KeyError`` if absent)."""
         for tax_code in self.tax_codes:
             if tax_code.code == code:
                 return tax_code
         raise KeyError(code)
 
-    def dimension(self, code: str) -> DemoDimension:
+    def dimension(self, code: str) -> Dimension:
         """The dimension with this code (``KeyError`` if absent)."""
         for dimension in self.dimensions:
             if dimension.code == code:
@@ -437,7 +446,7 @@ class DemoData:
 # The accounting system's chart (static, independent of the seed)
 # ---------------------------------------------------------------------------------------------
 
-_ACCOUNTS: Final[tuple[DemoAccount, ...]] = (
+_ACCOUNTS: Final[tuple[LedgerAccount, ...]] = (
     DemoAccount("ext-3900", "3900", "Card Cashback", "income"),
     DemoAccount("ext-5810", "5810", "Pleo Wallet DKK", "asset"),
     DemoAccount("ext-5811", "5811", "Pleo Wallet EUR", "asset"),
@@ -468,7 +477,15 @@ _ACCOUNTS: Final[tuple[DemoAccount, ...]] = (
     DemoAccount("ext-7830", "7830", "VAT on Services from Abroad", "liability"),
 )
 
-_TAX_CODES: Final[tuple[DemoTaxCode, ...]] = (
+
+def _account_code(account: LedgerAccount) -> str:
+    """The code of a demo account (every demo account has one; ``LedgerAccount`` allows none)."""
+    if account.code is None:
+        raise ValueError(f"demo account {account.external_id} has no code")
+    return account.code
+
+
+_TAX_CODES: Final[tuple[LedgerTaxCode, ...]] = (
     DemoTaxCode("I25", "Købsmoms 25 %", Decimal("0.25"), "inclusive", True, "7800", None),
     DemoTaxCode(
         "RC25", "Reverse charge 25 % (EU purchases)", Decimal("0.25"), "reverse", True,
@@ -486,7 +503,7 @@ _TAX_CODES: Final[tuple[DemoTaxCode, ...]] = (
     DemoTaxCode("I25OLD", "Købsmoms 25 % (2019)", Decimal("0.25"), "inclusive", False, "7800"),
 )  # fmt: skip
 
-_DIMENSIONS: Final[tuple[DemoDimension, ...]] = (
+_DIMENSIONS: Final[tuple[Dimension, ...]] = (
     DemoDimension(
         "DEPT",
         "Department",
@@ -582,7 +599,9 @@ _PLEO_TAX_CODES: Final[dict[str, tuple[str, bool]]] = {
     "E0": ("Exempt 0 %", True),
     "SE12": ("Hotel VAT SE 12 %", False),
 }
-_PLEO_ONLY_TAX: Final = {"SE12": (Decimal("0.12"), "inclusive", "7800", None)}
+_PLEO_ONLY_TAX: Final[dict[str, tuple[Decimal, LedgerTaxType, str, str | None]]] = {
+    "SE12": (Decimal("0.12"), "inclusive", "7800", None)
+}
 # group code -> (name, archived, [(tag code, tag name, archived)])
 _PLEO_TAG_GROUPS: Final[dict[str, tuple[str, bool, list[tuple[str, str, bool]]]]] = {
     "DEPT": (
@@ -788,8 +807,9 @@ class _Builder:
     def pleo_accounts(self) -> list[JSON]:
         created = _iso(datetime(2026, 1, 12, 10, 0, tzinfo=timezone.utc))
         for account in _ACCOUNTS:
-            self.refs.account_ids[account.code] = self.uid()
-            self.refs.account_names[account.code] = account.name
+            code = _account_code(account)
+            self.refs.account_ids[code] = self.uid()
+            self.refs.account_names[code] = account.name
         result: list[JSON] = []
         for code, (name, archived, tax_code) in _PLEO_ACCOUNTS.items():
             if code not in self.refs.account_ids:  # Pleo-only account
@@ -820,7 +840,7 @@ class _Builder:
             self.refs.tax_ids[code] = tax_id
             if code in self._chart_taxes:
                 chart = self._chart_taxes[code]
-                rate, kind = chart.rate, chart.pleo_type
+                rate, kind = chart.rate, chart.type
                 ingoing, outgoing = chart.ingoing_tax_account, chart.outgoing_tax_account
             else:
                 rate, kind, ingoing, outgoing = _PLEO_ONLY_TAX[code]
@@ -940,7 +960,7 @@ class _Builder:
     def tax_json(self, code: str, tax_supplier: int, tax_wallet: int, sup: str, sign: int) -> JSON:
         chart = self._chart_taxes.get(code)
         if chart is not None:
-            rate, kind = chart.rate, chart.pleo_type
+            rate, kind = chart.rate, chart.type
             ingoing, outgoing = chart.ingoing_tax_account, chart.outgoing_tax_account
         else:
             rate, kind, ingoing, outgoing = _PLEO_ONLY_TAX[code]
@@ -963,7 +983,7 @@ class _Builder:
 
     def tax_kind(self, code: str) -> str:
         chart = self._chart_taxes.get(code)
-        return chart.pleo_type if chart is not None else _PLEO_ONLY_TAX[code][1]
+        return chart.type if chart is not None else _PLEO_ONLY_TAX[code][1]
 
     # -- files ---------------------------------------------------------------------------------
 
