@@ -28,7 +28,9 @@ from pleo_erp.testing.sandbox.demo import build_demo
 
 CHART = build_demo(1).chart
 FIRST_OPEN = CHART.closed_until + timedelta(days=1) if CHART.closed_until else date(2026, 1, 1)
-LINE_ACCOUNTS = sorted(a.code for a in CHART.accounts if a.active and a.kind == "expense")
+LINE_ACCOUNTS = sorted(
+    a.code for a in CHART.accounts if a.active and a.kind == "expense" and a.code is not None
+)
 COUNTER_ACCOUNTS = ["5810", "5811", "5820", "5830"]
 TAX_CODES = [None, *sorted(t.code for t in CHART.tax_codes if t.active)]
 DIMENSIONS = [

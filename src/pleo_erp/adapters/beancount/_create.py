@@ -17,7 +17,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Protocol, TypeAlias
 
@@ -31,14 +30,7 @@ from pleo_erp.adapters.beancount._render import (
     quote,
     render_custom,
 )
-from pleo_erp.domain.records import (
-    Dimension,
-    DimensionValue,
-    LedgerAccount,
-    LedgerAccountKind,
-    LedgerTaxCode,
-    LedgerTaxType,
-)
+from pleo_erp.domain.records import Dimension, DimensionValue, LedgerAccount, LedgerTaxCode
 
 __all__ = [
     "ChartAccount",
@@ -82,67 +74,6 @@ kept)."""
 ChartDimension: TypeAlias = Dimension
 """A dimension with its values (``Dimension.values``): the record
 :class:`~pleo_erp.domain.records.Dimension` (alias kept)."""
-
-
-class _AccountFields(Protocol):
-    """What is read of a chart account: a :class:`ChartAccount` (``LedgerAccount``) fits, and
-    so does any record with these attributes, such as the sandbox's ``DemoAccount``."""
-
-    @property
-    def external_id(self) -> str: ...
-    @property
-    def code(self) -> str | None: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def active(self) -> bool: ...
-    @property
-    def tax_code_external_id(self) -> str | None: ...
-    @property
-    def kind(self) -> LedgerAccountKind | None: ...
-
-
-class _TaxCodeFields(Protocol):
-    """What is read of a chart tax code (``LedgerTaxCode``, ``DemoTaxCode``)."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def rate(self) -> Decimal: ...
-    @property
-    def type(self) -> LedgerTaxType: ...
-    @property
-    def active(self) -> bool: ...
-    @property
-    def ingoing_tax_account(self) -> str | None: ...
-    @property
-    def outgoing_tax_account(self) -> str | None: ...
-
-
-class _DimensionValueFields(Protocol):
-    """What is read of a dimension value (``DimensionValue``, ``DemoDimensionValue``)."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def active(self) -> bool: ...
-
-
-class _DimensionFields(Protocol):
-    """What is read of a dimension (``Dimension``, ``DemoDimension``)."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def active(self) -> bool: ...
-    @property
-    def values(self) -> Sequence[_DimensionValueFields]: ...
 
 
 class ChartVendor(Protocol):
@@ -247,17 +178,17 @@ class ChartLike(Protocol):
     an accounts mapping, vendors and a lock date (the sandbox's ``DemoChart`` has these)."""
 
     @property
-    def accounts(self) -> Sequence[_AccountFields]:
+    def accounts(self) -> Sequence[ChartAccount]:
         """The chart's accounts."""
         ...
 
     @property
-    def tax_codes(self) -> Sequence[_TaxCodeFields]:
+    def tax_codes(self) -> Sequence[ChartTaxCode]:
         """The chart's tax codes."""
         ...
 
     @property
-    def dimensions(self) -> Sequence[_DimensionFields]:
+    def dimensions(self) -> Sequence[ChartDimension]:
         """The accounting dimensions with their values."""
         ...
 
@@ -296,12 +227,12 @@ def account_name_for(kind: str, name: str) -> str:
     return check_account(":".join([root, *(parts or ["Account"])]))
 
 
-def _account_key(account: _AccountFields) -> str:
+def _account_key(account: ChartAccount) -> str:
     """How the chart refers to an account: its code, else (no code) its external id."""
     return account.code if account.code is not None else account.external_id
 
 
-def _assign_names(accounts: Sequence[_AccountFields]) -> dict[str, str]:
+def _assign_names(accounts: Sequence[ChartAccount]) -> dict[str, str]:
     """Account code → unique Beancount name (a clash gets the code appended)."""
     names: dict[str, str] = {}
     taken: set[str] = set()
