@@ -17,7 +17,6 @@ from pleo_erp.accounting_system import (
     LedgerTaxCode,
     SourceReadError,
     TaxCodeSource,
-    parse_tax_type,
 )
 from pleo_erp.adapters.beancount import (
     BeancountAccountingSystem,
@@ -74,7 +73,7 @@ def test_tax_codes_match_the_chart_with_pleo_types(
             code=t.code,
             name=t.name,
             rate=t.rate,
-            type=parse_tax_type(t.pleo_type),
+            type=t.type,
             active=t.active,
             ingoing_tax_account=t.ingoing_tax_account,
             outgoing_tax_account=t.outgoing_tax_account,

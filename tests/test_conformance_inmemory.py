@@ -64,7 +64,7 @@ def inmemory_for(
             tax.code,
             tax.name,
             tax.rate,
-            tax.pleo_type,
+            tax.type,
             active=tax.active,
             ingoing_tax_account=tax.ingoing_tax_account,
             outgoing_tax_account=tax.outgoing_tax_account,

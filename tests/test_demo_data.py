@@ -591,7 +591,7 @@ def test_vendor_ap_accounts_and_mapping_exist_in_the_chart(demo: DemoData) -> No
     assert [d.code for d in chart.dimensions if not d.active] == ["REGION"]
     assert {t.type for t in chart.tax_codes} == {"inclusive", "reverse"}  # only Pleo's types
     assert chart.tax_code("I25").rate == Decimal("0.25")
-    assert chart.tax_code("E0").pleo_type == "inclusive"
+    assert chart.tax_code("E0").type == "inclusive"
 
 
 def test_people_span_four_countries_and_items_name_them(demo: DemoData) -> None:
