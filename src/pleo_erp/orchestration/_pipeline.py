@@ -8,7 +8,8 @@ once (``ExportConfig.post_concurrency``, capped by ``Capabilities.max_concurrent
   time; with ``limit == 1`` this is exactly the sequential export;
 - a supplier payment (``invoice_payment``) does not start while an invoice it may settle (same
   invoice number) that came before it is still in flight: the AS books the invoice first and
-  reconciles the payment against it (C17), as a sequential run would have.
+  reconciles the payment against it (C17), as a sequential run would have. Later items with
+  the same invoice number wait behind the held payment; unrelated items go ahead of it.
 
 Only what is queued or in flight is kept: done items are forgotten (the caller keeps their
 outcomes), so memory does not grow with the job.
@@ -24,6 +25,10 @@ from pleo_erp.domain.bookkeeping import enum_value
 from pleo_erp.models import ExportItemV3
 
 __all__ = ["PostScheduler", "effective_post_concurrency", "processing_order", "settlement_key"]
+
+
+LOOKAHEAD = 256
+"""How far past a held payment the scheduler looks for an item that may start."""
 
 
 def settlement_key(item: ExportItemV3) -> str | None:
@@ -84,21 +89,27 @@ class PostScheduler:
         return islice(self._queue, count)
 
     def next_ready(self) -> ExportItemV3 | None:
-        """The item to start now, or ``None`` (limit reached, queue empty, or the head is a
-        payment whose invoice is still ahead of it or in flight)."""
+        """The item to start now, or ``None`` (limit reached, queue empty, or nothing in the
+        lookahead may start).
+
+        The first queued item that may start is taken: a payment whose invoice is in flight
+        waits, and so does every later item with the same invoice number (their relative
+        order stays that of a sequential run); unrelated items behind it go ahead.
+        """
         if self._in_flight >= self.limit or not self._queue:
             return None
-        head = self._queue[0]
-        key = settlement_key(head)
-        # Whatever was ahead of the head in the queue has started: an invoice it may settle
-        # is either done or still in flight.
-        if key is not None and _is_payment(head) and self._invoices[key] > 0:
-            return None
-        self._queue.popleft()
-        self._in_flight += 1
-        if key is not None and not _is_payment(head):
-            self._invoices[key] += 1
-        return head
+        held: set[str] = set()
+        for index, item in enumerate(islice(self._queue, LOOKAHEAD)):
+            key = settlement_key(item)
+            if key is not None and (key in held or (_is_payment(item) and self._invoices[key] > 0)):
+                held.add(key)
+                continue
+            del self._queue[index]
+            self._in_flight += 1
+            if key is not None and not _is_payment(item):
+                self._invoices[key] += 1
+            return item
+        return None
 
     def finished(self, item: ExportItemV3) -> None:
         """``item`` (started by :meth:`next_ready`) is done."""

@@ -810,6 +810,10 @@ class _Exporter:
         ) as fetcher:
             while True:
                 if stop is None and job_failure is None:
+                    if more and page_handle is None and scheduler.queued <= low_water:
+                        # Pipelining: the next page comes while this one is being posted; at
+                        # most about two pages of payloads are held at once.
+                        page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
                     while (item := scheduler.next_ready()) is not None:
                         prefetch(item, fetcher)
                         for upcoming in scheduler.upcoming(self.config.receipt_prefetch - 1):
@@ -819,9 +823,6 @@ class _Exporter:
                             inline=limit == 1,
                         )
                         in_flight[handle] = item
-                    if more and page_handle is None and scheduler.queued <= low_water:
-                        # Pipelining: the next page comes while this one is being posted.
-                        page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
                 if not in_flight and page_handle is None:
                     break
                 finished = yield WaitAny()
