@@ -1,4 +1,4 @@
-"""Developer sessions: `nox -s tests`, `lint`, `typecheck`, `docs`, `bench`, `demo`.
+"""Developer sessions: `nox -s tests`, `lint`, `typecheck`, `docs`, `bench`, `demo`, `audit`.
 
 Every session installs what it needs into its own virtualenv, so a fresh machine with only
 Python >= 3.10 and pip (plus `pip install nox`) can run any of them.
@@ -7,6 +7,7 @@ Python >= 3.10 and pip (plus `pip install nox`) can run any of them.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -65,3 +66,70 @@ def demo(session: nox.Session) -> None:
     """The reference integration end to end: sandbox + Beancount ledger + all three levels."""
     session.install("-e", ".[demo]")
     session.run("pleo-erp", "demo", *session.posargs)
+
+
+# A probe per service: the request pip-audit will make, for a package that certainly exists.
+_ADVISORY_PROBES = {
+    "pypi": ("https://pypi.org/pypi/pip/24.0/json", None),
+    "osv": (
+        "https://api.osv.dev/v1/query",
+        b'{"package": {"name": "pip", "ecosystem": "PyPI"}, "version": "24.0"}',
+    ),
+}
+
+
+def _advisory_service_problem(service: str) -> str | None:
+    """Why the advisory service cannot answer from here, or ``None`` if it can."""
+    import json
+    import urllib.request
+
+    url, body = _ADVISORY_PROBES[service]
+    # Constant https URLs (above), never user input.
+    request = urllib.request.Request(url, data=body, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+            document = json.load(response)
+    except Exception as error:  # DNS, TLS, HTTP 4xx/5xx from a stand-in mirror, bad JSON
+        return f"{url} did not answer ({type(error).__name__}: {error})"
+    if service == "pypi" and "vulnerabilities" not in document:
+        return f"{url} answered without vulnerability data (not PyPI's JSON API)"
+    return None
+
+
+@nox.session
+def audit(session: nox.Session) -> None:
+    """Dependency audit: `pip-audit` over everything `pip install pleo-erp[demo]` installs.
+
+    Needs the advisory service (PyPI's JSON API, or OSV with `PIP_AUDIT_SERVICE=osv`), so it
+    is not part of `.ci/run`, which must pass offline; run it where the network is. It never
+    passes silently: an unreachable service fails the session with that reason, and
+    `--strict` fails it for any dependency that could not be checked.
+    """
+    service = os.environ.get("PIP_AUDIT_SERVICE", "pypi")
+    if service not in _ADVISORY_PROBES:
+        session.error(f"PIP_AUDIT_SERVICE must be one of {sorted(_ADVISORY_PROBES)}")
+    problem = _advisory_service_problem(service)
+    if problem is not None:
+        session.error(
+            f"audit not run: the {service} advisory service cannot be reached from this "
+            f"machine: {problem}; run `nox -s audit` where it can"
+        )
+    session.install("-e", ".[demo]")
+    frozen = session.run(
+        "python", "-m", "pip", "freeze", "--exclude-editable", silent=True, external=False
+    )
+    requirements = Path(session.create_tmp()) / "audit-requirements.txt"
+    requirements.write_text(str(frozen))
+    session.install("pip-audit>=2.7")
+    session.run(
+        "pip-audit",
+        "--strict",
+        "--no-deps",
+        "--disable-pip",
+        "--progress-spinner",
+        "off",
+        "--vulnerability-service",
+        service,
+        "--requirement",
+        str(requirements),
+    )

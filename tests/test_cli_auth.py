@@ -16,7 +16,7 @@ import pytest
 from _cli_helpers import SENTINEL, Served, cli, make_ledger, served_demo
 from pleo_erp.cli import _auth
 from pleo_erp.cli._oauth_login import CallbackReceiver, LoginTimeout
-from pleo_erp.client.auth import OAuthAuthorizationError, OAuthCallbackError, OAuthStateMismatch
+from pleo_erp.client.auth import OAuthAuthorizationError, OAuthCallbackError
 
 pytestmark = pytest.mark.http
 
@@ -170,14 +170,27 @@ def test_login_with_pkce_and_loopback_redirect_then_use_the_tokens(
 def test_login_refuses_a_redirect_with_a_foreign_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rule 10: a redirect whose state is not ours is never exchanged."""
-    monkeypatch.setattr(_auth, "open_browser", _browser(lambda q: {**q, "state": "forged"}))
+    """Rule 10: a redirect whose state is not ours is never exchanged — and it does not end
+    the login either (any local process can reach the port): the real redirect still wins."""
+    forged_codes: list[str] = []
+
+    def forge_first(url: str) -> bool:
+        def forged(query: dict[str, str]) -> dict[str, str]:
+            forged_codes.append("evil-code")
+            return {**query, "state": "forged", "code": "evil-code"}
+
+        _browser(forged)(url)
+        return _browser()(url)
+
+    monkeypatch.setattr(_auth, "open_browser", forge_first)
     with served_demo() as served:
         served.sandbox.clear_requests()
         login = cli(tmp_path, "auth", "login", "--timeout", "10", env=_login_env(served))
-        assert login.code == 3
-        assert "state" in login.err
-        assert not any(r.path == "/oauth/token" for r in served.sandbox.requests)
+        assert login.code == 0, login.err
+        assert forged_codes == ["evil-code"]
+        token_calls = [r for r in served.sandbox.requests if r.path == "/oauth/token"]
+        assert len(token_calls) == 1  # only the real code was exchanged
+        assert "evil-code" not in str(token_calls[0].body)
 
 
 def test_login_reports_a_denied_authorization(
@@ -215,8 +228,10 @@ def test_callback_receiver_checks_state_then_error_then_code() -> None:
 
     forged = CallbackReceiver("expected-state")
     assert forged.handle("/callback?code=abc&state=forged")[0] == 400
-    with pytest.raises(OAuthStateMismatch):
+    with pytest.raises(LoginTimeout):  # ignored: the login goes on waiting
         forged.wait(0)
+    assert forged.handle("/callback?code=real&state=expected-state")[0] == 200
+    assert forged.wait(0) == "real"
 
     denied = CallbackReceiver("s")
     denied.handle("/callback?error=access_denied&state=s")

@@ -10,16 +10,26 @@ import pytest
 
 from pleo_erp.client.files import (
     FileDownloadError,
+    ReceiptPolicy,
+    attach_receipt_policy,
     download_file,
     is_loopback_host,
     redacted_url,
 )
 
 PDF = b"%PDF-1.4\n" + b"x" * 100
+PUBLIC_IP = "93.184.215.14"
+
+
+def public_dns(host: str, port: int) -> list[str]:
+    """Every name resolves to a public address: no real DNS in these tests."""
+    return [PUBLIC_IP]
 
 
 def client_for(handler) -> httpx.Client:  # type: ignore[no-untyped-def]
-    return httpx.Client(transport=httpx.MockTransport(handler))
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    attach_receipt_policy(client, ReceiptPolicy(resolver=public_dns))
+    return client
 
 
 def ok_pdf(request: httpx.Request) -> httpx.Response:
@@ -47,12 +57,16 @@ def test_https_download_streams_to_private_file(tmp_path: Path) -> None:
     assert "authorization" not in {k.lower() for k in seen[0].headers}
 
 
-def test_plain_http_only_for_loopback_or_allowed_hosts(tmp_path: Path) -> None:
+def test_plain_http_only_for_a_trusted_sandbox_origin_or_allowed_hosts(tmp_path: Path) -> None:
     http = client_for(ok_pdf)
     with pytest.raises(FileDownloadError) as info:
         download_file("http://files.example/r", tmp_path / "a", http_client=http)
     assert info.value.reason == "insecure_url"
-    download_file("http://127.0.0.1:8080/r", tmp_path / "b", http_client=http)
+    with pytest.raises(FileDownloadError) as info:  # loopback is no longer always allowed
+        download_file("http://127.0.0.1:8080/r", tmp_path / "b", http_client=http)
+    assert info.value.reason == "insecure_url"
+    sandbox = ReceiptPolicy.local_sandbox("http://127.0.0.1:8080", resolver=public_dns)
+    download_file("http://127.0.0.1:8080/r", tmp_path / "b", http_client=http, policy=sandbox)
     download_file(
         "http://sandbox.test/r", tmp_path / "c", http_client=http, insecure_hosts=["sandbox.test"]
     )

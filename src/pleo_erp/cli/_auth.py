@@ -23,6 +23,7 @@ from pleo_erp.cli._credentials import StoredCredential
 from pleo_erp.cli._errors import AuthError, ConfigError, UsageError
 from pleo_erp.cli._oauth_login import CallbackReceiver
 from pleo_erp.client import ApiKeyAuth, OAuth2Auth, PleoClient
+from pleo_erp.client._client import refuse_plain_http
 from pleo_erp.client.auth import (
     AUTHORIZE_PATH,
     TOKEN_PATH,
@@ -90,6 +91,9 @@ def cmd_auth_login(ctx: Context) -> int:
     out.add_secret(secret.reveal())
     base_url = ctx.base_url()
     auth_base = authorize_base_for(settings, base_url)
+    # Before the browser opens: the client secret and tokens must not go over plain http.
+    require_secure_url(base_url, "the Pleo base URL")
+    require_secure_url(auth_base + TOKEN_PATH, "the OAuth token URL")
     scopes: Sequence[str] = args.scopes or settings.scopes or DEFAULT_SCOPES
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
@@ -184,12 +188,22 @@ def _read_key(ctx: Context) -> str:
     return key
 
 
+def require_secure_url(url: str, what: str) -> None:
+    """Refuse (as a configuration error) sending credentials to ``url`` over plain http to a
+    host that is not loopback."""
+    try:
+        refuse_plain_http(url, what)
+    except ValueError as exc:
+        raise ConfigError(f"refusing {url}: {exc}") from None
+
+
 def cmd_auth_set_key(ctx: Context) -> int:
     """Save an API key (read from stdin) for later commands, after checking it with Pleo."""
     out = ctx.out
     key = _read_key(ctx)
     out.add_secret(key)
     base_url = ctx.base_url()
+    require_secure_url(base_url, "the Pleo base URL")  # the key would travel in clear text
     company_id = None
     if not ctx.args.no_verify:
         with PleoClient(ApiKeyAuth(key), base_url=base_url) as client:

@@ -149,12 +149,15 @@ class Context:
             )
         self.out.add_secret(secret.reveal())
         token_url = stored.token_url or token_url_for(self.settings, base_url)
-        auth = OAuth2Auth(
-            client_id,
-            secret.reveal(),
-            self.credentials().token_store(),
-            token_url=token_url,
-        )
+        try:
+            auth = OAuth2Auth(
+                client_id,
+                secret.reveal(),
+                self.credentials().token_store(),
+                token_url=token_url,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid OAuth token URL {token_url!r}: {exc}") from None
         return auth, "OAuth"
 
 

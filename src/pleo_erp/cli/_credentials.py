@@ -101,6 +101,7 @@ class CredentialStore:
             " ".join(credential.scopes),
             datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
+        self.db.ensure_private()  # the row holds a secret: the file must not be 0644
         with self.db.transaction(immediate=True) as conn:
             conn.execute(
                 "INSERT INTO cli_credentials (profile, method, base_url, api_key, client_id,"
@@ -113,6 +114,7 @@ class CredentialStore:
                 " updated_at = excluded.updated_at",
                 values,
             )
+        self.db.ensure_private()
 
     def clear(self) -> bool:
         """Forget the profile's credential and OAuth tokens; ``True`` if anything was stored."""

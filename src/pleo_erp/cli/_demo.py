@@ -205,7 +205,10 @@ def cmd_demo(ctx: Context) -> int:
         out.line(f"  Beancount      {shown_ledger} (fresh)")
         # The sandbox has no rate limit, and the demo should take seconds: no client limiter.
         with PleoClient(
-            ApiKeyAuth(sandbox.api_key), base_url=base_url, requests_per_minute=None
+            ApiKeyAuth(sandbox.api_key),
+            base_url=base_url,
+            requests_per_minute=None,
+            allow_local_receipts_from=base_url,  # the sandbox serves its receipts itself
         ) as client:
             company = demo.company_id
             out.heading("Level 3 - tax codes and chart of accounts (ledger -> Pleo)")

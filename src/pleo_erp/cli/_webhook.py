@@ -9,15 +9,21 @@ Three small parts (DESIGN decisions 10 and 13):
   time; triggers arriving while one runs collapse into a single follow-up run (the export
   drains the whole queue, so one more pass picks up everything that arrived meanwhile).
 * :func:`make_server` — a threaded ``http.server`` on loopback by default that feeds requests
-  to the receiver, with a body size cap.
+  to the receiver, hardened for an open port (:class:`ServerLimits`): a body size cap, a
+  deadline for reading each request (headers *and* body, idle keep-alive waits included), a
+  cap on concurrent connections, no chunked request bodies, and every log line — request
+  lines and broken connections alike — through the ``pleo_erp`` logger with control
+  characters escaped.
 
 The webhook is a trigger only: polling the export queue stays the source of truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,6 +35,7 @@ from attrs import define, field
 from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
     ReplayGuard,
+    ReplayProtection,
     WebhookPayloadError,
     WebhookReplayError,
     WebhookVerificationError,
@@ -41,6 +48,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "ExportDispatcher",
     "RunOutcome",
+    "ServerLimits",
     "WebhookReceiver",
     "WebhookResponse",
     "make_server",
@@ -173,19 +181,22 @@ class WebhookReceiver:
         dispatcher: ExportDispatcher,
         *,
         path: str = DEFAULT_PATH,
-        replay_guard: ReplayGuard | None = None,
+        replay_guard: ReplayProtection | None = None,
         company_id: uuid.UUID | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         """Verify with ``verifier``; dispatch exports to ``dispatcher``.
 
         ``company_id``, when given, restricts exports to that company (events of others are
-        acknowledged and ignored). ``replay_guard`` defaults to an in-memory one.
+        acknowledged and ignored). ``replay_guard`` is any :class:`ReplayProtection`
+        (``seen``/``record``); it defaults to an in-memory :class:`ReplayGuard`.
         """
         self.verifier = verifier
         self.dispatcher = dispatcher
         self.path = path if path.startswith("/") else "/" + path
-        self.replay_guard = replay_guard if replay_guard is not None else ReplayGuard()
+        self.replay_guard: ReplayProtection = (
+            replay_guard if replay_guard is not None else ReplayGuard()
+        )
         self.company_id = company_id
         self.max_body_bytes = max_body_bytes
 
@@ -232,25 +243,162 @@ class WebhookReceiver:
         )
 
 
-def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTTPServer:
-    """A threaded HTTP server feeding ``receiver``; call ``serve_forever`` / ``shutdown``."""
+@define(frozen=True)
+class ServerLimits:
+    """How much an open receiver port gives a client before it hangs up.
+
+    Args:
+        request_timeout: seconds to receive one whole request — request line, headers and
+            body — counted from when the server starts waiting for it, so an idle keep-alive
+            connection is closed after this long too.
+        max_connections: connections served at once; one more is answered ``503`` and closed.
+    """
+
+    request_timeout: float = 10.0
+    max_connections: int = 32
+
+
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def escape_control(text: str) -> str:
+    """``text`` with C0/C1 control characters as ``\\xNN`` (no terminal escapes in logs)."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 17\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+    b'{"error":"busy"}\n'
+)
+
+
+class _Watchdog:
+    """Shuts a connection's socket down when reading one request takes too long."""
+
+    def __init__(self, connection: socket.socket, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._fire, args=(connection,))
+        self._timer.daemon = True
+        self.fired = False
+
+    def _fire(self, connection: socket.socket) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _LimitedServer(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` with a connection cap and errors routed to our logger."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limits: ServerLimits
+    ) -> None:
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        # The stdlib's backlog of 5 would leave a burst waiting in the kernel (SYN retries of
+        # a second and more) before the cap and the deadline could even apply.
+        self.request_queue_size = max(limits.max_connections * 2, 16)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            logger.warning("webhook receiver busy: connection refused (503)")
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr, past the logging redaction filters.
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # BrokenPipe, ConnectionReset, timeouts: the peer's doing
+            logger.debug("webhook connection broke off: %s", type(error).__name__)
+        else:
+            # No traceback: its text would bypass the secret scrubbing of the CLI's handler.
+            logger.error("webhook request handling failed: %s", type(error).__name__)
+
+
+def make_server(
+    receiver: WebhookReceiver,
+    host: str,
+    port: int,
+    *,
+    limits: ServerLimits | None = None,
+) -> ThreadingHTTPServer:
+    """A threaded HTTP server feeding ``receiver``; call ``serve_forever`` / ``shutdown``.
+
+    ``limits`` bound what one client can hold (see :class:`ServerLimits`).
+    """
+    bounds = limits if limits is not None else ServerLimits()
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "pleo-erp-webhook"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        # Per-recv socket timeout; the watchdog bounds the whole request.
+        timeout = bounds.request_timeout
+        _watchdog: _Watchdog
+
+        def handle_one_request(self) -> None:
+            watchdog = _Watchdog(self.connection, bounds.request_timeout)
+            self._watchdog = watchdog
+            watchdog.start()
+            try:
+                super().handle_one_request()
+            finally:
+                watchdog.cancel()
+                if watchdog.fired:
+                    self.close_connection = True
+                    logger.info("webhook connection closed: request not received in time")
 
         def _answer(self, response: WebhookResponse) -> None:
             payload = response.encoded()
             self.send_response(response.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(payload)
 
         def _dispatch(self) -> None:
-            length_header = self.headers.get("Content-Length", "0") or "0"
-            if not length_header.isdigit():
+            if self._watchdog.fired:
+                # The deadline cut the headers short: what was parsed is not a whole request.
+                self.close_connection = True
+                return
+            if self.headers.get("Transfer-Encoding") is not None:
+                # A chunked body would otherwise be left on the socket and parsed as the next
+                # request; Pleo sends a Content-Length.
+                self.close_connection = True
+                self._answer(WebhookResponse(411, {"error": "Content-Length required"}))
+                return
+            length_header = (self.headers.get("Content-Length", "0") or "0").strip()
+            # ``isascii``: ``"²".isdigit()`` is true but ``int("²")`` fails.
+            if not (length_header.isascii() and length_header.isdigit()):
                 self.close_connection = True
                 self._answer(WebhookResponse(400, {"error": "bad Content-Length"}))
                 return
@@ -261,6 +409,10 @@ def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTT
                 self._answer(WebhookResponse(413, {"error": "delivery too large"}))
                 return
             body = self.rfile.read(length) if length else b""
+            self._watchdog.cancel()  # the request is in; answering is ours to do
+            if len(body) < length:
+                self.close_connection = True
+                return  # the peer hung up or the watchdog fired mid-body
             headers = dict(self.headers.items())
             self._answer(receiver.handle(self.command, self.path, headers, body))
 
@@ -269,9 +421,11 @@ def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTT
         do_PUT = _dispatch
 
         def log_message(self, format: str, *args: Any) -> None:
-            # Request lines go to the debug log; outcomes are logged by the receiver.
-            logger.debug("%s %s", self.address_string(), format % args)
+            # Request lines go to the debug log (escaped: the request line is attacker text);
+            # outcomes are logged by the receiver.
+            logger.debug("%s %s", self.address_string(), escape_control(format % args))
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+        def log_error(self, format: str, *args: Any) -> None:
+            logger.info("%s %s", self.address_string(), escape_control(format % args))
+
+    return _LimitedServer((host, port), Handler, bounds)

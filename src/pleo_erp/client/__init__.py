@@ -40,6 +40,7 @@ from pleo_erp.client.errors import (
     WebhookVerificationError,
 )
 from pleo_erp.client.pagination import AsyncPaginator, Page, Paginator
+from pleo_erp.client.receipt_policy import ReceiptPolicy
 from pleo_erp.client.resources.accounts import AccountsBatchResult
 from pleo_erp.client.resources.export_jobs import ExportJobItemsUpdateResult
 
@@ -75,6 +76,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "ReauthorizationRequired",
+    "ReceiptPolicy",
     "ResponseValidationError",
     "RetryPolicy",
     "ServerError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -29,6 +29,12 @@ from pleo_erp.client._transport import (
     TransportConfig,
     TransportCore,
     user_agent,
+)
+from pleo_erp.client.files import is_loopback_host
+from pleo_erp.client.receipt_policy import (
+    ReceiptPolicy,
+    attach_receipt_policy,
+    receipt_policy_for,
 )
 from pleo_erp.client.resources.accounts import Accounts, AsyncAccounts
 from pleo_erp.client.resources.export_items import AsyncExportItems, ExportItems
@@ -55,11 +61,24 @@ _UNCHANGED: Any = object()  # "keep the current value" for with_options(timeout=
 _DEFAULT_MAX_RETRY_AFTER = 60.0
 
 
-def _base_url(value: str) -> str:
+def refuse_plain_http(url: str, what: str, *, allow_insecure_http: bool = False) -> None:
+    """Raise ``ValueError`` when credentials would go to ``url`` over plain http to a host that
+    is not this machine (an API key, client secret or refresh token readable on the wire)."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback_host(parsed.host):
+        raise ValueError(
+            f"{what} must use https: plain http is only allowed to a loopback host "
+            "(127.0.0.1, localhost, [::1]), as credentials would travel unencrypted "
+            "(allow_insecure_http=True relaxes this for a sandbox on a trusted network)"
+        )
+
+
+def _base_url(value: str, *, allow_insecure_http: bool = False) -> str:
     url = ENVIRONMENTS.get(value, value)
     parsed = httpx.URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError("base_url must be an http(s) URL such as PRODUCTION or STAGING")
+    refuse_plain_http(url, "base_url", allow_insecure_http=allow_insecure_http)
     if parsed.host == "api.pleo.io":
         raise ValueError("api.pleo.io is not Pleo's External API host; use PRODUCTION")
     if parsed.query or parsed.fragment or parsed.userinfo:
@@ -93,6 +112,7 @@ def _new_core(
     clock: Callable[[], float],
     wall_clock: Callable[[], float],
     random: Callable[[], float],
+    allow_insecure_http: bool = False,
 ) -> TransportCore:
     """The transport core both clients build from their (identical) keyword arguments."""
     if rate_limiter is None and requests_per_minute is not None:
@@ -100,7 +120,7 @@ def _new_core(
     headers = {"Accept": "application/json", "User-Agent": user_agent()}
     headers.update(default_headers or {})
     config = TransportConfig(
-        base_url=_base_url(base_url),
+        base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
         auth=_check_auth(auth),
         timeout=_timeout(timeout),
         retry=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
@@ -223,6 +243,14 @@ class PleoClient(_BaseClient[SyncTransport]):
         clock: monotonic seconds (durations, limiter).
         wall_clock: Unix seconds (``Retry-After`` HTTP-dates).
         random: ``[0, 1)`` source for backoff jitter.
+        allow_insecure_http: allow a plain-``http`` ``base_url`` to a host that is not
+            loopback (refused by default: the credential would travel unencrypted).
+        receipt_policy: the rules receipt downloads through this client follow (default:
+            :class:`~pleo_erp.client.receipt_policy.ReceiptPolicy`, public https hosts only).
+        allow_local_receipts_from: origins of a local sandbox (``"http://127.0.0.1:8080"``)
+            whose receipt links may be fetched although they are loopback/plain http — exactly
+            that scheme, host and port. A loopback ``base_url`` (a served sandbox) trusts its
+            own origin automatically; ``PleoSandbox.client()`` sets its in-process origin.
     """
 
     export_jobs: ExportJobs
@@ -258,6 +286,9 @@ class PleoClient(_BaseClient[SyncTransport]):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        allow_insecure_http: bool = False,
+        receipt_policy: ReceiptPolicy | None = None,
+        allow_local_receipts_from: str | Sequence[str] = (),
     ) -> None:
         core = _new_core(
             auth=auth,
@@ -271,9 +302,22 @@ class PleoClient(_BaseClient[SyncTransport]):
             clock=clock,
             wall_clock=wall_clock,
             random=random,
+            allow_insecure_http=allow_insecure_http,
         )
         owns = http_client is None
         http = http_client if http_client is not None else httpx.Client(follow_redirects=False)
+        origins = (
+            (allow_local_receipts_from,)
+            if isinstance(allow_local_receipts_from, str)
+            else tuple(allow_local_receipts_from)
+        )
+        if is_loopback_host(httpx.URL(core.config.base_url).host):
+            # A loopback API is a local sandbox by construction: its own origin (scheme, host
+            # and port — no other port) may serve the receipts it links to.
+            origins += (core.config.base_url,)
+        if receipt_policy is not None or origins:
+            policy = receipt_policy if receipt_policy is not None else ReceiptPolicy()
+            attach_receipt_policy(http, policy.with_origins(origins) if origins else policy)
         self._setup(SyncTransport(core, http, sleep=sleep), owns_http=owns)
 
     def _bind_resources(self, transport: SyncTransport) -> None:
@@ -302,6 +346,11 @@ class PleoClient(_BaseClient[SyncTransport]):
         sandbox clock) a whole export runs without sleeping for real.
         """
         return self._transport.sleep
+
+    @property
+    def receipt_policy(self) -> ReceiptPolicy:
+        """Where receipt downloads through this client may go (the SSRF rules)."""
+        return receipt_policy_for(self._transport.http)
 
     def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
@@ -375,6 +424,7 @@ class AsyncPleoClient(_BaseClient[AsyncTransport]):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        allow_insecure_http: bool = False,
     ) -> None:
         core = _new_core(
             auth=auth,
@@ -388,6 +438,7 @@ class AsyncPleoClient(_BaseClient[AsyncTransport]):
             clock=clock,
             wall_clock=wall_clock,
             random=random,
+            allow_insecure_http=allow_insecure_http,
         )
         owns = http_client is None
         http = http_client if http_client is not None else httpx.AsyncClient(follow_redirects=False)

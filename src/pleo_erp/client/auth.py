@@ -429,6 +429,20 @@ class MemoryTokenStore:
 _Steps = Generator[httpx.Request, httpx.Response, TokenSet]
 
 
+def _refuse_plain_http(token_url: str, allow_insecure_http: bool) -> None:
+    from pleo_erp.client.files import is_loopback_host
+
+    parsed = httpx.URL(token_url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("token_url must be an http(s) URL")
+    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback_host(parsed.host):
+        raise ValueError(
+            "token_url must use https: plain http is only allowed to a loopback host, as the "
+            "client secret and refresh token would travel unencrypted "
+            "(allow_insecure_http=True relaxes this for a sandbox on a trusted network)"
+        )
+
+
 class OAuth2Auth(httpx.Auth):
     """Bearer auth with Pleo OAuth 2.0 tokens, refreshed proactively and exactly once at a time.
 
@@ -463,6 +477,7 @@ class OAuth2Auth(httpx.Auth):
         client_auth: ClientAuthMethod = "client_secret_basic",
         refresh_margin: timedelta = timedelta(seconds=60),
         clock: Callable[[], datetime] = _utcnow,
+        allow_insecure_http: bool = False,
     ) -> None:
         """Configure the client credentials, the store and the token endpoint.
 
@@ -476,6 +491,9 @@ class OAuth2Auth(httpx.Auth):
                 ``client_secret_post`` (credentials in the form body).
             refresh_margin: refresh this long before the access token expires.
             clock: returns the current time as an aware datetime (injected in tests).
+            allow_insecure_http: allow a plain-``http`` ``token_url`` to a host that is not
+                loopback (refused by default: the client secret and refresh token would travel
+                unencrypted).
         """
         if not client_id or ":" in client_id:
             raise ValueError("client_id must be non-empty and contain no ':'")
@@ -489,6 +507,7 @@ class OAuth2Auth(httpx.Auth):
         self._client_secret = client_secret
         self.token_store = token_store
         self.token_url = token_url or auth_base_url(environment) + TOKEN_PATH
+        _refuse_plain_http(self.token_url, allow_insecure_http)
         self.client_auth: ClientAuthMethod = client_auth
         self.refresh_margin = refresh_margin
         self._clock = clock

@@ -2,21 +2,29 @@
 
 Receipt URLs are untrusted input (DESIGN decision 12), so :func:`download_file`:
 
-- accepts ``https`` only — plain ``http`` just for loopback hosts (a local sandbox) and hosts
-  the caller explicitly allows — and refuses URLs carrying credentials;
-- follows redirects itself, at most a few, and never to another host unless allowed (a
+- follows a :class:`~pleo_erp.client.receipt_policy.ReceiptPolicy` on every hop: ``https``
+  only (plain ``http`` just for hosts the caller explicitly allows), and the host must resolve
+  to public addresses only (no loopback, private or link-local service is ever reached), except
+  for the origins (scheme, host *and* port) of an explicitly configured local sandbox;
+- refuses URLs carrying credentials;
+- follows redirects itself, at most a few, and never to another origin unless allowed (a
   pre-signed link must not bounce the download somewhere else);
 - sends no Pleo credentials (pre-signed links need none; the request is built without auth);
 - keeps small files in memory and streams bigger ones to a file it creates exclusively with
   mode ``0600``, under a name the *caller* generated — never one taken from the URL or the
   response headers;
-- stops at a hard byte cap while streaming (30 MB by default), whatever ``Content-Length`` says;
+- stops at a hard byte cap while streaming (30 MB by default), whatever ``Content-Length`` says,
+  counted on the *decoded* bytes: a ``gzip``/``deflate`` body is inflated piece by piece
+  straight into the sink, so a compression bomb never sits in memory;
+- gives up once an overall ``deadline`` passes, however slowly the server drips bytes;
 - checks the served content type against the allowed ones (a generic
   ``application/octet-stream`` passes; the caller then checks the file's leading bytes);
 - retries transient failures (connection errors, timeouts, 429, 5xx) a bounded number of times.
 
 Errors are :class:`FileDownloadError` with a ``reason``; messages name the host and path of
-the URL but never its query string, which holds the link's signature.
+the URL but never its query string, which holds the link's signature. Those messages are for
+the integration's logs; :attr:`FileDownloadError.public_detail` is the network-free text meant
+for Pleo and the user (it never says which host or port answered).
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ import hashlib
 import ipaddress
 import os
 import time
-from collections.abc import Callable, Collection
+import zlib
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Literal
 
@@ -34,12 +43,20 @@ import httpx
 from attrs import define
 
 from pleo_erp.client.errors import PleoError
+from pleo_erp.client.receipt_policy import (
+    ReceiptPolicy,
+    attach_receipt_policy,
+    origin_of,
+    receipt_policy_for,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DownloadReason",
     "DownloadedFile",
     "FileDownloadError",
+    "ReceiptPolicy",
+    "attach_receipt_policy",
     "download_file",
     "is_loopback_host",
     "redacted_url",
@@ -50,12 +67,33 @@ DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})
-_ACCEPT_ANY = {"Accept": "*/*"}
+# ``identity``: a receipt host has no reason to compress; if it does anyway, we inflate it
+# ourselves under the cap (httpx would inflate a whole network chunk at once).
+_REQUEST_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
+_INFLATE_STEP = 64 * 1024
 
 DownloadReason = Literal[
-    "insecure_url", "redirect", "http_status", "too_large", "content_type", "network", "io"
+    "insecure_url",
+    "redirect",
+    "http_status",
+    "too_large",
+    "content_type",
+    "network",
+    "io",
+    "timeout",
 ]
-"""Why a download failed."""
+"""Why a download failed (``timeout``: the overall deadline passed)."""
+
+_PUBLIC_DETAIL: dict[str, str] = {
+    "insecure_url": "the link is not an allowed receipt location",
+    "redirect": "the link redirected somewhere it may not go",
+    "http_status": "the file host refused the download",
+    "too_large": "the file is too large",
+    "content_type": "the file is not in an accepted format",
+    "network": "the download did not complete",
+    "io": "the file could not be stored",
+    "timeout": "the download took too long",
+}
 
 
 class FileDownloadError(PleoError):
@@ -85,6 +123,11 @@ class FileDownloadError(PleoError):
         return self.reason == "http_status" and (
             self.status_code == 429 or (self.status_code or 0) >= 500
         )
+
+    @property
+    def public_detail(self) -> str:
+        """Why, in words safe for Pleo and the user: no host, port, address or status."""
+        return _PUBLIC_DETAIL.get(self.reason, "the download failed")
 
 
 @define(frozen=True, slots=True)
@@ -127,23 +170,55 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _check_url(url: httpx.URL, insecure_hosts: frozenset[str]) -> None:
+def _check_url(url: httpx.URL, insecure_hosts: frozenset[str], policy: ReceiptPolicy) -> None:
+    """Refuse ``url`` unless it is on a trusted origin, or https (http for an allowed host)
+    to a host whose every address is public."""
     if url.userinfo:
         raise FileDownloadError(
             f"refusing receipt URL with embedded credentials ({redacted_url(url)})",
             reason="insecure_url",
         )
-    if url.scheme == "https" and url.host:
+    if not url.host:
+        raise FileDownloadError(
+            f"refusing receipt URL {redacted_url(url)}: no host", reason="insecure_url"
+        )
+    if policy.trusts(url):
         return
-    if url.scheme == "http" and url.host:
-        host = url.host.lower()
-        if is_loopback_host(host) or host in insecure_hosts:
-            return
-    raise FileDownloadError(
-        f"refusing receipt URL {redacted_url(url)}: only https is allowed "
-        "(plain http only for a local sandbox)",
-        reason="insecure_url",
-    )
+    host = url.host.strip("[]").lower()
+    if not (url.scheme == "https" or (url.scheme == "http" and host in insecure_hosts)):
+        raise FileDownloadError(
+            f"refusing receipt URL {redacted_url(url)}: only https is allowed "
+            "(plain http only for a configured local sandbox or allowed host)",
+            reason="insecure_url",
+        )
+    _check_addresses(url, host, policy)
+
+
+def _check_addresses(url: httpx.URL, host: str, policy: ReceiptPolicy) -> None:
+    if not policy.check_addresses:  # an in-process transport: nothing on the network to reach
+        return
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        addresses: list[str] = [host]
+    except ValueError:
+        try:
+            addresses = list(policy.resolver(host, origin_of(url)[2]))
+        except (OSError, UnicodeError) as error:
+            raise FileDownloadError(
+                f"receipt host of {redacted_url(url)} does not resolve: {type(error).__name__}",
+                reason="network",
+            ) from error
+    if not addresses:
+        raise FileDownloadError(
+            f"receipt host of {redacted_url(url)} does not resolve", reason="network"
+        )
+    refused = [address for address in addresses if not policy.address_allowed(address)]
+    if refused:
+        raise FileDownloadError(
+            f"refusing receipt URL {redacted_url(url)}: its host resolves to a non-public "
+            f"address ({refused[0]})",
+            reason="insecure_url",
+        )
 
 
 def _retry_after(header: str | None) -> float | None:
@@ -165,6 +240,54 @@ def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+class _Deadline:
+    """The overall time budget of one download (all hops, reads and retries)."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.seconds = seconds
+        self.end = None if seconds is None else clock() + seconds
+
+    def remaining(self) -> float | None:
+        return None if self.end is None else self.end - self.clock()
+
+    def check(self, url: httpx.URL) -> None:
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise FileDownloadError(
+                f"receipt download from {redacted_url(url)} did not finish within "
+                f"{self.seconds:g}s",
+                reason="timeout",
+            )
+
+    def bound(self, timeout: httpx.Timeout) -> httpx.Timeout:
+        """``timeout`` with no phase longer than what is left of the budget."""
+        left = self.remaining()
+        if left is None:
+            return timeout
+        left = max(left, 0.001)
+
+        def cap(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cap(timeout.connect),
+            read=cap(timeout.read),
+            write=cap(timeout.write),
+            pool=cap(timeout.pool),
+        )
+
+
+def _same_origin_or_upgrade(source: httpx.URL, target: httpx.URL) -> bool:
+    """Whether a redirect stays on ``source``'s origin (or only upgrades http to https on the
+    same host and default port)."""
+    if origin_of(source) == origin_of(target):
+        return True
+    s_scheme, s_host, _ = origin_of(source)
+    t_scheme, t_host, t_port = origin_of(target)
+    return s_scheme == "http" and t_scheme == "https" and s_host == t_host and t_port == 443
+
+
 def _stream_once(
     url: httpx.URL,
     dest: Path | None,
@@ -175,18 +298,20 @@ def _stream_once(
     allowed_content_types: frozenset[str] | None,
     allow_cross_host_redirects: bool,
     insecure_hosts: frozenset[str],
+    policy: ReceiptPolicy,
     max_redirects: int,
     timeout: httpx.Timeout,
+    deadline: _Deadline,
 ) -> DownloadedFile:
-    origin_host = url.host
     current = url
     for _ in range(max_redirects + 1):
-        _check_url(current, insecure_hosts)
+        _check_url(current, insecure_hosts, policy)
+        deadline.check(current)
         try:
             # ``send(stream=True)`` + ``close`` is what ``Client.stream`` does, minus a
             # context-manager layer per receipt.
             request = http_client.build_request(
-                "GET", current, headers=_ACCEPT_ANY, timeout=timeout
+                "GET", current, headers=_REQUEST_HEADERS, timeout=deadline.bound(timeout)
             )
             response = http_client.send(request, stream=True, follow_redirects=False)
             try:
@@ -198,10 +323,12 @@ def _stream_once(
                             reason="redirect",
                         )
                     target = current.join(location)
-                    if target.host != origin_host and not allow_cross_host_redirects:
+                    if not allow_cross_host_redirects and not _same_origin_or_upgrade(
+                        current, target
+                    ):
                         raise FileDownloadError(
                             f"receipt download from {redacted_url(url)} redirected to another "
-                            f"host ({target.host}); not followed",
+                            f"origin ({redacted_url(target)}); not followed",
                             reason="redirect",
                         )
                     current = target
@@ -215,11 +342,18 @@ def _stream_once(
                         retry_after=_retry_after(response.headers.get("retry-after")),
                     )
                 return _write_body(
-                    response, current, dest, memory_limit, max_bytes, allowed_content_types
+                    response,
+                    current,
+                    dest,
+                    memory_limit,
+                    max_bytes,
+                    allowed_content_types,
+                    deadline,
                 )
             finally:
                 response.close()
         except httpx.TransportError as error:
+            deadline.check(current)
             raise FileDownloadError(
                 f"receipt download from {redacted_url(current)} failed: {type(error).__name__}",
                 reason="network",
@@ -227,6 +361,66 @@ def _stream_once(
     raise FileDownloadError(
         f"too many redirects downloading {redacted_url(url)}", reason="redirect"
     )
+
+
+class _Inflater:
+    """Decodes a ``gzip``/``deflate`` body in bounded steps (never a whole chunk at once)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self.raw_fallback = encoding == "deflate"  # some servers send raw deflate
+        self.decoder = zlib.decompressobj(self.wbits)
+        self.started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        buffer = data
+        while True:
+            try:
+                out = self.decoder.decompress(buffer, _INFLATE_STEP)
+            except zlib.error:
+                if self.raw_fallback and not self.started:
+                    self.raw_fallback = False
+                    self.decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise
+            self.started = True
+            buffer = self.decoder.unconsumed_tail
+            if out:
+                yield out
+            if not buffer and len(out) < _INFLATE_STEP:
+                return
+
+    def finish(self) -> Iterator[bytes]:
+        yield from self.feed(b"")
+
+
+def _body_chunks(response: httpx.Response, url: httpx.URL) -> Iterator[bytes]:
+    """The decoded body, in pieces of bounded size."""
+    if response.is_stream_consumed:
+        # An in-process transport (a sandbox, a mock) handed over a body it already read.
+        data = response.content
+        for start in range(0, len(data), _INFLATE_STEP):
+            yield data[start : start + _INFLATE_STEP]
+        return
+    encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        yield from response.iter_raw()
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise FileDownloadError(
+            f"receipt at {redacted_url(url)} uses content encoding {encoding!r}, "
+            "which is not supported",
+            reason="content_type",
+        )
+    inflater = _Inflater(encoding)
+    try:
+        for raw in response.iter_raw():
+            yield from inflater.feed(raw)
+        yield from inflater.finish()
+    except zlib.error as error:
+        raise FileDownloadError(
+            f"receipt at {redacted_url(url)} is not valid {encoding} data", reason="content_type"
+        ) from error
 
 
 class _Sink:
@@ -283,9 +477,15 @@ def _write_body(
     memory_limit: int,
     max_bytes: int,
     allowed_content_types: frozenset[str] | None,
+    deadline: _Deadline,
 ) -> DownloadedFile:
     declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > max_bytes
+    ):
         raise FileDownloadError(
             f"receipt at {redacted_url(url)} is {declared} bytes, above the {max_bytes}-byte cap",
             reason="too_large",
@@ -306,7 +506,8 @@ def _write_body(
     head = b""
     sink = _Sink(dest, memory_limit)
     try:
-        for chunk in response.iter_bytes():
+        for chunk in _body_chunks(response, url):
+            deadline.check(url)
             size += len(chunk)
             if size > max_bytes:
                 raise FileDownloadError(
@@ -320,6 +521,7 @@ def _write_body(
         sink.close()
     except httpx.TransportError as error:
         sink.discard()
+        deadline.check(url)
         raise FileDownloadError(
             f"receipt download from {redacted_url(url)} broke off: {type(error).__name__}",
             reason="network",
@@ -348,6 +550,9 @@ def download_file(
     backoff: float = 0.5,
     max_wait: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
+    policy: ReceiptPolicy | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> DownloadedFile:
     """Download ``url`` (see the module docstring for the rules).
 
@@ -363,13 +568,19 @@ def download_file(
         http_client: the ``httpx.Client`` to send through (no auth is attached).
         max_bytes: hard size cap, enforced while streaming.
         allowed_content_types: MIME types accepted (``None``: any).
-        allow_cross_host_redirects: follow a redirect to a different host.
-        insecure_hosts: hosts allowed over plain http besides loopback.
+        allow_cross_host_redirects: follow a redirect to a different origin (the policy still
+            applies to every hop).
+        insecure_hosts: hosts allowed over plain http (their addresses are still checked).
         max_redirects: redirects followed at most.
-        timeout: per-request timeout.
+        timeout: per-request timeout (each connect / read).
         retries: further attempts after a transient failure.
         backoff: first wait between attempts (doubles each time; a ``Retry-After`` wins),
             capped at ``max_wait`` seconds; ``sleep`` does the waiting.
+        policy: where the download may go (default: the policy attached to ``http_client``
+            by its :class:`~pleo_erp.client.PleoClient`, else the production policy).
+        deadline: seconds the whole download may take — every hop, read and retry — however
+            slowly the server sends (``None``: only the per-read ``timeout``); ``clock``
+            measures it.
 
     Raises:
         FileDownloadError: the download failed or broke a rule.
@@ -381,7 +592,9 @@ def download_file(
         if allowed_content_types is None
         else frozenset(t.lower() for t in allowed_content_types)
     )
-    hosts = frozenset(h.lower() for h in insecure_hosts)
+    hosts = frozenset(h.strip("[]").lower() for h in insecure_hosts)
+    rules = policy if policy is not None else receipt_policy_for(http_client)
+    budget = _Deadline(deadline, clock)
     attempt = 0
     while True:
         try:
@@ -394,12 +607,17 @@ def download_file(
                 allowed_content_types=allowed,
                 allow_cross_host_redirects=allow_cross_host_redirects,
                 insecure_hosts=hosts,
+                policy=rules,
                 max_redirects=max_redirects,
                 timeout=request_timeout,
+                deadline=budget,
             )
         except FileDownloadError as error:
             if not error.transient or attempt >= retries:
                 raise
             wait = error.retry_after if error.retry_after is not None else backoff * 2**attempt
+            left = budget.remaining()
+            if left is not None and min(wait, max_wait) >= left:
+                raise  # the wait alone would overrun the deadline
         attempt += 1
         sleep(min(wait, max_wait))

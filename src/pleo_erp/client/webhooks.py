@@ -49,6 +49,7 @@ __all__ = [
     "ExportJobCreatedEvent",
     "HeaderVerifier",
     "ReplayGuard",
+    "ReplayProtection",
     "ReplayStore",
     "StandardWebhookVerifier",
     "WebhookEvent",
@@ -256,9 +257,13 @@ class StandardWebhookVerifier:
             raise WebhookVerificationError("no webhook signature matches the body and secret")
 
     def _check_timestamp(self, text: str) -> None:
-        if not text.isdigit() or len(text) > 12:
+        # ``isascii``: ``"²".isdigit()`` is true but ``int("²")`` fails.
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
             raise WebhookVerificationError("webhook-timestamp is not Unix seconds")
-        sent = datetime.fromtimestamp(int(text), tz=timezone.utc)
+        try:
+            sent = datetime.fromtimestamp(int(text), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):  # e.g. a year beyond 9999
+            raise WebhookVerificationError("webhook-timestamp is out of range") from None
         now = self._clock()
         if sent < now - self.tolerance:
             raise WebhookVerificationError(
@@ -342,6 +347,24 @@ class HeaderVerifier:
 
 
 @runtime_checkable
+class ReplayProtection(Protocol):
+    """What a receiver needs to reject replayed deliveries; :class:`ReplayGuard` is the
+    in-memory default, a durable inbox (e.g. in the state database) can take its place.
+
+    ``record`` must be atomic: of two concurrent calls with the same id exactly one returns
+    ``True``.
+    """
+
+    def seen(self, webhook_id: str) -> bool:
+        """Whether ``webhook_id`` was recorded already (and not yet forgotten)."""
+        ...
+
+    def record(self, webhook_id: str) -> bool:
+        """Remember ``webhook_id``; ``True`` if it was new, ``False`` if it was a replay."""
+        ...
+
+
+@runtime_checkable
 class ReplayStore(Protocol):
     """Optional durable memory of accepted ids, shared across restarts or processes."""
 
@@ -385,6 +408,21 @@ class ReplayGuard:
     def __len__(self) -> int:
         with self._lock:
             return len(self._seen)
+
+    def seen(self, webhook_id: str) -> bool:
+        """Whether ``webhook_id`` is remembered in memory (:class:`ReplayProtection`)."""
+        now = self._clock()
+        with self._lock:
+            self._expire(now)
+            return webhook_id in self._seen
+
+    def record(self, webhook_id: str) -> bool:
+        """Remember ``webhook_id``; ``False`` if it was seen already (:class:`ReplayProtection`)."""
+        try:
+            self.check_and_remember(webhook_id)
+        except WebhookReplayError:
+            return False
+        return True
 
     def check_and_remember(self, webhook_id: str) -> None:
         """Remember ``webhook_id``; raise :class:`WebhookReplayError` if it was seen already.
@@ -519,23 +557,36 @@ def verify_and_parse(
     headers: Mapping[str, str],
     body: bytes | str,
     verifier: WebhookVerifier,
-    replay_guard: ReplayGuard | None = None,
+    replay_guard: ReplayProtection | None = None,
 ) -> WebhookEvent:
     """Verify a delivery, parse it, and (optionally) reject replays — in that order.
 
     Replays are keyed on ``webhook-id``, or on the event's ``eventId`` when a verifier
-    without that header (Basic, custom header) is used. Raises
+    without that header (Basic, custom header) is used. Raises only
     :class:`WebhookVerificationError` (incl. :class:`WebhookReplayError`) or
-    :class:`WebhookPayloadError`.
+    :class:`WebhookPayloadError`, whatever the headers and body hold (hostile values
+    included: out-of-range timestamps, non-ASCII digits, deeply nested JSON).
     """
     try:
         verifier.verify(headers, body)
     except WebhookVerificationError as exc:
         logger.warning("webhook rejected: %s", exc)
         raise
-    event = parse_event(body)
+    except (ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        # A verifier tripping over a hostile header value: refused, never a crash.
+        logger.warning("webhook rejected: malformed headers (%s)", type(exc).__name__)
+        raise WebhookVerificationError("malformed webhook headers") from None
+    try:
+        event = parse_event(body)
+    except RecursionError:
+        raise WebhookPayloadError(
+            "WebhookEventPayload", ["$: nested too deeply"], path="$"
+        ) from None
     if replay_guard is not None:
         webhook_id = _lower_keys(headers).get(_HEADER_ID, "").strip() or event.event_id or ""
-        replay_guard.check_and_remember(webhook_id)
+        if not webhook_id:
+            raise WebhookVerificationError("missing webhook id; cannot check for replays")
+        if not replay_guard.record(webhook_id):
+            raise WebhookReplayError("webhook already received (replayed webhook-id)")
     logger.debug("webhook accepted: %s", event.event_type)
     return event

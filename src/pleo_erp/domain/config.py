@@ -130,10 +130,12 @@ class ExportConfig:
         receipt_failure: ``fail`` the item (default) or ``warn`` and post without the receipt.
         receipt_concurrency: parallel downloads (``0``: download inline, one at a time).
         receipt_prefetch: how many upcoming items' receipts may be downloading ahead.
-        receipt_allowed_hosts: extra hosts allowed over plain http (loopback always is).
+        receipt_allowed_hosts: hosts allowed over plain http (their addresses are still
+            checked; loopback only from a trusted sandbox origin, see the client's
+            ``allow_local_receipts_from``).
         allow_cross_host_redirects: follow a receipt redirect to another host.
         receipt_merger: how to merge receipts for an AS that takes one file per entry.
-        receipt_timeout: seconds per receipt download.
+        receipt_timeout: overall deadline in seconds per receipt download (retries included).
         receipt_retries: further attempts after a transient download failure (429, 5xx,
             connection errors), with backoff and ``Retry-After``.
         receipt_memory_limit: receipts up to this many bytes stay in memory; bigger ones are

@@ -9,6 +9,7 @@ done. Problems become ``receipt_*`` item failures (C20).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import zipfile
@@ -27,6 +28,8 @@ from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.domain.receipts import CONTENT_TYPE_EXTENSIONS, ReceiptPlan, ReceiptSpec, looks_like
 
 __all__ = ["ReceiptFetcher", "zip_merger"]
+
+logger = logging.getLogger("pleo_erp.receipts")
 
 _CANONICAL_TYPE = {ext: mime for mime, ext in reversed(list(CONTENT_TYPE_EXTENSIONS.items()))}
 _CANONICAL_TYPE["jpg"] = "image/jpeg"
@@ -63,22 +66,26 @@ def zip_merger(attachments: Sequence[Attachment], dest: Path) -> Attachment:
 
 def _failure_for(spec: ReceiptSpec, error: FileDownloadError) -> DomainFailure:
     number = spec.index + 1
+    # The full reason (host, path, status; never the signed query) is for the operator's log.
+    logger.warning("receipt %d of %s: %s", number, spec.accounting_entry_id, error)
     if error.reason == "too_large":
         return DomainFailure(
             "receipt_file_size_limit_exceeded",
             f"Receipt {number} is larger than the {spec.max_bytes}-byte limit; upload a "
             "smaller file to the expense in Pleo.",
         )
+    # The text goes to Pleo: ``public_detail`` only, never the error's own message, which
+    # names hosts, ports and statuses (network detail an attacker could map a network with).
     if error.reason == "content_type":
         return DomainFailure(
             "receipt_conversion_failure",
-            f"Receipt {number} is not in an accepted format ({error}); replace it in Pleo "
-            "with a PDF or an image.",
+            f"Receipt {number} is not in an accepted format ({error.public_detail}); replace "
+            "it in Pleo with a PDF or an image.",
         )
     return DomainFailure(
         "receipt_download_failure",
-        f"Receipt {number} could not be downloaded ({error}); export the expense again to "
-        "get a fresh link.",
+        f"Receipt {number} could not be downloaded ({error.public_detail}); export the "
+        "expense again to get a fresh link.",
     )
 
 
@@ -179,6 +186,9 @@ class ReceiptFetcher:
             allow_cross_host_redirects=self._config.allow_cross_host_redirects,
             insecure_hosts=self._insecure_hosts,
             timeout=self._config.receipt_timeout,
+            # ``receipt_timeout`` is per download: a server dripping bytes must not keep a
+            # worker (and the job) busy beyond it.
+            deadline=self._config.receipt_timeout,
             retries=self._config.receipt_retries,
             sleep=self._sleep,
         )

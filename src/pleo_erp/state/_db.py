@@ -14,8 +14,10 @@ other instead of failing at once).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -249,6 +251,46 @@ class StateDB:
 
     def __repr__(self) -> str:
         return f"StateDB(path={self.path!r})"
+
+    def ensure_private(self) -> None:
+        """Make the database files readable by their owner only (``0600``).
+
+        Called whenever a secret (API key, client secret, OAuth tokens) is written: a file
+        created earlier with a looser mode (``0644``, another tool, a restored backup) is
+        tightened, and if that is impossible a warning says so. In-memory databases and
+        platforms without POSIX modes are left alone.
+        """
+        if self.is_memory or os.name != "posix":
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            _tighten(Path(self.path + suffix))
+
+
+_logger = logging.getLogger("pleo_erp.state")
+
+
+def _tighten(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        _logger.warning("cannot check the mode of %s: %s", path, type(error).__name__)
+        return
+    if mode & 0o077 == 0:
+        return
+    try:
+        os.chmod(path, mode & 0o700)
+    except OSError as error:
+        _logger.warning(
+            "%s holds secrets but is readable by others (mode %o) and could not be made "
+            "private: %s",
+            path,
+            mode,
+            type(error).__name__,
+        )
+        return
+    _logger.info("tightened %s from mode %o to %o: it holds secrets", path, mode, mode & 0o700)
 
 
 def _create_private_file(path: Path) -> None:

@@ -138,11 +138,13 @@ class SQLiteTokenStore:
             tokens.token_type,
             datetime.now(timezone.utc).isoformat(),
         )
+        self._db.ensure_private()  # the row holds tokens: the file must not be 0644
         with self._holder:
             conn = self._lock_conn
             if conn is None:
                 with self._db.transaction(immediate=True) as shared:
                     shared.execute(_UPSERT, values)
+                self._db.ensure_private()  # -wal/-shm may have been created just now
                 return
             conn.execute(_UPSERT, values)
             conn.execute("COMMIT")

@@ -249,11 +249,16 @@ class PleoSandbox:
         Without ``api_key`` it uses :attr:`api_key` (every company), or a fresh key for
         ``company_id`` only when that is given. Other keyword arguments go to the client.
         """
-        from pleo_erp.client import PleoClient
+        from pleo_erp.client import PleoClient, ReceiptPolicy
 
         auth, kwargs = self._client_kwargs(api_key, company_id, dict(client_kwargs))
         base_url = kwargs.pop("base_url", _SANDBOX_BASE_URL)
         http = httpx.Client(transport=self.transport(), base_url=base_url)
+        # The sandbox's receipt links point at its own (in-process) origin: trust exactly that.
+        # Its mock transport never touches the network, so there are no addresses to check
+        # (and a test must not send DNS queries for made-up receipt hosts).
+        kwargs.setdefault("allow_local_receipts_from", base_url)
+        kwargs.setdefault("receipt_policy", ReceiptPolicy(check_addresses=False))
         return PleoClient(auth, base_url=base_url, http_client=http, **kwargs)
 
     def async_client(
