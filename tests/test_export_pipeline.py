@@ -27,9 +27,11 @@ from pleo_erp.domain.config import ExportConfig
 from pleo_erp.models import ExportItemV3
 from pleo_erp.orchestration._pipeline import PostScheduler, effective_post_concurrency
 from pleo_erp.orchestration.export import export_expenses, export_expenses_async
+from pleo_erp.orchestration.locks import InProcessLock
 from pleo_erp.orchestration.report import ExportReport, ProgressEvent
 from pleo_erp.state import StateDB
 from pleo_erp.state.export_journal import SQLiteExportJournal
+from pleo_erp.state.lease import LeaseLost
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.sandbox import PleoSandbox
 
@@ -398,3 +400,53 @@ def test_crash_inside_a_post_with_8_in_flight_then_rerun(driver: str, where: str
     system.crash_before_post = system.crash_after_post = None
     scenario.run_until_done()
     scenario.assert_exactly_once()
+
+
+# --- the lease with posts in flight
+
+
+class ExpiringLock(InProcessLock):
+    """A legacy lock with a ttl whose hold can be taken over (as after a long pause)."""
+
+    ttl = 3.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken_over = threading.Event()
+        self.renew_refused = threading.Event()
+
+    def renew(self, company_id: str, owner: str) -> None:
+        if self.taken_over.is_set():
+            self.renew_refused.set()
+
+    def holds(self, company_id: str, owner: str) -> bool:
+        return not self.taken_over.is_set()
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_every_post_checks_the_lease_with_posts_in_flight(driver: str) -> None:
+    env = Env(gather=8)
+    job = env.sb.create_export_job(env.company, 20)
+    lock = ExpiringLock()
+
+    def take_over(_entry: Entry) -> None:
+        # Every post in flight waits until the run *knows* (its heartbeat found the lease
+        # gone and stopped), so the test pins what "checked before every post" means.
+        lock.taken_over.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("lease-heartbeat:"):
+                thread.join(timeout=10)
+
+    env.system.on_post = take_over
+    with pytest.raises(LeaseLost):
+        env.run(driver, lock=lock, config=ExportConfig(post_concurrency=8))
+    # The 8 posts in flight when the lease went finish; none starts after; nothing reported.
+    assert len(env.system.entries) == 8
+    assert env.puts() == []
+    assert env.sb.job_status(job) == "in_progress"
+    env.system.on_post = None
+    env.system.gather = 0
+    env.run(driver, config=ExportConfig(post_concurrency=8))
+    assert env.sb.job_status(job) == "completed"
+    assert len(env.system.entries) == 20
+    assert env.system.duplicates() == []
