@@ -19,6 +19,7 @@ BENCHMARKS = [
     "benchmarks/bench_client.py",
     "benchmarks/bench_sandbox.py",
     "benchmarks/bench_export.py",
+    "benchmarks/bench_latency.py",
     "benchmarks/bench_sync.py",
 ]
 
@@ -33,10 +34,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check + ruff format --check."""
-    session.install("ruff>=0.17,<0.18")
+    """ruff check + ruff format --check + the layer contracts (`lint-imports`)."""
+    session.install("ruff>=0.17,<0.18", "import-linter>=2.1,<3")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # import-linter reads the sources (it imports nothing), so `src` on the path is enough;
+    # the contracts are in pyproject.toml [tool.importlinter] (layer graph: docs/concepts.md).
+    session.run("lint-imports", env={"PYTHONPATH": "src"})
 
 
 @nox.session

@@ -12,7 +12,8 @@ Run ``python benchmarks/bench_export.py`` (``nox -s bench`` runs it too). Two re
    ``PostedEntry`` per item, for exactly-once), and a
    hand-written raw-``httpx`` script makes the same calls with no processing (start, every
    page of job items and export items, every receipt, updates in chunks of 100, complete).
-   Reported: wall time of each, their ratio (target ≤ 1.10×), items/s, and the client
+   Reported: wall time of each, their ratio (target ≤ 1.10×), the client processes' CPU time
+   (``time.process_time``) and its ratio (target ≤ 1.5×), items/s, and the client
    process's peak RSS (``resource.getrusage``; target ≤ 150 MB).
 
    Both clients make the same 123 API calls (job read, ``started``, 10 + 10 pages of 1 000,
@@ -21,6 +22,9 @@ Run ``python benchmarks/bench_export.py`` (``nox -s bench`` runs it too). Two re
    the other. The sandbox's memory never counts: it is another process, and the export's
    worker imports only the SDK (not ``pleo_erp.testing``). Runs alternate raw / export, a
    fresh sandbox each, and the medians of ``--repeat`` rounds are compared.
+3. **Memory against job size** — the export's peak RSS for a ``--memory-volume`` (50 000)
+   item job against the 10 000-item one, same setup (target ≤ 1.1×: memory must not grow
+   with the job). ``--memory-volume 0`` skips it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ import httpx
 # heavier imports live inside the functions that need them.
 
 TARGET_RATIO = 1.10
+TARGET_CPU_RATIO = 1.5
+TARGET_MEMORY_RATIO = 1.1
 TARGET_RSS_MB = 150.0
 PAGE = 1000
 
@@ -258,7 +264,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(float(r[key]) for r in runs))
 
 
-def loopback_report(volume: int, repeat: int) -> None:
+def loopback_report(volume: int, repeat: int) -> float:
     print(f"\n2. {volume} items over loopback HTTP (sandbox in its own process, page {PAGE})")
     raws: list[dict[str, Any]] = []
     sdks: list[dict[str, Any]] = []
@@ -279,8 +285,23 @@ def loopback_report(volume: int, repeat: int) -> None:
     rss = _median(sdks, "rss_mb")
     met = "met" if ratio <= TARGET_RATIO else "missed"
     print(f"   wall-time ratio {ratio:.2f}x   (target <= {TARGET_RATIO:.2f}x: {met})")
+    cpu_ratio = _median(sdks, "cpu") / _median(raws, "cpu")
+    met = "met" if cpu_ratio <= TARGET_CPU_RATIO else "missed"
+    print(f"   client CPU ratio {cpu_ratio:.2f}x  (target <= {TARGET_CPU_RATIO:.2f}x: {met})")
     met = "met" if rss <= TARGET_RSS_MB else "missed"
     print(f"   export peak RSS {rss:.1f} MB (target <= {TARGET_RSS_MB:.0f} MB: {met})")
+    return rss
+
+
+def memory_report(volume: int, big: int, base_rss: float) -> None:
+    print(f"\n3. Peak RSS of a {big}-item job against the {volume}-item job (export, loopback)")
+    run = _run_worker("sdk", big)
+    rss = float(run["rss_mb"])
+    ratio = rss / base_rss
+    met = "met" if ratio <= TARGET_MEMORY_RATIO else "missed"
+    print(f"   {big} items: {run['seconds']:.1f} s wall, {run['cpu']:.1f} s CPU, peak RSS "
+          f"{rss:.1f} MB; {volume} items: {base_rss:.1f} MB")  # fmt: skip
+    print(f"   memory ratio {ratio:.2f}x (target <= {TARGET_MEMORY_RATIO:.2f}x: {met})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--receipt-concurrency", type=int, default=4, help="ExportConfig.receipt_concurrency"
     )
+    parser.add_argument(
+        "--memory-volume", type=int, default=50_000, help="big job for the memory ratio (0: skip)"
+    )
     parser.add_argument("--worker", nargs=5, metavar=("KIND", "URL", "KEY", "COMPANY", "JOB"))
     args = parser.parse_args(argv)
     if args.worker:
@@ -302,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ["BENCH_RECEIPT_CONCURRENCY"] = str(args.receipt_concurrency)
     requests_report([int(s) for s in args.sizes.split(",")])
-    loopback_report(args.volume, args.repeat)
+    rss = loopback_report(args.volume, args.repeat)
+    if args.memory_volume:
+        memory_report(args.volume, args.memory_volume, rss)
     return 0
 
 

@@ -1,6 +1,6 @@
 """API-key auth, PKCE, the authorize URL and the redirect callback.
 
-Rules from reference/accounts-sync-and-auth.md Part 3 (5, 8, 9, 10) and §B2.
+Accounts rules 5, 8, 9 and 10, and accounts §B2 (docs/rules.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """OAuth2Auth against a fake Pleo (auth server + API) on httpx.MockTransport.
 
-Rules from reference/accounts-sync-and-auth.md Part 3: 4, 6, 7, 11–16. The fake behaves like
+Accounts rules 4, 6, 7 and 11–16 (docs/rules.md). The fake behaves like
 Pleo on the points that matter: refresh tokens rotate on every refresh, and presenting an old
 refresh token revokes the whole authorisation (§B3 "Token lifetimes").
 """

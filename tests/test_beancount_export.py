@@ -1,6 +1,6 @@
 """Beancount adapter as ExportTarget: rendering, exactly-once, atomicity, periods, receipts.
 
-Rule numbers refer to ``reference/erp-processing.md`` (C…) and DESIGN.md decisions.
+Rule numbers refer to ``docs/rules.md`` (C…) and DESIGN.md decisions.
 """
 
 from __future__ import annotations
@@ -204,6 +204,7 @@ def test_accounts_mapping_from_custom_directives(system: BeancountAccountingSyst
     assert mapping.accounts_payable == "Liabilities:Accounts-Payable"
 
 
+@pytest.mark.rule("C3")
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -306,6 +307,7 @@ def test_journal_entry_renders_with_metadata_dimensions_and_vat(
     assert posted.posting_date == DAY
 
 
+@pytest.mark.rule("C14")
 def test_c14_reimbursement_links_to_the_expenses_it_settles(
     system: BeancountAccountingSystem, ledger_path: Path
 ) -> None:
@@ -394,6 +396,7 @@ def test_awkward_dimension_codes_fallback_ap_and_currency_limits(tmp_path: Path)
     load_clean(path)
 
 
+@pytest.mark.rule("C22")
 def test_c22_draft_is_flag_bang_and_final_is_star(
     system: BeancountAccountingSystem, ledger_path: Path
 ) -> None:
@@ -404,6 +407,7 @@ def test_c22_draft_is_flag_bang_and_final_is_star(
     assert txn_for(ledger_path, final.accounting_entry_id).flag == "*"
 
 
+@pytest.mark.rule("C10")
 def test_c10_minor_units_use_the_currency_exponent(
     system: BeancountAccountingSystem, ledger_path: Path
 ) -> None:
@@ -421,6 +425,7 @@ def test_c10_minor_units_use_the_currency_exponent(
     )
 
 
+@pytest.mark.rule("C11")
 def test_c11_reverse_charge_posts_equal_input_and_output_vat(
     system: BeancountAccountingSystem, ledger_path: Path
 ) -> None:
@@ -489,6 +494,7 @@ def _ap_invoice(entry_id: uuid.UUID, vendor: VendorAccount, number: str) -> Supp
     )
 
 
+@pytest.mark.rule("C17")
 def test_c17_invoice_and_later_payment_share_a_link(
     system: BeancountAccountingSystem, ledger_path: Path
 ) -> None:
@@ -528,6 +534,7 @@ def test_c17_invoice_and_later_payment_share_a_link(
     assert total == 0
 
 
+@pytest.mark.rule("C16")
 def test_c16_credit_note_renders(system: BeancountAccountingSystem, ledger_path: Path) -> None:
     vendor = system.find_vendor(VendorKey(field="vendor.code", value="V1001"))
     assert vendor is not None
@@ -644,6 +651,7 @@ def test_two_values_of_one_dimension_on_a_line_are_refused(
     )
 
 
+@pytest.mark.rule("C21")
 def test_c21_closed_period_refused_with_validation_failure(
     system: BeancountAccountingSystem, ledger_path: Path
 ) -> None:

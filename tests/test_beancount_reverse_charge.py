@@ -78,6 +78,7 @@ def _exported(value: int, item_type: str = "card_purchase") -> JournalEntry:
     return entry
 
 
+@pytest.mark.rule("C11", "B14")
 def test_c11_b14_reverse_charge_books_full_expense_and_both_vat_legs(ledger: Path) -> None:
     entry = _exported(10000)
     BeancountAccountingSystem(ledger).post(entry, [])
@@ -90,6 +91,7 @@ def test_c11_b14_reverse_charge_books_full_expense_and_both_vat_legs(ledger: Pat
     assert expense[0].startswith("Expenses:")  # 100.00, not 75.00
 
 
+@pytest.mark.rule("C11")
 def test_c11_reverse_charge_refund_reverses_both_legs(ledger: Path) -> None:
     entry = _exported(-10000, item_type="refund")
     BeancountAccountingSystem(ledger).post(entry, [])
@@ -103,6 +105,7 @@ def test_c11_reverse_charge_refund_reverses_both_legs(ledger: Path) -> None:
     ]
 
 
+@pytest.mark.rule("C11")
 def test_c11_reverse_charge_legs_use_the_tax_codes_accounts(ledger: Path) -> None:
     entry = _exported(10000)
     system = BeancountAccountingSystem(ledger)
@@ -113,6 +116,7 @@ def test_c11_reverse_charge_legs_use_the_tax_codes_accounts(ledger: Path) -> Non
     assert booked[names["7820"]] == Decimal("-25.00")  # RC25 outgoing (output VAT)
 
 
+@pytest.mark.rule("C17")
 def test_c17_foreign_payment_keeps_supplier_amount_and_rate_as_metadata(ledger: Path) -> None:
     item = make_item(
         type="invoice_payment",
@@ -148,6 +152,7 @@ def test_c17_foreign_payment_keeps_supplier_amount_and_rate_as_metadata(ledger: 
     assert {p.units.currency for p in txn.postings if p.units is not None} == {"DKK"}
 
 
+@pytest.mark.rule("C8")
 def test_c8_rounding_account_from_the_ledger_mapping(tmp_path: Path) -> None:
     path = tmp_path / "small.beancount"
     path.write_text(

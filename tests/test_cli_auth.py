@@ -129,6 +129,7 @@ def _login_env(served: Served) -> dict[str, str]:
     }
 
 
+@pytest.mark.rule("accounts-8", "accounts-9", "accounts-10")
 def test_login_with_pkce_and_loopback_redirect_then_use_the_tokens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,6 +168,7 @@ def test_login_with_pkce_and_loopback_redirect_then_use_the_tokens(
         assert sync.json()["write_requests"] > 0
 
 
+@pytest.mark.rule("accounts-10")
 def test_login_refuses_a_redirect_with_a_foreign_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

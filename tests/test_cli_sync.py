@@ -32,7 +32,7 @@ def test_sync_accounts_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path
             env={"PLEO_API_KEY": served.sandbox.api_key, "PLEO_COMPANY_ID": served.company_id},
         )
         assert result.code == 0, result.err
-        # The demo's designed first-sync actions appear with their keys (rules 33-44).
+        # The demo's designed first-sync actions appear with their keys (accounts rules 33-44).
         assert "Plan for accounts (dry run: nothing was written)" in result.out
         assert "Plan for tax codes" in result.out
         for key in ("ext-6020", "ext-6200", "ext-6990", "ext-9999", "RCG25", "SE12"):
@@ -174,6 +174,7 @@ def test_unreachable_pleo_is_exit_4(tmp_path: Path) -> None:
     assert "could not reach Pleo" in result.err
 
 
+@pytest.mark.rule("accounts-41")
 def test_adapter_factory_and_mass_archive_guard(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -79,6 +79,7 @@ def sync_client(fake: FakeTime, **kwargs: object) -> PleoClient:
 # -- construction ------------------------------------------------------------------------------
 
 
+@pytest.mark.rule("accounts-1")
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
@@ -89,7 +90,7 @@ def sync_client(fake: FakeTime, **kwargs: object) -> PleoClient:
     ],
 )
 def test_a1_environments_and_custom_base_urls(given: str, expected: str) -> None:
-    """Rule A1: named environments, custom URLs allowed, no trailing slash kept."""
+    """Accounts rule 1: named environments, custom URLs allowed, no trailing slash kept."""
     with PleoClient(ApiKeyAuth(KEY), base_url=given, http_client=httpx.Client(verify=SSL)) as c:
         assert c.base_url == expected
 
@@ -99,12 +100,13 @@ def test_default_base_url_is_production() -> None:
         assert client.base_url == "https://external.pleo.io"
 
 
+@pytest.mark.rule("export-1")
 @pytest.mark.parametrize(
     "bad",
     ["https://api.pleo.io", "ftp://external.pleo.io", "external.pleo.io", "https://u:p@h.io"],
 )
 def test_e1_bad_base_urls_refused(bad: str) -> None:
-    """Rule E1: never api.pleo.io; only http(s) URLs without credentials."""
+    """Export rule 1: never api.pleo.io; only http(s) URLs without credentials."""
     with pytest.raises(ValueError, match=r"base_url|api\.pleo\.io"):
         PleoClient(ApiKeyAuth(KEY), base_url=bad)
 

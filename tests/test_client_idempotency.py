@@ -5,7 +5,7 @@ A 500 or a read timeout on the first attempt means the request may have been pro
 re-sends it then; ``RESENT_AFTER_AMBIGUOUS_FAILURE`` below is that table written out by hand
 (never read from the code under test). Every operation of ``test_client_operations.CASES``
 runs, sync and async, against a script that fails the first attempt and then answers the
-case's exchanges in order (DESIGN "a POST is re-checked, not re-sent"; rule A47 covers the
+case's exchanges in order (DESIGN "a POST is re-checked, not re-sent"; accounts rule 47 covers the
 statuses that are never retried).
 """
 

@@ -4,7 +4,7 @@ Each case states the exact requests the operation must send (method, path, query
 snake_case names and repeated keys, camelCase JSON body) and the canned responses; the same
 case runs against ``PleoClient`` and ``AsyncPleoClient``. Every request is also checked for the
 User-Agent, Accept, Basic Authorization and (with a body) Content-Type headers.
-Rule numbers: export-api.md Part 3 ("E"), accounts-sync-and-auth.md Part 3 ("A").
+Rule ids (``export-N``, ``accounts-N``) resolve in docs/rules.md.
 """
 
 from __future__ import annotations
@@ -982,6 +982,7 @@ def _client() -> PleoClient:
     )
 
 
+@pytest.mark.rule("export-3", "accounts-18", "accounts-26")
 @pytest.mark.parametrize(
     ("invoke", "message"),
     [
@@ -1027,7 +1028,7 @@ def _client() -> PleoClient:
 def test_invalid_arguments_send_nothing(
     httpx_mock: HTTPXMock, invoke: Callable[[Any], Any], message: str
 ) -> None:
-    """Rules E3, A18, A26: bad arguments raise ValueError before any HTTP request."""
+    """export-3, accounts-18, accounts-26: bad arguments raise ValueError before any request."""
     with _client() as client, pytest.raises(ValueError, match=message):
         _materialize_sync(invoke(client))
     assert httpx_mock.get_requests() == []
@@ -1047,8 +1048,9 @@ def test_empty_batches_send_nothing(httpx_mock: HTTPXMock) -> None:
     assert httpx_mock.get_requests() == []
 
 
+@pytest.mark.rule("accounts-19")
 def test_introspect_organisation_subject_has_no_company(httpx_mock: HTTPXMock) -> None:
-    """Rule A19: a non-company subject gives company_id=None."""
+    """Accounts rule 19: a non-company subject gives company_id=None."""
     httpx_mock.add_response(
         json={"data": {"authMethod": "OAUTH", "subjectURN": "urn:pleo:organization:abc"}}
     )

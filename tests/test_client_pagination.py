@@ -94,8 +94,9 @@ def test_pages_expose_cursor_and_optional_total(httpx_mock: HTTPXMock) -> None:
     ]
 
 
+@pytest.mark.rule("accounts-31")
 def test_a31_repeated_cursor_raises_pagination_error(httpx_mock: HTTPXMock) -> None:
-    """Rule A31: a cursor seen before would loop forever; stop with a typed error."""
+    """Accounts rule 31: a cursor seen before would loop forever; stop with a typed error."""
     httpx_mock.add_response(json=page([job(1)], next_cursor="AAAA"))
     httpx_mock.add_response(json=page([job(2)], next_cursor="AAAA"))
     seen: list[int] = []

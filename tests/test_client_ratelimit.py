@@ -44,6 +44,7 @@ def test_501st_request_within_a_minute_waits() -> None:
     assert waits[500] > 0
 
 
+@pytest.mark.rule("accounts-46")
 def test_a46_thousand_calls_take_about_two_minutes_and_no_window_exceeds_the_limit() -> None:
     """Rule 46: 1,000 queued calls take ~2 minutes; no 60 s window ever reaches 600."""
     clock = FakeClock()

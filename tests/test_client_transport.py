@@ -1,8 +1,8 @@
 """Transport behaviour: headers, retries and idempotency, Retry-After, error mapping, logging.
 
 Everything runs against pytest-httpx with an injected clock/sleep/random: no real sleeps.
-Rule numbers refer to Pleo's integration reference (export-api.md Part 3 "E",
-accounts-sync-and-auth.md Part 3 "A").
+Rule ids (``export-N``, ``accounts-N``) resolve in docs/rules.md
+(Pleo's integration rules).
 """
 
 from __future__ import annotations
@@ -118,8 +118,9 @@ SEARCH_ACCOUNTS = Call(
 # -- headers and request building ---------------------------------------------------------
 
 
+@pytest.mark.rule("accounts-3", "accounts-5")
 def test_a3_headers_user_agent_accept_and_auth(httpx_mock: HTTPXMock) -> None:
-    """Rule A3/A5: JSON Accept, exact Basic header from the key, User-Agent with versions."""
+    """accounts-3/5: JSON Accept, exact Basic header from the key, User-Agent with versions."""
     httpx_mock.add_response(url=JOB_URL, json={"ok": True})
     transport = make_transport(FakeTime())
     assert transport.request(GET_JOB) == {"ok": True}
@@ -135,8 +136,9 @@ def test_a3_headers_user_agent_accept_and_auth(httpx_mock: HTTPXMock) -> None:
     assert request.extensions["timeout"]["connect"] == 10.0
 
 
+@pytest.mark.rule("export-1")
 def test_e1_json_body_content_type_and_encoding(httpx_mock: HTTPXMock) -> None:
-    """Rule E1: bodies go as ``application/json;charset=UTF-8``, compact UTF-8 JSON."""
+    """Export rule 1: bodies go as ``application/json;charset=UTF-8``, compact UTF-8 JSON."""
     httpx_mock.add_response(method="POST", json={"data": {}}, status_code=201)
     transport = make_transport(FakeTime())
     call = Call("tags.create", "POST", "/v0/x", body={"name": "Café"}, idempotent=False)
@@ -147,8 +149,9 @@ def test_e1_json_body_content_type_and_encoding(httpx_mock: HTTPXMock) -> None:
     assert request.content == '{"name":"Café"}'.encode()
 
 
+@pytest.mark.rule("accounts-2", "export-4")
 def test_base_url_with_path_prefix_and_repeated_query(httpx_mock: HTTPXMock) -> None:
-    """A2: base URL + versioned path, nothing added; E4: repeated ``statuses`` keys."""
+    """accounts-2: base URL + versioned path, nothing added; export-4: repeated ``statuses``."""
     httpx_mock.add_response(json={})
     transport = make_transport(FakeTime(), base_url="http://127.0.0.1:8080/pleo")
     call = Call(
@@ -211,8 +214,9 @@ def test_decimal_numbers_are_parsed_exactly(httpx_mock: HTTPXMock) -> None:
 # -- retries ---------------------------------------------------------------------------------
 
 
+@pytest.mark.rule("export-18")
 def test_e18_backoff_grows_exponentially_with_full_jitter(httpx_mock: HTTPXMock) -> None:
-    """Rule E18: 5xx retried with exponential backoff; jitter scales the ceiling."""
+    """Export rule 18: 5xx retried with exponential backoff; jitter scales the ceiling."""
     for _ in range(3):
         httpx_mock.add_response(url=JOB_URL, status_code=503)
     httpx_mock.add_response(url=JOB_URL, json={"ok": 1})
@@ -312,6 +316,7 @@ def test_rate_limited_after_exhaustion_carries_retry_after(httpx_mock: HTTPXMock
     assert info.value.is_type("TOO_MANY_REQUESTS")
 
 
+@pytest.mark.rule("accounts-47")
 @pytest.mark.parametrize(
     ("status", "cls"),
     [
@@ -327,7 +332,7 @@ def test_rate_limited_after_exhaustion_carries_retry_after(httpx_mock: HTTPXMock
 def test_a47_no_retry_on_client_errors(
     httpx_mock: HTTPXMock, status: int, cls: type[PleoAPIError]
 ) -> None:
-    """Rule A47: 400/401/403/404/409/422 (and 413) are answered once, never retried."""
+    """Accounts rule 47: 400/401/403/404/409/422 (and 413) are answered once, never retried."""
     httpx_mock.add_response(url=JOB_URL, status_code=status, json={"type": "X", "message": "no"})
     fake = FakeTime()
     with pytest.raises(cls) as info:
@@ -440,8 +445,9 @@ def test_request_count_counts_every_attempt(httpx_mock: HTTPXMock) -> None:
 # -- error mapping ----------------------------------------------------------------------------
 
 
+@pytest.mark.rule("export-17")
 def test_e17_error_type_case_insensitive_with_request_id(httpx_mock: HTTPXMock) -> None:
-    """Rule E17: ``type`` read case-insensitively; request id and raw body kept."""
+    """Export rule 17: ``type`` read case-insensitively; request id and raw body kept."""
     httpx_mock.add_response(
         url=JOB_URL,
         status_code=404,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+import pytest
 from attrs import evolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import find as hypothesis_find
@@ -23,6 +24,7 @@ AS_MAPPING = AccountsMapping()  # the AS adds nothing: the chart's mapping appli
 RC_CODES = {t.code: t for t in DEMO_CHART.tax_codes if t.type == "reverse" and t.active}
 
 
+@pytest.mark.rule("C11")
 def test_c11_kit_sends_implicit_reverse_charge_like_the_exporter() -> None:
     entry = hypothesis_find(
         journal_entries(DEMO_CHART, AS_MAPPING, IMPLICIT),
@@ -39,6 +41,7 @@ def test_c11_kit_sends_implicit_reverse_charge_like_the_exporter() -> None:
         assert (ln.tax_amount, ln.tax_included, ln.reverse_charge_tax) == (0, False, expected)
 
 
+@pytest.mark.rule("C11")
 def test_c11_kit_explicit_reverse_charge_has_both_tax_lines() -> None:
     entry = hypothesis_find(
         journal_entries(DEMO_CHART, AS_MAPPING, Capabilities()),

@@ -287,6 +287,7 @@ def _epoch(value: str) -> float:
     )
 
 
+@pytest.mark.rule("erp-A3")
 def test_vendor_data_only_in_vendor_based_jobs(demo: DemoData) -> None:
     """erp-processing A3: bookkeeping/vendor are present only when vendorBasedBookkeeping."""
     for job in demo.jobs:
@@ -359,6 +360,7 @@ def test_multi_currency_split_lines_tags_files_and_invoices_are_covered(demo: De
     assert any(ln["tax"] is None for i in items for ln in i["accountingEntryLines"])
 
 
+@pytest.mark.rule("erp-A2")
 def test_contra_account_only_on_balance_impacting_types(demo: DemoData) -> None:
     """erp-processing A2: contraAccount is returned for the twelve balance-impacting types."""
     with_contra = {
@@ -374,6 +376,7 @@ def test_contra_account_only_on_balance_impacting_types(demo: DemoData) -> None:
             assert item["contraAccount"] is None, item["type"]
 
 
+@pytest.mark.rule("erp-A2")
 def test_reimbursements_settle_earlier_expenses(demo: DemoData) -> None:
     """erp-processing A2: reconciledEntries lists reconciliation ids of settled expenses."""
     seen: set[str] = set()
@@ -391,6 +394,7 @@ def test_reimbursements_settle_earlier_expenses(demo: DemoData) -> None:
     assert len(seen) == len(_all_items(demo))
 
 
+@pytest.mark.rule("C17")
 def test_invoice_and_its_payment_arrive_in_different_jobs(demo: DemoData) -> None:
     """erp-processing C17: the counterpart of an AP invoice may come in a later job."""
 
@@ -410,6 +414,7 @@ def test_invoice_and_its_payment_arrive_in_different_jobs(demo: DemoData) -> Non
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.rule("C8")
 @pytest.mark.parametrize("negative_inflows", [False, True])
 def test_c8_amount_equals_the_sum_of_lines_in_both_currencies(negative_inflows: bool) -> None:
     data = build_demo(seed=2, volume=50, negative_inflows=negative_inflows)
@@ -518,6 +523,7 @@ def _defects(data: DemoData, item: dict[str, Any]) -> set[str]:
     return found
 
 
+@pytest.mark.rule("C8")
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32), st.integers(0, 30), st.booleans())
 def test_invariants_hold_for_any_seed(seed: int, volume: int, negative_inflows: bool) -> None:

@@ -77,6 +77,7 @@ def _rc_item(value: int = 10000, tax_value: int = 2500, sign: int = 1, **kw: Any
 # ------------------------------------------------------------ defect 1: reverse charge (C11)
 
 
+@pytest.mark.rule("C11", "B14")
 def test_c11_b14_implicit_reverse_charge_is_full_expense_with_self_assessed_vat() -> None:
     """SEK 100.00 EU service, reverse charge 25 %: 100.00 expense, 25.00 to self-assess."""
     entry = build(_rc_item(), IMPLICIT)
@@ -92,11 +93,13 @@ def test_c11_b14_implicit_reverse_charge_is_full_expense_with_self_assessed_vat(
     assert expense.tax_code == "RC25"
 
 
+@pytest.mark.rule("C11")
 def test_c11_implicit_reverse_charge_tax_from_rate_when_pleo_sends_zero() -> None:
     entry = build(_rc_item(value=1001, tax_value=0), IMPLICIT)
     assert entry.lines[0].reverse_charge_tax == 250  # 1001 × 0.25 = 250.25 → 250
 
 
+@pytest.mark.rule("C11")
 def test_c11_implicit_reverse_charge_refund_flips_side_not_tax_sign() -> None:
     entry = build(_rc_item(sign=-1, type="refund"), IMPLICIT)
     assert postings(entry) == [("1930", 10000), ("6000", -10000)] or postings(entry) == [
@@ -107,18 +110,21 @@ def test_c11_implicit_reverse_charge_refund_flips_side_not_tax_sign() -> None:
     assert (expense.credit, expense.reverse_charge_tax) == (10000, 2500)
 
 
+@pytest.mark.rule("C11")
 def test_c11_explicit_reverse_charge_unchanged() -> None:
     entry = build(_rc_item())
     assert postings(entry) == [("6000", 10000), ("2645", 2500), ("2615", -2500), ("1930", -10000)]
     assert all(not ln.reverse_charge for ln in entry.lines)
 
 
+@pytest.mark.rule("C11")
 def test_c11_implicit_inclusive_vat_still_included() -> None:
     entry = build(make_item(value=12500, lines=[line(12500, tax=tax(2500))]), IMPLICIT)
     assert (entry.lines[0].vat_treatment, entry.lines[0].tax_amount) == ("included", 2500)
     assert entry.lines[0].tax_included is True
 
 
+@pytest.mark.rule("C11")
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -136,6 +142,7 @@ def test_c11_entry_line_refuses_a_misreadable_reverse_charge(kwargs: dict[str, A
         EntryLine(account="6000", debit=10000, currency="SEK", role="expense", **kwargs)
 
 
+@pytest.mark.rule("C11")
 def test_c11_entry_line_derives_treatment_and_keeps_old_fields_working() -> None:
     def make(**kw: Any) -> EntryLine:
         return EntryLine(account="6000", debit=10000, currency="SEK", role="expense", **kw)
@@ -151,6 +158,7 @@ def test_c11_entry_line_derives_treatment_and_keeps_old_fields_working() -> None
 # ------------------------------------------------------------ defect 3: posting date (C21)
 
 
+@pytest.mark.rule("C21")
 @pytest.mark.parametrize(
     ("stamp", "booked"),
     [
@@ -164,6 +172,7 @@ def test_c21_posting_date_is_pleos_calendar_date_never_utc(stamp: str, booked: d
     assert entry.posting_date == booked
 
 
+@pytest.mark.rule("C21")
 def test_c21_period_check_uses_the_same_local_date() -> None:
     """March is closed: an item of 1 April 00:30 (+02:00) is booked in April, not failed."""
     sb = PleoSandbox(seed=3)
@@ -178,6 +187,7 @@ def test_c21_period_check_uses_the_same_local_date() -> None:
     assert system.entries[0].entry.posting_date == date(2026, 4, 1)
 
 
+@pytest.mark.rule("C21")
 def test_c21_invoice_dates_are_calendar_dates_too() -> None:
     info = invoice_info() | {"invoiceDate": "2026-04-01T00:30:00+02:00"}
     entry = build(
@@ -187,7 +197,7 @@ def test_c21_invoice_dates_are_calendar_dates_too() -> None:
     assert entry.invoice.invoice_date == date(2026, 4, 1)
 
 
-# ------------------------------------------------ defect 4: currency-compatible wallet (A6)
+# ------------------------------------------------ defect 4: currency-compatible wallet (erp-A6)
 
 
 def test_accounts_mapping_foreign_wallet_never_falls_back_to_home_wallet() -> None:
@@ -238,6 +248,7 @@ def _fx_item(total: int = 34370, lines: list[dict[str, Any]] | None = None) -> E
     return make_item(value=total, lines=lines or _FX_LINES, supplier_amount=(3000, "EUR"))
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_split_rounding_goes_to_the_rounding_account() -> None:
     entry = build(_fx_item())
     assert postings(entry) == [
@@ -250,6 +261,7 @@ def test_c8_fx_split_rounding_goes_to_the_rounding_account() -> None:
     assert entry.lines[3].description == "FX rounding (Pleo's per-line conversion)"
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_rounding_the_other_way_and_on_a_refund() -> None:
     entry = build(_fx_item(total=34372))
     assert postings(entry)[3] == ("3740", 1)
@@ -262,11 +274,13 @@ def test_c8_fx_rounding_the_other_way_and_on_a_refund() -> None:
     assert ("3740", 1) in postings(build(refund))
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_rounding_above_the_cap_fails_as_before() -> None:
     found = failure(_fx_item(total=34367))  # 4 minor units off with three lines
     assert found.failure_type == "validation_failure"
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_rounding_without_account_names_the_setting() -> None:
     mapping = AccountsMapping(wallet="1930")
     found = failure(_fx_item(), mapping=mapping)
@@ -274,17 +288,20 @@ def test_c8_fx_rounding_without_account_names_the_setting() -> None:
     assert "AccountsMapping.rounding" in found.message
 
 
+@pytest.mark.rule("C8")
 def test_c8_same_currency_split_never_rounds() -> None:
     """No conversion, no rounding: a SEK split 0.01 off is a data error (re-save in Pleo)."""
     item = make_item(value=34370, lines=_FX_LINES)  # supplier currency SEK as well
     assert failure(item).failure_type == "validation_failure"
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_rounding_can_be_switched_off() -> None:
     found = failure(_fx_item(), config=ExportConfig(fx_rounding_tolerance=0))
     assert found.failure_type == "validation_failure"
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_rounding_under_accounts_payable() -> None:
     entry = build(
         make_item(
@@ -318,6 +335,7 @@ def _ap(item_type: str, value: int, **kw: Any) -> Any:
     return build(item, vendor_account=VendorAccount(vendor_id="V100", name="ACME"))
 
 
+@pytest.mark.rule("C16")
 def test_c16_negative_invoice_is_a_credit_note_that_decreases_payables() -> None:
     entry = _ap("invoice", -12500, invoice=invoice_info())
     assert isinstance(entry, CreditNote)
@@ -327,6 +345,7 @@ def test_c16_negative_invoice_is_a_credit_note_that_decreases_payables() -> None
     assert entry.refunded_to is None  # the supplier owes us: nothing came back yet
 
 
+@pytest.mark.rule("C16")
 def test_c16_positive_invoice_still_increases_payables() -> None:
     entry = _ap("invoice", 12500, invoice=invoice_info())
     assert isinstance(entry, SupplierInvoice)
@@ -357,6 +376,7 @@ def _payment(wallet: int, supplier: tuple[int, str]) -> SupplierPayment:
     return entry
 
 
+@pytest.mark.rule("C17")
 def test_c17_foreign_invoice_payment_carries_supplier_amount_and_rate() -> None:
     """EUR 100.00 paid with SEK 1,145.67: the AS can book the realised FX difference."""
     entry = _payment(114567, (10000, "EUR"))
@@ -365,17 +385,20 @@ def test_c17_foreign_invoice_payment_carries_supplier_amount_and_rate() -> None:
     assert entry.exchange_rate == Decimal("11.4567")
 
 
+@pytest.mark.rule("C17")
 def test_c17_zero_decimal_supplier_currency_rate() -> None:
     entry = _payment(80000, (11000, "JPY"))  # JPY 11,000 for SEK 800.00
     assert entry.supplier_amount == Money("JPY", 11000)
     assert entry.exchange_rate == Decimal("0.07272727273")
 
 
+@pytest.mark.rule("C17")
 def test_c17_same_currency_payment_has_no_rate() -> None:
     entry = _payment(12500, (12500, "SEK"))
     assert (entry.supplier_amount, entry.exchange_rate) == (Money("SEK", 12500), None)
 
 
+@pytest.mark.rule("C17")
 def test_c17_unknown_supplier_currency_leaves_fields_empty() -> None:
     item = make_item(
         type="invoice_payment",
@@ -406,6 +429,7 @@ def _doc(item_type: str, vendor_code: str, number: str) -> Any:
     return build(item, vendor_account=VendorAccount(vendor_id=vendor_code, name=vendor_code))
 
 
+@pytest.mark.rule("C17")
 @pytest.mark.parametrize("payment_first", [False, True])
 def test_c17_payment_settles_only_its_own_vendors_invoice(payment_first: bool) -> None:
     system = InMemoryAccountingSystem()
@@ -431,6 +455,7 @@ def test_journal_entry_still_plain() -> None:
     assert postings(entry) == [("6000", 10000), ("1930", -10000)]
 
 
+@pytest.mark.rule("C8")
 def test_c8_fx_rounding_is_on_by_default_with_the_in_memory_as() -> None:
     """EUR 3 × 10.00 at 11.4567 → 3 × 114.57 SEK against 343.70: exported, 0.01 rounded."""
     sb = PleoSandbox(seed=3)

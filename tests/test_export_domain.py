@@ -85,6 +85,7 @@ def failure_of(fn, *args, **kwargs) -> DomainFailure:  # type: ignore[no-untyped
 # ----------------------------------------------------------------------------- C1
 
 
+@pytest.mark.rule("C1")
 @pytest.mark.parametrize(
     ("method", "expected"),
     [
@@ -98,12 +99,14 @@ def test_c1_method_from_bookkeeping(method: str, expected: BookkeepingMethod) ->
     assert resolve_method(item, CFG) is expected
 
 
+@pytest.mark.rule("C1")
 @pytest.mark.parametrize("item_type", ["wallet_topup", "wallet_unload"])
 def test_c1_wallet_loads_are_always_journal(item_type: str) -> None:
     item = make_item(type=item_type, bookkeeping="accounts_payable", vendor=vendor())
     assert resolve_method(item, CFG) is BookkeepingMethod.JOURNAL
 
 
+@pytest.mark.rule("C1")
 def test_c1_null_bookkeeping_follows_policy() -> None:
     item = make_item(bookkeeping=None)
     assert resolve_method(item, CFG) is BookkeepingMethod.JOURNAL
@@ -111,6 +114,7 @@ def test_c1_null_bookkeeping_follows_policy() -> None:
     assert resolve_method(item, ap) is BookkeepingMethod.ACCOUNTS_PAYABLE
 
 
+@pytest.mark.rule("C1")
 def test_c1_unknown_method_is_a_typed_failure() -> None:
     item = make_item(bookkeeping="factoring")
     failure = failure_of(resolve_method, item, CFG)
@@ -121,6 +125,7 @@ def test_c1_unknown_method_is_a_typed_failure() -> None:
 # ----------------------------------------------------------------------------- C2, C3
 
 
+@pytest.mark.rule("C2")
 def test_c2_vendor_present_ignores_supplier() -> None:
     item = make_item(
         vendor=vendor(code="V1", externalId="EXT1"),
@@ -131,6 +136,7 @@ def test_c2_vendor_present_ignores_supplier() -> None:
     assert all(not k.field.startswith("supplier") for k in keys)
 
 
+@pytest.mark.rule("C3")
 def test_c3_vendor_match_order_and_empty_keys_skipped() -> None:
     item = make_item(
         vendor=vendor(code=" ", externalId="E", taxRegistrationNumber="T", registrationNumber="R")
@@ -142,6 +148,7 @@ def test_c3_vendor_match_order_and_empty_keys_skipped() -> None:
     ]
 
 
+@pytest.mark.rule("C3")
 def test_c3_legacy_supplier_order() -> None:
     item = make_item(supplier={"name": "S", "code": None, "account": "ACC", "taxIdentifier": "TAX"})
     assert [(k.field, k.value) for k in vendor_match_keys(item, CFG)] == [
@@ -153,6 +160,7 @@ def test_c3_legacy_supplier_order() -> None:
 # ----------------------------------------------------------------------------- C5
 
 
+@pytest.mark.rule("C5")
 def test_c5_line_without_account_is_missing_configuration() -> None:
     item = make_item(lines=[line(10000, no_account=True)])
     failure = failure_of(validate_item, item, BookkeepingMethod.JOURNAL, ctx())
@@ -160,6 +168,7 @@ def test_c5_line_without_account_is_missing_configuration() -> None:
     assert failure.message.startswith("Line 1 has no account – choose a category")
 
 
+@pytest.mark.rule("C5")
 def test_c5_account_with_neither_code_nor_identifier_is_missing() -> None:
     item = make_item(lines=[line(10000, account=None, identifier=None)])
     failure = failure_of(validate_item, item, BookkeepingMethod.JOURNAL, ctx())
@@ -167,6 +176,7 @@ def test_c5_account_with_neither_code_nor_identifier_is_missing() -> None:
     assert "Account None" in failure.message
 
 
+@pytest.mark.rule("C5")
 def test_c5_required_configured_account_absent() -> None:
     item = make_item(type="out_of_pocket", contra=None)
     failure = failure_of(
@@ -176,6 +186,7 @@ def test_c5_required_configured_account_absent() -> None:
     assert "Out-of-Pocket" in failure.message
 
 
+@pytest.mark.rule("C5")
 def test_c5_wallet_needed_without_contra_account_or_mapping() -> None:
     item = make_item(contra=None)
     failure = failure_of(
@@ -185,6 +196,7 @@ def test_c5_wallet_needed_without_contra_account_or_mapping() -> None:
     assert "SEK" in failure.message
 
 
+@pytest.mark.rule("C5")
 def test_c5_types_without_line_side_need_no_line_account() -> None:
     item = make_item(type="wallet_topup", value=50000, lines=[line(50000, no_account=True)])
     validate_item(item, BookkeepingMethod.JOURNAL, ctx())
@@ -195,6 +207,7 @@ def test_c5_types_without_line_side_need_no_line_account() -> None:
 # ----------------------------------------------------------------------------- C6
 
 
+@pytest.mark.rule("C6")
 def test_c6_debit_is_line_account_code_else_identifier() -> None:
     item = make_item(
         value=300,
@@ -204,6 +217,7 @@ def test_c6_debit_is_line_account_code_else_identifier() -> None:
     assert postings(entry)[:2] == [("6010", 100), ("ERP-6020", 200)]
 
 
+@pytest.mark.rule("C6")
 def test_c6_account_key_preference_is_configurable() -> None:
     item = make_item(lines=[line(10000, account="6010", identifier="ERP-1")])
     entry = build(item, ExportConfig(account_key="identifier"))
@@ -213,10 +227,12 @@ def test_c6_account_key_preference_is_configurable() -> None:
 # ----------------------------------------------------------------------------- C7
 
 
+@pytest.mark.rule("C7")
 def test_c7_journal_rules_never_use_accounts_payable() -> None:
     assert all(not rule.uses("accounts_payable") for rule in DEFAULT_POSTING_RULES.values())
 
 
+@pytest.mark.rule("C7")
 @pytest.mark.parametrize(
     ("item_type", "sub_type", "expected"),
     [
@@ -247,11 +263,13 @@ def test_c7_counter_account_per_type(
     assert sorted(postings(entry)) == sorted(expected)
 
 
+@pytest.mark.rule("C7")
 def test_c7_contra_account_from_item_wins_over_mapping() -> None:
     item = make_item(contra="1931")
     assert ("1931", -10000) in postings(build(item))
 
 
+@pytest.mark.rule("C7")
 def test_c7_per_currency_wallet_when_item_has_no_contra() -> None:
     mapping = AccountsMapping(wallet="1930", wallet_by_currency={"EUR": "1940"})
     item = make_item(currency="EUR", contra=None, lines=[line(10000, currency="EUR")])
@@ -259,6 +277,7 @@ def test_c7_per_currency_wallet_when_item_has_no_contra() -> None:
     assert ("1940", -10000) in postings(entry)
 
 
+@pytest.mark.rule("C7")
 def test_c7_config_overrides_mapping_and_rules() -> None:
     config = ExportConfig(
         accounts=AccountsMapping(out_of_pocket="2899"),
@@ -270,6 +289,7 @@ def test_c7_config_overrides_mapping_and_rules() -> None:
     assert ("7000", -500) in postings(mileage)
 
 
+@pytest.mark.rule("C7")
 def test_c7_ap_uses_vendor_ap_account_else_fallback() -> None:
     item = make_item(
         type="invoice", bookkeeping="accounts_payable", vendor=vendor(), invoice=invoice_info()
@@ -283,6 +303,7 @@ def test_c7_ap_uses_vendor_ap_account_else_fallback() -> None:
 # ----------------------------------------------------------------------------- C8
 
 
+@pytest.mark.rule("C8")
 def test_c8_multi_line_one_debit_per_line_credit_is_sum() -> None:
     item = make_item(
         value=600,
@@ -293,6 +314,7 @@ def test_c8_multi_line_one_debit_per_line_credit_is_sum() -> None:
     assert entry.total == 600
 
 
+@pytest.mark.rule("C8")
 def test_c8_lines_not_adding_up_fail() -> None:
     item = make_item(value=600, lines=[line(100), line(200)])
     failure = failure_of(build, item)
@@ -300,6 +322,7 @@ def test_c8_lines_not_adding_up_fail() -> None:
     assert "add up" in failure.message
 
 
+@pytest.mark.rule("C8")
 def test_c8_unbalanced_entry_cannot_be_constructed() -> None:
     with pytest.raises(UnbalancedEntryError):
         JournalEntry(
@@ -315,6 +338,7 @@ def test_c8_unbalanced_entry_cannot_be_constructed() -> None:
 # ----------------------------------------------------------------------------- C9, C10
 
 
+@pytest.mark.rule("C9")
 def test_c9_postings_in_wallet_currency_invoice_amount_in_supplier_currency() -> None:
     item = make_item(
         type="invoice",
@@ -330,6 +354,7 @@ def test_c9_postings_in_wallet_currency_invoice_amount_in_supplier_currency() ->
     assert entry.supplier_amount == Money("EUR", 1000)
 
 
+@pytest.mark.rule("C9")
 def test_c9_undefined_supplier_currency_falls_back_to_wallet() -> None:
     item = make_item(
         type="invoice",
@@ -342,6 +367,7 @@ def test_c9_undefined_supplier_currency_falls_back_to_wallet() -> None:
     assert entry.supplier_amount == Money("SEK", 10000)
 
 
+@pytest.mark.rule("C10", "export-14")
 @pytest.mark.parametrize(
     ("value", "currency", "major"),
     [(89696, "SEK", "896.96"), (500, "JPY", "500"), (1234, "KWD", "1.234"), (7, "CLF", "0.0007")],
@@ -351,6 +377,7 @@ def test_c10_iso_4217_exponents(value: int, currency: str, major: str) -> None:
     assert minor_to_major(value, currency) == Decimal(major)
 
 
+@pytest.mark.rule("C10")
 def test_c10_floats_and_undefined_refused() -> None:
     with pytest.raises(TypeError):
         minor_to_major(1.5, "EUR")  # type: ignore[arg-type]
@@ -361,12 +388,14 @@ def test_c10_floats_and_undefined_refused() -> None:
         minor_to_major(1, "UNDEFINED")
 
 
+@pytest.mark.rule("C10")
 def test_c10_line_major_amounts_use_exponent() -> None:
     item = make_item(currency="JPY", value=1500, lines=[line(1500, currency="JPY")], contra="1930")
     entry = build(item)
     assert entry.lines[0].debit_major() == Decimal(1500)
 
 
+@pytest.mark.rule("C10")
 def test_c10_undefined_wallet_currency_fails_item() -> None:
     item = make_item(currency="UNDEFINED", lines=[line(100, currency="UNDEFINED")], value=100)
     assert failure_of(build, item).failure_type == "validation_failure"
@@ -375,21 +404,25 @@ def test_c10_undefined_wallet_currency_fails_item() -> None:
 # ----------------------------------------------------------------------------- C11
 
 
+@pytest.mark.rule("C11")
 def test_c11_inclusive_vat_explicit_splits_net_and_input_vat() -> None:
     item = make_item(value=12500, lines=[line(12500, tax=tax(2500, type="inclusive"))])
     assert postings(build(item)) == [("6000", 10000), ("2640", 2500), ("1930", -12500)]
 
 
+@pytest.mark.rule("C11")
 def test_c11_exclusive_vat_with_gross_line_amount() -> None:
     item = make_item(value=12000, lines=[line(12000, tax=tax(2000, type="exclusive", rate=0.2))])
     assert postings(build(item)) == [("6000", 10000), ("2640", 2000), ("1930", -12000)]
 
 
+@pytest.mark.rule("C11")
 def test_c11_exclusive_vat_when_line_amount_excludes_tax() -> None:
     item = make_item(value=12000, lines=[line(10000, tax=tax(2000, type="exclusive", rate=0.2))])
     assert postings(build(item)) == [("6000", 10000), ("2640", 2000), ("1930", -12000)]
 
 
+@pytest.mark.rule("C11")
 def test_c11_reverse_charge_equal_and_opposite_to_tax_accounts() -> None:
     item = make_item(
         value=10000,
@@ -403,6 +436,7 @@ def test_c11_reverse_charge_equal_and_opposite_to_tax_accounts() -> None:
     ]
 
 
+@pytest.mark.rule("C11")
 def test_c11_reverse_charge_tax_computed_from_rate_when_zero() -> None:
     split = split_vat(
         1001, tax_type="reverse", tax_amount=0, rate=Decimal("0.25"), tax_code="RC",
@@ -411,6 +445,7 @@ def test_c11_reverse_charge_tax_computed_from_rate_when_zero() -> None:
     assert [(t.account, t.amount) for t in split.taxes] == [("I", 250), ("O", -250)]
 
 
+@pytest.mark.rule("C11")
 def test_c11_implicit_vat_leaves_split_to_the_as() -> None:
     item = make_item(value=12500, lines=[line(12500, tax=tax(2500))])
     entry = build(item, ExportConfig(explicit_vat=False))
@@ -419,6 +454,7 @@ def test_c11_implicit_vat_leaves_split_to_the_as() -> None:
     assert entry.lines[0].tax_amount == 2500
 
 
+@pytest.mark.rule("C11")
 def test_c11_unknown_tax_type_fails_item() -> None:
     item = make_item(value=100, lines=[line(100, tax=tax(10, type="sales_tax"))])
     failure = failure_of(build, item)
@@ -426,6 +462,7 @@ def test_c11_unknown_tax_type_fails_item() -> None:
     assert "sales_tax" in failure.message
 
 
+@pytest.mark.rule("C11")
 def test_c11_missing_vat_account_is_missing_configuration() -> None:
     item = make_item(value=125, lines=[line(125, tax=tax(25))])
     failure = failure_of(build, item, context=ctx(mapping=AccountsMapping(wallet="1930")))
@@ -435,6 +472,7 @@ def test_c11_missing_vat_account_is_missing_configuration() -> None:
 # ----------------------------------------------------------------------------- C12
 
 
+@pytest.mark.rule("C12")
 def test_c12_dimensions_from_tags_and_team() -> None:
     item = make_item(
         lines=[line(10000, tags=[("DEPT", "D1"), ("PROJ", "P9"), ("DEPT", "D1")])],
@@ -448,6 +486,7 @@ def test_c12_dimensions_from_tags_and_team() -> None:
 # ----------------------------------------------------------------------------- C13, C14
 
 
+@pytest.mark.rule("C13")
 def test_c13_description_concatenates_and_uses_initials_when_short() -> None:
     assert build_description("Noma", "Jane Mary Doe", "Lunch") == "Noma - Jane Mary Doe - Lunch"
     assert (
@@ -460,6 +499,7 @@ def test_c13_description_concatenates_and_uses_initials_when_short() -> None:
     assert initials("Anne-Li van Dijk") == "ALVD"
 
 
+@pytest.mark.rule("C13")
 def test_c13_description_skips_missing_parts_and_respects_capability() -> None:
     item = make_item(user=None, note="Taxi")
     assert build(item).description == "Noma Restaurant - Taxi"
@@ -467,6 +507,7 @@ def test_c13_description_skips_missing_parts_and_respects_capability() -> None:
     assert len(entry.description) <= 10
 
 
+@pytest.mark.rule("C14")
 def test_c14_reference_never_truncated_fails_as_configuration() -> None:
     item = make_item(reconciliation_id="R" * 60, reconciled=["A" * 10])
     entry = build(item)
@@ -486,6 +527,7 @@ def test_c14_reference_never_truncated_fails_as_configuration() -> None:
 # ----------------------------------------------------------------------------- C15, C16
 
 
+@pytest.mark.rule("C15")
 def test_c15_ap_document_carries_vendor_and_invoice_information() -> None:
     item = make_item(
         type="invoice",
@@ -505,6 +547,7 @@ def test_c15_ap_document_carries_vendor_and_invoice_information() -> None:
     assert entry.settled_from is None
 
 
+@pytest.mark.rule("C16")
 @pytest.mark.parametrize("item_type", ["refund", "chargeback", "cashback"])
 def test_c16_refund_under_ap_is_a_credit_note(item_type: str) -> None:
     item = make_item(type=item_type, bookkeeping="accounts_payable", vendor=vendor(), value=1000)
@@ -516,12 +559,14 @@ def test_c16_refund_under_ap_is_a_credit_note(item_type: str) -> None:
     )
 
 
+@pytest.mark.rule("C16")
 def test_c16_refund_under_journal_reverses_purchase() -> None:
     purchase = postings(build(make_item(value=1000)))
     refund = postings(build(make_item(type="refund", value=1000)))
     assert sorted(refund) == sorted((a, -v) for a, v in purchase)
 
 
+@pytest.mark.rule("C16")
 def test_c16_card_purchase_under_ap_is_settled_invoice() -> None:
     item = make_item(bookkeeping="accounts_payable", vendor=vendor(), value=1000)
     entry = build(item, vendor=VendorAccount(vendor_id="V", name="V"))
@@ -529,6 +574,7 @@ def test_c16_card_purchase_under_ap_is_settled_invoice() -> None:
     assert entry.settled_from == "1930"
 
 
+@pytest.mark.rule("C17")
 def test_c17_invoice_payment_under_ap_is_a_payment_referencing_the_invoice() -> None:
     item = make_item(
         type="invoice_payment",
@@ -553,11 +599,13 @@ def _files(*specs: tuple[str, int]) -> list[dict[str, object]]:
     ]
 
 
+@pytest.mark.rule("C18")
 def test_c18_no_files_nothing_to_do() -> None:
     assert plan_receipts(make_item(files=None), Capabilities()).receipts == ()
     assert plan_receipts(make_item(files=[]), Capabilities()).receipts == ()
 
 
+@pytest.mark.rule("C18")
 def test_c18_order_keys_and_generated_names() -> None:
     item = make_item(files=_files(("application/pdf", 10), ("image/png", 20), ("jpeg", 30)))
     plan = plan_receipts(item, Capabilities())
@@ -571,6 +619,7 @@ def test_c18_order_keys_and_generated_names() -> None:
     assert [r.url for r in plan.receipts] == [f"https://files.example/{i}" for i in range(3)]
 
 
+@pytest.mark.rule("C18")
 def test_c18_too_large_and_unsupported_types() -> None:
     big = make_item(files=_files(("application/pdf", 30 * 1024 * 1024 + 1)))
     assert (
@@ -587,6 +636,7 @@ def test_c18_too_large_and_unsupported_types() -> None:
     assert failure_of(plan_receipts, docx, caps).failure_type == "receipt_conversion_failure"
 
 
+@pytest.mark.rule("C19")
 def test_c19_merge_when_as_takes_one_file() -> None:
     item = make_item(files=_files(("application/pdf", 10), ("image/png", 20)))
     plan = plan_receipts(item, Capabilities(max_attachments_per_entry=1))
@@ -599,6 +649,7 @@ def test_c19_merge_when_as_takes_one_file() -> None:
 # ----------------------------------------------------------------------------- C21, C22
 
 
+@pytest.mark.rule("C21")
 def test_c21_posting_date_is_item_date_never_service_period() -> None:
     data = item_json(date="2024-02-29T23:30:00Z")
     data["servicePeriod"] = {"from": "2024-01-01T00:00:00Z", "to": "2024-01-31T00:00:00Z"}
@@ -607,6 +658,7 @@ def test_c21_posting_date_is_item_date_never_service_period() -> None:
     assert entry.service_period == (date(2024, 1, 1), date(2024, 1, 31))
 
 
+@pytest.mark.rule("C21")
 def test_c21_closed_period_policies() -> None:
     closed = {date(2024, 1, 15)}
 
@@ -626,6 +678,7 @@ def test_c21_closed_period_policies() -> None:
     assert resolve_posting_date(original, policy="next_open", **kwargs) == date(2024, 2, 1)  # type: ignore[arg-type]
 
 
+@pytest.mark.rule("C22")
 def test_c22_draft_by_default_final_when_configured() -> None:
     item = make_item()
     assert build(item).posting_mode == "draft"
@@ -637,6 +690,7 @@ def test_c22_draft_by_default_final_when_configured() -> None:
 # ----------------------------------------------------------------------------- C23, C25
 
 
+@pytest.mark.rule("C23")
 def test_c23_outcomes_are_exactly_successful_or_failed_with_reason() -> None:
     aeid = UUID(int=5)
     ok = ItemOutcome.success(
@@ -653,6 +707,7 @@ def test_c23_outcomes_are_exactly_successful_or_failed_with_reason() -> None:
         ItemFailure("job_expired", "job-only value")  # type: ignore[arg-type]
 
 
+@pytest.mark.rule("C25", "export-22")
 def test_c25_job_outcome_decision_3() -> None:
     """C25, export-api Part 3 rule 22 (all failed without a job-level cause: decision 3)."""
     assert job_outcome(["successful", "successful"]).event == "completed"
@@ -676,6 +731,7 @@ def test_c25_job_outcome_decision_3() -> None:
 # ----------------------------------------------------------------------------- C28
 
 
+@pytest.mark.rule("C28")
 def test_c28_unknown_type_is_a_configurable_failure_never_an_exception() -> None:
     item = make_item(type="crypto_purchase")
     failure = failure_of(build, item)

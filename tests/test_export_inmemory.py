@@ -79,7 +79,7 @@ def test_defaults_accept_anything_sensible() -> None:
     system = InMemoryAccountingSystem()
     assert isinstance(system, ExportTarget)
     assert system.accounts_mapping() == DEFAULT_MAPPING
-    assert system.capabilities() == Capabilities()
+    assert system.capabilities() == Capabilities(max_concurrent_posts=64)
     assert system.is_period_open(date(2000, 1, 1))
     vendor_account = system.find_vendor(VendorKey(field="vendor.code", value="V1"))
     assert vendor_account is not None
@@ -225,6 +225,7 @@ def _ap_entry(item_kwargs: dict[str, object]) -> Entry:
     )
 
 
+@pytest.mark.rule("C17")
 @pytest.mark.parametrize("payment_first", [False, True])
 def test_c17_invoice_and_payment_reconcile_in_either_order(payment_first: bool) -> None:
     system = InMemoryAccountingSystem()

@@ -104,6 +104,7 @@ def test_no_job_no_requests_beyond_listing() -> None:
 # --- C4, decision 6
 
 
+@pytest.mark.rule("C4")
 def test_c4_unknown_vendor_fails_item_without_entry() -> None:
     env = Env(auto_vendors=False)
     bad = sandbox_item(
@@ -122,6 +123,7 @@ def test_c4_unknown_vendor_fails_item_without_entry() -> None:
     assert env.sb.job_status(job) == "completed_with_errors"
 
 
+@pytest.mark.rule("C4")
 def test_c4_fallback_ap_only_when_configured_and_blocked_vendors_always_fail() -> None:
     env = Env(auto_vendors=False, vendors=[VendorAccount(vendor_id="BLK", name="Blocked AB")])
     env.system.blocked_vendors.add("BLK")
@@ -150,6 +152,7 @@ def test_c4_fallback_ap_only_when_configured_and_blocked_vendors_always_fail() -
 # --- C5
 
 
+@pytest.mark.rule("C5")
 def test_c5_invalid_items_fail_at_once_and_never_reach_the_as() -> None:
     env = Env()
     bad = sandbox_item(lines=[line(10000, no_account=True)])
@@ -165,6 +168,7 @@ def test_c5_invalid_items_fail_at_once_and_never_reach_the_as() -> None:
 # --- C12, C21, C22
 
 
+@pytest.mark.rule("C12")
 def test_c12_unknown_tag_in_as_is_tag_unknown() -> None:
     env = Env()
     env.system.add_dimension("DEPT")
@@ -174,6 +178,7 @@ def test_c12_unknown_tag_in_as_is_tag_unknown() -> None:
     assert item.failure_type == "tag_unknown"
 
 
+@pytest.mark.rule("C21")
 @pytest.mark.parametrize(
     ("policy", "expected"), [("today", date(2025, 1, 15)), ("next_open", date(2024, 4, 1))]
 )
@@ -188,6 +193,7 @@ def test_c21_closed_period_moved_by_policy(policy: str, expected: date) -> None:
     assert stored.entry.original_date == date(2024, 3, 15)
 
 
+@pytest.mark.rule("C21")
 def test_c21_closed_period_rejected_by_post_is_retried_once_with_as_hint() -> None:
     env = Env()
     # The AS says the period is open, then refuses the post (a period closed meanwhile).
@@ -199,6 +205,7 @@ def test_c21_closed_period_rejected_by_post_is_retried_once_with_as_hint() -> No
     assert env.system.calls["post"] == 2
 
 
+@pytest.mark.rule("C21")
 def test_c21_closed_period_fails_by_default() -> None:
     env = Env(closed_before=date(2024, 4, 1))
     env.job([sandbox_item(date="2024-03-15T10:00:00Z")])
@@ -208,6 +215,7 @@ def test_c21_closed_period_fails_by_default() -> None:
     assert env.system.calls["post"] == 0
 
 
+@pytest.mark.rule("C22")
 def test_c22_posting_mode_reaches_the_as() -> None:
     env = Env()
     env.job([sandbox_item(), sandbox_item()])
@@ -219,6 +227,7 @@ def test_c22_posting_mode_reaches_the_as() -> None:
 # --- C17
 
 
+@pytest.mark.rule("C17")
 def test_c17_invoice_and_payment_in_different_jobs() -> None:
     env = Env()
     inv = sandbox_item(
@@ -248,6 +257,7 @@ def test_c17_invoice_and_payment_in_different_jobs() -> None:
 # --- C24, rule 10, rule 12
 
 
+@pytest.mark.rule("C24")
 def test_c24_outcomes_reported_in_batches_of_at_most_100() -> None:
     env = Env()
     job = env.job(230)
@@ -312,6 +322,7 @@ def test_rule10_per_item_update_errors_are_surfaced_and_retryable_ones_retried()
 # --- C26, rule 8
 
 
+@pytest.mark.rule("C26")
 def test_c26_rule8_resume_in_progress_job_without_started_only_open_items() -> None:
     env = Env()
     items = [sandbox_item(value=100 * (i + 1)) for i in range(4)]
@@ -365,6 +376,7 @@ def test_rule8_already_posted_entry_is_reported_not_posted_again() -> None:
 # --- C27
 
 
+@pytest.mark.rule("C27")
 def test_c27_one_failing_item_never_changes_another() -> None:
     env = Env()
     items = [sandbox_item(value=100 * (i + 1)) for i in range(3)]
@@ -625,6 +637,7 @@ def test_rule15_receipts_downloaded_in_order_and_attached_once() -> None:
     assert len(env.calls("GET", "/_sandbox/files/")) == 2
 
 
+@pytest.mark.rule("C19")
 def test_c19_receipts_merged_for_a_one_file_as() -> None:
     env = Env(
         capabilities=Capabilities(
@@ -643,6 +656,7 @@ def test_c19_receipts_merged_for_a_one_file_as() -> None:
     assert merged.data.startswith(b"PK")
 
 
+@pytest.mark.rule("C20")
 def test_c20_receipt_download_failure_fails_item_or_warns() -> None:
     env = Env()
     bad = sandbox_item(
@@ -669,6 +683,7 @@ def test_c20_receipt_download_failure_fails_item_or_warns() -> None:
     assert "receipt" in warned.warnings[0]
 
 
+@pytest.mark.rule("C20")
 def test_c20_receipt_bytes_not_matching_type_fail() -> None:
     env = Env()
     item = _receipt_item(env, (b"not a pdf at all", "application/pdf"))
@@ -677,6 +692,7 @@ def test_c20_receipt_bytes_not_matching_type_fail() -> None:
     assert result.failure_type == "receipt_download_failure"
 
 
+@pytest.mark.rule("C18")
 def test_c18_missing_receipts_attached_on_resume() -> None:
     env = Env()
     item = _receipt_item(env, (make_pdf("late"), "application/pdf"))

@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from attrs import define
 
 from _export_drivers import AsyncTarget, async_twin
 from _export_helpers import invoice_info, sandbox_item, vendor
@@ -38,13 +37,6 @@ from pleo_erp.testing.sandbox import PleoSandbox
 DRIVERS = ["sync", "async"]
 
 
-@define(frozen=True, slots=True, kw_only=True)
-class Caps(Capabilities):
-    """Capabilities declaring how many posts the AS takes at once."""
-
-    max_concurrent_posts: int = 64
-
-
 class SimulatedCrash(BaseException):
     """The process dies here."""
 
@@ -54,7 +46,7 @@ class GaugedSystem(InMemoryAccountingSystem):
     are in flight at once, so a test can prove the bound is reached, not just respected."""
 
     def __init__(self, *, cap: int | None = 64, gather: int = 0, **kwargs: Any) -> None:
-        caps = Caps(max_concurrent_posts=cap) if cap is not None else Capabilities()
+        caps = Capabilities(max_concurrent_posts=cap) if cap is not None else Capabilities()
         super().__init__(capabilities=caps, **kwargs)
         self.gather = gather
         self.cond = threading.Condition()

@@ -29,7 +29,6 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 _CHILD = """
 import sqlite3, sys, threading, time
 from uuid import UUID
-from attrs import define
 from pleo_erp.accounting_system import Capabilities, PostedEntry
 from pleo_erp.client import ApiKeyAuth, PleoClient
 from pleo_erp.domain.config import ExportConfig
@@ -41,14 +40,9 @@ from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 base_url, api_key, company, ledger, state, delay = sys.argv[1:7]
 
 
-@define(frozen=True, slots=True, kw_only=True)
-class Caps(Capabilities):
-    max_concurrent_posts: int = 8
-
-
 class DurableSystem(InMemoryAccountingSystem):
     def __init__(self):
-        super().__init__(capabilities=Caps())
+        super().__init__(capabilities=Capabilities(max_concurrent_posts=8))
         self.db = sqlite3.connect(ledger, check_same_thread=False, isolation_level=None)
         self.db.execute("CREATE TABLE IF NOT EXISTS booked (aeid TEXT, external_id TEXT)")
         self.guard = threading.Lock()

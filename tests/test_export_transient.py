@@ -277,6 +277,7 @@ class LockDateSystem(InMemoryAccountingSystem):
         return True
 
 
+@pytest.mark.rule("C21")
 def test_adapters_closed_period_text_reaches_pleo() -> None:
     """Rule C21: under the default ``fail`` policy the item fails with the adapter's own
     ClosedPeriodError text, not only the generic sentence."""

@@ -365,8 +365,9 @@ def test_uuids_parse_every_spelling_and_share_instances() -> None:
 # --------------------------------------------------------------------------- enums
 
 
+@pytest.mark.rule("export-16")
 def test_unknown_open_enum_values_are_kept_as_strings() -> None:
-    """Part 3 rule 16: a new v3 value never breaks a page; a known one is the member."""
+    """export-api Part 3 rule 16: a new v3 value never breaks a page; a known one is the member."""
     raw = item(type="balance_amendment", subType="brand_new", bookkeeping={"method": "hybrid"})
     parsed = structure(raw, ExportItemV3)
     assert parsed.type == "balance_amendment"
@@ -405,8 +406,9 @@ def test_unknown_values_in_every_response_enum_are_kept() -> None:
     assert structure({"type": "OAUTH"}, EndpointAuth).type == "OAUTH"
 
 
+@pytest.mark.rule("export-gap-25")
 def test_item_status_may_be_null() -> None:
-    """Part 2 #25: required, yet null until processing was attempted."""
+    """export-api Part 2 #25: required, yet null until processing was attempted."""
     raw = {"accountingEntryId": str(uuid.uuid4()), "exportJobId": str(uuid.uuid4()), "status": None}
     assert structure(raw, ExportJobItemV3).status is None
     assert (
@@ -415,9 +417,10 @@ def test_item_status_may_be_null() -> None:
     )
 
 
+@pytest.mark.rule("export-3")
 def test_request_enums_are_closed() -> None:
     """A request may only carry values Pleo accepts (the spec closes these enums), e.g. the
-    sandbox refuses an item-only reason on a job event (Part 3 rule 3)."""
+    sandbox refuses an item-only reason on a job event (export-api Part 3 rule 3)."""
     body = {"event": "failed", "jobId": str(uuid.uuid4()), "failureReasonType": "vendor_unknown"}
     error = error_of(body, CreateExportJobEvent)
     assert error.path == "$.failureReasonType"

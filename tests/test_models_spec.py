@@ -251,6 +251,7 @@ def test_every_enum_schema_has_an_enum_with_the_same_values(
         assert member.name == member.value.upper().replace("-", "_").replace(".", "_")
 
 
+@pytest.mark.rule("export-3")
 def test_failure_reason_enums_have_the_documented_sizes() -> None:
     """export-api.md §5.3 / Part 3 rule 3: 15 job-level values, 18 item-level values."""
     from pleo_erp.models import ExportJobFailureReasonType, ExportJobItemFailureReasonType

@@ -1,4 +1,4 @@
-"""Pure tests of the Level 3 rule sets: accounts (§A5, rules 33–41) and tax codes."""
+"""Pure tests of the Level 3 rule sets: accounts (§A5, accounts rules 33–41) and tax codes."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pleo_erp.models import (
 )
 
 
+@pytest.mark.rule("accounts-40")
 def test_worked_example_accounts() -> None:
     """HT-SYNC/HT-CUA: ext-1000 no-op, ext-2000 unarchive, ext-3000 create, ext-4000 update,
     5000 archive (rule 40)."""
@@ -65,12 +66,14 @@ def test_worked_example_accounts() -> None:
     assert plan.guards[0].archiving == 1
 
 
+@pytest.mark.rule("accounts-33")
 def test_rule_33_inactive_as_accounts_are_never_created() -> None:
     plan = plan_accounts([LedgerAccount("x", "1", "X", active=False)], [], company_id=COMPANY)
     assert plan.is_empty
     assert plan.counts["noop"] == 0
 
 
+@pytest.mark.rule("accounts-34")
 def test_rule_34_code_change_alone_is_an_update() -> None:
     plan = plan_accounts(
         [LedgerAccount("e1", "9999", "Cash")],
@@ -81,6 +84,7 @@ def test_rule_34_code_change_alone_is_an_update() -> None:
     assert plan.actions[0].body.code == "9999"
 
 
+@pytest.mark.rule("accounts-35")
 def test_rule_35_external_id_matches_exactly() -> None:
     plan = plan_accounts(
         [LedgerAccount("EXT-1", None, "A")],
@@ -90,6 +94,7 @@ def test_rule_35_external_id_matches_exactly() -> None:
     assert kinds(plan) == [("create", "EXT-1"), ("archive", "ext-1"), ("archive", "EXT-1 ")]
 
 
+@pytest.mark.rule("accounts-36")
 def test_rule_36_duplicate_external_ids_in_the_source_raise_before_planning() -> None:
     with pytest.raises(DuplicateExternalId, match="'e1'"):
         plan_accounts(
@@ -104,6 +109,7 @@ def test_rule_36_duplicate_external_ids_in_the_source_raise_before_planning() ->
     assert kinds(plan) == [("create", "e1")]
 
 
+@pytest.mark.rule("accounts-36")
 def test_rule_36_duplicate_external_ids_in_pleo_are_skipped_and_reported() -> None:
     plan = plan_accounts(
         [LedgerAccount("e1", "1", "A")],
@@ -114,6 +120,7 @@ def test_rule_36_duplicate_external_ids_in_pleo_are_skipped_and_reported() -> No
     assert "PleoDataConflict" in str(plan.errors[0])
 
 
+@pytest.mark.rule("accounts-37")
 def test_rule_37_details_and_tax_code_option() -> None:
     source = [LedgerAccount("e1", "", "A", tax_code_external_id="VAT25")]
     pleo = [account("e1", "A", code=None, tax="VAT12")]
@@ -130,6 +137,7 @@ def test_rule_37_details_and_tax_code_option() -> None:
     assert same.is_empty
 
 
+@pytest.mark.rule("accounts-38")
 def test_rule_38_archived_match_is_unarchived_even_with_equal_details() -> None:
     plan = plan_accounts(
         [LedgerAccount("e1", "1", "A")],
@@ -141,12 +149,14 @@ def test_rule_38_archived_match_is_unarchived_even_with_equal_details() -> None:
     assert action.body.archived is False
 
 
+@pytest.mark.rule("accounts-39")
 def test_rule_39_archived_unmatched_is_a_noop() -> None:
     plan = plan_accounts([], [account("gone", "G", archived=True)], company_id=COMPANY)
     assert plan.is_empty
     assert plan.counts["noop"] == 1
 
 
+@pytest.mark.rule("accounts-26")
 def test_rule_26_invalid_source_accounts_are_excluded_and_protect_their_twin() -> None:
     source = [
         LedgerAccount("e1", "1", ""),
@@ -160,6 +170,7 @@ def test_rule_26_invalid_source_accounts_are_excluded_and_protect_their_twin() -
     assert len(plan.errors) == 3
 
 
+@pytest.mark.rule("accounts-41")
 def test_rule_41_mass_archive_needs_force() -> None:
     pleo = [account(f"e{i}", "A") for i in range(4)]
     plan = plan_accounts([LedgerAccount("e0", None, "A")], pleo, company_id=COMPANY)
@@ -171,6 +182,17 @@ def test_rule_41_mass_archive_needs_force() -> None:
         check_mass_archive(empty)
 
 
+@pytest.mark.rule(
+    "tags-20",
+    "accounts-33",
+    "accounts-34",
+    "accounts-35",
+    "accounts-36",
+    "accounts-37",
+    "accounts-38",
+    "accounts-39",
+    "accounts-40",
+)
 @settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(
@@ -187,7 +209,7 @@ def test_rule_41_mass_archive_needs_force() -> None:
 def test_applying_a_plan_converges_and_a_second_plan_is_empty(
     source_map: dict[str, tuple[str, bool]], pleo_map: dict[str, tuple[str, bool]]
 ) -> None:
-    """Rules 20/33–40 as a property: apply the plan to a model of Pleo, re-plan: nothing."""
+    """Tags rule 20, accounts rules 33–40 as a property: apply the plan to Pleo, re-plan: no-op."""
     source = [LedgerAccount(k, None, n, active) for k, (n, active) in source_map.items()]
     state = {k: account(k, n, archived=archived) for k, (n, archived) in pleo_map.items()}
     plan = plan_accounts(source, list(state.values()), company_id=COMPANY)

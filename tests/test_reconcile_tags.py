@@ -83,6 +83,7 @@ def test_worked_example_tags_engineering_kept_marketing_unarchived_sales_archive
 # --------------------------------------------------------------- rule by rule
 
 
+@pytest.mark.rule("tags-1")
 def test_rule_1_codes_match_by_casefold_without_trimming() -> None:
     assert codes_match("DEPT", "dept")
     assert codes_match("Straße", "STRASSE")
@@ -94,6 +95,7 @@ def test_rule_1_codes_match_by_casefold_without_trimming() -> None:
     assert plan.counts["noop"] == 1
 
 
+@pytest.mark.rule("tags-2")
 def test_rule_2_names_never_match() -> None:
     # Same name, different code: not a match (create + archive), right code wrong name: rename.
     plan = plan_tags(
@@ -104,6 +106,7 @@ def test_rule_2_names_never_match() -> None:
     assert kinds(plan) == [("create", "ENG"), ("rename", "FIN"), ("archive", "ENGX")]
 
 
+@pytest.mark.rule("tags-3")
 def test_rule_3_selection_cap_and_active_only() -> None:
     six = dims("A", "B", "C", "D", "E", "F")
     with pytest.raises(SelectionError, match="at most 5"):
@@ -118,6 +121,7 @@ def test_rule_3_selection_cap_and_active_only() -> None:
     assert validate_selection(["a", "c"], six) == ("A", "C")
 
 
+@pytest.mark.rule("tags-4")
 def test_rule_4_auto_select_uses_active_groups_only() -> None:
     dimensions = dims("DEPT", "PROJ", "CC", "OLD", inactive=("OLD",))
     groups = [group("dept"), group("CC", archived=True), group("PROJ"), group("OLD")]
@@ -128,6 +132,7 @@ def test_rule_4_auto_select_uses_active_groups_only() -> None:
     assert outcome.changed
 
 
+@pytest.mark.rule("tags-4")
 def test_rule_4_auto_select_over_the_cap_raises_with_candidates() -> None:
     codes = ("A", "B", "C", "D", "E")
     dimensions = dims(*codes, "M")
@@ -137,6 +142,7 @@ def test_rule_4_auto_select_over_the_cap_raises_with_candidates() -> None:
     assert set(info.value.candidates) == {"M", *codes}
 
 
+@pytest.mark.rule("tags-5")
 def test_rule_5_no_active_dimension_exits_step_1() -> None:
     planned = plan_tag_sync(
         dims("A", inactive=("A",)), [group("A")], values={}, tags={}, stored_selection=None
@@ -146,6 +152,7 @@ def test_rule_5_no_active_dimension_exits_step_1() -> None:
     assert any("rule 5" in str(i) for i in planned.issues)
 
 
+@pytest.mark.rule("tags-6")
 def test_rule_6_selected_dimension_gone_inactive_is_deselected_and_its_group_archived() -> None:
     dimensions = dims("DEPT", "PROJ", inactive=("PROJ",))
     proj = group("PROJ")
@@ -163,6 +170,7 @@ def test_rule_6_selected_dimension_gone_inactive_is_deselected_and_its_group_arc
     assert kinds(planned.groups) == [("archive", "PROJ")]
 
 
+@pytest.mark.rule("tags-7")
 def test_rule_7_group_create_body() -> None:
     plan, (binding,) = plan_tag_groups([Dimension("Dept", "Department")], [])
     (action,) = plan.actions
@@ -172,6 +180,7 @@ def test_rule_7_group_create_body() -> None:
     assert binding.group_code == "Dept"
 
 
+@pytest.mark.rule("tags-8")
 def test_rule_8_group_unarchive_keeps_code_name_and_metadata() -> None:
     archived = group("dept", "Old name", archived=True, metadata={"k": "v"})
     plan, (binding,) = plan_tag_groups([Dimension("DEPT", "Department")], [archived])
@@ -183,12 +192,14 @@ def test_rule_8_group_unarchive_keeps_code_name_and_metadata() -> None:
     assert binding.group_id == archived.id
 
 
+@pytest.mark.rule("tags-9")
 def test_rule_9_sweep_archives_pleo_made_and_empty_code_groups_but_not_archived_ones() -> None:
     groups = [group("DEPT"), group("MANUAL"), group(""), group("GONE", archived=True)]
     plan, _ = plan_tag_groups([Dimension("DEPT", "Dept")], groups)
     assert kinds(plan) == [("archive", "MANUAL"), ("archive", "")]
 
 
+@pytest.mark.rule("tags-10")
 def test_rule_10_group_renames_are_opt_in() -> None:
     groups = [group("DEPT", "Departments")]
     plan, _ = plan_tag_groups([Dimension("DEPT", "Department")], groups)
@@ -201,6 +212,7 @@ def test_rule_10_group_renames_are_opt_in() -> None:
     )
 
 
+@pytest.mark.rule("tags-11")
 def test_rule_11_duplicate_groups_keep_one_archive_the_other_active_ones() -> None:
     a = group("DEPT", "Dept A", created=1)
     b = group("dept", "Department", archived=True, created=2)
@@ -211,6 +223,7 @@ def test_rule_11_duplicate_groups_keep_one_archive_the_other_active_ones() -> No
     assert kinds(plan) == [("unarchive", "dept"), ("archive", "DEPT"), ("archive", "Dept")]
 
 
+@pytest.mark.rule("tags-12")
 def test_rule_12_only_bindings_of_selected_active_dimensions_get_a_tag_pass() -> None:
     dimensions = dims("DEPT", "PROJ")
     groups = [group("DEPT"), group("PROJ")]
@@ -226,6 +239,7 @@ def test_rule_12_only_bindings_of_selected_active_dimensions_get_a_tag_pass() ->
     assert set(planned.tags) == {"DEPT"}
 
 
+@pytest.mark.rule("tags-13")
 def test_rule_13_duplicates_single_name_match_is_kept() -> None:
     t1 = tag("ENG", "Eng", created=1)
     t2 = tag("eng", "Engineering", archived=True, created=2)
@@ -239,6 +253,7 @@ def test_rule_13_duplicates_single_name_match_is_kept() -> None:
     assert plan.actions[0].body == TagUpdateModel(archived=False, code="eng", name="Engineering")
 
 
+@pytest.mark.rule("tags-13")
 def test_rule_13_duplicates_no_name_match_prefers_active_then_oldest_then_smallest_id() -> None:
     archived_old = tag("ENG", "X", archived=True, created=0)
     active_new = tag("ENG", "Y", created=5)
@@ -256,6 +271,7 @@ def test_rule_13_duplicates_no_name_match_prefers_active_then_oldest_then_smalle
         assert choose_keeper(ordering, "Engineering").id == uid(9001)
 
 
+@pytest.mark.rule("tags-13")
 def test_rule_13_duplicates_several_name_matches_keep_one_of_them() -> None:
     a = tag("ENG", "Engineering", archived=True, created=0)
     b = tag("ENG", "Engineering", created=3)
@@ -266,6 +282,7 @@ def test_rule_13_duplicates_several_name_matches_keep_one_of_them() -> None:
     assert [x.target.id for x in plan.noops] == [b.id]
 
 
+@pytest.mark.rule("tags-14")
 def test_rule_14_tag_create_body() -> None:
     plan = plan_tags(BINDING, [DimensionValue("Ops", "Operations")], [])
     (action,) = plan.actions
@@ -274,6 +291,7 @@ def test_rule_14_tag_create_body() -> None:
     assert (action.target.parent_key, action.target.parent_id) == ("DEPT", GID)
 
 
+@pytest.mark.rule("tags-15")
 def test_rule_15_tag_rename_keeps_existing_code() -> None:
     existing = tag("eng", "Eng")
     plan = plan_tags(BINDING, [DimensionValue("ENG", "Engineering")], [existing])
@@ -283,6 +301,7 @@ def test_rule_15_tag_rename_keeps_existing_code() -> None:
     assert plan_tags(BINDING, [DimensionValue("ENG", "Eng")], [existing]).is_empty
 
 
+@pytest.mark.rule("tags-16")
 def test_rule_16_tag_unarchive_folds_the_rename() -> None:
     plan = plan_tags(
         BINDING, [DimensionValue("ENG", "Engineering")], [tag("ENG", "Eng", archived=True)]
@@ -292,6 +311,7 @@ def test_rule_16_tag_unarchive_folds_the_rename() -> None:
     assert action.body == TagUpdateModel(archived=False, code="ENG", name="Engineering")
 
 
+@pytest.mark.rule("tags-17")
 def test_rule_17_archive_sweep_covers_inactive_values_and_pleo_made_tags() -> None:
     values = [DimensionValue("OLD", "Old", active=False), DimensionValue("KEEP", "Keep")]
     tags = [tag("OLD", "Old"), tag("MANUAL", None), tag("KEEP", "Keep"), tag("X", archived=True)]
@@ -300,6 +320,7 @@ def test_rule_17_archive_sweep_covers_inactive_values_and_pleo_made_tags() -> No
     assert plan.actions[1].body == TagUpdateModel(archived=True, code="MANUAL", name=None)
 
 
+@pytest.mark.rule("tags-18")
 def test_rule_18_no_plan_ever_contains_a_delete() -> None:
     assert {k.value for k in ActionKind} == {
         "create",
@@ -311,6 +332,7 @@ def test_rule_18_no_plan_ever_contains_a_delete() -> None:
     }
 
 
+@pytest.mark.rule("tags-19")
 def test_rule_19_codes_are_written_as_stored() -> None:
     plan = plan_tags(
         BINDING,
@@ -320,6 +342,7 @@ def test_rule_19_codes_are_written_as_stored() -> None:
     assert [a.body.code for a in plan.actions] == ["NewCode", "eNg"]
 
 
+@pytest.mark.rule("tags-20")
 def test_rule_20_unchanged_inputs_plan_no_writes() -> None:
     values = [DimensionValue("A", "Alpha"), DimensionValue("B", "Beta")]
     plan = plan_tags(
@@ -336,6 +359,7 @@ def test_rule_20_unchanged_inputs_plan_no_writes() -> None:
     }
 
 
+@pytest.mark.rule("tags-21")
 def test_rule_21_a_pair_whose_read_failed_is_skipped_and_an_empty_read_archives() -> None:
     dimensions = dims("DEPT", "PROJ")
     dept, proj = group("DEPT"), group("PROJ")
@@ -351,6 +375,7 @@ def test_rule_21_a_pair_whose_read_failed_is_skipped_and_an_empty_read_archives(
     assert any("rule 21" in str(i) for i in planned.plan.errors)
 
 
+@pytest.mark.rule("tags-25")
 def test_rule_25_single_dimension_run_has_no_group_sweep() -> None:
     dimensions = dims("DEPT", "PROJ")
     groups = [group("REGION"), group("DEPT", "Dept A"), group("dept", "Dept B", created=1)]
@@ -370,6 +395,7 @@ def test_rule_25_single_dimension_run_has_no_group_sweep() -> None:
         )
 
 
+@pytest.mark.rule("tags-27")
 def test_rule_27_deselected_group_archived_and_its_tags_left_alone() -> None:
     dept, proj = group("DEPT"), group("PROJ")
     planned = plan_tag_sync(
@@ -383,6 +409,7 @@ def test_rule_27_deselected_group_archived_and_its_tags_left_alone() -> None:
     assert kinds(planned.plan) == [("archive", "PROJ")]
 
 
+@pytest.mark.rule("tags-28")
 def test_rule_28_reselect_unarchives_group_and_tags() -> None:
     proj = group("PROJ", archived=True)
     planned = plan_tag_sync(
@@ -395,6 +422,7 @@ def test_rule_28_reselect_unarchives_group_and_tags() -> None:
     assert kinds(planned.plan) == [("unarchive", "PROJ"), ("unarchive", "P1")]
 
 
+@pytest.mark.rule("tags-29")
 def test_rule_29_invalid_values_are_reported_and_excluded() -> None:
     values = [
         DimensionValue("", "No code"),
@@ -412,6 +440,7 @@ def test_rule_29_invalid_values_are_reported_and_excluded() -> None:
     assert len(messages) == 3
 
 
+@pytest.mark.rule("tags-29")
 def test_rule_29_colliding_dimensions_are_not_synced_and_their_groups_untouched() -> None:
     dimensions = [Dimension("DEPT", "Dept"), Dimension("dept", "Dept 2"), Dimension("PROJ", "P")]
     groups = [group("DEPT"), group("PROJ")]
@@ -426,6 +455,7 @@ def test_rule_29_colliding_dimensions_are_not_synced_and_their_groups_untouched(
     assert any("share this code" in str(i) for i in planned.plan.errors)
 
 
+@pytest.mark.rule("tags-30")
 def test_rule_30_creates_then_updates_then_archives() -> None:
     values = [DimensionValue("A", "Alpha"), DimensionValue("C", "Gamma"), DimensionValue("D", "D")]
     tags = [tag("Z"), tag("A", "old"), tag("C", "Gamma", archived=True)]

@@ -52,10 +52,11 @@ def search(http: httpx.Client, company: str, **filters: Any) -> list[dict[str, A
 # -- accounts ---------------------------------------------------------------------------
 
 
+@pytest.mark.rule("accounts-gap-3")
 def test_create_201_identical_retry_200_and_conflicting_409(
     company: str, http: httpx.Client
 ) -> None:
-    """A2 / REF-CREATE: 201 created, 200 matched existing, 409 externalId taken."""
+    """accounts-gap-3 / REF-CREATE: 201 created, 200 matched existing, 409 externalId taken."""
     body = account_body(company, "6010", code="6010")
     created = http.post("/v1/chart-of-accounts", json=body)
     assert created.status_code == 201

@@ -80,10 +80,11 @@ def test_bad_credentials_are_401_in_exception_info_shape(
     assert "WWW-Authenticate" in response.headers
 
 
+@pytest.mark.rule("§B4")
 def test_api_key_needs_an_empty_password(
     sandbox: PleoSandbox, company: str, raw: httpx.Client
 ) -> None:
-    """B4: the key is the user name and the password is empty."""
+    """§B4: the key is the user name and the password is empty."""
     ok = raw.get("/v3/export-jobs", params={"company_id": company}, headers=basic(sandbox.api_key))
     assert ok.status_code == 200
     wrong = raw.get(
@@ -223,10 +224,11 @@ def test_code_expires_after_ten_minutes(
     assert response.status_code == 400
 
 
+@pytest.mark.rule("§B3")
 def test_refresh_rotates_and_a_replayed_token_revokes_every_refresh_token_of_the_grant(
     sandbox: PleoSandbox, company: str, raw: httpx.Client
 ) -> None:
-    """B3: each refresh returns a new pair; presenting an old refresh token kills the grant's."""
+    """§B3: each refresh returns a new pair; presenting an old refresh token kills the grant's."""
     first = sandbox.issue_oauth_grant(company)
     rotated = token_request(
         raw, sandbox, {"grant_type": "refresh_token", "refresh_token": first.refresh_token}

@@ -74,6 +74,7 @@ def test_list_jobs_filters_by_company_and_repeated_statuses(
     assert [job["id"] for job in everything] == [first, second, third]
 
 
+@pytest.mark.rule("export-5")
 def test_org_key_must_name_the_company_when_it_covers_several(
     sandbox: PleoSandbox, company: str
 ) -> None:
@@ -215,6 +216,7 @@ def test_failure_fields_only_on_failed_jobs_and_unfinished_items_abandoned(
     assert list(sandbox.item_statuses(failing).values()) == ["successful", "abandoned", "abandoned"]
 
 
+@pytest.mark.rule("export-3")
 def test_event_with_item_only_failure_type_is_400(
     sandbox: PleoSandbox, company: str, http: httpx.Client
 ) -> None:

@@ -33,10 +33,11 @@ def http(sandbox: PleoSandbox, company: str) -> Iterator[httpx.Client]:
 # -- introspect -------------------------------------------------------------------------
 
 
+@pytest.mark.rule("§B5")
 def test_introspect_names_the_company_of_a_company_key(
     sandbox: PleoSandbox, company: str, http: httpx.Client
 ) -> None:
-    """B5: the company behind a credential is read from subjectURN."""
+    """§B5: the company behind a credential is read from subjectURN."""
     data = http.get("/v1/introspect").json()["data"]
     assert data["authMethod"] == "API_KEY"
     assert data["subjectURN"] == f"urn:pleo:company:{company}"
@@ -70,8 +71,9 @@ def test_introspect_of_an_oauth_token(sandbox: PleoSandbox, company: str) -> Non
 # -- installations ----------------------------------------------------------------------
 
 
+@pytest.mark.rule("§B6")
 def test_api_key_installation_lifecycle(company: str, http: httpx.Client) -> None:
-    """B6: an API-key integration creates its installation, activates it, can delete it."""
+    """§B6: an API-key integration creates its installation, activates it, can delete it."""
     missing = http.get("/v1/installations/me")
     assert missing.status_code == 404
     created = http.post(

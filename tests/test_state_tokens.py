@@ -1,4 +1,4 @@
-"""SQLite state database and the SQLite token store (rules 13, 14, 21).
+"""SQLite state database and the SQLite token store (accounts rules 13, 14, 21).
 
 The cross-process lock is tested with a real second process (``subprocess``) holding the lock
 while this one tries to take it.

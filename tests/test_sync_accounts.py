@@ -1,4 +1,4 @@
-"""``sync_accounts`` / ``sync_tax_codes`` end to end against the sandbox (rules 25–47)."""
+"""``sync_accounts`` / ``sync_tax_codes`` end to end against the sandbox (accounts rules 25–47)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def _worked_example(sandbox: PleoSandbox, company: str) -> tuple[InMemorySources
     return source, ids
 
 
+@pytest.mark.rule("accounts-40")
 def test_worked_example_exact_requests_then_a_resync_writes_nothing(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -140,6 +141,7 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
     assert again.write_requests == 0
 
 
+@pytest.mark.rule("accounts-27")
 def test_rule_27_batch_create_in_chunks_of_1000(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -155,6 +157,7 @@ def test_rule_27_batch_create_in_chunks_of_1000(
     assert len(writes(sandbox)) == 3
 
 
+@pytest.mark.rule("accounts-27")
 def test_rule_27_batch_failures_are_surfaced_per_item(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -173,6 +176,7 @@ def test_rule_27_batch_failures_are_surfaced_per_item(
     assert set(_accounts(sandbox, company)) == {"good", "also-good"}
 
 
+@pytest.mark.rule("accounts-42")
 def test_rule_42_conflict_on_create_rereads_and_replans(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -198,6 +202,7 @@ def test_rule_42_conflict_on_create_rereads_and_replans(
     assert len(state) == 2
 
 
+@pytest.mark.rule("accounts-42")
 def test_rule_42_lost_batch_response_does_not_duplicate(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -212,6 +217,7 @@ def test_rule_42_lost_batch_response_does_not_duplicate(
     assert sync_accounts(client, source, company_id=company).write_requests == 0
 
 
+@pytest.mark.rule("accounts-28")
 def test_rule_28_put_bodies_are_complete_and_keep_pleo_only_fields(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -237,6 +243,7 @@ def test_rule_28_put_bodies_are_complete_and_keep_pleo_only_fields(
     }
 
 
+@pytest.mark.rule("accounts-29")
 def test_rule_29_the_sync_never_deletes(sandbox: PleoSandbox, company: str, client: Any) -> None:
     source, _ = _worked_example(sandbox, company)
     for ext in ("ext-1000", "ext-2000", "ext-3000", "ext-4000"):
@@ -249,6 +256,7 @@ def test_rule_29_the_sync_never_deletes(sandbox: PleoSandbox, company: str, clie
     assert len(sandbox.accounts(company)) == 4
 
 
+@pytest.mark.rule("accounts-31")
 def test_rule_31_every_page_is_read(sandbox: PleoSandbox, company: str, client: Any) -> None:
     source = InMemorySources()
     for i in range(60):
@@ -260,6 +268,7 @@ def test_rule_31_every_page_is_read(sandbox: PleoSandbox, company: str, client: 
     assert len([r for r in sandbox.requests if r.path.endswith(":search")]) == 3
 
 
+@pytest.mark.rule("accounts-36")
 def test_rule_36_duplicate_external_id_in_the_source_writes_nothing(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -270,6 +279,7 @@ def test_rule_36_duplicate_external_id_in_the_source_writes_nothing(
     assert writes(sandbox) == []
 
 
+@pytest.mark.rule("accounts-41")
 def test_rule_41_failed_source_read_writes_nothing(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -280,6 +290,7 @@ def test_rule_41_failed_source_read_writes_nothing(
     assert sandbox.requests == []
 
 
+@pytest.mark.rule("accounts-43")
 def test_rule_43_tax_codes_first_and_a_tax_code_400_is_per_account(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -329,6 +340,7 @@ def test_tax_codes_decision_table_against_the_sandbox(
     assert sync_tax_codes(client, source, company_id=company).write_requests == 0
 
 
+@pytest.mark.rule("accounts-47")
 def test_rule_47_transient_faults_converge(sandbox: PleoSandbox, company: str, client: Any) -> None:
     source, _ = _worked_example(sandbox, company)
     for i in range(30):
@@ -357,6 +369,7 @@ def test_one_accounts_run_per_company(sandbox: PleoSandbox, company: str, client
     sync_tax_codes(client, source, company_id=company, lock=lock)  # another scope is free
 
 
+@pytest.mark.rule("accounts-44")
 def test_rule_44_report_has_a_result_per_account_and_counts_per_action(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -373,6 +386,7 @@ def test_rule_44_report_has_a_result_per_account_and_counts_per_action(
     assert "accounts (applied)" in report.summary()
 
 
+@pytest.mark.rule("accounts-48")
 def test_rule_48_a_permission_error_stops_the_remaining_writes(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:

@@ -111,6 +111,7 @@ def test_rule45_levels_follow_what_the_adapter_implements(conn: Connection) -> N
         )
 
 
+@pytest.mark.rule("§A8", "accounts-45")
 def test_rule45_initial_run_on_connect_runs_every_level(conn: Connection) -> None:
     """Rule 45 / §A8: an initial sync right after connecting: every level is due at once."""
     assert conn.schedule.next_due() == T0
@@ -242,6 +243,7 @@ def test_rule45_sync_now_bypasses_the_cadence_and_restarts_it(conn: Connection) 
     assert conn.schedule.sync_now("chart_of_accounts").succeeded
 
 
+@pytest.mark.rule("accounts-45")
 def test_rule45_sync_now_uses_exactly_the_same_code_path(
     conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -341,6 +343,7 @@ def test_rule45_control_flow_exceptions_are_not_swallowed(
         conn.schedule.run_pending()
 
 
+@pytest.mark.rule("accounts-45", "accounts-50")
 def test_rule50_schedule_preflight_fails_only_the_level_missing_a_scope() -> None:
     """Rules 45 + 50: granted scopes without `accounts:write` fail Level 3 locally (no
     chart-of-accounts or tax-code request); tags and the export run."""

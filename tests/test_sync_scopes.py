@@ -59,6 +59,7 @@ def source() -> InMemorySources:
 # ----------------------------------------------------------------------------- rule 49
 
 
+@pytest.mark.rule("accounts-49")
 def test_rule49_documented_scope_constants() -> None:
     """Rule 49: the names Pleo's docs state, verbatim."""
     assert scopes.ACCOUNTS_READ == "accounts:read"
@@ -69,6 +70,7 @@ def test_rule49_documented_scope_constants() -> None:
     assert scopes.USERS_READ == "users:read"
 
 
+@pytest.mark.rule("accounts-49")
 def test_rule49_unverified_names_are_marked() -> None:
     """Rule 49 (item 22) and tags §1.8: tax-code and tag-group names are third-party guesses."""
     assert scopes.TAX_CODES_READ == "tax-codes:read"
@@ -90,8 +92,9 @@ def test_rule49_unverified_names_are_marked() -> None:
     assert not documented & scopes.UNVERIFIED
 
 
+@pytest.mark.rule("accounts-49")
 def test_rule49_what_each_level_needs() -> None:
-    """Rule 49: a CoA sync needs accounts:read AND accounts:write; the export its three."""
+    """Accounts rule 49: a CoA sync needs accounts:read AND accounts:write; the export its three."""
     assert {"accounts:read", "accounts:write"} == scopes.CHART_OF_ACCOUNTS_SYNC
     assert {"tax-codes:read", "tax-codes:write"} == scopes.TAX_CODES_SYNC
     assert {"tag-groups:read", "tag-groups:write"} == scopes.TAGS_SYNC
@@ -150,11 +153,12 @@ def test_rule49_read_only_subset_for_dry_runs() -> None:
     }
 
 
-# ----------------------------------------------------------------------------- rule 50: the error
+# ------------------------------------------------------------------- accounts rule 50: the error
 
 
+@pytest.mark.rule("accounts-50")
 def test_rule50_insufficient_scope_is_a_local_pleo_error() -> None:
-    """Rule 50: not an HTTP error (no status), never retryable, lists the missing names."""
+    """Accounts rule 50: not an HTTP error (no status), never retryable, lists the missing names."""
     with pytest.raises(InsufficientScope) as caught:
         scopes.check_scopes(
             "accounts:read users:read", scopes.CHART_OF_ACCOUNTS_SYNC, operation="the accounts sync"
@@ -196,13 +200,14 @@ def test_rule50_insufficient_scope_exported_from_the_client_package() -> None:
     assert client_pkg.InsufficientScope is InsufficientScope
 
 
-# ----------------------------------------------------------------------------- rule 50: syncs
+# ------------------------------------------------------------------- accounts rule 50: syncs
 
 
+@pytest.mark.rule("accounts-50")
 def test_rule50_accounts_sync_without_write_scope_raises_before_any_request(
     sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
 ) -> None:
-    """Rule 50: `accounts:write` missing → InsufficientScope, the sandbox saw no request,
+    """Accounts rule 50: `accounts:write` missing → InsufficientScope, the sandbox saw no request,
     the AS was not read either."""
     reads_before = dict(source.reads)
     with pytest.raises(InsufficientScope) as caught:
@@ -323,11 +328,12 @@ def test_rule50_a_refused_run_does_not_hold_the_lock(
     assert sync_accounts(client, source, company_id=company).ok
 
 
-# ----------------------------------------------------------------------------- rule 32
+# ------------------------------------------------------------------- accounts rule 32
 
 
+@pytest.mark.rule("accounts-32")
 def test_rule32_unknown_account_fields_are_dropped_unknown_enum_values_kept() -> None:
-    """Rule 32 (decision): the converter drops unknown response keys (no `extra` dict) and
+    """Accounts rule 32 (decision): the converter drops unknown response keys (no `extra` dict) and
     keeps an unknown enum value as its raw string."""
     company = "00000000-0000-4000-8000-000000000001"
     account = structure(

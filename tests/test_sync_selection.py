@@ -55,6 +55,7 @@ def test_selection_is_per_company_and_survives_reopening(tmp_path: Path) -> None
         assert db.schema_version(FEATURE) == 1
 
 
+@pytest.mark.rule("tags-3")
 def test_rule_3_store_validates_cap_duplicates_and_activity(store: SelectionStore) -> None:
     with pytest.raises(SelectionError, match="at most 5"):
         store.save(COMPANY, ["A", "B", "C", "D", "E", "F"])
@@ -70,6 +71,7 @@ def test_rule_3_store_validates_cap_duplicates_and_activity(store: SelectionStor
     assert store.save(COMPANY, ["dept"], dimensions=DIMS) == ("DEPT",)  # AS spelling kept
 
 
+@pytest.mark.rule("tags-27")
 def test_rule_27_deselect_one_dimension(store: SelectionStore) -> None:
     store.save(COMPANY, ["DEPT", "PROJ"])
     assert store.deselect(COMPANY, "proj") == ("DEPT",)

@@ -3,7 +3,7 @@
 Invariants (tags rules 17–21, accounts rules 33–41, DESIGN decision 8):
 
 - after a (forced) sync Pleo matches the AS per the decision tables;
-- a second sync on unchanged inputs writes nothing (rule 20);
+- a second sync on unchanged inputs writes nothing (tags rule 20);
 - nothing is ever deleted (every id Pleo ever had still exists);
 - a failed AS read, a refused plan (safety rule) or an ambiguous source (duplicate account
   ids) change nothing in Pleo.
@@ -167,7 +167,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(dim=dims, i=index)
     def pleo_duplicate_tag(self, dim: str, i: int) -> None:
-        """A second tag whose code differs only in case (rules 1 and 13)."""
+        """A second tag whose code differs only in case (tags rules 1 and 13)."""
         group = self.group_id(dim)
         tags = self.sandbox.tags(group) if group else []
         if tags:

@@ -1,4 +1,4 @@
-"""``sync_tags`` end to end against the sandbox: exact requests, rules 1–30, faults."""
+"""``sync_tags`` end to end against the sandbox: exact requests, tags rules 1–30, faults."""
 
 from __future__ import annotations
 
@@ -151,6 +151,7 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
     assert again.requests == len(sandbox.requests)
 
 
+@pytest.mark.rule("tags-4")
 def test_rule_4_and_6_selection_is_persisted_auto_selected_then_auto_deselected(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -181,6 +182,7 @@ def uuid_of(company: str) -> Any:
     return uuid.UUID(company)
 
 
+@pytest.mark.rule("tags-5")
 def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -195,6 +197,7 @@ def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
     assert any("rule 5" in w for w in report.warnings)
 
 
+@pytest.mark.rule("tags-3")
 def test_rule_3_explicit_selection_is_validated(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -209,6 +212,7 @@ def test_rule_3_explicit_selection_is_validated(
     assert writes(sandbox) == []
 
 
+@pytest.mark.rule("tags-12")
 def test_rule_12_and_27_deselected_group_is_archived_and_its_tags_never_touched(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -232,6 +236,7 @@ def test_rule_12_and_27_deselected_group_is_archived_and_its_tags_never_touched(
     assert _active_tags(sandbox, proj) == {"P1": "Fresh name"}
 
 
+@pytest.mark.rule("tags-13")
 def test_rule_13_duplicates_in_pleo_are_resolved(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -249,6 +254,7 @@ def test_rule_13_duplicates_in_pleo_are_resolved(
     assert [(t["id"], t["code"], t["name"]) for t in active] == [(keeper, "eng", "Engineering")]
 
 
+@pytest.mark.rule("tags-18")
 def test_rule_18_no_delete_is_ever_sent(sandbox: PleoSandbox, company: str, client: Any) -> None:
     source, _ = _worked_example(sandbox, company)
     source.remove_value("DEPT", "ENG")
@@ -257,6 +263,7 @@ def test_rule_18_no_delete_is_ever_sent(sandbox: PleoSandbox, company: str, clie
     assert not [r for r in sandbox.requests if r.method == "DELETE"]
 
 
+@pytest.mark.rule("tags-21")
 def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pair(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -276,6 +283,7 @@ def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pa
     assert _active_tags(sandbox, ids["DEPT"]) == {"ENG": "Engineering", "SAL": "Sales"}
 
 
+@pytest.mark.rule("tags-21")
 def test_rule_21_a_vendor_exception_becomes_a_source_read_error(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -288,6 +296,7 @@ def test_rule_21_a_vendor_exception_becomes_a_source_read_error(
     assert "hunter2" not in str(info.value)
 
 
+@pytest.mark.rule("tags-22")
 def test_rule_22_lost_response_on_create_does_not_duplicate(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -310,6 +319,7 @@ def test_rule_22_lost_response_on_create_does_not_duplicate(
     )
 
 
+@pytest.mark.rule("tags-23")
 def test_rule_23_all_pages_are_read(sandbox: PleoSandbox, company: str, client: Any) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     source = InMemorySources()
@@ -324,6 +334,7 @@ def test_rule_23_all_pages_are_read(sandbox: PleoSandbox, company: str, client: 
     assert len(pages) == 3
 
 
+@pytest.mark.rule("tags-24")
 def test_rule_24_rate_limits_and_server_errors_are_retried(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:
@@ -340,6 +351,7 @@ def test_rule_24_rate_limits_and_server_errors_are_retried(
     }
 
 
+@pytest.mark.rule("tags-25")
 def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client: Any) -> None:
     source, ids = _worked_example(sandbox, company)
     store = SelectionStore(StateDB())
@@ -356,6 +368,7 @@ def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client
     }
 
 
+@pytest.mark.rule("tags-26")
 def test_rule_26_one_run_per_company(sandbox: PleoSandbox, company: str, client: Any) -> None:
     lock = InProcessLock()
     source = InMemorySources()
@@ -390,6 +403,7 @@ def test_rule_26_one_run_per_company(sandbox: PleoSandbox, company: str, client:
     sync_tags(client, source, company_id=company, selection=["DEPT"], lock=lock)
 
 
+@pytest.mark.rule("tags-30")
 def test_rule_30_writes_are_ordered(sandbox: PleoSandbox, company: str, client: Any) -> None:
     source, _ = _worked_example(sandbox, company)
     sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
@@ -479,6 +493,7 @@ def test_dry_run_on_first_connection_persists_nothing(
     assert writes(sandbox) == []
 
 
+@pytest.mark.rule("tags-10")
 def test_rule_10_group_rename_through_the_orchestrator(
     sandbox: PleoSandbox, company: str, client: Any
 ) -> None:

@@ -24,6 +24,7 @@ The three rules that make an adapter correct (the conformance kit checks each):
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -76,6 +77,7 @@ class AcmeLedgerAdapter:
 
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
+        self._job_lock_date: tuple[date | None] | None = None  # set inside a job_session
 
     @classmethod
     def connect(
@@ -180,6 +182,11 @@ class AcmeLedgerAdapter:
         return None
 
     def _lock_date(self) -> date | None:
+        if self._job_lock_date is not None:  # read once for this job (see job_session)
+            return self._job_lock_date[0]
+        return self._read_lock_date()
+
+    def _read_lock_date(self) -> date | None:
         lock = self._get("/company").get("lockDate")
         return date.fromisoformat(lock) if lock else None
 
@@ -340,6 +347,23 @@ class AcmeLedgerAdapter:
             raise SourceReadError(f"reading AcmeLedger failed: {error.message}") from error
 
     # --8<-- [end:sources]
+
+    # --8<-- [start:job_session]
+    @contextlib.contextmanager
+    def job_session(self, job: JobContext) -> Iterator[None]:
+        """Read the company's lock date once per job instead of once per item.
+
+        The export enters this once before a job's first item and leaves it after the last
+        one, also when the job fails. A lock date moved mid-job is still caught: AcmeLedger
+        refuses the post (``ClosedPeriodError``) and the export moves the date per policy.
+        """
+        self._job_lock_date = (self._read_lock_date(),)
+        try:
+            yield
+        finally:
+            self._job_lock_date = None  # outside a job, every call asks AcmeLedger again
+
+    # --8<-- [end:job_session]
 
     # ------------------------------------------------------------------ for tests
 

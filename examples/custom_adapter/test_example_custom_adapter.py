@@ -121,3 +121,25 @@ def test_a_revoked_token_is_a_job_level_authentication_failure() -> None:
         report = export_expenses(client, stale, company_id=company, max_jobs=1)
     assert report.jobs[0].final_event == "failed"
     assert report.jobs[0].failure_type == "accounting_system_authentication_failure"
+
+
+def test_job_session_reads_the_lock_date_once_per_job() -> None:
+    """Inside ``job_session`` the adapter asks AcmeLedger for the lock date once per job."""
+    sandbox, company, acme, adapter = _demo_tenant()
+    with sandbox.client() as client:
+        report = export_expenses(client, adapter, company_id=company, sleep=sandbox.clock.sleep)
+    jobs = len(report.jobs)
+    company_reads = sum(1 for method, path in acme.requests if path.endswith("/company"))
+    # One read per job for check_ready, one for the session: not one per item.
+    assert company_reads == 2 * jobs
+    assert len(report.items) > 2 * jobs
+    assert adapter._job_lock_date is None  # closed after each job
+
+
+def test_without_a_session_every_period_check_asks_acmeledger() -> None:
+    """The contrast: called directly, ``is_period_open`` reads the company every time."""
+    _, _, acme, adapter = _demo_tenant()
+    before = len(acme.requests)
+    for _ in range(3):
+        adapter.is_period_open(date(2026, 1, 1))
+    assert len(acme.requests) - before == 3

@@ -6,6 +6,10 @@
   subclasses that name the Pleo failure type they mean.
 - Levels 2–3 (sync, :mod:`.sources`): :class:`DimensionSource`, :class:`AccountSource`,
   :class:`TaxCodeSource` are read and mirrored into Pleo.
+
+This package is the protocols and their errors. The values they exchange are defined in the
+domain layer (:mod:`pleo_erp.domain.journal`, :mod:`pleo_erp.domain.records`) and re-exported
+here under the same names, so imports from ``pleo_erp.accounting_system`` keep working.
 """
 
 from pleo_erp.accounting_system.ap_split import (
@@ -51,6 +55,8 @@ from pleo_erp.accounting_system.export import (
     ReceiptUploadError,
     SupplierInvoice,
     SupplierPayment,
+    SupportsAsyncJobSession,
+    SupportsJobSession,
     UnbalancedEntryError,
     UnknownAccountError,
     UnknownDimensionError,
@@ -64,6 +70,7 @@ from pleo_erp.accounting_system.export import (
     with_posting_date,
 )
 from pleo_erp.accounting_system.sources import (
+    LEDGER_ACCOUNT_KINDS,
     LEDGER_TAX_TYPES,
     AccountSource,
     Dimension,
@@ -71,6 +78,7 @@ from pleo_erp.accounting_system.sources import (
     DimensionValue,
     InvalidTaxCodeError,
     LedgerAccount,
+    LedgerAccountKind,
     LedgerTaxCode,
     LedgerTaxType,
     SourceReadError,
@@ -80,6 +88,7 @@ from pleo_erp.accounting_system.sources import (
 
 __all__ = [
     "ATTACHMENT_MAX_BYTES",
+    "LEDGER_ACCOUNT_KINDS",
     "LEDGER_TAX_TYPES",
     "PLEO_ATTACHMENT_EXTENSIONS",
     "APDocumentSplit",
@@ -116,6 +125,7 @@ __all__ = [
     "JobContext",
     "JournalEntry",
     "LedgerAccount",
+    "LedgerAccountKind",
     "LedgerTaxCode",
     "LedgerTaxType",
     "LineRole",
@@ -128,6 +138,8 @@ __all__ = [
     "SourceReadError",
     "SupplierInvoice",
     "SupplierPayment",
+    "SupportsAsyncJobSession",
+    "SupportsJobSession",
     "TaxCodeSource",
     "UnbalancedEntryError",
     "UnknownAccountError",

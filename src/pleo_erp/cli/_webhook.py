@@ -262,7 +262,7 @@ _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))
 
 
 def escape_control(text: str) -> str:
-    """``text`` with C0/C1 control characters as ``\\xNN`` (no terminal escapes in logs)."""
+    """``text`` with ASCII and Latin-1 control characters as ``\\xNN`` (no terminal escapes)."""
     return text.translate(_CONTROL_ESCAPES)
 
 
@@ -283,6 +283,8 @@ class _Watchdog:
 
     def _fire(self, connection: socket.socket) -> None:
         self.fired = True
+        # Logged before the hang-up, so whoever sees the connection close can see why.
+        logger.info("webhook connection closed: request not received in time")
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)
 
@@ -373,7 +375,6 @@ def make_server(
                 watchdog.cancel()
                 if watchdog.fired:
                     self.close_connection = True
-                    logger.info("webhook connection closed: request not received in time")
 
         def _answer(self, response: WebhookResponse) -> None:
             payload = response.encoded()

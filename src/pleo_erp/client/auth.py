@@ -3,7 +3,7 @@
 Two ``httpx.Auth`` schemes live here:
 
 * :class:`ApiKeyAuth` — Integrated/Standalone API keys: ``Authorization: Basic base64("<key>:")``
-  (reference accounts-sync-and-auth.md §B1, rule 5).
+  (accounts §B1, accounts rule 5; see docs/rules.md).
 * :class:`OAuth2Auth` — bearer tokens from Pleo's authorisation server, refreshed before they
   expire, one refresh at a time, with the rotated refresh token persisted through a
   :class:`TokenStore` before the new access token is used (§B3, rules 11–16).

@@ -102,7 +102,7 @@ ALIASES: Mapping[str, frozenset[str]] = {
 # ----------------------------------------------------------------------------- per level
 
 CHART_OF_ACCOUNTS_SYNC: frozenset[str] = frozenset({ACCOUNTS_READ, ACCOUNTS_WRITE})
-"""What ``sync_accounts`` needs: ``accounts:read`` **and** ``accounts:write`` (rule 49)."""
+"""What ``sync_accounts`` needs: ``accounts:read`` **and** ``accounts:write`` (accounts rule 49)."""
 
 TAX_CODES_SYNC: frozenset[str] = frozenset({TAX_CODES_READ, TAX_CODES_WRITE})
 """What ``sync_tax_codes`` needs (unverified names)."""

@@ -16,8 +16,8 @@ import enum
 from collections.abc import Sequence
 from typing import Final
 
-from pleo_erp.accounting_system.export import VendorKey, VendorKeyField
 from pleo_erp.domain.config import ExportConfig
+from pleo_erp.domain.journal import VendorKey, VendorKeyField
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.models import ExportItemV3
 
@@ -64,8 +64,10 @@ without a posting rule it fails the item (C28) until a rule for it is configured
 
 def enum_value(value: object) -> str:
     """The raw string of an open-enum field (an ``Enum`` member or an unknown string)."""
+    if type(value) is str:  # an unknown value kept as sent (hot path: no isinstance)
+        return value
     if isinstance(value, enum.Enum):
-        return str(value.value)
+        return str(value._value_)  # the member's value without the ``value`` descriptor
     return str(value)
 
 

@@ -14,14 +14,14 @@ from typing import Any, Literal
 
 from attrs import define, field, validators
 
-from pleo_erp.accounting_system.export import (
+from pleo_erp.domain.failures import ITEM_FAILURE_TYPES, ItemFailureType
+from pleo_erp.domain.journal import (
     AccountsMapping,
     Attachment,
     Capabilities,
     PostingMode,
     VendorKeyField,
 )
-from pleo_erp.domain.failures import ITEM_FAILURE_TYPES, ItemFailureType
 from pleo_erp.domain.mapping import AccountKey, PostingRule
 
 __all__ = [

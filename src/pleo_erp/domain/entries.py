@@ -29,6 +29,7 @@ payables.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -37,7 +38,10 @@ from uuid import UUID
 
 from attrs import define, field
 
-from pleo_erp.accounting_system.export import (
+from pleo_erp.domain.bookkeeping import BookkeepingMethod, enum_value
+from pleo_erp.domain.config import ExportConfig
+from pleo_erp.domain.descriptions import build_description, check_fits
+from pleo_erp.domain.journal import (
     AccountsMapping,
     BankAccount,
     Capabilities,
@@ -56,9 +60,6 @@ from pleo_erp.accounting_system.export import (
     VatTreatment,
     VendorAccount,
 )
-from pleo_erp.domain.bookkeeping import BookkeepingMethod, enum_value
-from pleo_erp.domain.config import ExportConfig
-from pleo_erp.domain.descriptions import build_description, check_fits
 from pleo_erp.domain.mapping import (
     PostingRule,
     Side,
@@ -174,8 +175,32 @@ def _prepared_lines(
     return prepared.total, prepared.lines
 
 
+class _LastPrepared(threading.local):
+    """The last successful :func:`_prepare` of this thread: ``check_lines`` (validation) and
+    ``build_entry`` prepare the same item one after the other; the second call reuses it.
+    Keyed by identity of the (immutable) item and context, so a hit is always the same input.
+    """
+
+    key: tuple[ExportItemV3, EntryContext, str] | None = None
+    value: _Prepared | None = None
+
+
+_last_prepared = _LastPrepared()
+
+
 def _prepare(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
     """Normalised total and lines after the C8 sum check, with the FX rounding difference."""
+    last = _last_prepared.key
+    if last is not None and last[0] is item and last[1] is ctx and last[2] == currency:
+        assert _last_prepared.value is not None
+        return _last_prepared.value
+    prepared = _prepare_uncached(item, ctx, currency)
+    _last_prepared.key = (item, ctx, currency)
+    _last_prepared.value = prepared
+    return prepared
+
+
+def _prepare_uncached(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
     total = item.amount.in_wallet_currency.value
     raw = [
         _wallet_money(line.line_amount.in_wallet_currency, currency, f"Line {i + 1}")

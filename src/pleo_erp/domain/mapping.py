@@ -22,7 +22,7 @@ from typing import Final, Literal, TypeAlias
 
 from attrs import define, field
 
-from pleo_erp.accounting_system.export import AccountsMapping
+from pleo_erp.domain.journal import AccountsMapping
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.models import AccountV3, ContraAccount
 

@@ -13,21 +13,22 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 from uuid import UUID
 
 from attrs import define
 
-from pleo_erp.accounting_system.export import AccountingSystemError, PostedEntry
 from pleo_erp.domain.failures import (
     ITEM_FAILURE_TYPES,
     JOB_FAILURE_TYPES,
     ItemFailureType,
     JobFailureType,
 )
+from pleo_erp.domain.journal import PostedEntry
 
 __all__ = [
     "MAX_REASON_LENGTH",
+    "ClassifiedError",
     "DomainFailure",
     "ItemFailure",
     "ItemOutcome",
@@ -171,8 +172,26 @@ def job_outcome(statuses: Iterable[str], *, job_failure: JobFailure | None = Non
     return JobOutcome(event="completed")
 
 
+class ClassifiedError(Protocol):
+    """An error that names the Pleo item failure type it means.
+
+    :class:`~pleo_erp.accounting_system.AccountingSystemError` (and every subclass) fits; the
+    domain reads errors through this shape so it never imports the accounting-system layer.
+    """
+
+    @property
+    def failure_type(self) -> ItemFailureType:
+        """The item failure type this error means (before configured overrides)."""
+        ...
+
+    @property
+    def message(self) -> str:
+        """The bookkeeper-facing text (actionable, free of secrets)."""
+        ...
+
+
 def failure_for_error(
-    error: AccountingSystemError,
+    error: ClassifiedError,
     overrides: Mapping[str, ItemFailureType] | None = None,
 ) -> ItemFailure:
     """The item failure an AS error means, after the configured type overrides (B6)."""

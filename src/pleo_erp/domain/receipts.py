@@ -19,13 +19,14 @@ Pure planning; the downloads themselves happen in the client layer
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Final
 from uuid import UUID
 
 from attrs import define
 
-from pleo_erp.accounting_system.export import (
+from pleo_erp.domain.journal import (
     ATTACHMENT_MAX_BYTES,
     PLEO_ATTACHMENT_EXTENSIONS,
     Capabilities,
@@ -130,6 +131,7 @@ class ReceiptPlan:
         return frozenset(r.key for r in self.receipts)
 
 
+@functools.lru_cache(maxsize=64)  # one AS's capabilities serve every item of its jobs
 def _allowed(capabilities: Capabilities) -> frozenset[str]:
     accepted = {
         _ALIASES.get(ext.lower().lstrip("."), ext.lower().lstrip("."))

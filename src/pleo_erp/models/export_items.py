@@ -7,7 +7,7 @@ optional vendor / supplier / user / team / bookkeeping / contra-account / attach
 Every v3 "This can be one of XxxV3 values" string is an *open* enum here: a field typed
 ``XxxV3 | str`` holds the enum member for a known value and the raw string for a value Pleo
 added later, so a new value never breaks a page. The known values come from the spec's
-examples and from the reference notes (export-api.md §5–6, erp-processing.md A2/A7).
+examples and from Pleo's export item pages (erp-processing A2/A7 in docs/rules.md).
 """
 
 from __future__ import annotations

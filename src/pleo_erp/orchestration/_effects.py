@@ -32,6 +32,8 @@ __all__ = [
     "Core",
     "Done",
     "Effect",
+    "EnterSession",
+    "ExitSession",
     "NextPage",
     "OpenPages",
     "PleoCall",
@@ -98,6 +100,23 @@ class Blocking:
 
 
 @define(frozen=True, slots=True)
+class EnterSession:
+    """Open the target's ``job_session(job)`` (a context manager, or an async one for the
+    async driver); the result is the entered session, for :class:`ExitSession`."""
+
+    job: Any
+
+
+@define(frozen=True, slots=True)
+class ExitSession:
+    """Close an entered session with the exception that ended its body (or ``None``); the
+    result is whether the session suppressed it."""
+
+    session: Any
+    error: BaseException | None = None
+
+
+@define(frozen=True, slots=True)
 class Spawn:
     """Start running the generator ``core`` concurrently; the result is a handle for
     :class:`WaitAny`. ``inline``: run it to completion right away (one at a time)."""
@@ -120,7 +139,18 @@ class Done:
     error: BaseException | None = None
 
 
-Effect = AsCall | PleoCall | OpenPages | NextPage | Sleep | Blocking | Spawn | WaitAny
+Effect = (
+    AsCall
+    | PleoCall
+    | OpenPages
+    | NextPage
+    | Sleep
+    | Blocking
+    | EnterSession
+    | ExitSession
+    | Spawn
+    | WaitAny
+)
 Core = Generator[Any, Any, _T]
 """A generator that yields effects and returns a ``_T``."""
 
@@ -182,6 +212,14 @@ class SyncDriver:
             return None
         if isinstance(effect, Blocking):
             return effect.fn(*effect.args)
+        if isinstance(effect, EnterSession):
+            session = self.target.job_session(effect.job)
+            session.__enter__()
+            return session
+        if isinstance(effect, ExitSession):
+            error = effect.error
+            tb = error.__traceback__ if error is not None else None
+            return bool(effect.session.__exit__(type(error) if error else None, error, tb))
         if isinstance(effect, Spawn):
             return self._spawn(effect)
         if isinstance(effect, WaitAny):
@@ -295,6 +333,19 @@ class AsyncDriver:
             return None
         if isinstance(effect, Blocking):
             return await asyncio.to_thread(effect.fn, *effect.args)
+        if isinstance(effect, EnterSession):
+            session = self.target.job_session(effect.job)
+            if hasattr(session, "__aenter__"):
+                await session.__aenter__()
+            else:
+                session.__enter__()
+            return session
+        if isinstance(effect, ExitSession):
+            error = effect.error
+            args = (type(error) if error else None, error, error.__traceback__ if error else None)
+            if hasattr(effect.session, "__aexit__"):
+                return bool(await effect.session.__aexit__(*args))
+            return bool(effect.session.__exit__(*args))
         if isinstance(effect, Spawn):
             handle = next(self._handles)
             if effect.inline:

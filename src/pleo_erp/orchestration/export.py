@@ -73,6 +73,7 @@ from pleo_erp.client.errors import (
     Unprocessable,
 )
 from pleo_erp.client.files import is_loopback_host
+from pleo_erp.client.receipt_policy import ReceiptPolicy, attach_receipt_policy
 from pleo_erp.domain.bookkeeping import (
     BookkeepingMethod,
     enum_value,
@@ -108,6 +109,8 @@ from pleo_erp.orchestration._effects import (
     AsyncDriver,
     Blocking,
     Core,
+    EnterSession,
+    ExitSession,
     NextPage,
     OpenPages,
     PleoCall,
@@ -126,6 +129,7 @@ from pleo_erp.orchestration._pipeline import (
 from pleo_erp.orchestration._readiness import JobDeferred, is_transient, transient_give_up
 from pleo_erp.orchestration._receipts import ReceiptFetcher
 from pleo_erp.orchestration._runtime import ExportRuntime
+from pleo_erp.orchestration._session import JobSessionFailed, job_context, session_open_failure
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.report import (
     ExportReport,
@@ -200,10 +204,9 @@ def _job_failure_type(error: AccountingSystemError) -> JobFailureType:
     return error.job_failure_type or "integration_unusable"
 
 
-def _declared_max_posts(capabilities: Capabilities) -> int | None:
-    """The adapter's ``max_concurrent_posts`` (1 for adapters that do not declare one)."""
-    declared = getattr(capabilities, "max_concurrent_posts", 1)
-    return declared if isinstance(declared, int) else 1
+def _declared_max_posts(capabilities: Capabilities) -> int:
+    """How many posts the adapter takes at once (``Capabilities.max_concurrent_posts``)."""
+    return capabilities.max_concurrent_posts
 
 
 def _receipt_http_client(client: PleoClient) -> httpx.Client | None:
@@ -220,15 +223,23 @@ def _async_receipt_http_client(client: AsyncPleoClient) -> httpx.Client:
     """A blocking ``httpx.Client`` for receipts next to an ``AsyncPleoClient``.
 
     Receipt downloads run on the fetcher's thread pool. An in-process sandbox's mock transport
-    answers blocking requests too, so it is reused; otherwise a fresh client (no credentials:
-    receipt links are pre-signed).
+    answers blocking requests too, so it is reused (nothing on the network: no addresses to
+    check, its own origin trusted, as the sandbox's blocking client does); otherwise a fresh
+    client without credentials (receipt links are pre-signed) under the production receipt
+    policy, a loopback API's own origin trusted as ``PleoClient`` trusts it.
     """
     transport = getattr(client, "_transport", None)
     http = getattr(client, "http_client", None) or getattr(transport, "http", None)
     inner = getattr(http, "_transport", None)
+    origin = (client.base_url,)
     if isinstance(inner, httpx.MockTransport):
-        return httpx.Client(transport=inner)
-    return httpx.Client(follow_redirects=False)
+        receipts = httpx.Client(transport=inner)
+        attach_receipt_policy(receipts, ReceiptPolicy(check_addresses=False).with_origins(origin))
+        return receipts
+    receipts = httpx.Client(follow_redirects=False)
+    if is_loopback_host(httpx.URL(client.base_url).host or ""):
+        attach_receipt_policy(receipts, ReceiptPolicy().with_origins(origin))
+    return receipts
 
 
 def _http_api_host(client: PleoClient | AsyncPleoClient) -> tuple[str, ...]:
@@ -613,7 +624,11 @@ class _Exporter:
         job_failure: JobFailure | None = None
         if open_ids:
             try:
-                job_failure = yield from self._g_process_items(run, open_ids)
+                job_failure = yield from self._g_in_session(
+                    run, self._g_process_items(run, open_ids)
+                )
+            except JobSessionFailed as failed:
+                job_failure = failed.failure
             except _MissingContraAccounts as missing:
                 return (
                     yield from self._g_finish(
@@ -625,6 +640,36 @@ class _Exporter:
         yield from run.g_flush()
         yield from run.g_retry_failed_updates()
         return (yield from self._g_finish(run, job_failure))
+
+    def _g_in_session(self, run: _JobRun, body: Core[_T]) -> Core[_T]:
+        """Run ``body`` inside the target's ``job_session(job)``, when it has one (``_session``).
+
+        A session that cannot be opened raises ``JobSessionFailed`` (nothing was posted); an
+        exception ending the body reaches the session (to roll back) and is re-raised unless it
+        suppresses it; a failure to close after a clean body is logged only (every post is
+        already durable and reported).
+        """
+        if not callable(getattr(self.target, "job_session", None)):
+            return (yield from body)
+        try:
+            session = yield EnterSession(job_context(run.job))
+        except Exception as error:
+            raise JobSessionFailed(session_open_failure(error)) from error
+        try:
+            result = yield from body
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            if not (yield ExitSession(session, error)):
+                raise
+            raise _JobStopped("the accounting system's job session ended the job") from error
+        try:
+            yield ExitSession(session, None)
+        except Exception as error:  # posts are durable and reported; closing is best effort
+            logger.error(
+                "the accounting system's job session failed to close (%s)", type(error).__name__
+            )
+        return result
 
     def _g_open_items(self, run: _JobRun) -> Core[set[UUID]]:
         """Stream the job items: count the finished ones, keep the ids of the open ones."""

@@ -1,4 +1,4 @@
-"""Run the three integration levels on their cadence: :class:`ConnectorSchedule` (rule 45).
+"""Run the three integration levels on their cadence: :class:`ConnectorSchedule` (accounts rule 45).
 
 Pleo never triggers a sync: the integration owns the schedule (accounts §A8). The recommended
 cadence is an initial run on connect, then

@@ -26,17 +26,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
-
-import attrs
 
 from pleo_erp.accounting_system.sources import (
     AccountSource,
     Dimension,
     DimensionSource,
     DimensionValue,
-    LedgerAccount,
-    LedgerTaxCode,
     SourceReadError,
     TaxCodeSource,
 )
@@ -44,41 +41,35 @@ from pleo_erp.client import scopes as _scopes
 from pleo_erp.client._client import PleoClient
 from pleo_erp.client.errors import (
     AuthenticationError,
-    Conflict,
     PermissionDenied,
     PleoAPIError,
-    PleoConnectionError,
     PleoError,
     ReauthorizationRequired,
-    ServerError,
 )
-from pleo_erp.domain.reconcile.accounts import AccountPlanOptions, plan_accounts
+from pleo_erp.domain.reconcile.accounts import AccountPlanOptions
 from pleo_erp.domain.reconcile.plan import (
     Action,
-    ActionKind,
     IssueSeverity,
     Plan,
     PlanIssue,
     check_mass_archive,
 )
 from pleo_erp.domain.reconcile.tags import (
-    GroupBinding,
     TagSyncPlan,
-    codes_match,
     combine_tag_plans,
     plan_tags,
     resolve_selection,
 )
-from pleo_erp.domain.reconcile.tax_codes import plan_tax_codes
-from pleo_erp.models import (
-    BookkeepingAccountBatchRequestItemV1,
-    BookkeepingAccountCreateRequestV1,
-    BookkeepingAccountRestModelV1,
-    TagGroupModel,
-    TagModel,
-    TaxCodeModel,
-)
+from pleo_erp.models import TagGroupModel, TagModel
 from pleo_erp.orchestration._failures import report_unexpected
+from pleo_erp.orchestration._sync_engine import SyncKind, apply_plan
+from pleo_erp.orchestration._sync_kinds import (
+    ACCOUNTS_BATCH_SIZE,
+    TAGS_ARCHIVE_BATCH_SIZE,
+    AccountKind,
+    TaxCodeKind,
+    apply_tags,
+)
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.sync_report import (
     ActionFailure,
@@ -102,19 +93,13 @@ __all__ = [
     "sync_tax_codes",
 ]
 
-#: Accounts per ``POST /v1/chart-of-accounts/batch`` (the spec's ``maxItems``).
-ACCOUNTS_BATCH_SIZE = 1000
-#: Tag ids per ``POST /v0/tags/archive`` (the spec's limit).
-TAGS_ARCHIVE_BATCH_SIZE = 100
-
 _T = TypeVar("_T")
+_SourceT = TypeVar("_SourceT")
 
 _logger = logging.getLogger("pleo_erp.sync")
 
 # Errors after which every further write of the run would fail the same way.
 _FATAL = (AuthenticationError, PermissionDenied, ReauthorizationRequired)
-# A create that failed like this may or may not have reached Pleo: re-read, never re-send.
-_AMBIGUOUS = (PleoConnectionError, ServerError)
 
 
 # ----------------------------------------------------------------------------- run lock
@@ -251,6 +236,10 @@ class _Run:
             self.failed(action, error)
         return result
 
+    def describe(self, error: BaseException) -> str:
+        """A failure message without any credential (see :func:`_describe`)."""
+        return _describe(error)
+
     def finish(self) -> SyncReport:
         self.report.timings["total"] = time.perf_counter() - self._started
         self.report.requests = self._request_count() - self._requests_at_start
@@ -293,23 +282,6 @@ def _read_source(what: str, read: Callable[[], Sequence[_T]]) -> list[_T]:
     return list(result)
 
 
-def _guarded(run: _Run, plan: Plan, force: bool) -> Plan:
-    """A re-plan made mid-run, minus its archives if they would trip the safety rule.
-
-    The first plan was checked before any write; a re-plan (after a create conflict) reflects
-    a Pleo that changed under us, so it is checked again instead of raising mid-run.
-    """
-    if force or not plan.suspicious():
-        return plan
-    run.report.errors.append(
-        "re-plan after a create conflict would archive too much "
-        f"({'; '.join(str(g) for g in plan.suspicious())}); its archives were skipped"
-    )
-    return attrs.evolve(
-        plan, actions=tuple(a for a in plan.actions if a.kind is not ActionKind.ARCHIVE)
-    )
-
-
 def _preflight(
     granted: str | Iterable[str] | None,
     required: frozenset[str],
@@ -317,7 +289,7 @@ def _preflight(
     dry_run: bool,
     operation: str,
 ) -> None:
-    """Rule 50: refuse locally, before any request, a run the granted scopes cannot do.
+    """Accounts rule 50: refuse locally, before any request, a run the granted scopes cannot do.
 
     ``None`` means the scopes are unknown (an API key, a token response without ``scope``):
     no check. A dry run only reads, so it needs only the ``…:read`` scopes.
@@ -350,11 +322,11 @@ def sync_tax_codes(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, rule 43).
+    """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, accounts rule 43).
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check against :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC`
-    (unverified names, rule 49); ``None`` skips it.
+    (unverified names, accounts rule 49); ``None`` skips it.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -374,94 +346,32 @@ def sync_tax_codes(
         run = _Run(
             client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=key
         )
-        plan, source_codes = _plan_tax_codes(run, source, cid, page_size)
+        kind = TaxCodeKind(client, cid, page_size)
+        plan, codes = _plan_collection(run, kind, "tax codes", source.list_tax_codes)
         check_mass_archive(plan, force=force)
         if not dry_run:
-            _apply_tax_codes(run, plan, source_codes, cid, page_size, force)
+            apply_plan(run, kind, codes, plan, force=force)
         return run.finish()
 
 
-def _plan_tax_codes(
-    run: _Run, source: TaxCodeSource, cid: uuid.UUID, page_size: int | None
-) -> tuple[Plan, list[LedgerTaxCode]]:
+def _plan_collection(
+    run: _Run,
+    kind: SyncKind[Sequence[_SourceT], Any, Any, Any],
+    what: str,
+    read_source: Callable[[], Sequence[_SourceT]],
+) -> tuple[Plan, list[_SourceT]]:
+    """Read both sides of one collection (tax codes, accounts) and plan it."""
     with run.timed(SyncPhase.READ):
-        run.emit(SyncPhase.READ, 0, 2, message="reading tax codes")
-        codes = _read_source("tax codes", source.list_tax_codes)
-        pleo = _read_pleo_tax_codes(run.client, cid, page_size)
+        run.emit(SyncPhase.READ, 0, 2, message=f"reading {what}")
+        objects = _read_source(what, read_source)
+        pleo = kind.read(objects)
         run.emit(SyncPhase.READ, 2, 2)
     with run.timed(SyncPhase.PLAN):
-        plan = plan_tax_codes(codes, pleo, company_id=cid)
+        plan = kind.plan(objects, pleo)
     run.report.plan = plan
     _issues_to_report(run.report, plan.issues)
     run.emit(SyncPhase.PLAN, 1, 1, message=plan.summary())
-    return plan, codes
-
-
-def _read_pleo_tax_codes(
-    client: PleoClient, cid: uuid.UUID, page_size: int | None
-) -> list[TaxCodeModel]:
-    return list(client.tax_codes.search(cid, page_size=page_size))
-
-
-def _apply_tax_codes(
-    run: _Run,
-    plan: Plan,
-    source: Sequence[LedgerTaxCode],
-    cid: uuid.UUID,
-    page_size: int | None,
-    force: bool,
-) -> None:
-    run.start_apply(plan)
-    client = run.client
-
-    def create(action: Action) -> TaxCodeModel:
-        body = action.body
-        return client.tax_codes.create(
-            cid,
-            name=body.name,
-            rate=body.rate,
-            type=body.type,
-            archived=body.archived,
-            code=body.code,
-            ingoing_tax_account=body.ingoing_tax_account,
-            outgoing_tax_account=body.outgoing_tax_account,
-        )
-
-    def put(action: Action) -> TaxCodeModel:
-        body = action.body
-        assert action.target.id is not None
-        return client.tax_codes.update(
-            action.target.id,
-            company_id=cid,
-            name=body.name,
-            rate=body.rate,
-            type=body.type,
-            archived=body.archived,
-            code=body.code,
-            ingoing_tax_account=body.ingoing_tax_account,
-            outgoing_tax_account=body.outgoing_tax_account,
-        )
-
-    with run.timed(SyncPhase.APPLY):
-        uncertain: set[str] = set()
-        for action in plan.of_kind(ActionKind.CREATE):
-            _, error = run.attempt(action, lambda a=action: create(a))  # type: ignore[misc]
-            if isinstance(error, (Conflict, *_AMBIGUOUS)):
-                uncertain.add(action.target.key)
-            elif error is not None:
-                run.failed(action, error)
-        rest = plan
-        if uncertain and run.fatal is None:
-            # Rule 22/42: re-read and re-plan instead of re-posting blindly.
-            run.report.replans += 1
-            pleo = _read_pleo_tax_codes(client, cid, page_size)
-            rest = _guarded(run, plan_tax_codes(source, pleo, company_id=cid), force)
-            for action in rest.of_kind(ActionKind.CREATE):
-                if action.target.key in uncertain:
-                    run.write(action, lambda a=action: create(a))  # type: ignore[misc]
-        for action in rest.actions:
-            if action.kind is not ActionKind.CREATE:
-                run.write(action, lambda a=action: put(a))  # type: ignore[misc]
+    return plan, objects
 
 
 # ----------------------------------------------------------------------------- accounts
@@ -481,7 +391,7 @@ def sync_accounts(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Make Pleo's chart of accounts match the AS's (§A5, rules 33–44).
+    """Make Pleo's chart of accounts match the AS's (accounts §A5, accounts rules 33–44).
 
     Creates go through the batch endpoint (chunks of ≤ 1000) when there are at least
     ``batch_threshold`` of them; each ``failed[].reasons`` entry becomes an
@@ -491,7 +401,7 @@ def sync_accounts(
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check: ``accounts:read`` and ``accounts:write`` (only the read scope
-    for a dry run) must be granted (rules 49–50). ``None`` (scopes unknown) skips it.
+    for a dry run) must be granted (accounts rules 49–50). ``None`` (scopes unknown) skips it.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -514,10 +424,11 @@ def sync_accounts(
         run = _Run(
             client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=key
         )
-        plan, accounts = _plan_accounts(run, source, cid, options, page_size)
+        kind = AccountKind(client, cid, page_size, options, batch_threshold)
+        plan, accounts = _plan_collection(run, kind, "accounts", source.list_accounts)
         check_mass_archive(plan, force=force)
         if not dry_run:
-            _apply_accounts(run, plan, accounts, cid, options, batch_threshold, page_size, force)
+            apply_plan(run, kind, accounts, plan, force=force)
         return run.finish()
 
 
@@ -534,12 +445,12 @@ def sync_chart_of_accounts(
     page_size: int | None = None,
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
-    """Level 3 in one call: tax codes first, then accounts (rule 43).
+    """Level 3 in one call: tax codes first, then accounts (accounts rule 43).
 
     ``source`` implements both :class:`TaxCodeSource` and :class:`AccountSource`. Both plans
     are computed and checked (duplicates, safety rule) before anything is written. Returns
     the accounts report with the tax codes report under ``related["tax_codes"]``.
-    ``granted_scopes`` turns on the local preflight check (rule 50) against
+    ``granted_scopes`` turns on the local preflight check (accounts rule 50) against
     ``CHART_OF_ACCOUNTS_SYNC | TAX_CODES_SYNC``: an :class:`InsufficientScope` is raised before
     any request; ``None`` skips the check.
     """
@@ -561,174 +472,19 @@ def sync_chart_of_accounts(
         acc_run = _Run(
             client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=acc_key
         )
-        tax_plan, codes = _plan_tax_codes(tax_run, source, cid, page_size)
-        acc_plan, accounts = _plan_accounts(acc_run, source, cid, options, page_size)
+        tax_kind = TaxCodeKind(client, cid, page_size)
+        acc_kind = AccountKind(client, cid, page_size, options)
+        tax_plan, codes = _plan_collection(tax_run, tax_kind, "tax codes", source.list_tax_codes)
+        acc_plan, accounts = _plan_collection(acc_run, acc_kind, "accounts", source.list_accounts)
         check_mass_archive(tax_plan, force=force)
         check_mass_archive(acc_plan, force=force)
         if not dry_run:
-            _apply_tax_codes(tax_run, tax_plan, codes, cid, page_size, force)
-            _apply_accounts(acc_run, acc_plan, accounts, cid, options, 2, page_size, force)
+            apply_plan(tax_run, tax_kind, codes, tax_plan, force=force)
+            apply_plan(acc_run, acc_kind, accounts, acc_plan, force=force)
         tax_report = tax_run.finish()
         report = acc_run.finish()
         report.related["tax_codes"] = tax_report
         return report
-
-
-def _plan_accounts(
-    run: _Run,
-    source: AccountSource,
-    cid: uuid.UUID,
-    options: AccountPlanOptions | None,
-    page_size: int | None,
-) -> tuple[Plan, list[LedgerAccount]]:
-    with run.timed(SyncPhase.READ):
-        run.emit(SyncPhase.READ, 0, 2, message="reading accounts")
-        accounts = _read_source("accounts", source.list_accounts)
-        pleo = _read_pleo_accounts(run.client, cid, page_size)
-        run.emit(SyncPhase.READ, 2, 2)
-    with run.timed(SyncPhase.PLAN):
-        plan = plan_accounts(accounts, pleo, company_id=cid, options=options)
-    run.report.plan = plan
-    _issues_to_report(run.report, plan.issues)
-    run.emit(SyncPhase.PLAN, 1, 1, message=plan.summary())
-    return plan, accounts
-
-
-def _read_pleo_accounts(
-    client: PleoClient, cid: uuid.UUID, page_size: int | None
-) -> list[BookkeepingAccountRestModelV1]:
-    # No ``archived`` filter: the search returns both states (rule 30).
-    return list(client.accounts.search(cid, page_size=page_size))
-
-
-def _batch_item(body: BookkeepingAccountCreateRequestV1) -> BookkeepingAccountBatchRequestItemV1:
-    return BookkeepingAccountBatchRequestItemV1(
-        archived=body.archived,
-        external_id=body.external_id,
-        name=body.name,
-        code=body.code,
-        tax_code_external_id=body.tax_code_external_id,
-        metadata=body.metadata,
-    )
-
-
-def _apply_accounts(
-    run: _Run,
-    plan: Plan,
-    source: Sequence[LedgerAccount],
-    cid: uuid.UUID,
-    options: AccountPlanOptions | None,
-    batch_threshold: int,
-    page_size: int | None,
-    force: bool,
-) -> None:
-    run.start_apply(plan)
-    client = run.client
-
-    def create_one(action: Action) -> BookkeepingAccountRestModelV1:
-        body = action.body
-        return client.accounts.create(
-            cid,
-            external_id=body.external_id,
-            name=body.name,
-            archived=body.archived,
-            code=body.code,
-            tax_code_external_id=body.tax_code_external_id,
-            metadata=body.metadata,
-        )
-
-    def put(action: Action) -> BookkeepingAccountRestModelV1:
-        body = action.body
-        assert action.target.id is not None
-        return client.accounts.update(
-            action.target.id,
-            name=body.name,
-            archived=body.archived,
-            code=body.code,
-            tax_code_external_id=body.tax_code_external_id,
-            metadata=body.metadata,
-        )
-
-    def create_all(creates: Sequence[Action], *, final: bool) -> set[str]:
-        """Send creates; return the keys whose outcome is uncertain (409 / no response)."""
-        uncertain: set[str] = set()
-        if len(creates) < max(batch_threshold, 1) or len(creates) == 1:
-            for action in creates:
-                _, error = run.attempt(action, lambda a=action: create_one(a))  # type: ignore[misc]
-                if isinstance(error, (Conflict, *_AMBIGUOUS)) and not final:
-                    uncertain.add(action.target.key)
-                elif error is not None:
-                    run.failed(action, error)
-            return uncertain
-        for start in range(0, len(creates), ACCOUNTS_BATCH_SIZE):
-            chunk = creates[start : start + ACCOUNTS_BATCH_SIZE]
-            uncertain |= _create_chunk(run, cid, chunk, final=final)
-        return uncertain
-
-    with run.timed(SyncPhase.APPLY):
-        uncertain = create_all(plan.of_kind(ActionKind.CREATE), final=False)
-        rest = plan
-        if uncertain and run.fatal is None:
-            # Rule 42: a conflicting or unanswered create is re-read and re-planned.
-            run.report.replans += 1
-            pleo = _read_pleo_accounts(client, cid, page_size)
-            rest = _guarded(
-                run, plan_accounts(source, pleo, company_id=cid, options=options), force
-            )
-            retry = [a for a in rest.of_kind(ActionKind.CREATE) if a.target.key in uncertain]
-            create_all(retry, final=True)
-        for action in rest.actions:
-            if action.kind is not ActionKind.CREATE:
-                run.write(action, lambda a=action: put(a))  # type: ignore[misc]
-
-
-def _create_chunk(run: _Run, cid: uuid.UUID, chunk: Sequence[Action], *, final: bool) -> set[str]:
-    """One batch request; per-item failures surfaced, uncertain keys returned."""
-    if run.fatal is not None:
-        for action in chunk:
-            run.failed(action, f"not sent: {run.fatal}", skipped=True)
-        return set()
-    items = [_batch_item(a.body) for a in chunk]
-    run.report.write_requests += 1
-    try:
-        result = run.client.accounts.create_batch(cid, items)
-    except _FATAL as exc:
-        run.fatal = _describe(exc)
-        for action in chunk:
-            run.failed(action, exc)
-        return set()
-    except _AMBIGUOUS as exc:
-        if final:
-            for action in chunk:
-                run.failed(action, exc)
-            return set()
-        return {a.target.key for a in chunk}
-    except PleoError as exc:
-        for action in chunk:
-            run.failed(action, exc)
-        return set()
-    by_key = {a.target.key: a for a in chunk}
-    uncertain: set[str] = set()
-    for created in result.created:
-        done: Action | None = by_key.pop(created.external_id, None)
-        if done is not None:
-            run.succeeded(done, created.id)
-    for failed in result.failed:
-        refused: Action | None = by_key.pop(failed.request.external_id, None)
-        if refused is None:
-            continue
-        reasons = tuple(str(getattr(r, "value", r)) for r in failed.reasons)
-        if "EXTERNAL_ID_ALREADY_EXISTS" in reasons and not final:
-            uncertain.add(refused.target.key)
-        else:
-            run.failed(refused, "Pleo refused the account in the batch", reasons=reasons)
-    for action in by_key.values():
-        # Neither created nor failed: Pleo's answer is incomplete, so the state is unknown.
-        if final:
-            run.failed(action, "missing from the batch response")
-        else:
-            uncertain.add(action.target.key)
-    return uncertain
 
 
 # ----------------------------------------------------------------------------- tags
@@ -795,7 +551,7 @@ def sync_tags(
             return run.finish()
         if store is not None and (outcome.changed or selection is not None):
             store.save(cid, outcome.selected, dimensions=dimensions)
-        _apply_tags(run, planned, values, cid, page_size, force)
+        apply_tags(run, client, planned, values, company_id=cid, page_size=page_size, force=force)
         return run.finish()
 
 
@@ -846,8 +602,7 @@ def _plan_tag_sync(
         try:
             with run.timed(SyncPhase.READ):
                 dim_values = _read_source(
-                    f"values of {code!r}",
-                    lambda c=code: source.list_dimension_values(c),  # type: ignore[misc]
+                    f"values of {code!r}", partial(source.list_dimension_values, code)
                 )
                 tags: list[TagModel] = (
                     []
@@ -880,180 +635,3 @@ def _plan_tag_sync(
     _issues_to_report(report, report.plan.issues)
     run.emit(SyncPhase.PLAN, 1, 1, message=report.plan.summary())
     return planned, dimensions, values
-
-
-def _apply_tags(
-    run: _Run,
-    planned: TagSyncPlan,
-    values: dict[str, list[DimensionValue]],
-    cid: uuid.UUID,
-    page_size: int | None,
-    force: bool,
-) -> None:
-    client = run.client
-    run.start_apply(planned.plan)
-    with run.timed(SyncPhase.APPLY):
-        # ---- Step 2: groups (creates → unarchives/renames → archives).
-        created_ids: dict[str, uuid.UUID] = {}
-        unusable: set[str] = set()  # folded group codes whose group is not active after Step 2
-        for action in planned.groups.actions:
-            body = action.body
-            if action.kind is ActionKind.CREATE:
-                group = _create_group(run, action, cid)
-                if group is None:
-                    unusable.add(action.target.key.casefold())
-                else:
-                    created_ids[action.target.key.casefold()] = group.id
-                continue
-            assert action.target.id is not None
-            result = run.write(
-                action,
-                lambda a=action, b=body: client.tag_groups.update(  # type: ignore[misc]
-                    a.target.id, code=b.code, name=b.name, archived=b.archived, metadata=b.metadata
-                ),
-            )
-            if result is None and action.kind is ActionKind.UNARCHIVE:
-                unusable.add(action.target.key.casefold())
-
-        # ---- Step 3: tags of every pair whose group is usable.
-        pairs: list[tuple[GroupBinding, Plan]] = []
-        for binding in planned.bindings:
-            tag_plan = planned.tags.get(binding.dimension_code)
-            if tag_plan is None:
-                continue
-            folded = binding.group_code.casefold()
-            group_id = binding.group_id or created_ids.get(folded)
-            if group_id is None or folded in unusable:
-                for action in tag_plan.actions:
-                    run.failed(
-                        action,
-                        "tag group is not available (its create/unarchive failed)",
-                        skipped=True,
-                    )
-                continue
-            pairs.append((attrs.evolve(binding, group_id=group_id), tag_plan))
-
-        uncertain: set[str] = set()
-        for binding, tag_plan in pairs:
-            for action in tag_plan.of_kind(ActionKind.CREATE):
-                if _create_tag(run, action, binding.group_id, final=False):
-                    uncertain.add(binding.dimension_code)
-        final_pairs: list[tuple[GroupBinding, Plan]] = []
-        for binding, tag_plan in pairs:
-            if binding.dimension_code in uncertain and run.fatal is None:
-                # Rule 22: re-read the group's tags and re-plan the pair.
-                run.report.replans += 1
-                assert binding.group_id is not None
-                try:
-                    tags = list(
-                        client.tags.list(
-                            binding.group_id, include_archived=True, page_size=page_size
-                        )
-                    )
-                except PleoError as exc:
-                    run.report.errors.append(
-                        f"{binding.dimension_code!r}: re-reading tags failed: {_describe(exc)}"
-                    )
-                    continue
-                tag_plan = _guarded(
-                    run, plan_tags(binding, values[binding.dimension_code], tags), force
-                )
-                for action in tag_plan.of_kind(ActionKind.CREATE):
-                    _create_tag(run, action, binding.group_id, final=True)
-            final_pairs.append((binding, tag_plan))
-
-        archives: list[Action] = []
-        for _binding, tag_plan in final_pairs:
-            for action in tag_plan.actions:
-                if action.kind is ActionKind.ARCHIVE:
-                    archives.append(action)
-                elif action.kind is not ActionKind.CREATE:
-                    assert action.target.id is not None
-                    run.write(
-                        action,
-                        lambda a=action: client.tags.update(  # type: ignore[misc]
-                            a.target.id,
-                            code=a.body.code,
-                            archived=a.body.archived,
-                            name=a.body.name,
-                        ),
-                    )
-        for start in range(0, len(archives), TAGS_ARCHIVE_BATCH_SIZE):
-            _archive_tags(run, archives[start : start + TAGS_ARCHIVE_BATCH_SIZE], cid)
-
-
-def _create_group(run: _Run, action: Action, cid: uuid.UUID) -> TagGroupModel | None:
-    """Create one group; after an unclear failure re-read the groups before re-posting."""
-    client = run.client
-    body = action.body
-
-    def post() -> TagGroupModel:
-        return client.tag_groups.create(cid, code=body.code, name=body.name, archived=body.archived)
-
-    group, error = run.attempt(action, post)
-    if error is None:
-        return group
-    if not isinstance(error, (Conflict, *_AMBIGUOUS)) or run.fatal is not None:
-        run.failed(action, error)
-        return None
-    run.report.replans += 1
-    try:
-        groups = client.tag_groups.list(cid, include_archived=True)
-    except PleoError as exc:
-        run.failed(action, exc)
-        return None
-    found = [g for g in groups if codes_match(g.code, body.code)]
-    if found:
-        existing = min(found, key=lambda g: (g.archived, g.created_at, g.id))
-        if existing.archived:
-            return run.write(
-                action,
-                lambda: client.tag_groups.update(
-                    existing.id,
-                    code=existing.code,
-                    name=existing.name,
-                    archived=False,
-                    metadata=dict(existing.metadata or {}),
-                ),
-            )
-        run.succeeded(action, existing.id)
-        return existing
-    return run.write(action, post)
-
-
-def _create_tag(run: _Run, action: Action, group_id: uuid.UUID | None, *, final: bool) -> bool:
-    """Create one tag; ``True`` if the outcome is uncertain and the pair must be re-planned."""
-    assert group_id is not None
-    body = action.body
-    _, error = run.attempt(
-        action,
-        lambda: run.client.tags.create(
-            group_id, code=body.code, name=body.name, archived=body.archived
-        ),
-    )
-    if error is None:
-        return False
-    if isinstance(error, (Conflict, *_AMBIGUOUS)) and not final and run.fatal is None:
-        return True
-    run.failed(action, error)
-    return False
-
-
-def _archive_tags(run: _Run, chunk: Sequence[Action], cid: uuid.UUID) -> None:
-    """One bulk archive request (``POST /v0/tags/archive``) for up to 100 tags."""
-    if run.fatal is not None:
-        for action in chunk:
-            run.failed(action, f"not sent: {run.fatal}", skipped=True)
-        return
-    ids = [a.target.id for a in chunk if a.target.id is not None]
-    run.report.write_requests += 1
-    try:
-        run.client.tags.archive(ids, company_id=cid, archived=True)
-    except PleoError as exc:
-        if isinstance(exc, _FATAL):
-            run.fatal = _describe(exc)
-        for action in chunk:
-            run.failed(action, exc)
-        return
-    for action in chunk:
-        run.succeeded(action, action.target.id)

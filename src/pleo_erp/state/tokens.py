@@ -1,7 +1,8 @@
 """OAuth tokens on SQLite: the default :class:`~pleo_erp.client.auth.TokenStore`.
 
-One row per connection ``key`` (one Pleo company ↔ one AS company; rule 21). ``save`` replaces
-the row in one transaction, so a reader sees the old set or the new one, never a mix.
+One row per connection ``key`` (one Pleo company ↔ one AS company; accounts rule 21).
+``save`` replaces the row in one transaction, so a reader sees the old set or the new one,
+never a mix.
 
 ``lock()`` is the cross-process refresh lock (rule 14): it opens a dedicated connection and
 holds ``BEGIN IMMEDIATE`` (SQLite's write lock on the file) until the block ends, so a second

@@ -136,7 +136,8 @@ class InMemoryAccountingSystem(InMemorySources):
 
     Args:
         mapping: the AS-side accounts mapping (default :data:`DEFAULT_MAPPING`).
-        capabilities: what it supports (default: everything, explicit VAT).
+        capabilities: what it supports (default: everything, explicit VAT, 64 concurrent
+            posts — every method is thread-safe).
         vendors: known vendors, each findable by its ``vendor_id`` (add more keys with
             :meth:`add_vendor`).
         auto_vendors: any vendor key not known resolves to a new vendor (default ``True``,
@@ -183,7 +184,9 @@ class InMemoryAccountingSystem(InMemorySources):
         self._lock = threading.RLock()
         self.mapping = mapping if mapping is not None else DEFAULT_MAPPING
         """The accounts mapping returned by :meth:`accounts_mapping`."""
-        self.capability_set = capabilities if capabilities is not None else Capabilities()
+        self.capability_set = (
+            capabilities if capabilities is not None else Capabilities(max_concurrent_posts=64)
+        )
         """The capabilities returned by :meth:`capabilities`."""
         self._vendors: dict[str, VendorAccount] = {}
         for vendor in vendors:

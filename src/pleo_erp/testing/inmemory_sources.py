@@ -219,7 +219,7 @@ class InMemorySources:
         active: bool = True,
         tax_code_external_id: str | None = None,
     ) -> LedgerAccount:
-        """Add an account (duplicate external ids allowed, to test rule 36)."""
+        """Add an account (duplicate external ids allowed, to test accounts rule 36)."""
         account = LedgerAccount(external_id, code, name, active, tax_code_external_id)
         with self._sources_lock:
             self._accounts.append(account)

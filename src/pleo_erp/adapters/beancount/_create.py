@@ -1,11 +1,12 @@
 """``create_ledger``: a fresh, bean-check-clean ledger from a chart description.
 
-The chart is anything shaped like the sandbox's ``DemoChart`` (accounts, tax codes,
-dimensions with values, accounts mapping, vendors, lock date); it is read structurally, so
-this module does not depend on the testing package. Account names are derived from each
-account's kind and name (``expense`` "Travel" → ``Expenses:Travel``; "AP - Acme" →
-``Liabilities:AP:Acme``) and keep the chart's own ids as metadata (``external-id``, ``code``),
-so Pleo-side ids and codes match exactly.
+The chart (:class:`ChartLike`, which the sandbox's ``DemoChart`` fits) holds the records of
+:mod:`pleo_erp.domain.records` — accounts, tax codes, dimensions with their values — plus an
+accounts mapping, vendors and a lock date; it is read structurally, so this module does not
+depend on the testing package. Account names are derived from each account's kind and name
+(``expense`` "Travel" → ``Expenses:Travel``; "AP - Acme" → ``Liabilities:AP:Acme``) and keep
+the chart's own ids as metadata (``external-id``, ``code``), so Pleo-side ids and codes match
+exactly.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from pleo_erp.adapters.beancount._atomic import atomic_write_bytes
 from pleo_erp.adapters.beancount._ledger import BeancountLedger
@@ -30,6 +30,7 @@ from pleo_erp.adapters.beancount._render import (
     quote,
     render_custom,
 )
+from pleo_erp.domain.records import Dimension, DimensionValue, LedgerAccount, LedgerTaxCode
 
 __all__ = [
     "ChartAccount",
@@ -54,120 +55,25 @@ _ROOTS: Mapping[str, str] = {
 _PLEO_TAX_TYPES = frozenset({"inclusive", "exclusive", "reverse"})
 
 
-class ChartAccount(Protocol):
-    """An account of the chart (``DemoAccount``-shaped)."""
-
-    @property
-    def external_id(self) -> str:
-        """The account's stable id, stored in the ledger's account metadata."""
-        ...
-
-    @property
-    def code(self) -> str:
-        """The account number."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The account's display name."""
-        ...
-
-    @property
-    def kind(self) -> str:
-        """``expense``, ``income``, ``asset``, ``liability`` or ``equity``: the ledger root."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the account is open (an inactive one is closed in the ledger)."""
-        ...
-
-    @property
-    def tax_code_external_id(self) -> str | None:
-        """The code of the account's default tax code, if any."""
-        ...
+ChartAccount: TypeAlias = LedgerAccount
+"""An account of the chart: the record :class:`~pleo_erp.domain.records.LedgerAccount`
+(alias kept). ``kind`` picks the ledger root (``None``: ``Expenses``); an account without a
+``code`` is keyed by its ``external_id``."""
 
 
-class ChartTaxCode(Protocol):
-    """A tax code of the chart (``DemoTaxCode``-shaped); ``type`` may be ``exempt``."""
-
-    @property
-    def code(self) -> str:
-        """The tax code's code."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The tax code's display name."""
-        ...
-
-    @property
-    def rate(self) -> Decimal:
-        """The rate as a fraction (``Decimal('0.25')`` is 25 %)."""
-        ...
-
-    @property
-    def type(self) -> str:
-        """The tax type (``inclusive``, ``reverse``, ``exempt``, …)."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the tax code is in use."""
-        ...
-
-    @property
-    def ingoing_tax_account(self) -> str | None:
-        """The account code for input (purchase) tax, if any."""
-        ...
-
-    @property
-    def outgoing_tax_account(self) -> str | None:
-        """The account code for output (sales) tax, if any."""
-        ...
+ChartTaxCode: TypeAlias = LedgerTaxCode
+"""A tax code of the chart: the record :class:`~pleo_erp.domain.records.LedgerTaxCode`
+(alias kept)."""
 
 
-class ChartDimensionValue(Protocol):
-    """A dimension value (``DemoDimensionValue``-shaped)."""
-
-    @property
-    def code(self) -> str:
-        """The value's code."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The value's display name."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the value is in use."""
-        ...
+ChartDimensionValue: TypeAlias = DimensionValue
+"""A dimension value: the record :class:`~pleo_erp.domain.records.DimensionValue` (alias
+kept)."""
 
 
-class ChartDimension(Protocol):
-    """A dimension with its values (``DemoDimension``-shaped)."""
-
-    @property
-    def code(self) -> str:
-        """The dimension's code."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The dimension's display name."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the dimension is in use."""
-        ...
-
-    @property
-    def values(self) -> Sequence[ChartDimensionValue]:
-        """The dimension's values."""
-        ...
+ChartDimension: TypeAlias = Dimension
+"""A dimension with its values (``Dimension.values``): the record
+:class:`~pleo_erp.domain.records.Dimension` (alias kept)."""
 
 
 class ChartVendor(Protocol):
@@ -215,10 +121,14 @@ class ChartVendor(Protocol):
 
 
 class ChartMapping(Protocol):
-    """The accounts mapping (``DemoAccountsMapping``-shaped); values are account codes."""
+    """The accounts mapping; values are account codes (``None``: not configured).
+
+    :class:`~pleo_erp.domain.journal.AccountsMapping` fits, and so does the sandbox's
+    ``DemoAccountsMapping``.
+    """
 
     @property
-    def wallet(self) -> str:
+    def wallet(self) -> str | None:
         """The account code of the Pleo wallet (the default for every currency)."""
         ...
 
@@ -228,12 +138,12 @@ class ChartMapping(Protocol):
         ...
 
     @property
-    def out_of_pocket(self) -> str:
+    def out_of_pocket(self) -> str | None:
         """The account code owed to employees for out-of-pocket expenses."""
         ...
 
     @property
-    def balancing(self) -> str:
+    def balancing(self) -> str | None:
         """The Pleo contra (balancing) account code, used for wallet top-ups and unloads.
 
         A mapping that only has the older name ``contra`` is read too.
@@ -241,12 +151,12 @@ class ChartMapping(Protocol):
         ...
 
     @property
-    def external_reimbursement(self) -> str:
+    def external_reimbursement(self) -> str | None:
         """The clearing account code for reimbursements paid outside Pleo (e.g. payroll)."""
         ...
 
     @property
-    def accounts_payable(self) -> str:
+    def accounts_payable(self) -> str | None:
         """The accounts-payable code used when a vendor is unknown (if allowed).
 
         A mapping that only has the older name ``fallback_ap`` is read too.
@@ -264,7 +174,8 @@ def _mapped(mapping: ChartMapping, name: str, old_name: str) -> str | None:
 
 
 class ChartLike(Protocol):
-    """What :func:`create_ledger` reads (the sandbox's ``DemoChart`` fits)."""
+    """What :func:`create_ledger` reads: the chart's records (:mod:`pleo_erp.domain.records`),
+    an accounts mapping, vendors and a lock date (the sandbox's ``DemoChart`` has these)."""
 
     @property
     def accounts(self) -> Sequence[ChartAccount]:
@@ -316,16 +227,22 @@ def account_name_for(kind: str, name: str) -> str:
     return check_account(":".join([root, *(parts or ["Account"])]))
 
 
+def _account_key(account: ChartAccount) -> str:
+    """How the chart refers to an account: its code, else (no code) its external id."""
+    return account.code if account.code is not None else account.external_id
+
+
 def _assign_names(accounts: Sequence[ChartAccount]) -> dict[str, str]:
     """Account code → unique Beancount name (a clash gets the code appended)."""
     names: dict[str, str] = {}
     taken: set[str] = set()
     for account in accounts:
-        name = account_name_for(account.kind, account.name)
+        key = _account_key(account)
+        name = account_name_for(account.kind or "expense", account.name)
         if name in taken:
-            name = check_account(f"{name}-{_component(account.code)}")
+            name = check_account(f"{name}-{_component(key)}")
         taken.add(name)
-        names[account.code] = name
+        names[key] = name
     return names
 
 
@@ -362,7 +279,7 @@ def render_ledger(
     ]
     closing: list[str] = []
     for account in chart.accounts:
-        name = names[account.code]
+        name = names[_account_key(account)]
         out.append(f"{opened.isoformat()} open {name}\n")
         out.append(
             _meta_lines(

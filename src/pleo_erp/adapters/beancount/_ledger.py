@@ -12,6 +12,11 @@ on disk always loads cleanly. That check reloads the whole ledger, so its cost g
 ledger (about 30 ms per write at a few hundred transactions); ``paranoid=False`` parses only
 the appended text and relies on the adapter's own checks (accounts open, amounts balanced,
 tax codes and tags known), which keeps bulk loads linear.
+
+A snapshot is *verified* when it came from a full Beancount load (a read, or a paranoid
+write's check); appends checked only as fragments leave it unverified.
+:meth:`BeancountLedger.verified_snapshot` reloads such a ledger once, which checks everything
+appended since — the adapter's per-job session starts with it.
 """
 
 from __future__ import annotations
@@ -196,6 +201,9 @@ class BeancountLedger:
         )
         self._cached: LedgerSnapshot | None = None
         self._documents_swept = False
+        self._verified = False
+        self.loads = 0
+        """How many times the whole ledger was loaded (parsed) with Beancount."""
 
     @property
     def directory(self) -> Path:
@@ -218,12 +226,21 @@ class BeancountLedger:
         # OSError it is, so callers can tell "unreachable" from "invalid".
         with open(self.path, "rb"):
             pass
+        self.loads += 1
         entries, errors, options = _load_file(self.path)
         if errors:
             raise LedgerErrors(f"ledger {self.path.name} has errors", self._format(errors))
         snapshot = self._make_snapshot(entries, options, options.get("include") or [self.path])
         self._cached = snapshot
+        self._verified = True
         return snapshot
+
+    def verified_snapshot(self) -> LedgerSnapshot:
+        """Like :meth:`snapshot`, but reload once if the cached snapshot was extended by
+        unverified appends: the full Beancount load checks everything appended since."""
+        if not self._verified:
+            self._cached = None
+        return self.snapshot()
 
     def _make_snapshot(
         self, entries: list[data.Directive], options: dict[str, Any], files: list[Any]
@@ -269,10 +286,11 @@ class BeancountLedger:
             self.sweep_stale_temps()
             yield self.snapshot()
 
-    def append(self, text: str) -> LedgerSnapshot:
+    def append(self, text: str, *, full_check: bool | None = None) -> LedgerSnapshot:
         """Append ``text`` to the ledger atomically; call only inside :meth:`exclusive`.
 
-        Paranoid mode loads the whole candidate file with Beancount first and writes nothing
+        ``full_check`` overrides the ledger's ``paranoid`` setting for this write. Paranoid
+        mode loads the whole candidate file with Beancount first and writes nothing
         if it has any error (:class:`LedgerErrors`): the full check, whose cost grows with
         the ledger. Otherwise only ``text`` itself is parsed (syntax errors still refuse the
         write) and the cached snapshot is extended in place, so a bulk load stays linear.
@@ -289,12 +307,13 @@ class BeancountLedger:
             separator = b"\n"
         else:
             separator = b"\n\n"
+        paranoid = self.paranoid if full_check is None else full_check
         added: list[data.Directive] = []
-        if not self.paranoid:
+        if not paranoid:
             added = self._parse_fragment(text)
         temp = write_temp(self.path, current + separator + text.encode("utf-8"))
         try:
-            validated = self._validate(temp) if self.paranoid else None
+            validated = self._validate(temp) if paranoid else None
             commit_temp(temp, self.path)
         except BaseException:
             discard_temp(temp)
@@ -305,9 +324,12 @@ class BeancountLedger:
             # The validated candidate *is* the new ledger; only its file identity moved.
             files = [str(self.path) if f == str(temp) else f for f, *_ in validated.signature]
             fresh = _extended(validated, (), files)
+            verified = True
         else:
             fresh = self._after_fast_append(base, added)
+            verified = base is None  # a reload after an outside change is a full load
         self._cached = fresh
+        self._verified = verified
         return fresh
 
     def _parse_fragment(self, text: str) -> list[data.Directive]:
@@ -327,6 +349,7 @@ class BeancountLedger:
         return _extended(base, added, files)
 
     def _validate(self, temp: Path) -> LedgerSnapshot:
+        self.loads += 1
         entries, errors, options = _load_file(temp)
         if errors:
             raise LedgerErrors(

@@ -12,6 +12,18 @@ It implements all four vendor protocols over one ``.beancount`` file:
 Exactly once (DESIGN decision 5): every transaction carries ``pleo-accounting-entry-id``;
 :meth:`~BeancountAccountingSystem.post` re-checks for it *under the ledger lock* before
 writing, so neither a retry nor a concurrent process can book an expense twice.
+
+Per-job session (:meth:`~BeancountAccountingSystem.job_session`): the export opens it once
+around a job's items. It loads the ledger once (a full Beancount load, which also checks
+whatever earlier sessions appended) and keeps that snapshot's index — posted entries by
+``accountingEntryId``, receipts, vendors, lock date — up to date as entries are appended, so
+a job parses the ledger once instead of once per write. The file lock is *not* held for the
+whole session (a job may run for many minutes and other writers — another exporter, an
+accountant in Fava — must not stall): every write still takes the lock and re-validates the
+cached snapshot by the file's identity (inode, size, mtime); a change by anyone else causes
+one reload before the exactly-once re-check, so no process ever double-posts. Inside a session
+each write is checked as a fragment (the adapter's own checks plus Beancount's parser) instead
+of a full reload; ``paranoid_in_session=True`` keeps the full per-write check.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
@@ -135,6 +148,10 @@ class BeancountAccountingSystem:
         max_attachment_bytes: per-receipt size limit (Pleo's is 30 MB).
         clock: monotonic seconds for the lock's polling (injectable for tests).
         sleep: how to wait between lock polls (injectable for tests).
+        paranoid_in_session: inside a :meth:`job_session`, still load the whole candidate
+            ledger before each write (``paranoid``'s per-write check, O(ledger) per post);
+            by default a session checks each write as a fragment and relies on the full
+            load at the start of the next session.
     """
 
     def __init__(
@@ -147,12 +164,16 @@ class BeancountAccountingSystem:
         max_attachment_bytes: int = ATTACHMENT_MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        paranoid_in_session: bool = False,
     ) -> None:
         self.ledger = BeancountLedger(
             path, paranoid=paranoid, lock_timeout=lock_timeout, clock=clock, sleep=sleep
         )
         self._fava_url = fava_url.rstrip("/") if fava_url else None
         self._max_attachment_bytes = max_attachment_bytes
+        self._paranoid_in_session = paranoid_in_session
+        self._sessions = 0
+        self._sessions_guard = threading.Lock()
 
     @property
     def path(self) -> Path:
@@ -164,10 +185,10 @@ class BeancountAccountingSystem:
 
     # ------------------------------------------------------------------ reading
 
-    def _read(self) -> LedgerSnapshot:
+    def _read(self, *, verified: bool = False) -> LedgerSnapshot:
         """The current ledger, with read problems mapped to job-level export errors."""
         try:
-            return self.ledger.snapshot()
+            return self.ledger.verified_snapshot() if verified else self.ledger.snapshot()
         except FileNotFoundError as error:
             raise AccountingSystemUnavailable(
                 f"Ledger file {self.path.name} does not exist; create it or fix the path."
@@ -231,7 +252,30 @@ class BeancountAccountingSystem:
             supports_accounts_payable=True,
             supports_drafts=True,
             explicit_vat=True,
+            max_concurrent_posts=1,  # one file, one writer at a time
         )
+
+    @contextlib.contextmanager
+    def job_session(self, job: JobContext) -> Iterator[None]:
+        """Load the ledger once for a job's items (see the module docstring).
+
+        Raises :class:`AccountingSystemNotReady` (``integration_unusable``) if the ledger no
+        longer loads cleanly, e.g. an earlier session appended an entry Beancount refuses.
+        Sessions nest and may overlap across threads; the counter only selects the checks.
+        """
+        self._read(verified=True)
+        with self._sessions_guard:
+            self._sessions += 1
+        try:
+            yield
+        finally:
+            with self._sessions_guard:
+                self._sessions -= 1
+
+    @property
+    def in_session(self) -> bool:
+        """Whether a :meth:`job_session` is open."""
+        return self._sessions > 0
 
     def accounts_mapping(self) -> AccountsMapping:
         """The ``pleo-mapping`` directives, as Beancount account names."""
@@ -423,8 +467,9 @@ class BeancountAccountingSystem:
 
     def _append(self, text: str, stored: Sequence[StoredDocument]) -> LedgerSnapshot:
         """Append under the held lock; on refusal remove the receipts written for it."""
+        full_check = None if not self.in_session or self._paranoid_in_session else False
         try:
-            return self.ledger.append(text)
+            return self.ledger.append(text, full_check=full_check)
         except LedgerErrors as error:
             _remove(stored)
             raise EntryRejected(f"The ledger refused the entry: {error}") from error

@@ -11,7 +11,7 @@ return an :class:`~pleo_erp.client._request.Operation` (one call and its respons
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +29,7 @@ __all__ = [
     "check_enum",
     "check_length",
     "check_page_size",
+    "check_params",
     "chunked",
     "data_parser",
     "list_data_parser",
@@ -165,6 +166,23 @@ def check_page_size(page_size: int | None) -> int | None:
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise ValueError("page_size must be a positive integer")
     return page_size
+
+
+def check_params(params_type: type[Any], params: Mapping[str, object], method: str) -> None:
+    """Refuse, as Python would, an unknown or missing keyword of a ``**params`` method.
+
+    ``params_type`` is the method's ``TypedDict`` (``Unpack[...]``): type checkers already
+    reject a wrong keyword; this keeps the same ``TypeError`` at run time.
+    """
+    required: frozenset[str] = params_type.__required_keys__
+    allowed = required | params_type.__optional_keys__
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
+    missing = sorted(required - set(params))
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        raise TypeError(f"{method}() missing required keyword argument(s): {names}")
 
 
 def check_enum(enum_cls: type[E], value: E | str, name: str) -> E:

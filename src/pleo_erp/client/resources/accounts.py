@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import TypedDict, Unpack
+
 from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path
 from pleo_erp.client.errors import AccountExternalIdConflict, AccountInUse, Conflict, PleoAPIError
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
@@ -31,6 +33,7 @@ from pleo_erp.client.resources._base import (
     BulkOperation,
     SyncResource,
     check_length,
+    check_params,
     chunked,
     data_parser,
     no_result,
@@ -51,6 +54,9 @@ from pleo_erp.models.accounts import (
 __all__ = [
     "MAX_ACCOUNTS_PER_BATCH",
     "AccountBatchItem",
+    "AccountCreateParams",
+    "AccountSearchParams",
+    "AccountUpdateParams",
     "Accounts",
     "AccountsBatchResult",
     "AsyncAccounts",
@@ -110,28 +116,43 @@ def _path(account_id: uuid.UUID | str) -> str:
     return id_path(_ACCOUNTS, account_id, "account_id")
 
 
-def create_op(
-    company_id: uuid.UUID | str,
-    *,
-    external_id: str,
-    name: str,
-    archived: bool,
-    code: str | None,
-    tax_code_external_id: str | None,
-    metadata: Mapping[str, Any] | None,
+class _AccountOptionalFields(TypedDict, total=False):
+    code: str | None
+    tax_code_external_id: str | None
+    metadata: Mapping[str, Any] | None
+
+
+class _AccountCreateKeys(TypedDict):
+    external_id: str
+    name: str
+
+
+# Required keys come from a total base class, not ``Required[...]``: with postponed
+# annotations the runtime ``__required_keys__`` would not see ``Required``.
+class AccountCreateParams(_AccountCreateKeys, _AccountOptionalFields, total=False):
+    """Keywords of ``accounts.create``: ``external_id`` and ``name`` required; ``archived``
+    (default ``False``), ``code``, ``tax_code_external_id``, ``metadata`` optional."""
+
+    archived: bool
+
+
+class AccountUpdateParams(_AccountOptionalFields):
+    """Keywords of ``accounts.update``: ``name`` and ``archived`` required; ``code``,
+    ``tax_code_external_id``, ``metadata`` sent as ``null`` (cleared) when left out."""
+
+    name: str
+    archived: bool
+
+
+def create_from_op(
+    body: BookkeepingAccountCreateRequestV1,
 ) -> Operation[BookkeepingAccountRestModelV1]:
-    """``POST /v1/chart-of-accounts`` (a create: not re-sent after ambiguous failures)."""
-    _check_account_fields("", external_id=external_id, name=name, code=code, archived=archived)
-    body = BookkeepingAccountCreateRequestV1(
-        archived=archived,
-        company_id=ensure_uuid(company_id, "company_id"),
-        external_id=external_id,
-        name=name,
-        code=code,
-        tax_code_external_id=tax_code_external_id,
-        metadata=_metadata(metadata),
+    """``POST /v1/chart-of-accounts`` with a complete request model (a create: not re-sent)."""
+    _check_account_fields(
+        "", external_id=body.external_id, name=body.name, code=body.code, archived=body.archived
     )
     call = Call("accounts.create", "POST", _ACCOUNTS, body=unstructure(body), idempotent=False)
+    external_id = body.external_id
 
     def refine(error: PleoAPIError) -> PleoAPIError:
         # Rule 25: a 409 names the externalId that already exists.
@@ -140,6 +161,23 @@ def create_op(
         )
 
     return Operation(call, _ACCOUNT, refine)
+
+
+def create_op(
+    company_id: uuid.UUID | str, **params: Unpack[AccountCreateParams]
+) -> Operation[BookkeepingAccountRestModelV1]:
+    """``POST /v1/chart-of-accounts`` (a create: not re-sent after ambiguous failures)."""
+    check_params(AccountCreateParams, params, "create")
+    body = BookkeepingAccountCreateRequestV1(
+        archived=params.get("archived", False),
+        company_id=ensure_uuid(company_id, "company_id"),
+        external_id=params["external_id"],
+        name=params["name"],
+        code=params.get("code"),
+        tax_code_external_id=params.get("tax_code_external_id"),
+        metadata=_metadata(params.get("metadata")),
+    )
+    return create_from_op(body)
 
 
 def batch_item_body(item: AccountBatchItem, index: int = 0) -> dict[str, Any]:
@@ -207,26 +245,30 @@ def get_op(account_id: uuid.UUID | str) -> Operation[BookkeepingAccountRestModel
     return Operation(Call("accounts.get", "GET", _path(account_id)), _ACCOUNT)
 
 
-def update_op(
-    account_id: uuid.UUID | str,
-    *,
-    name: str,
-    archived: bool,
-    code: str | None,
-    tax_code_external_id: str | None,
-    metadata: Mapping[str, Any] | None,
+def update_from_op(
+    account_id: uuid.UUID | str, body: BookkeepingAccountUpdateRequestV1
 ) -> Operation[BookkeepingAccountRestModelV1]:
-    """``PUT /v1/chart-of-accounts/{accountId}`` with the complete body (rule 28)."""
-    _check_account_fields("", external_id=None, name=name, code=code, archived=archived)
-    body = BookkeepingAccountUpdateRequestV1(
-        archived=archived,
-        name=name,
-        code=code,
-        tax_code_external_id=tax_code_external_id,
-        metadata=_metadata(metadata),
+    """``PUT /v1/chart-of-accounts/{accountId}`` with a complete request model (rule 28)."""
+    _check_account_fields(
+        "", external_id=None, name=body.name, code=body.code, archived=body.archived
     )
     call = Call("accounts.update", "PUT", _path(account_id), body=unstructure(body))
     return Operation(call, _ACCOUNT)
+
+
+def update_op(
+    account_id: uuid.UUID | str, **params: Unpack[AccountUpdateParams]
+) -> Operation[BookkeepingAccountRestModelV1]:
+    """``PUT /v1/chart-of-accounts/{accountId}`` with the complete body (rule 28)."""
+    check_params(AccountUpdateParams, params, "update")
+    body = BookkeepingAccountUpdateRequestV1(
+        archived=params["archived"],
+        name=params["name"],
+        code=params.get("code"),
+        tax_code_external_id=params.get("tax_code_external_id"),
+        metadata=_metadata(params.get("metadata")),
+    )
+    return update_from_op(account_id, body)
 
 
 def delete_op(account_id: uuid.UUID | str) -> Operation[None]:
@@ -239,67 +281,61 @@ def delete_op(account_id: uuid.UUID | str) -> Operation[None]:
     return Operation(Call("accounts.delete", "DELETE", _path(account_id)), no_result, refine)
 
 
+class AccountSearchParams(TypedDict, total=False):
+    """Keywords of ``accounts.search`` (all optional): ``archived``, ``codes``,
+    ``external_id``, ``ids``, ``name``, the two ``exclude_if_assigned_to_…`` flags (default
+    ``False``) and ``page_size``."""
+
+    archived: bool | None
+    codes: Iterable[str] | None
+    external_id: str | None
+    ids: Iterable[uuid.UUID | str] | None
+    name: str | None
+    exclude_if_assigned_to_category: bool
+    exclude_if_assigned_to_contra_account: bool
+    page_size: int | None
+
+
 def search_op(
-    company_id: uuid.UUID | str,
-    *,
-    archived: bool | None,
-    codes: Iterable[str] | None,
-    external_id: str | None,
-    ids: Iterable[uuid.UUID | str] | None,
-    name: str | None,
-    exclude_if_assigned_to_category: bool,
-    exclude_if_assigned_to_contra_account: bool,
-    page_size: int | None,
+    company_id: uuid.UUID | str, **params: Unpack[AccountSearchParams]
 ) -> PagedCall[BookkeepingAccountRestModelV1]:
     """``POST /v1/chart-of-accounts:search`` (read-only, so safe to re-send)."""
+    check_params(AccountSearchParams, params, "search")
+    codes = params.get("codes")
+    ids = params.get("ids")
     if isinstance(codes, str):
         raise ValueError("codes must be a list of strings")
     if isinstance(ids, str):
         raise ValueError("ids must be a list of UUIDs")
     body = BookkeepingAccountSearchRequestV1(
         company_id=ensure_uuid(company_id, "company_id"),
-        exclude_if_assigned_to_category=exclude_if_assigned_to_category,
-        exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
-        archived=archived,
+        exclude_if_assigned_to_category=params.get("exclude_if_assigned_to_category", False),
+        exclude_if_assigned_to_contra_account=params.get(
+            "exclude_if_assigned_to_contra_account", False
+        ),
+        archived=params.get("archived"),
         codes=tuple(dict.fromkeys(codes)) if codes is not None else None,
-        external_id=external_id,
+        external_id=params.get("external_id"),
         ids=tuple(dict.fromkeys(ensure_uuid(i, "ids[]") for i in ids)) if ids is not None else None,
-        name=name,
+        name=params.get("name"),
     )
     call = Call("accounts.search", "POST", f"{_ACCOUNTS}:search", body=unstructure(body))
-    return paged(call, BookkeepingAccountRestModelV1, page_size)
+    return paged(call, BookkeepingAccountRestModelV1, params.get("page_size"))
 
 
 class Accounts(SyncResource):
     """Chart of accounts (``client.accounts``)."""
 
     def create(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        external_id: str,
-        name: str,
-        archived: bool = False,
-        code: str | None = None,
-        tax_code_external_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[AccountCreateParams]
     ) -> BookkeepingAccountRestModelV1:
         """Create one account (200 "matched existing" and 201 "created" both return it).
 
-        ``AccountExternalIdConflict`` (a ``Conflict``) when the ``external_id`` exists. Not
-        re-sent after an ambiguous failure: search by ``external_id`` to check.
+        Keywords: see :class:`AccountCreateParams`. ``AccountExternalIdConflict`` (a
+        ``Conflict``) when the ``external_id`` exists. Not re-sent after an ambiguous
+        failure: search by ``external_id`` to check.
         """
-        return self._run(
-            create_op(
-                company_id,
-                external_id=external_id,
-                name=name,
-                archived=archived,
-                code=code,
-                tax_code_external_id=tax_code_external_id,
-                metadata=metadata,
-            )
-        )
+        return self._run(create_op(company_id, **params))
 
     def create_batch(
         self, company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]
@@ -315,87 +351,37 @@ class Accounts(SyncResource):
         return self._run(get_op(account_id))
 
     def update(
-        self,
-        account_id: uuid.UUID | str,
-        *,
-        name: str,
-        archived: bool,
-        code: str | None = None,
-        tax_code_external_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        self, account_id: uuid.UUID | str, **params: Unpack[AccountUpdateParams]
     ) -> BookkeepingAccountRestModelV1:
-        """Replace the account's fields. Fields left ``None`` are sent as ``null`` (cleared):
-        pass the current ``code``/``tax_code_external_id``/``metadata`` to keep them."""
-        return self._run(
-            update_op(
-                account_id,
-                name=name,
-                archived=archived,
-                code=code,
-                tax_code_external_id=tax_code_external_id,
-                metadata=metadata,
-            )
-        )
+        """Replace the account's fields. Fields left out are sent as ``null`` (cleared):
+        pass the current ``code``/``tax_code_external_id``/``metadata`` to keep them.
+
+        Keywords: see :class:`AccountUpdateParams`.
+        """
+        return self._run(update_op(account_id, **params))
 
     def delete(self, account_id: uuid.UUID | str) -> None:
         """Delete an account (``Conflict`` if it has entries: archive it instead)."""
         self._run(delete_op(account_id))
 
     def search(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        archived: bool | None = None,
-        codes: Iterable[str] | None = None,
-        external_id: str | None = None,
-        ids: Iterable[uuid.UUID | str] | None = None,
-        name: str | None = None,
-        exclude_if_assigned_to_category: bool = False,
-        exclude_if_assigned_to_contra_account: bool = False,
-        page_size: int | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[AccountSearchParams]
     ) -> Paginator[BookkeepingAccountRestModelV1]:
-        """Iterate the company's accounts matching the filters (all of them by default)."""
-        return self._paginate(
-            search_op(
-                company_id,
-                archived=archived,
-                codes=codes,
-                external_id=external_id,
-                ids=ids,
-                name=name,
-                exclude_if_assigned_to_category=exclude_if_assigned_to_category,
-                exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
-                page_size=page_size,
-            )
-        )
+        """Iterate the company's accounts matching the filters (all of them by default).
+
+        Keywords: see :class:`AccountSearchParams`.
+        """
+        return self._paginate(search_op(company_id, **params))
 
 
 class AsyncAccounts(AsyncResource):
     """Chart of accounts (``client.accounts`` on the async client)."""
 
     async def create(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        external_id: str,
-        name: str,
-        archived: bool = False,
-        code: str | None = None,
-        tax_code_external_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[AccountCreateParams]
     ) -> BookkeepingAccountRestModelV1:
         """Async twin of :meth:`Accounts.create`."""
-        return await self._run(
-            create_op(
-                company_id,
-                external_id=external_id,
-                name=name,
-                archived=archived,
-                code=code,
-                tax_code_external_id=tax_code_external_id,
-                metadata=metadata,
-            )
-        )
+        return await self._run(create_op(company_id, **params))
 
     async def create_batch(
         self, company_id: uuid.UUID | str, items: Iterable[AccountBatchItem]
@@ -408,55 +394,17 @@ class AsyncAccounts(AsyncResource):
         return await self._run(get_op(account_id))
 
     async def update(
-        self,
-        account_id: uuid.UUID | str,
-        *,
-        name: str,
-        archived: bool,
-        code: str | None = None,
-        tax_code_external_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        self, account_id: uuid.UUID | str, **params: Unpack[AccountUpdateParams]
     ) -> BookkeepingAccountRestModelV1:
         """Async twin of :meth:`Accounts.update`."""
-        return await self._run(
-            update_op(
-                account_id,
-                name=name,
-                archived=archived,
-                code=code,
-                tax_code_external_id=tax_code_external_id,
-                metadata=metadata,
-            )
-        )
+        return await self._run(update_op(account_id, **params))
 
     async def delete(self, account_id: uuid.UUID | str) -> None:
         """Async twin of :meth:`Accounts.delete`."""
         await self._run(delete_op(account_id))
 
     def search(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        archived: bool | None = None,
-        codes: Iterable[str] | None = None,
-        external_id: str | None = None,
-        ids: Iterable[uuid.UUID | str] | None = None,
-        name: str | None = None,
-        exclude_if_assigned_to_category: bool = False,
-        exclude_if_assigned_to_contra_account: bool = False,
-        page_size: int | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[AccountSearchParams]
     ) -> AsyncPaginator[BookkeepingAccountRestModelV1]:
         """Async twin of :meth:`Accounts.search` (iterate with ``async for``)."""
-        return self._paginate(
-            search_op(
-                company_id,
-                archived=archived,
-                codes=codes,
-                external_id=external_id,
-                ids=ids,
-                name=name,
-                exclude_if_assigned_to_category=exclude_if_assigned_to_category,
-                exclude_if_assigned_to_contra_account=exclude_if_assigned_to_contra_account,
-                page_size=page_size,
-            )
-        )
+        return self._paginate(search_op(company_id, **params))

@@ -7,7 +7,7 @@
 - ``list_items(job_id, status=)``: ``GET /v3/export-jobs/{jobId}/items`` (re-sendable)
 - ``update_items(job_id, updates)``: ``PUT /v3/export-jobs/{jobId}/items`` per 100 (re-sendable)
 
-Rules encoded here (reference export-api.md Part 3): the event body key is ``jobId`` (rule 2);
+Rules encoded here (export rules, docs/rules.md): the event body key is ``jobId`` (rule 2);
 ``failureReason``/``failureReasonType`` go only with ``failed`` and must be a *job-level*
 reason (rules 2–3); item updates carry only *item-level* reasons and go in chunks of at most
 100 (rule 10); every per-item ``errors[]`` entry of a 200 response is returned, never dropped.
@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import TypedDict, Unpack
+
 from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
@@ -27,6 +29,7 @@ from pleo_erp.client.resources._base import (
     BulkOperation,
     SyncResource,
     check_enum,
+    check_params,
     chunked,
     data_parser,
     no_result,
@@ -53,6 +56,7 @@ from pleo_erp.models.export_jobs import (
 __all__ = [
     "MAX_ITEM_UPDATES_PER_REQUEST",
     "AsyncExportJobs",
+    "ExportJobCreateOptions",
     "ExportJobItemsUpdateResult",
     "ExportJobs",
     "ItemUpdate",
@@ -140,15 +144,24 @@ def get_op(job_id: uuid.UUID | str) -> Operation[ExportJobV3]:
     return Operation(Call("export_jobs.get", "GET", id_path(_JOBS, job_id, "job_id")), _JOB)
 
 
+class ExportJobCreateOptions(TypedDict, total=False):
+    """Optional keywords of ``export_jobs.create``: ``employee_id``, ``is_interactive``,
+    ``vendor_based_bookkeeping``."""
+
+    employee_id: uuid.UUID | str | None
+    is_interactive: bool | None
+    vendor_based_bookkeeping: bool | None
+
+
 def create_op(
     company_id: uuid.UUID | str,
     accounting_entry_ids: Iterable[uuid.UUID | str],
-    *,
-    employee_id: uuid.UUID | str | None,
-    is_interactive: bool | None,
-    vendor_based_bookkeeping: bool | None,
+    **options: Unpack[ExportJobCreateOptions],
 ) -> Operation[ExportJobV3]:
     """``POST /v3/export-jobs`` (a create: not re-sent after an ambiguous failure)."""
+    check_params(ExportJobCreateOptions, options, "create")
+    employee_id = options.get("employee_id")
+    vendor_based_bookkeeping = options.get("vendor_based_bookkeeping")
     if isinstance(accounting_entry_ids, str):
         raise ValueError("accounting_entry_ids must be a list of UUIDs, not one string")
     body = CreateExportJob(
@@ -157,7 +170,7 @@ def create_op(
         ),
         company_id=ensure_uuid(company_id, "company_id"),
         employee_id=ensure_uuid(employee_id, "employee_id") if employee_id is not None else None,
-        is_interactive=is_interactive,
+        is_interactive=options.get("is_interactive"),
         options=(
             Options(vendor_based_bookkeeping=vendor_based_bookkeeping)
             if vendor_based_bookkeeping is not None
@@ -311,25 +324,16 @@ class ExportJobs(SyncResource):
         self,
         company_id: uuid.UUID | str,
         accounting_entry_ids: Iterable[uuid.UUID | str],
-        *,
-        employee_id: uuid.UUID | str | None = None,
-        is_interactive: bool | None = None,
-        vendor_based_bookkeeping: bool | None = None,
+        **options: Unpack[ExportJobCreateOptions],
     ) -> ExportJobV3:
         """Create an export job (Pleo normally creates jobs from its web app).
+
+        Keywords: see :class:`ExportJobCreateOptions`.
 
         Raises ``Conflict`` (``EXPORT_ALREADY_IN_PROGRESS``) while the company has an
         unfinished job. Not re-sent after an ambiguous failure: list the jobs to check.
         """
-        return self._run(
-            create_op(
-                company_id,
-                accounting_entry_ids,
-                employee_id=employee_id,
-                is_interactive=is_interactive,
-                vendor_based_bookkeeping=vendor_based_bookkeeping,
-            )
-        )
+        return self._run(create_op(company_id, accounting_entry_ids, **options))
 
     def send_event(
         self,
@@ -389,21 +393,10 @@ class AsyncExportJobs(AsyncResource):
         self,
         company_id: uuid.UUID | str,
         accounting_entry_ids: Iterable[uuid.UUID | str],
-        *,
-        employee_id: uuid.UUID | str | None = None,
-        is_interactive: bool | None = None,
-        vendor_based_bookkeeping: bool | None = None,
+        **options: Unpack[ExportJobCreateOptions],
     ) -> ExportJobV3:
         """Async twin of :meth:`ExportJobs.create`."""
-        return await self._run(
-            create_op(
-                company_id,
-                accounting_entry_ids,
-                employee_id=employee_id,
-                is_interactive=is_interactive,
-                vendor_based_bookkeeping=vendor_based_bookkeeping,
-            )
-        )
+        return await self._run(create_op(company_id, accounting_entry_ids, **options))
 
     async def send_event(
         self,

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from typing_extensions import TypedDict, Unpack
+
 from pleo_erp.client._request import Call, Operation, id_path, query
 from pleo_erp.client.errors import ResponseValidationError
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
@@ -25,6 +27,7 @@ from pleo_erp.client.resources._base import (
     AsyncResource,
     SyncResource,
     check_enum,
+    check_params,
     data_parser,
     no_result,
     paged,
@@ -38,7 +41,7 @@ from pleo_erp.models.subscriptions import (
     SubscriptionStatus,
 )
 
-__all__ = ["AsyncSubscriptions", "Subscriptions"]
+__all__ = ["AsyncSubscriptions", "SubscriptionOptions", "Subscriptions"]
 
 _SUBSCRIPTIONS = "/v1/subscriptions"
 _SUBSCRIPTION = data_parser(SubscriptionModel)
@@ -73,13 +76,22 @@ def list_op(
     )
 
 
+class SubscriptionOptions(TypedDict, total=False):
+    """Optional keywords of ``subscriptions.create`` and ``.update``: ``status``
+    (``ACTIVE``/``INACTIVE``), ``custom_headers``, ``endpoint_auth`` (an ``EndpointAuth`` or
+    its spec-shaped dict). They carry credentials: never logged."""
+
+    status: SubscriptionStatus | str | None
+    custom_headers: Mapping[str, str] | None
+    endpoint_auth: EndpointAuth | Mapping[str, Any] | None
+
+
 def _request(
-    endpoint_url: str,
-    event_types: Iterable[str] | str,
-    status: SubscriptionStatus | str | None,
-    custom_headers: Mapping[str, str] | None,
-    endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
+    endpoint_url: str, event_types: Iterable[str] | str, options: SubscriptionOptions, method: str
 ) -> Any:
+    check_params(SubscriptionOptions, options, method)
+    endpoint_auth = options.get("endpoint_auth")
+    custom_headers = options.get("custom_headers")
     if not isinstance(endpoint_url, str) or not endpoint_url.startswith(("https://", "http://")):
         raise ValueError("endpoint_url must be an http(s) URL")
     types = _event_types(event_types)
@@ -97,7 +109,7 @@ def _request(
     body = SubscriptionRequest(
         endpoint_url=endpoint_url,
         event_types=types,
-        status=_status(status),
+        status=_status(options.get("status")),
         custom_headers=dict(custom_headers) if custom_headers is not None else None,
         endpoint_auth=auth,
     )
@@ -105,15 +117,10 @@ def _request(
 
 
 def create_op(
-    endpoint_url: str,
-    event_types: Iterable[str] | str,
-    *,
-    status: SubscriptionStatus | str | None,
-    custom_headers: Mapping[str, str] | None,
-    endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
+    endpoint_url: str, event_types: Iterable[str] | str, **options: Unpack[SubscriptionOptions]
 ) -> Operation[SubscriptionModel]:
     """``POST /v1/subscriptions`` (a create: not re-sent after ambiguous failures)."""
-    body = _request(endpoint_url, event_types, status, custom_headers, endpoint_auth)
+    body = _request(endpoint_url, event_types, options, "create")
     call = Call("subscriptions.create", "POST", _SUBSCRIPTIONS, body=body, idempotent=False)
     return Operation(call, _SUBSCRIPTION)
 
@@ -127,13 +134,10 @@ def update_op(
     subscription_id: uuid.UUID | str,
     endpoint_url: str,
     event_types: Iterable[str] | str,
-    *,
-    status: SubscriptionStatus | str | None,
-    custom_headers: Mapping[str, str] | None,
-    endpoint_auth: EndpointAuth | Mapping[str, Any] | None,
+    **options: Unpack[SubscriptionOptions],
 ) -> Operation[SubscriptionModel]:
     """``PUT /v1/subscriptions/{id}`` with the complete subscription."""
-    body = _request(endpoint_url, event_types, status, custom_headers, endpoint_auth)
+    body = _request(endpoint_url, event_types, options, "update")
     call = Call("subscriptions.update", "PUT", _path(subscription_id), body=body)
     return Operation(call, _SUBSCRIPTION)
 
@@ -167,21 +171,13 @@ class Subscriptions(SyncResource):
         self,
         endpoint_url: str,
         event_types: Iterable[str] | str,
-        *,
-        status: SubscriptionStatus | str | None = None,
-        custom_headers: Mapping[str, str] | None = None,
-        endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
+        **options: Unpack[SubscriptionOptions],
     ) -> SubscriptionModel:
-        """Subscribe ``endpoint_url`` to ``event_types`` (e.g. ``v1.export-job.created``)."""
-        return self._run(
-            create_op(
-                endpoint_url,
-                event_types,
-                status=status,
-                custom_headers=custom_headers,
-                endpoint_auth=endpoint_auth,
-            )
-        )
+        """Subscribe ``endpoint_url`` to ``event_types`` (e.g. ``v1.export-job.created``).
+
+        Keywords: see :class:`SubscriptionOptions`.
+        """
+        return self._run(create_op(endpoint_url, event_types, **options))
 
     def get(self, subscription_id: uuid.UUID | str) -> SubscriptionModel:
         """One subscription."""
@@ -192,22 +188,10 @@ class Subscriptions(SyncResource):
         subscription_id: uuid.UUID | str,
         endpoint_url: str,
         event_types: Iterable[str] | str,
-        *,
-        status: SubscriptionStatus | str | None = None,
-        custom_headers: Mapping[str, str] | None = None,
-        endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
+        **options: Unpack[SubscriptionOptions],
     ) -> SubscriptionModel:
         """Replace the subscription's endpoint, event types, status and endpoint auth."""
-        return self._run(
-            update_op(
-                subscription_id,
-                endpoint_url,
-                event_types,
-                status=status,
-                custom_headers=custom_headers,
-                endpoint_auth=endpoint_auth,
-            )
-        )
+        return self._run(update_op(subscription_id, endpoint_url, event_types, **options))
 
     def delete(self, subscription_id: uuid.UUID | str) -> None:
         """Delete a subscription."""
@@ -235,21 +219,10 @@ class AsyncSubscriptions(AsyncResource):
         self,
         endpoint_url: str,
         event_types: Iterable[str] | str,
-        *,
-        status: SubscriptionStatus | str | None = None,
-        custom_headers: Mapping[str, str] | None = None,
-        endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
+        **options: Unpack[SubscriptionOptions],
     ) -> SubscriptionModel:
         """Async twin of :meth:`Subscriptions.create`."""
-        return await self._run(
-            create_op(
-                endpoint_url,
-                event_types,
-                status=status,
-                custom_headers=custom_headers,
-                endpoint_auth=endpoint_auth,
-            )
-        )
+        return await self._run(create_op(endpoint_url, event_types, **options))
 
     async def get(self, subscription_id: uuid.UUID | str) -> SubscriptionModel:
         """Async twin of :meth:`Subscriptions.get`."""
@@ -260,22 +233,10 @@ class AsyncSubscriptions(AsyncResource):
         subscription_id: uuid.UUID | str,
         endpoint_url: str,
         event_types: Iterable[str] | str,
-        *,
-        status: SubscriptionStatus | str | None = None,
-        custom_headers: Mapping[str, str] | None = None,
-        endpoint_auth: EndpointAuth | Mapping[str, Any] | None = None,
+        **options: Unpack[SubscriptionOptions],
     ) -> SubscriptionModel:
         """Async twin of :meth:`Subscriptions.update`."""
-        return await self._run(
-            update_op(
-                subscription_id,
-                endpoint_url,
-                event_types,
-                status=status,
-                custom_headers=custom_headers,
-                endpoint_auth=endpoint_auth,
-            )
-        )
+        return await self._run(update_op(subscription_id, endpoint_url, event_types, **options))
 
     async def delete(self, subscription_id: uuid.UUID | str) -> None:
         """Async twin of :meth:`Subscriptions.delete`."""

@@ -16,17 +16,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from attrs import evolve
+from typing_extensions import TypedDict, Unpack
+
 from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
 from pleo_erp.client.resources._base import (
     AsyncResource,
     SyncResource,
+    check_params,
     data_parser,
     list_data_parser,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.tags import TagGroupCreateModel, TagGroupModel, TagGroupUpdateModel
 
-__all__ = ["AsyncTagGroups", "TagGroups"]
+__all__ = ["AsyncTagGroups", "TagGroupCreateParams", "TagGroupUpdateParams", "TagGroups"]
 
 _GROUPS = "/v0/tag-groups"
 _GROUP = data_parser(TagGroupModel)
@@ -61,45 +65,80 @@ def get_op(group_id: uuid.UUID | str) -> Operation[TagGroupModel]:
     return Operation(Call("tag_groups.get", "GET", id_path(_GROUPS, group_id, "group_id")), _GROUP)
 
 
-def create_op(
-    company_id: uuid.UUID | str,
-    *,
-    code: str,
-    name: str,
-    archived: bool,
-    metadata: Mapping[str, str] | None,
+class _TagGroupKeys(TypedDict):
+    code: str
+    name: str
+
+
+class TagGroupCreateParams(_TagGroupKeys, total=False):
+    """Keywords of ``tag_groups.create``: ``code`` and ``name`` required; ``archived``
+    (default ``False``) and ``metadata`` optional."""
+
+    archived: bool
+    metadata: Mapping[str, str] | None
+
+
+class TagGroupUpdateParams(_TagGroupKeys):
+    """Keywords of ``tag_groups.update``, all required (a full replace): ``code``, ``name``,
+    ``archived``, ``metadata`` (``{}`` for none)."""
+
+    archived: bool
+    metadata: Mapping[str, str]
+
+
+def create_from_op(
+    company_id: uuid.UUID | str, body: TagGroupCreateModel
 ) -> Operation[TagGroupModel]:
-    """``POST /v0/tag-groups?company_id=…`` (a create: not re-sent after ambiguous failures)."""
-    body = TagGroupCreateModel(
-        archived=archived, code=code, name=name, metadata=_metadata(metadata)
-    )
+    """``POST /v0/tag-groups?company_id=…`` with a complete request model (not re-sent)."""
+    checked = evolve(body, metadata=_metadata(body.metadata))
     call = Call(
         "tag_groups.create",
         "POST",
         _GROUPS,
         query(company_id=ensure_uuid(company_id, "company_id")),
-        body=unstructure(body),
+        body=unstructure(checked),
         idempotent=False,
     )
     return Operation(call, _GROUP)
 
 
+def create_op(
+    company_id: uuid.UUID | str, **params: Unpack[TagGroupCreateParams]
+) -> Operation[TagGroupModel]:
+    """``POST /v0/tag-groups?company_id=…`` (a create: not re-sent after ambiguous failures)."""
+    check_params(TagGroupCreateParams, params, "create")
+    body = TagGroupCreateModel(
+        archived=params.get("archived", False),
+        code=params["code"],
+        name=params["name"],
+        metadata=_metadata(params.get("metadata")),
+    )
+    return create_from_op(company_id, body)
+
+
+def update_from_op(
+    group_id: uuid.UUID | str, body: TagGroupUpdateModel
+) -> Operation[TagGroupModel]:
+    """``PUT /v0/tag-groups/{groupId}`` with a complete request model."""
+    if body.metadata is None:
+        raise ValueError("metadata is required on a tag group update (pass {} for none)")
+    checked = evolve(body, metadata=_metadata(body.metadata) or {})
+    path = id_path(_GROUPS, group_id, "group_id")
+    return Operation(Call("tag_groups.update", "PUT", path, body=unstructure(checked)), _GROUP)
+
+
 def update_op(
-    group_id: uuid.UUID | str,
-    *,
-    code: str,
-    name: str,
-    archived: bool,
-    metadata: Mapping[str, str],
+    group_id: uuid.UUID | str, **params: Unpack[TagGroupUpdateParams]
 ) -> Operation[TagGroupModel]:
     """``PUT /v0/tag-groups/{groupId}`` with the complete group."""
+    check_params(TagGroupUpdateParams, params, "update")
+    metadata = _metadata(params["metadata"])
     if metadata is None:
         raise ValueError("metadata is required on a tag group update (pass {} for none)")
     body = TagGroupUpdateModel(
-        archived=archived, code=code, metadata=_metadata(metadata) or {}, name=name
+        archived=params["archived"], code=params["code"], metadata=metadata, name=params["name"]
     )
-    path = id_path(_GROUPS, group_id, "group_id")
-    return Operation(Call("tag_groups.update", "PUT", path, body=unstructure(body)), _GROUP)
+    return update_from_op(group_id, body)
 
 
 class TagGroups(SyncResource):
@@ -124,32 +163,22 @@ class TagGroups(SyncResource):
         return self._run(get_op(group_id))
 
     def create(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        code: str,
-        name: str,
-        archived: bool = False,
-        metadata: Mapping[str, str] | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[TagGroupCreateParams]
     ) -> TagGroupModel:
-        """Create a tag group for an AS dimension (``code`` = the dimension's code)."""
-        return self._run(
-            create_op(company_id, code=code, name=name, archived=archived, metadata=metadata)
-        )
+        """Create a tag group for an AS dimension (``code`` = the dimension's code).
+
+        Keywords: see :class:`TagGroupCreateParams`.
+        """
+        return self._run(create_op(company_id, **params))
 
     def update(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        code: str,
-        name: str,
-        archived: bool,
-        metadata: Mapping[str, str],
+        self, group_id: uuid.UUID | str, **params: Unpack[TagGroupUpdateParams]
     ) -> TagGroupModel:
-        """Replace the group's ``code``, ``name``, ``archived`` and ``metadata`` (all required)."""
-        return self._run(
-            update_op(group_id, code=code, name=name, archived=archived, metadata=metadata)
-        )
+        """Replace the group's ``code``, ``name``, ``archived`` and ``metadata`` (all required).
+
+        Keywords: see :class:`TagGroupUpdateParams`.
+        """
+        return self._run(update_op(group_id, **params))
 
 
 class AsyncTagGroups(AsyncResource):
@@ -174,29 +203,13 @@ class AsyncTagGroups(AsyncResource):
         return await self._run(get_op(group_id))
 
     async def create(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        code: str,
-        name: str,
-        archived: bool = False,
-        metadata: Mapping[str, str] | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[TagGroupCreateParams]
     ) -> TagGroupModel:
         """Async twin of :meth:`TagGroups.create`."""
-        return await self._run(
-            create_op(company_id, code=code, name=name, archived=archived, metadata=metadata)
-        )
+        return await self._run(create_op(company_id, **params))
 
     async def update(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        code: str,
-        name: str,
-        archived: bool,
-        metadata: Mapping[str, str],
+        self, group_id: uuid.UUID | str, **params: Unpack[TagGroupUpdateParams]
     ) -> TagGroupModel:
         """Async twin of :meth:`TagGroups.update`."""
-        return await self._run(
-            update_op(group_id, code=code, name=name, archived=archived, metadata=metadata)
-        )
+        return await self._run(update_op(group_id, **params))

@@ -16,12 +16,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
+from attrs import evolve
+from typing_extensions import TypedDict, Unpack
+
 from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
     BulkOperation,
     SyncResource,
+    check_params,
     chunked,
     data_parser,
     list_data_parser,
@@ -36,7 +40,14 @@ from pleo_erp.models.tags import (
     TagUpdateModel,
 )
 
-__all__ = ["MAX_TAGS_PER_ARCHIVE_REQUEST", "AsyncTags", "Tags"]
+__all__ = [
+    "MAX_TAGS_PER_ARCHIVE_REQUEST",
+    "AsyncTags",
+    "TagCreateParams",
+    "TagSearchParams",
+    "TagUpdateParams",
+    "Tags",
+]
 
 MAX_TAGS_PER_ARCHIVE_REQUEST = 100
 """``BulkTagArchiveModel.tagIds`` holds at most 100 ids."""
@@ -80,50 +91,83 @@ def list_op(
     return paged(call, TagModel, page_size)
 
 
+class TagSearchParams(TypedDict, total=False):
+    """Keywords of ``tags.search`` (all optional): ``tag_group_ids``, ``tag_ids``,
+    ``archived``, ``include_archived``, ``text_search``, ``page_size``."""
+
+    tag_group_ids: Iterable[uuid.UUID | str] | None
+    tag_ids: Iterable[uuid.UUID | str] | None
+    archived: bool | None
+    include_archived: bool | None
+    text_search: str | None
+    page_size: int | None
+
+
+class _TagKeys(TypedDict):
+    code: str
+
+
+class _TagOptionalFields(TypedDict, total=False):
+    name: str | None
+    other_dimension_values: Sequence[str] | None
+
+
+class TagCreateParams(_TagKeys, _TagOptionalFields, total=False):
+    """Keywords of ``tags.create``: ``code`` required; ``name``, ``archived`` (default
+    ``False``), ``other_dimension_values`` optional."""
+
+    archived: bool
+
+
+class TagUpdateParams(_TagKeys, _TagOptionalFields):
+    """Keywords of ``tags.update``: ``code`` and ``archived`` required; ``name`` and
+    ``other_dimension_values`` optional (omitted ``other_dimension_values`` stay unchanged)."""
+
+    archived: bool
+
+
 def search_op(
-    company_id: uuid.UUID | str | None,
-    *,
-    tag_group_ids: Iterable[uuid.UUID | str] | None,
-    tag_ids: Iterable[uuid.UUID | str] | None,
-    archived: bool | None,
-    include_archived: bool | None,
-    text_search: str | None,
-    page_size: int | None,
+    company_id: uuid.UUID | str | None, **params: Unpack[TagSearchParams]
 ) -> PagedCall[TagModel]:
     """``POST /v0/tags:search?company_id=…`` with a ``CompositeTagSearchRequest`` (read-only)."""
+    check_params(TagSearchParams, params, "search")
     body = CompositeTagSearchRequest(
-        archived=archived,
-        include_archived=include_archived,
-        tag_group_ids=_uuids(tag_group_ids, "tag_group_ids"),
-        tag_ids=_uuids(tag_ids, "tag_ids"),
-        text_search=text_search,
+        archived=params.get("archived"),
+        include_archived=params.get("include_archived"),
+        tag_group_ids=_uuids(params.get("tag_group_ids"), "tag_group_ids"),
+        tag_ids=_uuids(params.get("tag_ids"), "tag_ids"),
+        text_search=params.get("text_search"),
     )
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
     call = Call(
         "tags.search", "POST", f"{_TAGS}:search", query(company_id=company), body=unstructure(body)
     )
-    return paged(call, TagModel, page_size)
+    return paged(call, TagModel, params.get("page_size"))
 
 
-def create_op(
-    group_id: uuid.UUID | str,
-    *,
-    code: str,
-    name: str | None,
-    archived: bool,
-    other_dimension_values: Sequence[str] | None,
-) -> Operation[TagModel]:
-    """``POST /v0/tag-groups/{groupId}/tags`` (a create: not re-sent after ambiguous failures)."""
-    body = TagCreateModel(
-        archived=archived,
-        code=code,
-        name=name,
-        other_dimension_values=_values(other_dimension_values),
-    )
+def create_from_op(group_id: uuid.UUID | str, body: TagCreateModel) -> Operation[TagModel]:
+    """``POST /v0/tag-groups/{groupId}/tags`` with a complete request model (not re-sent)."""
+    checked = evolve(body, other_dimension_values=_values(body.other_dimension_values))
     call = Call(
-        "tags.create", "POST", _group_tags_path(group_id), body=unstructure(body), idempotent=False
+        "tags.create",
+        "POST",
+        _group_tags_path(group_id),
+        body=unstructure(checked),
+        idempotent=False,
     )
     return Operation(call, _TAG)
+
+
+def create_op(group_id: uuid.UUID | str, **params: Unpack[TagCreateParams]) -> Operation[TagModel]:
+    """``POST /v0/tag-groups/{groupId}/tags`` (a create: not re-sent after ambiguous failures)."""
+    check_params(TagCreateParams, params, "create")
+    body = TagCreateModel(
+        archived=params.get("archived", False),
+        code=params["code"],
+        name=params.get("name"),
+        other_dimension_values=_values(params.get("other_dimension_values")),
+    )
+    return create_from_op(group_id, body)
 
 
 def get_op(tag_id: uuid.UUID | str) -> Operation[TagModel]:
@@ -131,23 +175,23 @@ def get_op(tag_id: uuid.UUID | str) -> Operation[TagModel]:
     return Operation(Call("tags.get", "GET", id_path(_TAGS, tag_id, "tag_id")), _TAG)
 
 
-def update_op(
-    tag_id: uuid.UUID | str,
-    *,
-    code: str,
-    archived: bool,
-    name: str | None,
-    other_dimension_values: Sequence[str] | None,
-) -> Operation[TagModel]:
-    """``PUT /v0/tags/{tagId}``; omitted ``other_dimension_values`` stay unchanged."""
-    body = TagUpdateModel(
-        archived=archived,
-        code=code,
-        name=name,
-        other_dimension_values=_values(other_dimension_values),
-    )
-    call = Call("tags.update", "PUT", id_path(_TAGS, tag_id, "tag_id"), body=unstructure(body))
+def update_from_op(tag_id: uuid.UUID | str, body: TagUpdateModel) -> Operation[TagModel]:
+    """``PUT /v0/tags/{tagId}`` with a complete request model."""
+    checked = evolve(body, other_dimension_values=_values(body.other_dimension_values))
+    call = Call("tags.update", "PUT", id_path(_TAGS, tag_id, "tag_id"), body=unstructure(checked))
     return Operation(call, _TAG)
+
+
+def update_op(tag_id: uuid.UUID | str, **params: Unpack[TagUpdateParams]) -> Operation[TagModel]:
+    """``PUT /v0/tags/{tagId}``; omitted ``other_dimension_values`` stay unchanged."""
+    check_params(TagUpdateParams, params, "update")
+    body = TagUpdateModel(
+        archived=params["archived"],
+        code=params["code"],
+        name=params.get("name"),
+        other_dimension_values=_values(params.get("other_dimension_values")),
+    )
+    return update_from_op(tag_id, body)
 
 
 def archive_op(
@@ -184,72 +228,31 @@ class Tags(SyncResource):
         return self._paginate(list_op(group_id, include_archived, page_size))
 
     def search(
-        self,
-        company_id: uuid.UUID | str | None = None,
-        *,
-        tag_group_ids: Iterable[uuid.UUID | str] | None = None,
-        tag_ids: Iterable[uuid.UUID | str] | None = None,
-        archived: bool | None = None,
-        include_archived: bool | None = None,
-        text_search: str | None = None,
-        page_size: int | None = None,
+        self, company_id: uuid.UUID | str | None = None, **params: Unpack[TagSearchParams]
     ) -> Paginator[TagModel]:
-        """Iterate tags matching the filters (``archived`` wins over ``include_archived``)."""
-        return self._paginate(
-            search_op(
-                company_id,
-                tag_group_ids=tag_group_ids,
-                tag_ids=tag_ids,
-                archived=archived,
-                include_archived=include_archived,
-                text_search=text_search,
-                page_size=page_size,
-            )
-        )
+        """Iterate tags matching the filters (``archived`` wins over ``include_archived``).
 
-    def create(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        code: str,
-        name: str | None = None,
-        archived: bool = False,
-        other_dimension_values: Sequence[str] | None = None,
-    ) -> TagModel:
-        """Create a tag (an AS dimension value) in a group. ``Conflict`` if the code exists."""
-        return self._run(
-            create_op(
-                group_id,
-                code=code,
-                name=name,
-                archived=archived,
-                other_dimension_values=other_dimension_values,
-            )
-        )
+        Keywords: see :class:`TagSearchParams`.
+        """
+        return self._paginate(search_op(company_id, **params))
+
+    def create(self, group_id: uuid.UUID | str, **params: Unpack[TagCreateParams]) -> TagModel:
+        """Create a tag (an AS dimension value) in a group. ``Conflict`` if the code exists.
+
+        Keywords: see :class:`TagCreateParams`.
+        """
+        return self._run(create_op(group_id, **params))
 
     def get(self, tag_id: uuid.UUID | str) -> TagModel:
         """One tag."""
         return self._run(get_op(tag_id))
 
-    def update(
-        self,
-        tag_id: uuid.UUID | str,
-        *,
-        code: str,
-        archived: bool,
-        name: str | None = None,
-        other_dimension_values: Sequence[str] | None = None,
-    ) -> TagModel:
-        """Update, rename, archive or unarchive a tag (``code`` and ``archived`` required)."""
-        return self._run(
-            update_op(
-                tag_id,
-                code=code,
-                archived=archived,
-                name=name,
-                other_dimension_values=other_dimension_values,
-            )
-        )
+    def update(self, tag_id: uuid.UUID | str, **params: Unpack[TagUpdateParams]) -> TagModel:
+        """Update, rename, archive or unarchive a tag (``code`` and ``archived`` required).
+
+        Keywords: see :class:`TagUpdateParams`.
+        """
+        return self._run(update_op(tag_id, **params))
 
     def archive(
         self,
@@ -276,72 +279,24 @@ class AsyncTags(AsyncResource):
         return self._paginate(list_op(group_id, include_archived, page_size))
 
     def search(
-        self,
-        company_id: uuid.UUID | str | None = None,
-        *,
-        tag_group_ids: Iterable[uuid.UUID | str] | None = None,
-        tag_ids: Iterable[uuid.UUID | str] | None = None,
-        archived: bool | None = None,
-        include_archived: bool | None = None,
-        text_search: str | None = None,
-        page_size: int | None = None,
+        self, company_id: uuid.UUID | str | None = None, **params: Unpack[TagSearchParams]
     ) -> AsyncPaginator[TagModel]:
         """Async twin of :meth:`Tags.search` (iterate with ``async for``)."""
-        return self._paginate(
-            search_op(
-                company_id,
-                tag_group_ids=tag_group_ids,
-                tag_ids=tag_ids,
-                archived=archived,
-                include_archived=include_archived,
-                text_search=text_search,
-                page_size=page_size,
-            )
-        )
+        return self._paginate(search_op(company_id, **params))
 
     async def create(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        code: str,
-        name: str | None = None,
-        archived: bool = False,
-        other_dimension_values: Sequence[str] | None = None,
+        self, group_id: uuid.UUID | str, **params: Unpack[TagCreateParams]
     ) -> TagModel:
         """Async twin of :meth:`Tags.create`."""
-        return await self._run(
-            create_op(
-                group_id,
-                code=code,
-                name=name,
-                archived=archived,
-                other_dimension_values=other_dimension_values,
-            )
-        )
+        return await self._run(create_op(group_id, **params))
 
     async def get(self, tag_id: uuid.UUID | str) -> TagModel:
         """Async twin of :meth:`Tags.get`."""
         return await self._run(get_op(tag_id))
 
-    async def update(
-        self,
-        tag_id: uuid.UUID | str,
-        *,
-        code: str,
-        archived: bool,
-        name: str | None = None,
-        other_dimension_values: Sequence[str] | None = None,
-    ) -> TagModel:
+    async def update(self, tag_id: uuid.UUID | str, **params: Unpack[TagUpdateParams]) -> TagModel:
         """Async twin of :meth:`Tags.update`."""
-        return await self._run(
-            update_op(
-                tag_id,
-                code=code,
-                archived=archived,
-                name=name,
-                other_dimension_values=other_dimension_values,
-            )
-        )
+        return await self._run(update_op(tag_id, **params))
 
     async def archive(
         self,

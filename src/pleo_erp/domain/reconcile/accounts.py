@@ -22,7 +22,7 @@ current values for anything the sync does not own, so nothing is cleared by acci
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TypeAlias
 from uuid import UUID
 
 from attrs import define
@@ -37,7 +37,9 @@ from pleo_erp.domain.reconcile.plan import (
     Plan,
     PlanIssue,
     Target,
+    change_action,
 )
+from pleo_erp.domain.records import LedgerAccount
 from pleo_erp.models import (
     BookkeepingAccountCreateRequestV1,
     BookkeepingAccountRestModelV1,
@@ -50,33 +52,9 @@ __all__ = ["MAX_FIELD_LENGTH", "AccountPlanOptions", "SourceAccount", "plan_acco
 MAX_FIELD_LENGTH = 255
 
 
-class SourceAccount(Protocol):
-    """What the planner reads from an AS account (``LedgerAccount`` fits)."""
-
-    @property
-    def external_id(self) -> str:
-        """The AS's stable id for the account (Pleo's ``externalId``; matched exactly)."""
-        ...
-
-    @property
-    def code(self) -> str | None:
-        """The account number shown to users, or ``None`` when the AS has none."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The account's display name."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the account is in use in the AS (inactive ones are archived in Pleo)."""
-        ...
-
-    @property
-    def tax_code_external_id(self) -> str | None:
-        """The ``externalId`` of the account's default tax code, if any."""
-        ...
+SourceAccount: TypeAlias = LedgerAccount
+"""What the planner reads from an AS account: the record
+:class:`~pleo_erp.domain.records.LedgerAccount` (this name is kept as an alias)."""
 
 
 @define(frozen=True)
@@ -99,7 +77,7 @@ def _norm(value: str | None, empty_equals_none: bool) -> str | None:
     return value
 
 
-def _validate(account: SourceAccount) -> str | None:
+def _validate(account: LedgerAccount) -> str | None:
     """Why Pleo would refuse this account (rule 26), or ``None`` if it is acceptable."""
     if not account.external_id:
         return "externalId is empty"
@@ -115,7 +93,7 @@ def _validate(account: SourceAccount) -> str | None:
 
 
 def _changes(
-    source: SourceAccount,
+    source: LedgerAccount,
     pleo: BookkeepingAccountRestModelV1,
     options: AccountPlanOptions,
 ) -> list[str]:
@@ -139,7 +117,7 @@ def _put_body(
     pleo: BookkeepingAccountRestModelV1,
     *,
     archived: bool,
-    source: SourceAccount | None,
+    source: LedgerAccount | None,
     options: AccountPlanOptions,
 ) -> BookkeepingAccountUpdateRequestV1:
     """A complete PUT body: AS-owned fields from ``source`` (if any), the rest from Pleo."""
@@ -162,7 +140,7 @@ def _put_body(
 
 
 def plan_accounts(
-    source: Sequence[SourceAccount],
+    source: Sequence[LedgerAccount],
     pleo: Sequence[BookkeepingAccountRestModelV1],
     *,
     company_id: UUID,
@@ -185,7 +163,7 @@ def plan_accounts(
     issues: list[PlanIssue] = []
 
     # Index the AS's active set; anything ambiguous stops the run before any write.
-    active: dict[str, SourceAccount] = {}
+    active: dict[str, LedgerAccount] = {}
     duplicates: set[str] = set()
     protected: set[str] = set()
     for account in source:
@@ -284,18 +262,7 @@ def plan_accounts(
         changes = _changes(account, match, opts)
         target = Target(ObjectKind.ACCOUNT, key, match.id, account.name)
         body = _put_body(match, archived=False, source=account, options=opts)
-        if match.archived:
-            detail = f" and update {', '.join(changes)}" if changes else ""
-            updates.append(
-                Action(
-                    ActionKind.UNARCHIVE,
-                    target,
-                    f"active in the accounting system, archived in Pleo: unarchive{detail}",
-                    body,
-                )
-            )
-        else:
-            updates.append(Action(ActionKind.UPDATE, target, "; ".join(changes), body))
+        updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
 
     active_in_pleo = 0
     for key, match in by_external_id.items():

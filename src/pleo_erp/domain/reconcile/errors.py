@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pleo_erp.domain.reconcile.plan import ArchiveGuard
+from pleo_erp.domain.reconcile.guards import ArchiveGuard
 
 __all__ = [
     "DuplicateExternalId",

@@ -16,30 +16,30 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic
 from uuid import UUID
 
-from attrs import define
+from attrs import define, field
+from typing_extensions import TypeVar
 
 from pleo_erp.domain.reconcile.errors import MassArchiveRefused
+from pleo_erp.domain.reconcile.guards import DEFAULT_MAX_ARCHIVE_RATIO, ArchiveGuard
 
 __all__ = [
     "DEFAULT_MAX_ARCHIVE_RATIO",
     "Action",
     "ActionKind",
     "ArchiveGuard",
+    "BodyT",
     "IssueSeverity",
     "ObjectKind",
     "Plan",
     "PlanIssue",
     "Target",
+    "change_action",
     "check_mass_archive",
     "order_actions",
 ]
-
-#: A plan may archive at most this share of the active objects of one collection without
-#: ``force=True`` (DESIGN decision 8, accounts rule 41).
-DEFAULT_MAX_ARCHIVE_RATIO = 0.5
 
 
 class ActionKind(str, enum.Enum):
@@ -99,19 +99,25 @@ class Target:
         return f"{self.kind.value} {self.key!r}{where}"
 
 
+#: The request model an :class:`Action` carries (``Action[TagCreateModel]`` …); a bare
+#: ``Action`` is ``Action[Any]``, as before the class was generic.
+BodyT = TypeVar("BodyT", default=Any)
+
+
 @define(frozen=True, slots=True)
-class Action:
+class Action(Generic[BodyT]):
     """One step of a plan: its kind, its target, why, and the request body it implies.
 
     ``body`` is the typed request model from :mod:`pleo_erp.models` (e.g. a
     ``TagCreateModel`` or a complete ``BookkeepingAccountUpdateRequestV1``); it is
-    ``None`` only for no-ops.
+    ``None`` only for no-ops. ``Action[TagCreateModel]`` says which model a write carries.
     """
 
     kind: ActionKind
     target: Target
     reason: str
-    body: Any = None
+    # A no-op carries no body; its type stays ``Action[Any]``, so ``None`` is sound there.
+    body: BodyT = field(default=None)
 
     @property
     def is_write(self) -> bool:
@@ -143,20 +149,19 @@ class PlanIssue:
         return f"{self.severity.value}: {self.key!r}: {self.message}{rule}"
 
 
-@define(frozen=True, slots=True)
-class ArchiveGuard:
-    """How much of one collection (all groups, one group's tags, accounts …) a plan archives."""
+def change_action(
+    target: Target, changes: Sequence[str], body: BodyT, *, archived_in_pleo: bool
+) -> Action[BodyT]:
+    """The write for an object active in the AS that differs in Pleo.
 
-    collection: str
-    active: int
-    archiving: int
-
-    def exceeds(self, max_ratio: float = DEFAULT_MAX_ARCHIVE_RATIO) -> bool:
-        """Whether more than ``max_ratio`` of the active objects would be archived."""
-        return self.active > 0 and self.archiving > self.active * max_ratio
-
-    def __str__(self) -> str:
-        return f"{self.collection}: archive {self.archiving} of {self.active} active"
+    An object archived in Pleo is unarchived (and updated in the same complete body);
+    otherwise the action is an update whose reason lists ``changes``.
+    """
+    if archived_in_pleo:
+        detail = f" and update {', '.join(changes)}" if changes else ""
+        reason = f"active in the accounting system, archived in Pleo: unarchive{detail}"
+        return Action(ActionKind.UNARCHIVE, target, reason, body)
+    return Action(ActionKind.UPDATE, target, "; ".join(changes), body)
 
 
 def order_actions(actions: Iterable[Action]) -> tuple[Action, ...]:

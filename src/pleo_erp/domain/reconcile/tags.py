@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Protocol, TypeVar
+from typing import TypeAlias, TypeVar
 from uuid import UUID
 
 from attrs import define
@@ -38,6 +38,7 @@ from pleo_erp.domain.reconcile.plan import (
     PlanIssue,
     Target,
 )
+from pleo_erp.domain.records import Dimension, DimensionValue
 from pleo_erp.models import (
     TagCreateModel,
     TagGroupCreateModel,
@@ -69,42 +70,14 @@ __all__ = [
 MAX_SELECTED_DIMENSIONS = 5
 
 
-class SourceDimension(Protocol):
-    """What the planner reads from an AS dimension (``Dimension`` fits)."""
-
-    @property
-    def code(self) -> str:
-        """The dimension's code (becomes the tag group code; matched case-insensitively)."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The dimension's display name."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the dimension is in use in the AS (inactive ones are archived in Pleo)."""
-        ...
+SourceDimension: TypeAlias = Dimension
+"""What the planner reads from an AS dimension: the record
+:class:`~pleo_erp.domain.records.Dimension` (this name is kept as an alias)."""
 
 
-class SourceDimensionValue(Protocol):
-    """What the planner reads from an AS dimension value (``DimensionValue`` fits)."""
-
-    @property
-    def code(self) -> str:
-        """The value's code (becomes the tag code; matched case-insensitively)."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The value's display name."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the value is in use in the AS (inactive ones are archived in Pleo)."""
-        ...
+SourceDimensionValue: TypeAlias = DimensionValue
+"""What the planner reads from an AS dimension value: the record
+:class:`~pleo_erp.domain.records.DimensionValue` (this name is kept as an alias)."""
 
 
 def codes_match(a: str, b: str) -> bool:
@@ -156,9 +129,9 @@ class SelectionOutcome:
         return self.persist and (self.stored is None or self.selected != self.stored)
 
 
-def _active_by_fold(dimensions: Sequence[SourceDimension]) -> dict[str, SourceDimension]:
+def _active_by_fold(dimensions: Sequence[Dimension]) -> dict[str, Dimension]:
     """Active dimensions by folded code; the first wins (collisions are reported elsewhere)."""
-    result: dict[str, SourceDimension] = {}
+    result: dict[str, Dimension] = {}
     for dim in dimensions:
         if dim.active and dim.code:
             result.setdefault(dim.code.casefold(), dim)
@@ -167,7 +140,7 @@ def _active_by_fold(dimensions: Sequence[SourceDimension]) -> dict[str, SourceDi
 
 def validate_selection(
     codes: Sequence[str],
-    dimensions: Sequence[SourceDimension],
+    dimensions: Sequence[Dimension],
     *,
     limit: int = MAX_SELECTED_DIMENSIONS,
 ) -> tuple[str, ...]:
@@ -200,7 +173,7 @@ def validate_selection(
 
 
 def auto_select(
-    dimensions: Sequence[SourceDimension],
+    dimensions: Sequence[Dimension],
     groups: Sequence[TagGroupModel],
     *,
     manual: Sequence[str] = (),
@@ -233,7 +206,7 @@ def auto_select(
 
 
 def resolve_selection(
-    dimensions: Sequence[SourceDimension],
+    dimensions: Sequence[Dimension],
     groups: Sequence[TagGroupModel],
     *,
     stored: Sequence[str] | None,
@@ -303,7 +276,7 @@ def _collisions(codes: Sequence[str]) -> set[str]:
 
 
 def plan_tag_groups(
-    selected: Sequence[SourceDimension],
+    selected: Sequence[Dimension],
     groups: Sequence[TagGroupModel],
     *,
     allow_group_renames: bool = False,
@@ -424,7 +397,7 @@ def _group_archive_body(group: TagGroupModel) -> TagGroupUpdateModel:
 
 def plan_tags(
     binding: GroupBinding,
-    values: Sequence[SourceDimensionValue],
+    values: Sequence[DimensionValue],
     tags: Sequence[TagModel],
 ) -> Plan:
     """Step 3 (table 2.3/2.4, rules 13–17, 29) for one (dimension, group) pair.
@@ -435,7 +408,7 @@ def plan_tags(
     issues: list[PlanIssue] = []
     # Validate the AS side first (rule 29): empty codes are dropped, case-insensitive
     # collisions are dropped *and* protect their tags from the archive sweep.
-    active: dict[str, SourceDimensionValue] = {}
+    active: dict[str, DimensionValue] = {}
     clashes: set[str] = set()
     for value in values:
         if not value.active:
@@ -603,7 +576,7 @@ class TagSyncPlan:
 
 
 def _dimension_issues(
-    dimensions: Sequence[SourceDimension],
+    dimensions: Sequence[Dimension],
 ) -> tuple[list[PlanIssue], frozenset[str]]:
     """Rule 29 for dimensions: empty codes and case-insensitive collisions among active ones."""
     issues: list[PlanIssue] = []
@@ -626,7 +599,7 @@ def _dimension_issues(
 
 
 def combine_tag_plans(
-    dimensions: Sequence[SourceDimension],
+    dimensions: Sequence[Dimension],
     groups: Sequence[TagGroupModel],
     selection: SelectionOutcome,
     *,
@@ -670,10 +643,10 @@ def combine_tag_plans(
 
 
 def plan_tag_sync(
-    dimensions: Sequence[SourceDimension],
+    dimensions: Sequence[Dimension],
     groups: Sequence[TagGroupModel],
     *,
-    values: Mapping[str, Sequence[SourceDimensionValue]],
+    values: Mapping[str, Sequence[DimensionValue]],
     tags: Mapping[UUID, Sequence[TagModel]],
     stored_selection: Sequence[str] | None = None,
     selection: Sequence[str] | None = None,

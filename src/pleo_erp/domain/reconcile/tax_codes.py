@@ -3,7 +3,7 @@
 The same pattern as accounts (§A5), keyed on the tax code's ``code`` — Pleo documents it as
 "the accounting system's internal identifier of the tax code", and it is what an account's
 ``taxCodeExternalId`` refers to. Matching is exact. Tax codes are synced before accounts so
-those references resolve (rule 43).
+those references resolve (accounts rule 43).
 
 | AS         | Pleo match by ``code`` | Pleo state | details equal? | action    |
 |------------|------------------------|------------|----------------|-----------|
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import TypeAlias
 from uuid import UUID
 
 from pleo_erp.domain.reconcile.errors import DuplicateSourceKey
@@ -38,7 +38,9 @@ from pleo_erp.domain.reconcile.plan import (
     Plan,
     PlanIssue,
     Target,
+    change_action,
 )
+from pleo_erp.domain.records import LedgerTaxCode
 from pleo_erp.models import TaxCodeCreateUpdateModel, TaxCodeModel, TaxCodeTypeModel
 
 __all__ = ["TAX_CODE_TYPES", "SourceTaxCode", "plan_tax_codes"]
@@ -47,50 +49,16 @@ __all__ = ["TAX_CODE_TYPES", "SourceTaxCode", "plan_tax_codes"]
 TAX_CODE_TYPES = frozenset(member.value for member in TaxCodeTypeModel)
 
 
-class SourceTaxCode(Protocol):
-    """What the planner reads from an AS tax code (``LedgerTaxCode`` fits)."""
-
-    @property
-    def code(self) -> str:
-        """The tax code's code in the AS (its key for matching)."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The tax code's display name."""
-        ...
-
-    @property
-    def rate(self) -> Decimal:
-        """The rate as a fraction (``Decimal('0.25')`` is 25 %)."""
-        ...
-
-    @property
-    def type(self) -> str:
-        """The tax type as Pleo names it (e.g. ``inclusive`` or ``reverse``)."""
-        ...
-
-    @property
-    def active(self) -> bool:
-        """Whether the tax code is in use in the AS (inactive ones are archived in Pleo)."""
-        ...
-
-    @property
-    def ingoing_tax_account(self) -> str | None:
-        """The account code for input (purchase) tax, if any."""
-        ...
-
-    @property
-    def outgoing_tax_account(self) -> str | None:
-        """The account code for output (sales) tax, if any."""
-        ...
+SourceTaxCode: TypeAlias = LedgerTaxCode
+"""What the planner reads from an AS tax code: the record
+:class:`~pleo_erp.domain.records.LedgerTaxCode` (this name is kept as an alias)."""
 
 
 def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-def _validate(tax_code: SourceTaxCode) -> str | None:
+def _validate(tax_code: LedgerTaxCode) -> str | None:
     """Why this tax code cannot be synced, or ``None``."""
     if not tax_code.code:
         return "code is empty"
@@ -105,7 +73,7 @@ def _validate(tax_code: SourceTaxCode) -> str | None:
     return None
 
 
-def _changes(source: SourceTaxCode, pleo: TaxCodeModel) -> list[str]:
+def _changes(source: LedgerTaxCode, pleo: TaxCodeModel) -> list[str]:
     changes = []
     if source.name != pleo.name:
         changes.append(f"name {pleo.name!r} → {source.name!r}")
@@ -137,7 +105,7 @@ def _known_type(value: object) -> TaxCodeTypeModel | None:
 
 
 def _body_from_source(
-    source: SourceTaxCode, *, company_id: UUID, archived: bool
+    source: LedgerTaxCode, *, company_id: UUID, archived: bool
 ) -> TaxCodeCreateUpdateModel:
     return TaxCodeCreateUpdateModel(
         archived=archived,
@@ -169,7 +137,7 @@ def _archive_body(pleo: TaxCodeModel, *, company_id: UUID) -> TaxCodeCreateUpdat
 
 
 def plan_tax_codes(
-    source: Sequence[SourceTaxCode],
+    source: Sequence[LedgerTaxCode],
     pleo: Sequence[TaxCodeModel],
     *,
     company_id: UUID,
@@ -187,7 +155,7 @@ def plan_tax_codes(
     ``code`` are reported and left untouched.
     """
     issues: list[PlanIssue] = []
-    active: dict[str, SourceTaxCode] = {}
+    active: dict[str, LedgerTaxCode] = {}
     duplicates: set[str] = set()
     protected: set[str] = set()
     for tax_code in source:
@@ -260,18 +228,7 @@ def plan_tax_codes(
             continue
         target = Target(ObjectKind.TAX_CODE, key, match.id, tax_code.name)
         body = _body_from_source(tax_code, company_id=company_id, archived=False)
-        if match.archived:
-            detail = f" and update {', '.join(changes)}" if changes else ""
-            updates.append(
-                Action(
-                    ActionKind.UNARCHIVE,
-                    target,
-                    f"active in the accounting system, archived in Pleo: unarchive{detail}",
-                    body,
-                )
-            )
-        else:
-            updates.append(Action(ActionKind.UPDATE, target, "; ".join(changes), body))
+        updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
 
     active_in_pleo = 0
     for model in [*by_code.values(), *uncoded]:

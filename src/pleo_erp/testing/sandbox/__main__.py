@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--volume", type=int, default=None, help="add a bulk job of N items")
     parser.add_argument("--no-demo", action="store_true", help="start without the demo company")
     parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="delay every answer by this many milliseconds (models network/API latency)",
+    )
+    parser.add_argument(
         "--validate-responses",
         choices=("full", "sample", "off"),
         default="sample",
@@ -56,7 +62,9 @@ def main(
     if not args.no_demo:
         sandbox.seed_demo(volume=args.volume)
     stop_event = stop or threading.Event()
-    with sandbox.serve(args.host, args.port) as base_url:
+    if args.latency_ms < 0:
+        _parser().error("--latency-ms must be >= 0")
+    with sandbox.serve(args.host, args.port, latency=args.latency_ms / 1000) as base_url:
         write(f"Pleo sandbox listening on {base_url}")
         write(f"company id: {sandbox.demo_company_id or '(none: --no-demo)'}")
         write(f"API key: {sandbox.api_key}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -278,9 +279,20 @@ class PleoSandbox:
         return AsyncPleoClient(auth, base_url=base_url, http_client=http, sleep=sleep, **kwargs)
 
     @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Serve this sandbox over HTTP on ``host`` (a free port by default); yield its URL."""
-        with serve_app(self.app, host, port) as base_url:
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[str]:
+        """Serve this sandbox over HTTP on ``host`` (a free port by default); yield its URL.
+
+        ``latency``: a real delay (seconds) before every answer, per request — a model of
+        network and API latency; concurrent requests wait in parallel.
+        """
+        with serve_app(self.app, host, port, latency=latency, sleep=sleep) as base_url:
             yield base_url
 
     # -- companies, credentials -------------------------------------------------------------

@@ -4,6 +4,10 @@ A ``ThreadingHTTPServer`` with keep-alive. Injected connection faults close the 
 without an answer (before or after applying the request, by kind). A response that breaks
 the spec becomes a ``500`` naming the violation (the violation is also recorded on the
 sandbox). Stopping the server closes open keep-alive connections too, so no thread lingers.
+
+``latency`` (seconds) delays every answer in its own connection thread, like a real network
+and API would: concurrent requests wait in parallel (benchmarks use it to model Pleo's
+latency over loopback).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         split = urlsplit(self.path)
+        if self.server.latency > 0:
+            self.server.sleep(self.server.latency)
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         try:
             status, headers, payload = self.server.app.handle(
@@ -138,8 +145,20 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: SandboxApp,
+        *,
+        latency: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if latency < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {latency}")
         self.app = app
+        self.latency = latency
+        """Seconds every request waits before it is handled (``0``: none)."""
+        self.sleep = sleep
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -174,9 +193,19 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` on ``host:port`` (0 = a free port) in a thread; yield the base URL."""
-    server = SandboxHTTPServer((host, port), app)
+def serve(
+    app: SandboxApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    latency: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """Serve ``app`` on ``host:port`` (0 = a free port) in a thread; yield the base URL.
+
+    ``latency``: seconds each request waits (in its connection's thread) before it is handled.
+    """
+    server = SandboxHTTPServer((host, port), app, latency=latency, sleep=sleep)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},
