@@ -423,6 +423,7 @@ class _JobRun:
             if refused is None:
                 reported.append(aeid)
                 self.results[index] = evolve(pending.result, reported=True, report_error=None)
+                del self.result_index[aeid]  # done: keep only the outcome, not its index
                 continue
             kind = enum_value(refused.type)
             self.update_errors.append(
@@ -432,7 +433,9 @@ class _JobRun:
                 pending.result, reported=False, report_error=f"{kind}: {refused.message}"
             )
             if kind.upper() in _RETRYABLE_UPDATE_ERRORS:
-                self.retry_updates.append(pending)
+                self.retry_updates.append(pending)  # its index stays for the retry
+            else:
+                del self.result_index[aeid]
             logger.warning("Pleo refused the update of item %s: %s", aeid, kind)
         if self.exporter.journal is not None and reported:
             self.exporter.journal.mark_reported(reported)
@@ -803,7 +806,7 @@ class _Exporter:
         )
         first = yield from self.g_pleo_read(NextPage(cursor))  # MISSING_CONTRA_ACCOUNTS: here
         self.emit(ProgressEvent(kind="items_loaded", job_id=run.job.id, total=run.total))
-        unseen = set(open_ids)  # open job items whose export data has not come yet
+        unseen = open_ids  # open job items whose export data has not come yet (owned here)
 
         more = False
 
