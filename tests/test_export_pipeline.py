@@ -4,9 +4,9 @@
 ``Capabilities.max_concurrent_posts``; the blocking driver runs them on a thread pool, the async
 driver as tasks. Rules proven here, for both drivers: the bound holds and is reached, a
 supplier payment is posted after its invoice (C17), outcomes go out in batches of ≤ 100 while
-posting goes on (C24, rule 12), export items are streamed page by page with the next page
-fetched while the current one posts, and a crash at any step with 8 posts in flight, then a
-rerun, leaves every item posted exactly once.
+posting goes on (C24, export-api.md Part 3 rule 12), export items are streamed page by page
+with the next page fetched while the current one posts, and a crash at any step with 8 posts
+in flight, then a rerun, leaves every item posted exactly once.
 """
 
 from __future__ import annotations
