@@ -101,14 +101,19 @@ def worker(base_url: str, key: str, job_id: str, concurrency: int) -> dict[str, 
     }
 
 
-def measure(volume: int, concurrency: int) -> dict[str, Any]:
+def measure(volume: int, concurrency: int, mmap_threshold: int | None) -> dict[str, Any]:
     """One sandbox and one worker process for a job of ``volume`` items."""
+    env = dict(os.environ)
+    if mmap_threshold is not None:
+        # glibc raises its mmap threshold after each large free (a page's JSON), so later
+        # large buffers come from the heap, which then cannot shrink: fix the threshold.
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
     sandbox, info = _start_sandbox(volume)
     try:
         job_id = _bulk_job(info["base_url"], info["key"], info["company"])
         args = ["--worker", info["base_url"], info["key"], job_id, str(concurrency)]
         out = subprocess.run(
-            [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+            [sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env
         ).stdout
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return result
@@ -121,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000")
     parser.add_argument("--post-concurrency", type=int, default=1)
+    parser.add_argument(
+        "--malloc-mmap-threshold",
+        type=int,
+        default=None,
+        help="set glibc's MALLOC_MMAP_THRESHOLD_ in the worker (e.g. 131072)",
+    )
     parser.add_argument("--worker", nargs=4, metavar=("URL", "KEY", "JOB", "CONCURRENCY"))
     args = parser.parse_args(argv)
     if args.worker:
@@ -128,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(url, key, job, int(concurrency))))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {size: measure(size, args.post_concurrency) for size in sizes}
+    results = {
+        size: measure(size, args.post_concurrency, args.malloc_mmap_threshold) for size in sizes
+    }
     for size, r in results.items():
         rate = r["items"] / r["seconds"] if r["seconds"] else 0.0
         print(

@@ -12,6 +12,7 @@ in flight, then a rerun, leaves every item posted exactly once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -266,6 +267,34 @@ def test_rule6_export_items_are_streamed_not_loaded_whole(driver: str) -> None:
     assert len(env.system.entries) == 30
     assert pages_at_post[0] <= 2  # the first page posts before the rest is fetched
     assert pages_at_post[-1] == 6
+
+
+def _items_alive_at_posts(driver: str, items: int) -> int:
+    """The most ``ExportItemV3`` objects alive at any sampled post of a job of ``items``."""
+    env = Env()
+    env.sb.create_export_job(env.company, items)
+    alive: list[int] = []
+    posts = {"n": 0}
+
+    def count_items(_entry: Entry) -> None:
+        posts["n"] += 1
+        if posts["n"] % 5 == 0:
+            gc.collect()
+            alive.append(sum(1 for o in gc.get_objects() if type(o) is ExportItemV3))
+
+    env.system.on_post = count_items
+    env.run(driver, config=ExportConfig(page_size=10, post_concurrency=4))
+    assert len(env.system.entries) == items
+    return max(alive)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_memory_holds_a_few_pages_of_items_not_the_job(driver: str) -> None:
+    """Issue 13 item 4: export items are dropped once done; only ids and outcomes stay."""
+    small = _items_alive_at_posts(driver, 60)
+    large = _items_alive_at_posts(driver, 240)
+    assert large <= small + 10  # does not grow with the job
+    assert large <= 4 * 10 + 2 * 4  # a few pages of 10 and the posts in flight, not 240
 
 
 def test_rule6_next_page_is_fetched_while_the_current_one_posts() -> None:

@@ -109,6 +109,7 @@ from pleo_erp.orchestration._effects import (
     AsyncDriver,
     Blocking,
     Core,
+    Done,
     EnterSession,
     ExitSession,
     NextPage,
@@ -169,6 +170,7 @@ _RETRYABLE_UPDATE_ERRORS = frozenset(
 _T = TypeVar("_T")
 
 _Outcome = tuple[ItemOutcome, ItemResult]
+_NOTHING_DONE = Done(0)
 
 
 class _JobStopped(Exception):
@@ -820,6 +822,7 @@ class _Exporter:
             return len(page.items)
 
         low_water = take(first) if first is not None else 0
+        del first  # the queue holds the items; the page object must not outlive them
         page_handle: int | None = None
         accepts_zip = "zip" in {f.lower() for f in caps.attachment_formats}
         plans: dict[UUID, ReceiptPlan | DomainFailure] = {}
@@ -859,8 +862,8 @@ class _Exporter:
             while True:
                 if stop is None and job_failure is None:
                     if more and page_handle is None and scheduler.queued <= low_water:
-                        # Pipelining: the next page comes while this one is being posted; at
-                        # most about two pages of payloads are held at once.
+                        # Pipelining: the next page comes while this one is being posted; the
+                        # queue never holds much more than two pages of payloads.
                         page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
                     while (item := scheduler.next_ready()) is not None:
                         prefetch(item, fetcher)
@@ -906,6 +909,8 @@ class _Exporter:
                         raise
                     except BaseException as error:  # drained below, then re-raised
                         stop = stop or error
+                # No page or item outlives its turn in this frame.
+                finished, done = [], _NOTHING_DONE
         if stop is not None:
             if isinstance(stop, _MissingContraAccounts):
                 return JobFailure("missing_configuration", str(stop))
