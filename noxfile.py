@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests`, `lint`, `typecheck`, `docs`, `bench`, `demo`, `audit`.
+"""Developer sessions: `nox -s tests`, `lint`, `typecheck`, `docs`, `bench`, `demo`, `audit`,
+`distributed`, `demo_distributed`.
 
 Every session installs what it needs into its own virtualenv, so a fresh machine with only
 Python >= 3.10 and pip (plus `pip install nox`) can run any of them.
@@ -17,10 +18,12 @@ nox.options.reuse_existing_virtualenvs = True
 BENCHMARKS = [
     "benchmarks/bench_models.py",
     "benchmarks/bench_client.py",
+    "benchmarks/bench_receipts.py",
     "benchmarks/bench_sandbox.py",
     "benchmarks/bench_export.py",
     "benchmarks/bench_latency.py",
     "benchmarks/bench_sync.py",
+    "benchmarks/bench_runtime.py",
 ]
 
 
@@ -137,3 +140,22 @@ def audit(session: nox.Session) -> None:
         "--requirement",
         str(requirements),
     )
+
+
+@nox.session
+def distributed(session: nox.Session) -> None:
+    """Chaos test of the distributed runtime: Postgres + Redis + Celery workers vs the sandbox.
+
+    Starts its own PostgreSQL and redis-server on loopback (installed with apt when missing and
+    running as root), 4 workers and 2 beats; kills, pauses and restarts them; checks that every
+    entry was posted exactly once. Bounded to a few minutes; ``-- --seed N`` reproduces a run.
+    """
+    session.install("-e", ".[distributed]")
+    session.run("python", "tests/distributed/chaos.py", *(session.posargs or ["--seed", "1"]))
+
+
+@nox.session(name="demo_distributed")
+def demo_distributed(session: nox.Session) -> None:
+    """The distributed runtime on one machine: Postgres, Redis, sandbox, 2 workers, scheduler."""
+    session.install("-e", ".[distributed]")
+    session.run("pleo-erp", "demo-distributed", *session.posargs)

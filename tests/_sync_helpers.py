@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import attrs
+import httpx
+
+from pleo_erp.client import AsyncPleoClient, PleoClient
+from pleo_erp.client._transport import AsyncTransport
 from pleo_erp.models import (
     BookkeepingAccountRestModelV1,
     TagGroupModel,
     TagModel,
     TaxCodeModel,
 )
+from pleo_erp.orchestration import sync, sync_async
+from pleo_erp.orchestration.sync_report import SyncReport
 
 COMPANY = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -126,3 +135,101 @@ def kinds(plan: Any) -> list[tuple[str, str]]:
 def writes(sandbox: Any) -> list[Any]:
     """The write requests in a sandbox's log (anything but GET and read-only searches)."""
     return [r for r in sandbox.requests if r.method != "GET" and not r.path.endswith(":search")]
+
+
+# ----------------------------------------------------------------------------- both drivers
+
+#: The resources the syncs call (a test's override of one of their methods is mirrored).
+_SYNC_RESOURCES = ("tag_groups", "tags", "accounts", "tax_codes")
+
+
+def async_twin(client: PleoClient) -> AsyncPleoClient:
+    """An ``AsyncPleoClient`` that is ``client`` in every respect but being ``async``.
+
+    It shares ``client``'s transport core (credential, retry policy, rate limiter, request
+    counter) and talks to the same in-process sandbox transport, with ``client``'s (sandbox)
+    sleep. A method a test replaced on one of ``client``'s sync resources (``client.accounts
+    .update = forbidden``) is replaced on the twin by a coroutine calling the same function.
+    """
+    sync_http = client.http_client
+    http = httpx.AsyncClient(
+        transport=sync_http._transport,  # the sandbox's MockTransport serves async too
+        base_url=client.base_url,
+    )
+    sleep = client.sleep
+
+    async def async_sleep(seconds: float) -> None:
+        sleep(seconds)
+
+    twin = object.__new__(AsyncPleoClient)
+    twin._setup(AsyncTransport(client._core, http, sleep=async_sleep), owns_http=True)
+    for name in _SYNC_RESOURCES:
+        resource, twin_resource = getattr(client, name), getattr(twin, name)
+        for attr, override in vars(resource).items():
+            if not attr.startswith("_") and callable(override):
+                setattr(twin_resource, attr, _as_coroutine(override))
+    return twin
+
+
+def _as_coroutine(function: Callable[..., Any]) -> Callable[..., Any]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return call
+
+
+@attrs.frozen
+class SyncDriver:
+    """The four syncs with their blocking signatures, run blocking or through their twins.
+
+    ``"async"`` runs ``sync_*_async`` with ``asyncio.run`` on :func:`async_twin` of the given
+    client, so a test body written for the blocking syncs checks both drivers unchanged.
+    """
+
+    name: str
+
+    def _run(
+        self,
+        blocking: Callable[..., SyncReport],
+        twin: Callable[..., Awaitable[SyncReport]],
+        client: PleoClient,
+        *args: Any,
+        **kwargs: Any,
+    ) -> SyncReport:
+        if self.name == "blocking":
+            return blocking(client, *args, **kwargs)
+
+        async def main() -> SyncReport:
+            async with async_twin(client) as aclient:
+                return await twin(aclient, *args, **kwargs)
+
+        return asyncio.run(main())
+
+    def tags(self, client: PleoClient, *args: Any, **kwargs: Any) -> SyncReport:
+        """``sync_tags`` or ``sync_tags_async``."""
+        return self._run(sync.sync_tags, sync_async.sync_tags_async, client, *args, **kwargs)
+
+    def accounts(self, client: PleoClient, *args: Any, **kwargs: Any) -> SyncReport:
+        """``sync_accounts`` or ``sync_accounts_async``."""
+        return self._run(
+            sync.sync_accounts, sync_async.sync_accounts_async, client, *args, **kwargs
+        )
+
+    def tax_codes(self, client: PleoClient, *args: Any, **kwargs: Any) -> SyncReport:
+        """``sync_tax_codes`` or ``sync_tax_codes_async``."""
+        return self._run(
+            sync.sync_tax_codes, sync_async.sync_tax_codes_async, client, *args, **kwargs
+        )
+
+    def chart_of_accounts(self, client: PleoClient, *args: Any, **kwargs: Any) -> SyncReport:
+        """``sync_chart_of_accounts`` or ``sync_chart_of_accounts_async``."""
+        return self._run(
+            sync.sync_chart_of_accounts,
+            sync_async.sync_chart_of_accounts_async,
+            client,
+            *args,
+            **kwargs,
+        )
+
+
+SYNC_DRIVERS = ("blocking", "async")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import date
 from decimal import Decimal
@@ -59,7 +62,9 @@ def test_lock_excludes_a_second_holder_and_times_out_without_real_sleep(tmp_path
 
     # The holder must be another thread-lock domain to reach the OS-level polling: use a
     # fresh path alias so the in-process lock differs but the file (and flock) is the same.
-    os.symlink(lock_file.name, tmp_path / "alias.lock")
+    # A hard link, not a symlink: filelock opens lock files with O_NOFOLLOW.
+    lock_file.touch()
+    os.link(lock_file, tmp_path / "alias.lock")
     thread = threading.Thread(target=hold)
     thread.start()
     try:
@@ -319,3 +324,38 @@ def test_unbalanced_or_invalid_drafts_are_refused() -> None:
                 (posting, PostingDraft("Assets:B", Decimal("-1.00"), "USD")),
             )
         )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_lock_of_a_killed_process_is_free_again(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL while holding the ledger lock leaves no stale lock: the
+    OS drops it with the process, and the lock file itself stays in place."""
+    lock_file = tmp_path / "ledger.beancount.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from pleo_erp.adapters.beancount._lock import LedgerLock\n"
+            "lock = LedgerLock(sys.argv[1]); lock.acquire()\n"
+            "print('held', flush=True); sys.stdin.read()\n",
+            str(lock_file),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockTimeout):
+            LedgerLock(lock_file, timeout=0.0).acquire()
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(10)
+    with LedgerLock(lock_file, timeout=0.0):
+        assert lock_file.exists()
+    assert lock_file.exists(), "the lock file is kept on release"

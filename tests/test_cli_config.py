@@ -1,5 +1,5 @@
 """CLI configuration: precedence flags > PLEO_* environment > TOML file, file lookup, TOML
-fallback parser, masking of secrets in every dump, and usage/config exit codes."""
+reading (tomllib/tomli), masking of secrets in every dump, and usage/config exit codes."""
 
 from __future__ import annotations
 
@@ -9,28 +9,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pleo_erp.cli import run
 from pleo_erp.cli._config import MASK, Secret, load_settings
 from pleo_erp.cli._errors import ConfigError, UsageError
-from pleo_erp.cli._toml import TOMLError, loads_flat
 
 COMPANY_FILE = "11111111-1111-1111-1111-111111111111"
 COMPANY_ENV = "22222222-2222-2222-2222-222222222222"
 COMPANY_FLAG = "33333333-3333-3333-3333-333333333333"
 SENTINEL = "sk_SENTINEL_do_not_print_0123456789"
-
-try:
-    import tomllib as reference_toml
-except ModuleNotFoundError:  # Python 3.10: compare against tomli if it is there
-    try:
-        import tomli as reference_toml
-    except ModuleNotFoundError:
-        reference_toml = None
-
-needs_reference = pytest.mark.skipif(reference_toml is None, reason="no tomllib/tomli")
 
 
 def _settings(
@@ -143,6 +130,66 @@ def test_default_lookup_order_and_state_db(tmp_path: Path) -> None:
     assert resolved.environment == "production"
     xdg, _ = _settings(tmp_path, env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
     assert xdg.state_db == tmp_path / "xdg" / "pleo-erp" / "state.db"
+
+
+def _macos_dirs(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make platformdirs answer as on macOS (config and state in Application Support)."""
+    import platformdirs
+
+    support = Path.home() / "Library" / "Application Support"
+
+    def native(app: str, appauthor: object = None) -> Path:
+        assert appauthor is False
+        return support / app
+
+    monkeypatch.setattr(platformdirs, "user_config_path", native)
+    monkeypatch.setattr(platformdirs, "user_state_path", native)
+    return Path("Library") / "Application Support" / "pleo-erp"
+
+
+def test_per_user_directories_come_from_platformdirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On macOS the per-user config and state live where platformdirs says, re-rooted under
+    the CLI's home; an explicit XDG variable still wins."""
+    native = _macos_dirs(monkeypatch)
+    home = tmp_path / "home"
+    user = _write(home / native / "config.toml", 'environment = "staging"\n')
+    resolved, _ = _settings(tmp_path)
+    assert resolved.config_file == user
+    assert resolved.state_db == home / native / "state.db"
+    xdg, _ = _settings(tmp_path, env={"XDG_CONFIG_HOME": str(tmp_path / "x")})
+    assert xdg.config_file is None
+
+
+def test_files_of_earlier_versions_keep_working_on_macos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier versions used ~/.config and ~/.local/state everywhere: a config file and a state
+    database (tokens, keys) left there are still found until the new places are used."""
+    native = _macos_dirs(monkeypatch)
+    home = tmp_path / "home"
+    old_config = _write(home / ".config" / "pleo-erp" / "config.toml", 'environment = "staging"\n')
+    old_db = _write(home / ".local" / "state" / "pleo-erp" / "state.db", "")
+    resolved, _ = _settings(tmp_path)
+    assert resolved.config_file == old_config
+    assert resolved.state_db == old_db
+    new_config = _write(home / native / "config.toml", 'environment = "production"\n')
+    new_db = _write(home / native / "state.db", "")
+    resolved, _ = _settings(tmp_path)
+    assert resolved.config_file == new_config
+    assert resolved.state_db == new_db
+
+
+def test_without_platformdirs_the_xdg_defaults_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI runs without the ``cli`` extra: then the per-user directories are the XDG ones."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "platformdirs", None)
+    resolved, _ = _settings(tmp_path)
+    assert resolved.state_db == tmp_path / "home" / ".local" / "state" / "pleo-erp" / "state.db"
 
 
 def test_scopes_from_string_or_list(tmp_path: Path) -> None:
@@ -272,60 +319,24 @@ def test_a_secret_inside_an_error_message_is_scrubbed(tmp_path: Path) -> None:
     assert SENTINEL not in out + err
 
 
-# ---- the TOML fallback (Python 3.10 without tomli) ------------------------------------------
+# ---- reading TOML (tomllib, or tomli on Python 3.10) ---------------------------------------
 
 
-@needs_reference
-def test_flat_parser_reads_the_documented_config() -> None:
-    text = (
-        "# pleo-erp\n"
-        'environment = "staging"   # comment\n'
-        "company_id = '6f1c0000-0000-0000-0000-000000000000'\n"
-        'scopes = ["a:read", "b:write",]\n'
-        'ledger = "C:\\\\books\\\\l.beancount"\n'
-        "port = 8_080\n"
-        "verbose = true\n"
-        "[extra]\n"
-        'name = "\\u00e6\\"x\\""\n'
+def test_config_file_accepts_all_of_toml(tmp_path: Path) -> None:
+    """The file is read by tomllib/tomli: floats, inline tables and multi-line arrays parse
+    (the former hand-written 3.10 reader refused them); unknown keys are still rejected."""
+    _write(
+        tmp_path / "pleo-erp.toml",
+        f'company_id = "{COMPANY_FILE}"\nscopes = [\n  "a:b",\n  "c:d",\n]\n',
     )
-    assert loads_flat(text) == reference_toml.loads(text)
+    resolved, _ = _settings(tmp_path)
+    assert resolved.scopes == ("a:b", "c:d")
 
 
-@pytest.mark.parametrize(
-    "text",
-    ['a = "unterminated\n', "a = [1,\n2]\n", 'a = "x" b\n', "a = 1\na = 2\n", "a = 1.5\n"],
-)
-def test_flat_parser_refuses_what_it_cannot_read(text: str) -> None:
-    with pytest.raises(TOMLError):
-        loads_flat(text)
-
-
-_KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
-_VALUES = st.one_of(
-    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
-    st.integers(-(10**9), 10**9),
-    st.booleans(),
-    st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8), max_size=4),
-)
-
-
-def _dump(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # then a valid TOML basic string
-    assert isinstance(value, list)
-    return "[" + ", ".join(_dump(v) for v in value) + "]"
-
-
-@needs_reference
-@settings(max_examples=100, deadline=None)
-@given(st.dictionaries(_KEYS, _VALUES, max_size=6))
-def test_flat_parser_agrees_with_tomllib(document: dict[str, object]) -> None:
-    text = "".join(f"{key} = {_dump(value)}\n" for key, value in document.items())
-    assert loads_flat(text) == reference_toml.loads(text) == document
+def test_malformed_toml_names_the_line(tmp_path: Path) -> None:
+    _write(tmp_path / "pleo-erp.toml", 'environment = "staging"\ncompany_id = \n')
+    with pytest.raises(ConfigError, match="line 2"):
+        _settings(tmp_path)
 
 
 def test_ctrl_c_is_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,17 +372,13 @@ def test_unexpected_errors_say_how_to_see_the_traceback(
     assert json.loads(out)["error"]["type"] == "RuntimeError"
 
 
-def test_config_file_is_read_without_any_toml_library(
+def test_without_a_toml_reader_the_error_says_to_install_tomli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Python 3.10 without tomli: the built-in reader of the flat format takes over."""
+    """Python 3.10 without tomli (the ``cli`` extra installs it): a clear, actionable error."""
     from pleo_erp.cli import _toml
 
     monkeypatch.setattr(_toml, "_library_loader", lambda: None)
-    _write(tmp_path / "pleo-erp.toml", f'company_id = "{COMPANY_FILE}"  # mine\nscopes = ["a:b"]\n')
-    resolved, _ = _settings(tmp_path)
-    assert resolved.company_id == uuid.UUID(COMPANY_FILE)
-    assert resolved.scopes == ("a:b",)
-    _write(tmp_path / "pleo-erp.toml", "company_id = 1.5\n")
-    with pytest.raises(ConfigError, match="tomli"):
+    _write(tmp_path / "pleo-erp.toml", f'company_id = "{COMPANY_FILE}"\n')
+    with pytest.raises(ConfigError, match=r"pip install 'pleo-erp\[cli\]'"):
         _settings(tmp_path)

@@ -394,6 +394,35 @@ def test_beancount_sessions_in_two_processes_book_each_entry_once(ledger_path: P
     assert sorted(booked) == sorted(ids)  # every entry, each exactly once
 
 
+def test_a_write_during_the_sessions_lock_free_load_is_seen_before_posting(
+    ledger_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly once: the session's first load takes no lock, so another process may replace
+    the ledger while Beancount reads it. The cached snapshot must not claim the newer file's
+    identity with the older content, or the entry that process booked is booked again."""
+    from pleo_erp.adapters.beancount import _ledger
+
+    entry_id = uuid.uuid4()
+    other = BeancountAccountingSystem(ledger_path)
+    mine = BeancountAccountingSystem(ledger_path)
+    real_load = _ledger._load_file
+    raced: list[bool] = []
+
+    def load_then_another_writer_books(path: Path) -> Any:
+        loaded = real_load(path)  # the old content ...
+        if not raced:
+            raced.append(True)
+            other.post(journal(entry_id), [])  # ... while another writer replaces the file
+        return loaded
+
+    monkeypatch.setattr(_ledger, "_load_file", load_then_another_writer_books)
+    with mine.job_session(JOB):
+        monkeypatch.setattr(_ledger, "_load_file", real_load)
+        mine.post(journal(entry_id), [])
+    assert raced == [True]
+    assert booked_ids(ledger_path) == [str(entry_id)]
+
+
 def test_beancount_declares_one_post_at_a_time(ledger_path: Path) -> None:
     assert BeancountAccountingSystem(ledger_path).capabilities().max_concurrent_posts == 1
 

@@ -12,12 +12,7 @@ from _sync_helpers import writes
 from pleo_erp.accounting_system.sources import SourceReadError
 from pleo_erp.domain.reconcile.errors import DuplicateExternalId, MassArchiveRefused
 from pleo_erp.orchestration.locks import InProcessLock
-from pleo_erp.orchestration.sync import (
-    SyncAlreadyRunning,
-    sync_accounts,
-    sync_chart_of_accounts,
-    sync_tax_codes,
-)
+from pleo_erp.orchestration.sync import SyncAlreadyRunning
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
@@ -58,7 +53,7 @@ def _worked_example(sandbox: PleoSandbox, company: str) -> tuple[InMemorySources
 
 @pytest.mark.rule("accounts-40")
 def test_worked_example_exact_requests_then_a_resync_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     """HT-SYNC / HT-CUA (rule 40): create ext-3000, unarchive ext-2000, update ext-4000,
     archive 5000, nothing for ext-1000."""
@@ -143,7 +138,7 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
 
 @pytest.mark.rule("accounts-27")
 def test_rule_27_batch_create_in_chunks_of_1000(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source = InMemorySources()
     for i in range(2500):
@@ -159,7 +154,7 @@ def test_rule_27_batch_create_in_chunks_of_1000(
 
 @pytest.mark.rule("accounts-27")
 def test_rule_27_batch_failures_are_surfaced_per_item(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source = InMemorySources()
     source.add_account("good", "1", "Good")
@@ -178,7 +173,7 @@ def test_rule_27_batch_failures_are_surfaced_per_item(
 
 @pytest.mark.rule("accounts-42")
 def test_rule_42_conflict_on_create_rereads_and_replans(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source = InMemorySources()
     source.add_account("e1", "1", "One")
@@ -204,7 +199,7 @@ def test_rule_42_conflict_on_create_rereads_and_replans(
 
 @pytest.mark.rule("accounts-42")
 def test_rule_42_lost_batch_response_does_not_duplicate(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source = InMemorySources()
     for i in range(5):
@@ -219,7 +214,7 @@ def test_rule_42_lost_batch_response_does_not_duplicate(
 
 @pytest.mark.rule("accounts-28")
 def test_rule_28_put_bodies_are_complete_and_keep_pleo_only_fields(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     pid = sandbox.add_account(
         company,
@@ -244,7 +239,9 @@ def test_rule_28_put_bodies_are_complete_and_keep_pleo_only_fields(
 
 
 @pytest.mark.rule("accounts-29")
-def test_rule_29_the_sync_never_deletes(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_29_the_sync_never_deletes(
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
+) -> None:
     source, _ = _worked_example(sandbox, company)
     for ext in ("ext-1000", "ext-2000", "ext-3000", "ext-4000"):
         source.remove_account(ext)
@@ -257,7 +254,9 @@ def test_rule_29_the_sync_never_deletes(sandbox: PleoSandbox, company: str, clie
 
 
 @pytest.mark.rule("accounts-31")
-def test_rule_31_every_page_is_read(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_31_every_page_is_read(
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
+) -> None:
     source = InMemorySources()
     for i in range(60):
         sandbox.add_account(company, f"e{i}", f"A{i}", code=str(i))
@@ -270,7 +269,7 @@ def test_rule_31_every_page_is_read(sandbox: PleoSandbox, company: str, client: 
 
 @pytest.mark.rule("accounts-36")
 def test_rule_36_duplicate_external_id_in_the_source_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     source.add_account("ext-1000", "1001", "Twin")
@@ -281,7 +280,7 @@ def test_rule_36_duplicate_external_id_in_the_source_writes_nothing(
 
 @pytest.mark.rule("accounts-41")
 def test_rule_41_failed_source_read_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     source.fail_reads("accounts")
@@ -292,7 +291,7 @@ def test_rule_41_failed_source_read_writes_nothing(
 
 @pytest.mark.rule("accounts-43")
 def test_rule_43_tax_codes_first_and_a_tax_code_400_is_per_account(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any, sync_chart_of_accounts: Any
 ) -> None:
     source = InMemorySources()
     source.add_tax_code("S25", "Standard", Decimal("0.25"))
@@ -318,7 +317,7 @@ def test_rule_43_tax_codes_first_and_a_tax_code_400_is_per_account(
 
 
 def test_tax_codes_decision_table_against_the_sandbox(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tax_codes: Any
 ) -> None:
     keep = sandbox.add_tax_code(company, "Standard", 0.25, code="S25")
     old = sandbox.add_tax_code(company, "Reduced", 0.12, code="R12", archived=True)
@@ -341,7 +340,9 @@ def test_tax_codes_decision_table_against_the_sandbox(
 
 
 @pytest.mark.rule("accounts-47")
-def test_rule_47_transient_faults_converge(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_47_transient_faults_converge(
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
+) -> None:
     source, _ = _worked_example(sandbox, company)
     for i in range(30):
         source.add_account(f"bulk-{i}", str(9000 + i), f"Bulk {i}")
@@ -360,7 +361,9 @@ def test_rule_47_transient_faults_converge(sandbox: PleoSandbox, company: str, c
     assert len(ext_ids) == len(set(ext_ids)) == 35
 
 
-def test_one_accounts_run_per_company(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_one_accounts_run_per_company(
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any, sync_tax_codes: Any
+) -> None:
     lock = InProcessLock()
     source = InMemorySources()
     assert lock.acquire(f"sync:accounts:{uuid.UUID(company)}", "someone")
@@ -371,7 +374,7 @@ def test_one_accounts_run_per_company(sandbox: PleoSandbox, company: str, client
 
 @pytest.mark.rule("accounts-44")
 def test_rule_44_report_has_a_result_per_account_and_counts_per_action(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     report = sync_accounts(client, source, company_id=company)
@@ -388,7 +391,7 @@ def test_rule_44_report_has_a_result_per_account_and_counts_per_action(
 
 @pytest.mark.rule("accounts-48")
 def test_rule_48_a_permission_error_stops_the_remaining_writes(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     original = client.accounts.update
@@ -410,7 +413,7 @@ def test_rule_48_a_permission_error_stops_the_remaining_writes(
 
 
 def test_dry_run_plans_with_the_exact_bodies_and_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_accounts: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     report = sync_accounts(client, source, company_id=company, dry_run=True)
@@ -427,7 +430,7 @@ def test_dry_run_plans_with_the_exact_bodies_and_writes_nothing(
 
 
 def test_chart_of_accounts_checks_both_plans_before_writing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_chart_of_accounts: Any
 ) -> None:
     sandbox.add_tax_code(company, "Old A", 0.1, code="A")
     sandbox.add_tax_code(company, "Old B", 0.1, code="B")

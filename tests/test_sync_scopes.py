@@ -16,12 +16,6 @@ from pleo_erp.models import (
     BookkeepingAccountBatchFailureReasonV1,
     BookkeepingAccountRestModelV1,
 )
-from pleo_erp.orchestration.sync import (
-    sync_accounts,
-    sync_chart_of_accounts,
-    sync_tags,
-    sync_tax_codes,
-)
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
@@ -205,7 +199,7 @@ def test_rule50_insufficient_scope_exported_from_the_client_package() -> None:
 
 @pytest.mark.rule("accounts-50")
 def test_rule50_accounts_sync_without_write_scope_raises_before_any_request(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources, sync_accounts: Any
 ) -> None:
     """Accounts rule 50: `accounts:write` missing → InsufficientScope, the sandbox saw no request,
     the AS was not read either."""
@@ -219,7 +213,7 @@ def test_rule50_accounts_sync_without_write_scope_raises_before_any_request(
 
 
 def test_rule50_accounts_sync_runs_when_the_scopes_are_granted(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources, sync_accounts: Any
 ) -> None:
     report = sync_accounts(
         client, source, company_id=company, granted_scopes=["accounts:read", "accounts:write"]
@@ -230,7 +224,7 @@ def test_rule50_accounts_sync_runs_when_the_scopes_are_granted(
 
 
 def test_rule50_granted_scopes_from_introspect(
-    sandbox: PleoSandbox, company: str, source: InMemorySources
+    sandbox: PleoSandbox, company: str, source: InMemorySources, sync_accounts: Any
 ) -> None:
     """The string `whoami().scope` returns feeds the check as is."""
     narrow = sandbox.client(sandbox.issue_api_key(company, scopes=["accounts:read"]))
@@ -248,7 +242,7 @@ def test_rule50_granted_scopes_from_introspect(
 
 
 def test_rule50_no_granted_scopes_means_no_check(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources, sync_accounts: Any
 ) -> None:
     """Scopes are not always known (an API key, a token response without `scope`)."""
     report = sync_accounts(client, source, company_id=company, granted_scopes=None)
@@ -257,7 +251,7 @@ def test_rule50_no_granted_scopes_means_no_check(
 
 
 def test_rule50_dry_run_needs_only_the_read_scope(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources, sync_accounts: Any
 ) -> None:
     report = sync_accounts(
         client, source, company_id=company, dry_run=True, granted_scopes="accounts:read"
@@ -274,7 +268,11 @@ def test_rule50_dry_run_needs_only_the_read_scope(
 
 
 def test_rule50_chart_of_accounts_sync_checks_tax_code_scopes_too(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox,
+    company: str,
+    client: Any,
+    source: InMemorySources,
+    sync_chart_of_accounts: Any,
 ) -> None:
     with pytest.raises(InsufficientScope) as caught:
         sync_chart_of_accounts(
@@ -292,7 +290,7 @@ def test_rule50_chart_of_accounts_sync_checks_tax_code_scopes_too(
 
 
 def test_rule50_tax_codes_sync_preflight(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources, sync_tax_codes: Any
 ) -> None:
     with pytest.raises(InsufficientScope):
         sync_tax_codes(client, source, company_id=company, granted_scopes="accounts:read")
@@ -301,7 +299,7 @@ def test_rule50_tax_codes_sync_preflight(
 
 
 def test_rule50_tags_sync_preflight(
-    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources
+    sandbox: PleoSandbox, company: str, client: Any, source: InMemorySources, sync_tags: Any
 ) -> None:
     with pytest.raises(InsufficientScope) as caught:
         sync_tags(client, source, company_id=company, granted_scopes="tag-groups:read")
@@ -320,7 +318,7 @@ def test_rule50_tags_sync_preflight(
 
 
 def test_rule50_a_refused_run_does_not_hold_the_lock(
-    company: str, client: Any, source: InMemorySources
+    company: str, client: Any, source: InMemorySources, sync_accounts: Any
 ) -> None:
     """The preflight runs before the run lock: a refused run leaves nothing behind."""
     with pytest.raises(InsufficientScope):

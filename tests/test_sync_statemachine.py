@@ -7,6 +7,8 @@ Invariants (tags rules 17–21, accounts rules 33–41, DESIGN decision 8):
 - nothing is ever deleted (every id Pleo ever had still exists);
 - a failed AS read, a refused plan (safety rule) or an ambiguous source (duplicate account
   ids) change nothing in Pleo.
+
+The machine runs twice: with the blocking syncs and with their ``async`` twins.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from _sync_helpers import writes
+from _sync_helpers import SyncDriver, writes
 from pleo_erp.accounting_system.sources import SourceReadError
 from pleo_erp.domain.reconcile.errors import DuplicateExternalId, MassArchiveRefused
-from pleo_erp.orchestration.sync import sync_accounts, sync_tags
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
 
@@ -35,6 +36,8 @@ index = st.integers(min_value=0, max_value=5)
 
 class SyncMachine(RuleBasedStateMachine):
     """Both sides edited at random; syncs in between."""
+
+    driver = SyncDriver("blocking")
 
     def __init__(self) -> None:
         super().__init__()
@@ -206,7 +209,7 @@ class SyncMachine(RuleBasedStateMachine):
     def sync_tags(self, force: bool) -> None:
         before = self.snapshot()
         try:
-            report = sync_tags(
+            report = self.driver.tags(
                 self.client,
                 self.source,
                 company_id=self.company,
@@ -226,7 +229,7 @@ class SyncMachine(RuleBasedStateMachine):
         )
         self.check_tags()
         self.sandbox.clear_requests()
-        again = sync_tags(
+        again = self.driver.tags(
             self.client,
             self.source,
             company_id=self.company,
@@ -240,7 +243,9 @@ class SyncMachine(RuleBasedStateMachine):
     def sync_accounts(self, force: bool) -> None:
         before = self.snapshot()
         try:
-            report = sync_accounts(self.client, self.source, company_id=self.company, force=force)
+            report = self.driver.accounts(
+                self.client, self.source, company_id=self.company, force=force
+            )
         except (MassArchiveRefused, DuplicateExternalId) as exc:
             event(f"accounts: {type(exc).__name__}")
             if isinstance(exc, MassArchiveRefused):
@@ -254,7 +259,7 @@ class SyncMachine(RuleBasedStateMachine):
         event(f"accounts: {'writes' if report.write_requests else 'no writes'}")
         self.check_accounts()
         self.sandbox.clear_requests()
-        again = sync_accounts(self.client, self.source, company_id=self.company, force=True)
+        again = self.driver.accounts(self.client, self.source, company_id=self.company, force=True)
         assert again.write_requests == 0, again.plan.summary()
         assert writes(self.sandbox) == []
 
@@ -264,7 +269,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.source.fail_reads()
         try:
             with pytest.raises(SourceReadError):
-                sync_tags(
+                self.driver.tags(
                     self.client,
                     self.source,
                     company_id=self.company,
@@ -272,7 +277,7 @@ class SyncMachine(RuleBasedStateMachine):
                     force=True,
                 )
             with pytest.raises(SourceReadError):
-                sync_accounts(self.client, self.source, company_id=self.company, force=True)
+                self.driver.accounts(self.client, self.source, company_id=self.company, force=True)
         finally:
             self.source.restore_reads()
         assert self.snapshot() == before
@@ -329,3 +334,15 @@ class SyncMachine(RuleBasedStateMachine):
 
 SyncMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=15, deadline=None)
 TestSyncStateMachine = SyncMachine.TestCase
+
+
+class AsyncSyncMachine(SyncMachine):
+    """The same machine through ``sync_tags_async`` / ``sync_accounts_async``."""
+
+    driver = SyncDriver("async")
+
+
+AsyncSyncMachine.TestCase.settings = settings(
+    max_examples=20, stateful_step_count=15, deadline=None
+)
+TestAsyncSyncStateMachine = AsyncSyncMachine.TestCase

@@ -11,7 +11,7 @@ from _sync_helpers import writes
 from pleo_erp.accounting_system.sources import SourceReadError
 from pleo_erp.domain.reconcile.errors import MassArchiveRefused, SelectionError
 from pleo_erp.orchestration.locks import InProcessLock
-from pleo_erp.orchestration.sync import SyncAlreadyRunning, sync_tags
+from pleo_erp.orchestration.sync import SyncAlreadyRunning
 from pleo_erp.orchestration.sync_report import SyncPhase, SyncProgress
 from pleo_erp.state._db import StateDB
 from pleo_erp.state.selection import SelectionStore
@@ -68,7 +68,7 @@ def _worked_example(sandbox: PleoSandbox, company: str) -> tuple[InMemorySources
 
 
 def test_worked_example_exact_requests_then_a_resync_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     sandbox.clear_requests()
@@ -153,7 +153,7 @@ def test_worked_example_exact_requests_then_a_resync_writes_nothing(
 
 @pytest.mark.rule("tags-4")
 def test_rule_4_and_6_selection_is_persisted_auto_selected_then_auto_deselected(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     store = SelectionStore(StateDB())
     sandbox.add_tag_group(company, "dept", "Department")
@@ -184,7 +184,7 @@ def uuid_of(company: str) -> Any:
 
 @pytest.mark.rule("tags-5")
 def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     store = SelectionStore(StateDB())
     sandbox.add_tag_group(company, "MANUAL")
@@ -199,7 +199,7 @@ def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
 
 @pytest.mark.rule("tags-3")
 def test_rule_3_explicit_selection_is_validated(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source = InMemorySources()
     for code in "ABCDEF":
@@ -214,7 +214,7 @@ def test_rule_3_explicit_selection_is_validated(
 
 @pytest.mark.rule("tags-12")
 def test_rule_12_and_27_deselected_group_is_archived_and_its_tags_never_touched(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     proj = sandbox.add_tag_group(company, "PROJ")
@@ -238,7 +238,7 @@ def test_rule_12_and_27_deselected_group_is_archived_and_its_tags_never_touched(
 
 @pytest.mark.rule("tags-13")
 def test_rule_13_duplicates_in_pleo_are_resolved(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     # Pleo refuses exact duplicate codes on create, so real duplicates differ in case.
     dept = sandbox.add_tag_group(company, "DEPT")
@@ -255,7 +255,9 @@ def test_rule_13_duplicates_in_pleo_are_resolved(
 
 
 @pytest.mark.rule("tags-18")
-def test_rule_18_no_delete_is_ever_sent(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_18_no_delete_is_ever_sent(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     source, _ = _worked_example(sandbox, company)
     source.remove_value("DEPT", "ENG")
     source.remove_dimension("PROJ")
@@ -265,7 +267,7 @@ def test_rule_18_no_delete_is_ever_sent(sandbox: PleoSandbox, company: str, clie
 
 @pytest.mark.rule("tags-21")
 def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pair(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     source.fail_reads("dimensions")
@@ -285,7 +287,7 @@ def test_rule_21_failed_dimension_read_aborts_and_failed_value_read_skips_one_pa
 
 @pytest.mark.rule("tags-21")
 def test_rule_21_a_vendor_exception_becomes_a_source_read_error(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     class Broken(InMemorySources):
         def list_dimensions(self) -> Any:
@@ -298,7 +300,7 @@ def test_rule_21_a_vendor_exception_becomes_a_source_read_error(
 
 @pytest.mark.rule("tags-22")
 def test_rule_22_lost_response_on_create_does_not_duplicate(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     source = InMemorySources()
@@ -320,7 +322,9 @@ def test_rule_22_lost_response_on_create_does_not_duplicate(
 
 
 @pytest.mark.rule("tags-23")
-def test_rule_23_all_pages_are_read(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_23_all_pages_are_read(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     dept = sandbox.add_tag_group(company, "DEPT")
     source = InMemorySources()
     source.add_dimension("DEPT")
@@ -336,7 +340,7 @@ def test_rule_23_all_pages_are_read(sandbox: PleoSandbox, company: str, client: 
 
 @pytest.mark.rule("tags-24")
 def test_rule_24_rate_limits_and_server_errors_are_retried(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     sandbox.faults.add("PUT /v0/tags/*", kind="rate_limited", times=2, retry_after=1)
@@ -352,7 +356,9 @@ def test_rule_24_rate_limits_and_server_errors_are_retried(
 
 
 @pytest.mark.rule("tags-25")
-def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_25_single_dimension_run(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     source, ids = _worked_example(sandbox, company)
     store = SelectionStore(StateDB())
     store.save(uuid_of(company), ["DEPT", "PROJ", "FIN", "CC"])
@@ -369,7 +375,9 @@ def test_rule_25_single_dimension_run(sandbox: PleoSandbox, company: str, client
 
 
 @pytest.mark.rule("tags-26")
-def test_rule_26_one_run_per_company(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_26_one_run_per_company(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     lock = InProcessLock()
     source = InMemorySources()
     source.add_dimension("DEPT")
@@ -404,7 +412,9 @@ def test_rule_26_one_run_per_company(sandbox: PleoSandbox, company: str, client:
 
 
 @pytest.mark.rule("tags-30")
-def test_rule_30_writes_are_ordered(sandbox: PleoSandbox, company: str, client: Any) -> None:
+def test_rule_30_writes_are_ordered(
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
+) -> None:
     source, _ = _worked_example(sandbox, company)
     sync_tags(client, source, company_id=company, selection=["DEPT", "PROJ", "FIN", "CC"])
     methods = [(r.method, r.body.get("archived")) for r in writes(sandbox)]
@@ -415,7 +425,7 @@ def test_rule_30_writes_are_ordered(sandbox: PleoSandbox, company: str, client: 
 
 
 def test_safety_rule_refuses_before_any_write_and_dry_run_writes_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, ids = _worked_example(sandbox, company)
     for code in ("ENG", "MKT", "OPS"):
@@ -441,7 +451,7 @@ def test_safety_rule_refuses_before_any_write_and_dry_run_writes_nothing(
 
 
 def test_progress_callback_sees_every_phase(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     events: list[SyncProgress] = []
@@ -461,7 +471,7 @@ def test_progress_callback_sees_every_phase(
 
 
 def test_a_refused_write_is_reported_and_the_rest_applied(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     source, _ = _worked_example(sandbox, company)
     sandbox.faults.add("PUT /v0/tags/*", kind="server_error", status=500, times=100)
@@ -478,7 +488,7 @@ def test_a_refused_write_is_reported_and_the_rest_applied(
 
 
 def test_dry_run_on_first_connection_persists_nothing(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     store = SelectionStore(StateDB())
     sandbox.add_tag_group(company, "DEPT")
@@ -495,7 +505,7 @@ def test_dry_run_on_first_connection_persists_nothing(
 
 @pytest.mark.rule("tags-10")
 def test_rule_10_group_rename_through_the_orchestrator(
-    sandbox: PleoSandbox, company: str, client: Any
+    sandbox: PleoSandbox, company: str, client: Any, sync_tags: Any
 ) -> None:
     group = sandbox.add_tag_group(company, "DEPT", "Departments", metadata={"k": "v"})
     source = InMemorySources()

@@ -5,7 +5,8 @@
   :class:`SupplierPayment`, :class:`CreditNote` — and raises :class:`AccountingSystemError`
   subclasses that name the Pleo failure type they mean.
 - Levels 2–3 (sync, :mod:`.sources`): :class:`DimensionSource`, :class:`AccountSource`,
-  :class:`TaxCodeSource` are read and mirrored into Pleo.
+  :class:`TaxCodeSource` are read and mirrored into Pleo (``async`` twins:
+  :class:`AsyncDimensionSource`, :class:`AsyncAccountSource`, :class:`AsyncTaxCodeSource`).
 
 This package is the protocols and their errors. The values they exchange are defined in the
 domain layer (:mod:`pleo_erp.domain.journal`, :mod:`pleo_erp.domain.records`) and re-exported
@@ -73,6 +74,9 @@ from pleo_erp.accounting_system.sources import (
     LEDGER_ACCOUNT_KINDS,
     LEDGER_TAX_TYPES,
     AccountSource,
+    AsyncAccountSource,
+    AsyncDimensionSource,
+    AsyncTaxCodeSource,
     Dimension,
     DimensionSource,
     DimensionValue,
@@ -101,7 +105,10 @@ __all__ = [
     "AccountingSystemTimeout",
     "AccountingSystemUnavailable",
     "AccountsMapping",
+    "AsyncAccountSource",
+    "AsyncDimensionSource",
     "AsyncExportTarget",
+    "AsyncTaxCodeSource",
     "Attachment",
     "BankAccount",
     "BaseExportTarget",

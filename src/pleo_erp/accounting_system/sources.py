@@ -6,6 +6,9 @@ The AS is the source of truth; the syncs only ever read it. Three small protocol
 - :class:`AccountSource` — the chart of accounts (→ Pleo accounts);
 - :class:`TaxCodeSource` — tax codes (→ Pleo tax codes).
 
+Each has an ``async`` twin (:class:`AsyncDimensionSource`, :class:`AsyncAccountSource`,
+:class:`AsyncTaxCodeSource`) for the ``*_async`` syncs.
+
 Implementations return **every** object they know, active or not, and mark inactive ones
 (blocked, expired, archived, deleted …) with ``active=False``: the syncs decide what an
 inactive object means. A read that fails must raise (ideally :class:`SourceReadError`),
@@ -36,6 +39,9 @@ __all__ = [
     "LEDGER_ACCOUNT_KINDS",
     "LEDGER_TAX_TYPES",
     "AccountSource",
+    "AsyncAccountSource",
+    "AsyncDimensionSource",
+    "AsyncTaxCodeSource",
     "Dimension",
     "DimensionSource",
     "DimensionValue",
@@ -85,5 +91,43 @@ class TaxCodeSource(Protocol):
     """Reads tax codes from the AS (Level 3, synced before accounts)."""
 
     def list_tax_codes(self) -> Sequence[LedgerTaxCode]:
+        """Every tax code, active or not. Raises on a failed read."""
+        ...
+
+
+# ----------------------------------------------------------------------------- async twins
+# The same three protocols with ``async def`` methods, for the ``*_async`` syncs
+# (``sync_tags_async`` …). Those syncs also accept the blocking protocols above and run their
+# methods in a worker thread. The semantics are the same: every object, active or not; a
+# failed read raises, never returns an empty list.
+
+
+@runtime_checkable
+class AsyncDimensionSource(Protocol):
+    """The ``async`` twin of :class:`DimensionSource` (for :func:`~pleo_erp.sync_tags_async`)."""
+
+    async def list_dimensions(self) -> Sequence[Dimension]:
+        """Every dimension the AS has, active or not. Raises on a failed read."""
+        ...
+
+    async def list_dimension_values(self, dimension_code: str) -> Sequence[DimensionValue]:
+        """Every value of one dimension, active or not. Raises on a failed read."""
+        ...
+
+
+@runtime_checkable
+class AsyncAccountSource(Protocol):
+    """The ``async`` twin of :class:`AccountSource` (for :func:`~pleo_erp.sync_accounts_async`)."""
+
+    async def list_accounts(self) -> Sequence[LedgerAccount]:
+        """Every account, active or not. Raises on a failed read."""
+        ...
+
+
+@runtime_checkable
+class AsyncTaxCodeSource(Protocol):
+    """The ``async`` twin of :class:`TaxCodeSource` (for :func:`~pleo_erp.sync_tax_codes_async`)."""
+
+    async def list_tax_codes(self) -> Sequence[LedgerTaxCode]:
         """Every tax code, active or not. Raises on a failed read."""
         ...

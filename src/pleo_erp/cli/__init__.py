@@ -41,6 +41,15 @@ def _handlers() -> dict[str, Callable[[Any], int]]:
         cmd_sync_tax_codes,
     )
     from pleo_erp.cli._demo import cmd_demo
+    from pleo_erp.cli._distributed import cmd_scheduler, cmd_worker
+    from pleo_erp.cli._distributed_demo import cmd_demo_distributed
+    from pleo_erp.cli._runtime import (
+        cmd_connections_add,
+        cmd_connections_list,
+        cmd_connections_remove,
+        cmd_serve,
+        cmd_status,
+    )
     from pleo_erp.cli._serve import cmd_webhook_serve
 
     return {
@@ -55,6 +64,14 @@ def _handlers() -> dict[str, Callable[[Any], int]]:
         "auth-logout": cmd_auth_logout,
         "webhook-serve": cmd_webhook_serve,
         "config-show": cmd_config_show,
+        "connections-add": cmd_connections_add,
+        "connections-list": cmd_connections_list,
+        "connections-remove": cmd_connections_remove,
+        "status": cmd_status,
+        "serve": cmd_serve,
+        "worker": cmd_worker,
+        "scheduler": cmd_scheduler,
+        "demo-distributed": cmd_demo_distributed,
     }
 
 
@@ -136,7 +153,8 @@ def run(
     for name in ("PLEO_API_KEY", "PLEO_CLIENT_SECRET", "PLEO_WEBHOOK_SECRET"):
         out.add_secret(environment.get(name))
     level = logging.DEBUG if args.verbose else logging.WARNING
-    if getattr(args, "webhook_command", None) == "serve" and not args.verbose:
+    serving = getattr(args, "webhook_command", None) == "serve" or args.handler == "serve"
+    if serving and not args.verbose:
         level = logging.INFO
     with _logging_to(stderr, level, out.scrub):
         try:

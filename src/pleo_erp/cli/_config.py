@@ -1,7 +1,8 @@
 """The CLI's settings: command-line flags over ``PLEO_*`` environment variables over a TOML file.
 
-The file is ``--config PATH``, else ``./pleo-erp.toml``, else
-``$XDG_CONFIG_HOME/pleo-erp/config.toml`` (``~/.config/pleo-erp/config.toml``). It holds flat
+The file is ``--config PATH``, else ``./pleo-erp.toml``, else ``config.toml`` in the per-user
+configuration directory (``$XDG_CONFIG_HOME/pleo-erp``, else the platform's from
+:mod:`platformdirs`: ``~/.config/pleo-erp`` on Linux). It holds flat
 ``key = value`` lines named like the environment variables without ``PLEO_``, lower case::
 
     environment = "staging"
@@ -19,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -119,22 +120,66 @@ FIELDS: tuple[ConfigField, ...] = (
 _BY_NAME = {f.name: f for f in FIELDS}
 
 
-def _xdg(env: Mapping[str, str], variable: str, home: Path, fallback: str) -> Path:
+APP_NAME = "pleo-erp"
+"""The directory name of the CLI's per-user configuration and state."""
+
+
+def _user_dir(env: Mapping[str, str], variable: str, home: Path, kind: str, fallback: str) -> Path:
+    """``$<variable>/pleo-erp`` when set (absolute), else the platform's per-user directory.
+
+    The platform's directory comes from :mod:`platformdirs` (``~/.config/pleo-erp`` on Linux,
+    ``~/Library/Application Support/pleo-erp`` on macOS, ``%LOCALAPPDATA%\\pleo-erp`` on
+    Windows). It answers for the user running the process; the CLI may be run for another
+    ``home`` (tests, embedding), so a path under the real home is re-rooted under ``home``.
+    Without :mod:`platformdirs` (the ``cli`` extra is not installed) it is the XDG default
+    ``home/<fallback>/pleo-erp``, as on Linux.
+    """
     value = env.get(variable, "").strip()
-    return Path(value) if value and os.path.isabs(value) else home / fallback
+    if value and os.path.isabs(value):
+        return Path(value) / APP_NAME
+    try:
+        import platformdirs
+    except ImportError:
+        return _legacy_dir(home, fallback)
+    native: Callable[..., Path] = getattr(platformdirs, f"user_{kind}_path")
+    path = native(APP_NAME, appauthor=False)
+    try:
+        return home / path.relative_to(Path.home())
+    except ValueError:  # outside the home directory (an XDG variable of this process)
+        return path
+
+
+def _legacy_dir(home: Path, fallback: str) -> Path:
+    # Before platformdirs, every platform used the XDG default under the home directory.
+    return home / fallback / APP_NAME
 
 
 def default_config_paths(env: Mapping[str, str], cwd: Path, home: Path) -> tuple[Path, ...]:
-    """Where a configuration file is looked for when ``--config`` is not given, in order."""
-    return (
-        cwd / CONFIG_FILE_NAME,
-        _xdg(env, "XDG_CONFIG_HOME", home, ".config") / "pleo-erp" / "config.toml",
-    )
+    """Where a configuration file is looked for when ``--config`` is not given, in order.
+
+    ``./pleo-erp.toml``, then ``config.toml`` in the per-user configuration directory
+    (``$XDG_CONFIG_HOME/pleo-erp``, else the platform's, via :mod:`platformdirs`), then, where
+    that differs (macOS, Windows), ``~/.config/pleo-erp/config.toml`` where earlier versions
+    looked.
+    """
+    user = _user_dir(env, "XDG_CONFIG_HOME", home, "config", ".config") / "config.toml"
+    legacy = _legacy_dir(home, ".config") / "config.toml"
+    return (cwd / CONFIG_FILE_NAME, user) + ((legacy,) if legacy != user else ())
 
 
 def default_state_db(env: Mapping[str, str], home: Path) -> Path:
-    """``$XDG_STATE_HOME/pleo-erp/state.db`` (``~/.local/state/pleo-erp/state.db``)."""
-    return _xdg(env, "XDG_STATE_HOME", home, ".local/state") / "pleo-erp" / "state.db"
+    """``state.db`` in the per-user state directory.
+
+    ``$XDG_STATE_HOME/pleo-erp``, else the platform's (via :mod:`platformdirs`:
+    ``~/.local/state/pleo-erp`` on Linux). A database that an earlier version created at
+    ``~/.local/state/pleo-erp/state.db`` on macOS or Windows is kept in use (it holds tokens
+    and keys) as long as none exists at the new place.
+    """
+    path = _user_dir(env, "XDG_STATE_HOME", home, "state", ".local/state") / "state.db"
+    legacy = _legacy_dir(home, ".local/state") / "state.db"
+    if legacy != path and not path.exists() and legacy.exists():
+        return legacy
+    return path
 
 
 def environment_url(environment: str) -> str:

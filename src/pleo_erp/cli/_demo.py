@@ -189,7 +189,7 @@ def cmd_demo(ctx: Context) -> int:
     demo = sandbox.seed_demo(volume=args.volume or None)
     ledger_path = create_ledger(
         directory / LEDGER_FILE,
-        demo.chart,  # type: ignore[arg-type]  # until the Demo* types are the domain records
+        demo.chart,
         currency=demo.currency,
         company_id=demo.company_id,
         title=f"{demo.company_name} — pleo-erp demo",

@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--path", default="/webhooks/pleo", help="path (default /webhooks/pleo)")
 
+    _runtime_commands(commands, common, pleo)
+    _distributed_commands(commands, common, pleo)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_commands.add_parser(
@@ -231,6 +234,170 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.set_defaults(handler="config-show")
     return parser
+
+
+def _runtime_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    pleo: argparse.ArgumentParser,
+) -> None:
+    """``connections add|list|remove``, ``status`` and ``serve`` (the production runtime)."""
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument(
+        "--state",
+        metavar="PATH_OR_URL",
+        help="runtime state: a SQLite path or a postgresql:// URL [PLEO_STATE; default the "
+        "state database]",
+    )
+    connections = commands.add_parser(
+        "connections", help="the companies `pleo-erp serve` serves (one ledger each)"
+    )
+    actions = connections.add_subparsers(
+        dest="connections_command", metavar="ACTION", required=True
+    )
+    add = actions.add_parser(
+        "add",
+        help="add or update a connection: a Pleo company and its Beancount ledger",
+        description="add or update a connection: a Pleo company and its Beancount ledger",
+        parents=[common, pleo, state],
+    )
+    add.set_defaults(handler="connections-add")
+    add.add_argument("--ledger", metavar="PATH", help="the company's Beancount ledger file")
+    add.add_argument(
+        "--auth",
+        choices=("api-key", "oauth"),
+        default="api-key",
+        help="api-key: the CLI's key (PLEO_API_KEY / auth set-key); oauth: the company's "
+        "tokens in the state (default api-key)",
+    )
+    add.add_argument(
+        "--levels",
+        action="append",
+        metavar="LEVELS",
+        help="levels to run: coa,tags,export (default all)",
+    )
+    add.add_argument("--coa-every", metavar="DURATION", help="chart of accounts cadence (24h)")
+    add.add_argument("--tags-every", metavar="DURATION", help="tags cadence (1h)")
+    add.add_argument("--export-every", metavar="DURATION", help="export poll cadence (5m)")
+    add.add_argument("--disabled", action="store_true", help="register it but run nothing")
+    listing = actions.add_parser(
+        "list",
+        help="list the connections",
+        description="list the connections",
+        parents=[common, state],
+    )
+    listing.set_defaults(handler="connections-list")
+    remove = actions.add_parser(
+        "remove",
+        help="remove a connection and its schedule",
+        description="remove a connection and its schedule",
+        parents=[common, pleo, state],
+    )
+    remove.set_defaults(handler="connections-remove")
+
+    status = commands.add_parser(
+        "status",
+        help="per connection and level: last run, outcome, next due, lease holder",
+        description="per connection and level: last run, outcome, next due, lease holder",
+        parents=[common, pleo, state],
+    )
+    status.set_defaults(handler="status")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve every connection: scheduler, webhook receiver and workers in one process",
+        description="serve every connection: scheduler, webhook receiver and workers in one "
+        "process (SQLite state, nothing else needed); stops cleanly on SIGTERM or Ctrl-C",
+        parents=[common, pleo, state],
+    )
+    serve.set_defaults(handler="serve")
+    serve.add_argument("--host", default="127.0.0.1", help="webhook bind address (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="webhook port (default 8080)")
+    serve.add_argument("--path", default="/webhooks/pleo", help="webhook path (/webhooks/pleo)")
+    serve.add_argument("--no-webhooks", action="store_true", help="poll only; no receiver")
+    serve.add_argument("--workers", type=int, default=4, help="worker threads (default 4)")
+    serve.add_argument(
+        "--tick-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between scheduler ticks (default 5)",
+    )
+    serve.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="on stop, how long to wait for running levels (default 60)",
+    )
+
+
+def _distributed_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    pleo: argparse.ArgumentParser,
+) -> None:
+    """``worker``, ``scheduler`` (Celery + Postgres) and ``demo-distributed``."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--state", metavar="URL", help="the shared state: a postgresql:// URL [PLEO_STATE]"
+    )
+    shared.add_argument("--broker", metavar="URL", help="the Celery broker: redis:// [PLEO_BROKER]")
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker of the distributed runtime (Postgres state, Redis broker)",
+        description="run a Celery worker (thread pool) for the runtime's run_level and tick "
+        "tasks; run several, on several machines; stops with SIGTERM (warm shutdown)",
+        parents=[common, pleo, shared],
+    )
+    worker.set_defaults(handler="worker")
+    worker.add_argument(
+        "--queues",
+        metavar="Q1,Q2",
+        help="queues to consume (default pleo.export,pleo.sync,pleo.tick)",
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="worker threads (default 8)"
+    )
+    worker.add_argument("--name", metavar="NAME@HOST", help="the worker's Celery node name")
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="run the distributed runtime's scheduler (Celery beat sending the tick)",
+        description="run Celery beat: send the tick task every --tick-interval seconds; a "
+        "second scheduler is harmless (each due row is claimed once)",
+        parents=[common, pleo, shared],
+    )
+    scheduler.set_defaults(handler="scheduler")
+    scheduler.add_argument(
+        "--tick-interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between ticks (default 30)",
+    )
+    scheduler.add_argument("--schedule-file", metavar="PATH", help="beat's state file (temp)")
+    demo = commands.add_parser(
+        "demo-distributed",
+        help="the distributed runtime on this machine: Postgres, Redis, 2 workers, scheduler",
+        description="start PostgreSQL, Redis and the sandbox, then 2 `pleo-erp worker` "
+        "processes and a `pleo-erp scheduler` against a fresh Beancount ledger; stop them all",
+        parents=[common],
+    )
+    demo.set_defaults(handler="demo-distributed")
+    demo.add_argument(
+        "--ledger",
+        dest="demo_dir",
+        metavar="DIR",
+        default="demo-ledger-distributed",
+        help="directory for the fresh ledger (default ./demo-ledger-distributed)",
+    )
+    demo.add_argument("--seed", type=int, default=1, help="demo data seed (default 1)")
+    demo.add_argument(
+        "--timeout", type=float, default=180.0, metavar="SECONDS", help="give up after (180)"
+    )
+    demo.add_argument(
+        "--keep-running", action="store_true", help="keep serving until Ctrl-C at the end"
+    )
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, object]:

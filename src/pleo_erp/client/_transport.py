@@ -24,6 +24,7 @@ raises at once; the caller re-checks Pleo's state before trying again. Statuses 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random as _random
@@ -97,6 +98,26 @@ REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 # The generator protocol between the core and its drivers.
 _Action = httpx.Request | float
 _Result = httpx.Response | httpx.TransportError | None
+
+
+# One decoder for every response: ``json.loads`` given any option builds a new decoder (and
+# scanner) per call. Decoding is reentrant, so threads may share it.
+_JSON_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def _loads(content: bytes) -> Any:
+    """``json.loads(content, parse_float=Decimal)``, with the shared decoder."""
+    return _JSON_DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, parsed once per distinct URL (``httpx.URL`` is immutable).
+
+    A job's calls repeat a few URLs (pages of one list, chunks of one update), and parsing
+    one costs about as much as the rest of building the request.
+    """
+    return httpx.URL(url)
 
 
 def user_agent() -> str:
@@ -222,14 +243,14 @@ class TransportCore:
     def build(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
         """The ``httpx.Request`` for ``call`` (auth is applied later, by ``send``)."""
         config = self.config
-        headers = dict(config.headers)
+        headers: Mapping[str, str] = config.headers  # httpx copies them into the request
         content: bytes | None = None
         if call.body is not None:
             content = encode_json(call.body)
-            headers["Content-Type"] = JSON_CONTENT_TYPE
+            headers = {**headers, "Content-Type": JSON_CONTENT_TYPE}
         return http.build_request(
             call.method,
-            config.base_url + call.path,
+            _parsed_url(config.base_url + call.path),
             params=call.params or None,
             content=content,
             headers=headers,
@@ -302,7 +323,7 @@ class TransportCore:
         if not content:
             return None
         try:
-            return json.loads(content, parse_float=Decimal)
+            return _loads(content)
         except ValueError as exc:
             problem = getattr(exc, "msg", type(exc).__name__)
             raise ResponseValidationError(
@@ -317,7 +338,7 @@ class TransportCore:
         if not content:
             return None
         try:
-            return json.loads(content, parse_float=Decimal)
+            return _loads(content)
         except ValueError:
             return response.text
 

@@ -69,8 +69,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})
 # ``identity``: a receipt host has no reason to compress; if it does anyway, we inflate it
 # ourselves under the cap (httpx would inflate a whole network chunk at once).
-_REQUEST_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
+_REQUEST_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity", "Connection": "keep-alive"}
 _INFLATE_STEP = 64 * 1024
+_WRITE_BUFFER = 256 * 1024
 
 DownloadReason = Literal[
     "insecure_url",
@@ -278,6 +279,41 @@ class _Deadline:
         )
 
 
+def _request_for(
+    url: httpx.URL, http_client: httpx.Client, timeout: httpx.Timeout, deadline: _Deadline
+) -> httpx.Request:
+    """The ``GET`` for one hop, built from the already parsed ``url`` (no second parse).
+
+    Only the fixed receipt headers and the client's ``User-Agent`` go out: no cookies, no
+    auth and none of the client's other default headers (a client-wide ``Authorization``
+    must never reach a receipt host).
+    """
+    headers = dict(_REQUEST_HEADERS)
+    agent = http_client.headers.get("user-agent")
+    if agent:
+        headers["User-Agent"] = agent
+    return httpx.Request(
+        "GET", url, headers=headers, extensions={"timeout": deadline.bound(timeout).as_dict()}
+    )
+
+
+def _send(http_client: httpx.Client, request: httpx.Request) -> httpx.Response:
+    """Send ``request`` through ``http_client``'s transport for its URL (its mounts and
+    proxies), without the client's cookie jar: a receipt response's ``Set-Cookie`` is never
+    stored (nor sent to Pleo or the next receipt host later), and no jar is parsed per
+    download. No redirects are followed and no auth is applied here.
+    """
+    if http_client.is_closed:
+        raise RuntimeError("Cannot send a request, as the client has been closed.")
+    transport_for_url = getattr(http_client, "_transport_for_url", None)
+    if transport_for_url is None:  # pragma: no cover - an httpx without the mount lookup
+        return http_client.send(request, stream=True, follow_redirects=False, auth=None)
+    transport: httpx.BaseTransport = transport_for_url(request.url)
+    response = transport.handle_request(request)
+    response.request = request
+    return response
+
+
 def _same_origin_or_upgrade(source: httpx.URL, target: httpx.URL) -> bool:
     """Whether a redirect stays on ``source``'s origin (or only upgrades http to https on the
     same host and default port)."""
@@ -308,12 +344,7 @@ def _stream_once(
         _check_url(current, insecure_hosts, policy)
         deadline.check(current)
         try:
-            # ``send(stream=True)`` + ``close`` is what ``Client.stream`` does, minus a
-            # context-manager layer per receipt.
-            request = http_client.build_request(
-                "GET", current, headers=_REQUEST_HEADERS, timeout=deadline.bound(timeout)
-            )
-            response = http_client.send(request, stream=True, follow_redirects=False)
+            response = _send(http_client, _request_for(current, http_client, timeout, deadline))
             try:
                 if response.status_code in _REDIRECTS:
                     location = response.headers.get("location")
@@ -399,6 +430,9 @@ def _body_chunks(response: httpx.Response, url: httpx.URL) -> Iterator[bytes]:
     if response.is_stream_consumed:
         # An in-process transport (a sandbox, a mock) handed over a body it already read.
         data = response.content
+        if len(data) <= _INFLATE_STEP:
+            yield data  # the common small receipt: no slice, no copy
+            return
         for start in range(0, len(data), _INFLATE_STEP):
             yield data[start : start + _INFLATE_STEP]
         return
@@ -456,7 +490,8 @@ class _Sink:
             raise FileDownloadError(
                 f"cannot create receipt file: {type(error).__name__}", reason="io"
             ) from error
-        self.file = os.fdopen(fd, "wb")
+        # A big buffer: a spilled receipt goes to disk in a few large writes.
+        self.file = os.fdopen(fd, "wb", buffering=_WRITE_BUFFER)
         self.file.writelines(self.chunks)
         self.chunks = []
 

@@ -16,6 +16,7 @@ Pure values of the domain layer; :mod:`pleo_erp.accounting_system.sources` (and
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Final, Literal, get_args
@@ -183,3 +184,14 @@ class LedgerTaxCode:
     def external_id(self) -> str:
         """The AS identifier of the tax code (same as ``code``)."""
         return self.code
+
+    @property
+    def pleo_type(self) -> LedgerTaxType:
+        """Deprecated: the same as :attr:`type` (kept from the sandbox's old ``DemoTaxCode``)."""
+        warnings.warn(
+            "LedgerTaxCode.pleo_type (formerly DemoTaxCode.pleo_type) is deprecated; "
+            "use .type, which is always one of Pleo's tax code types",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.type

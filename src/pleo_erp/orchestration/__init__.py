@@ -6,6 +6,9 @@ accounting system, and return a typed report.
 - Level 2: :func:`sync_tags`.
 - Level 3: :func:`sync_tax_codes` then :func:`sync_accounts` (or both at once with
   :func:`sync_chart_of_accounts`).
+- ``async`` twins of the syncs, taking an ``AsyncPleoClient``: :func:`sync_tags_async`,
+  :func:`sync_tax_codes_async`, :func:`sync_accounts_async`,
+  :func:`sync_chart_of_accounts_async`.
 - All of them on their cadence: :class:`ConnectorSchedule` (the host's loop calls
   ``run_pending()``; ``sync_now(level)`` runs one level ad hoc).
 """
@@ -36,6 +39,12 @@ from pleo_erp.orchestration.sync import (
     sync_tags,
     sync_tax_codes,
 )
+from pleo_erp.orchestration.sync_async import (
+    sync_accounts_async,
+    sync_chart_of_accounts_async,
+    sync_tags_async,
+    sync_tax_codes_async,
+)
 from pleo_erp.orchestration.sync_report import SyncProgress, SyncReport, SyncScope
 
 __all__ = [
@@ -60,7 +69,11 @@ __all__ = [
     "process_job",
     "process_job_async",
     "sync_accounts",
+    "sync_accounts_async",
     "sync_chart_of_accounts",
+    "sync_chart_of_accounts_async",
     "sync_tags",
+    "sync_tags_async",
     "sync_tax_codes",
+    "sync_tax_codes_async",
 ]

@@ -16,15 +16,18 @@ how to send a create, an update or an archive, and the matching key — is a sma
 :class:`SyncKind`. Syncing a new kind of object is one new subclass.
 
 The engine talks to the run through :class:`ApplyRun` (the orchestrator's report keeper), so
-it holds no report state of its own.
+it holds no report state of its own. It does no I/O either: a kind's ``read``, ``create`` and
+``update`` return a :class:`~._sync_io.Request`, and every function here is a *steps*
+generator (:data:`~._sync_io.Steps`) that yields those requests to a driver — blocking
+(:func:`~._sync_io.drive`) or ``async`` (:func:`~._sync_io.drive_async`) — and receives their
+results, or has their exception thrown in where a direct call would have raised.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -39,6 +42,7 @@ from pleo_erp.client.errors import (
     ServerError,
 )
 from pleo_erp.domain.reconcile.plan import Action, ActionKind, Plan
+from pleo_erp.orchestration._sync_io import Request, Steps, ask
 from pleo_erp.orchestration.sync_report import SyncPhase, SyncReport
 
 __all__ = [
@@ -83,11 +87,11 @@ class ApplyRun(Protocol):
     fatal: str | None
 
     def attempt(
-        self, action: Action[Any], call: Callable[[], _T]
-    ) -> tuple[_T | None, PleoError | None]:
+        self, action: Action[Any], request: Request[_T]
+    ) -> Steps[tuple[_T | None, PleoError | None]]:
         """Send one write; record a success, return a failure for the caller to classify."""
 
-    def write(self, action: Action[Any], call: Callable[[], _T]) -> _T | None:
+    def write(self, action: Action[Any], request: Request[_T]) -> Steps[_T | None]:
         """Send one write and record its outcome either way."""
 
     def succeeded(self, action: Action[Any], pleo_id: Any) -> None:
@@ -130,28 +134,29 @@ class SyncKind(abc.ABC, Generic[ContextT, PleoT, CreateT, UpdateT]):
 
     Type parameters: the unit's context (e.g. the AS objects to plan from), the Pleo model read
     back, and the request models that create and update actions carry (``Action[CreateT]``,
-    ``Action[UpdateT]``). Override :meth:`create_all` to batch creates and
-    :meth:`archive_all` to batch archives; by default each is sent on its own.
+    ``Action[UpdateT]``). ``read``, ``create`` and ``update`` do no I/O: they return the
+    :class:`~._sync_io.Request` a driver performs. Override :meth:`create_all` to batch
+    creates and :meth:`archive_all` to batch archives; by default each is sent on its own.
     """
 
     #: What the kind's objects are called in messages ("tags", "accounts" …).
     noun: str = "objects"
 
     @abc.abstractmethod
-    def read(self, context: ContextT) -> Sequence[PleoT]:
-        """Read the Pleo objects of one unit (archived ones included)."""
+    def read(self, context: ContextT) -> Request[Sequence[PleoT]]:
+        """The read of the Pleo objects of one unit (archived ones included)."""
 
     @abc.abstractmethod
     def plan(self, context: ContextT, pleo: Sequence[PleoT]) -> Plan:
         """Plan one unit from its context and the Pleo objects just read."""
 
     @abc.abstractmethod
-    def create(self, context: ContextT, action: Action[CreateT]) -> object:
-        """Send one create; return what Pleo answered (its ``id`` is recorded)."""
+    def create(self, context: ContextT, action: Action[CreateT]) -> Request[object]:
+        """The request of one create (the ``id`` of Pleo's answer is recorded)."""
 
     @abc.abstractmethod
-    def update(self, context: ContextT, action: Action[UpdateT]) -> object:
-        """Send one update, rename, unarchive or archive of ``action.target.id``."""
+    def update(self, context: ContextT, action: Action[UpdateT]) -> Request[object]:
+        """The request of one update, rename, unarchive or archive of ``action.target.id``."""
 
     def key(self, action: Action[Any]) -> str:
         """The matching key that identifies ``action``'s object across a re-plan."""
@@ -164,11 +169,11 @@ class SyncKind(abc.ABC, Generic[ContextT, PleoT, CreateT, UpdateT]):
         actions: Sequence[Action[CreateT]],
         *,
         final: bool,
-    ) -> set[str]:
+    ) -> Steps[set[str]]:
         """Send creates; return the keys whose outcome is uncertain (never when ``final``)."""
         uncertain: set[str] = set()
         for action in actions:
-            _, error = run.attempt(action, partial(self.create, context, action))
+            _, error = yield from run.attempt(action, self.create(context, action))
             if is_uncertain(error) and not final:
                 uncertain.add(self.key(action))
             elif error is not None:
@@ -177,10 +182,10 @@ class SyncKind(abc.ABC, Generic[ContextT, PleoT, CreateT, UpdateT]):
 
     def archive_all(
         self, run: ApplyRun, archives: Sequence[tuple[ContextT, Action[UpdateT]]]
-    ) -> None:
+    ) -> Steps[None]:
         """Send the archives of every unit (after all updates), one request each."""
         for context, action in archives:
-            run.write(action, partial(self.update, context, action))
+            yield from run.write(action, self.update(context, action))
 
 
 def guarded(run: ApplyRun, plan: Plan, force: bool) -> Plan:
@@ -207,11 +212,11 @@ def apply_plan(
     plan: Plan,
     *,
     force: bool,
-) -> None:
+) -> Steps[None]:
     """Apply one plan (a whole collection) and time it as the apply phase."""
     run.start_apply(plan)
     with run.timed(SyncPhase.APPLY):
-        apply_units(run, kind, [Unit(context, plan)], force=force)
+        yield from apply_units(run, kind, [Unit(context, plan)], force=force)
 
 
 def apply_units(
@@ -220,15 +225,15 @@ def apply_units(
     units: Sequence[Unit[ContextT]],
     *,
     force: bool,
-) -> None:
+) -> Steps[None]:
     """Apply several plans of one kind: all creates, re-plans where needed, updates, archives."""
-    uncertain = [
-        kind.create_all(run, unit.context, unit.plan.of_kind(ActionKind.CREATE), final=False)
-        for unit in units
-    ]
+    uncertain: list[set[str]] = []
+    for unit in units:
+        creates = unit.plan.of_kind(ActionKind.CREATE)
+        uncertain.append((yield from kind.create_all(run, unit.context, creates, final=False)))
     settled: list[tuple[ContextT, Plan]] = []
     for unit, keys in zip(units, uncertain, strict=True):
-        plan = unit.plan if not keys else _replan(run, kind, unit, keys, force)
+        plan = unit.plan if not keys else (yield from _replan(run, kind, unit, keys, force))
         if plan is not None:
             settled.append((unit.context, plan))
     archives: list[tuple[ContextT, Action[Any]]] = []
@@ -237,9 +242,9 @@ def apply_units(
             if action.kind is ActionKind.ARCHIVE:
                 archives.append((context, action))
             elif action.kind is not ActionKind.CREATE:
-                run.write(action, partial(kind.update, context, action))
+                yield from run.write(action, kind.update(context, action))
     if archives:
-        kind.archive_all(run, archives)
+        yield from kind.archive_all(run, archives)
 
 
 def _replan(
@@ -248,7 +253,7 @@ def _replan(
     unit: Unit[ContextT],
     keys: set[str],
     force: bool,
-) -> Plan | None:
+) -> Steps[Plan | None]:
     """Rules 22/42: re-read and re-plan a unit, re-send its still-missing uncertain creates.
 
     Returns the plan whose other writes are still to send, or ``None`` when the unit must stop
@@ -261,7 +266,7 @@ def _replan(
         return unit.plan
     run.report.replans += 1
     try:
-        fresh = kind.plan(unit.context, kind.read(unit.context))
+        fresh = kind.plan(unit.context, (yield from ask(kind.read(unit.context))))
     except PleoError as exc:
         message = f"re-reading {kind.noun} failed: {run.describe(exc)}"
         run.report.errors.append(f"{unit.label}{message}")
@@ -270,5 +275,5 @@ def _replan(
         return None
     plan = guarded(run, fresh, force)
     retry = [a for a in plan.of_kind(ActionKind.CREATE) if kind.key(a) in keys]
-    kind.create_all(run, unit.context, retry, final=True)
+    yield from kind.create_all(run, unit.context, retry, final=True)
     return plan

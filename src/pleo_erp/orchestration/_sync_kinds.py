@@ -7,21 +7,22 @@
   by re-reading the groups) then Step 3 (every usable group's tags, through the engine).
 
 Each kind sends the request model its plan's actions already carry, spread into the client
-method's keywords by :func:`request_fields`, so no field is listed here.
+method's keywords by :func:`request_fields`, so no field is listed here. No kind holds a client:
+each returns the :class:`~._sync_io.Request` (``tags.create`` …) that a driver performs on a
+``PleoClient`` or an ``AsyncPleoClient`` — both have the same resource methods.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import attrs
 
 from pleo_erp.accounting_system.sources import DimensionValue, LedgerAccount, LedgerTaxCode
-from pleo_erp.client._client import PleoClient
 from pleo_erp.client.errors import PleoError
+from pleo_erp.client.resources.accounts import AccountsBatchResult
 from pleo_erp.domain.reconcile.accounts import AccountPlanOptions, plan_accounts
 from pleo_erp.domain.reconcile.plan import Action, ActionKind, Plan
 from pleo_erp.domain.reconcile.tags import GroupBinding, TagSyncPlan, codes_match, plan_tags
@@ -49,6 +50,7 @@ from pleo_erp.orchestration._sync_engine import (
     apply_units,
     is_uncertain,
 )
+from pleo_erp.orchestration._sync_io import Request, Steps, ask, pleo_call
 from pleo_erp.orchestration.sync_report import SyncPhase
 
 __all__ = [
@@ -60,6 +62,8 @@ __all__ = [
     "TaxCodeKind",
     "apply_tag_groups",
     "apply_tags",
+    "read_tag_groups",
+    "read_tags",
     "request_fields",
 ]
 
@@ -96,14 +100,15 @@ class TaxCodeKind(
 ):
     """Tax codes: a unit is the AS's whole tax code list; every write is one request."""
 
-    client: PleoClient
     company_id: uuid.UUID
     page_size: int | None = None
     noun = "tax codes"
 
-    def read(self, context: Sequence[LedgerTaxCode]) -> list[TaxCodeModel]:
+    def read(self, context: Sequence[LedgerTaxCode]) -> Request[Sequence[TaxCodeModel]]:
         """Every Pleo tax code of the company, archived ones included."""
-        return list(self.client.tax_codes.search(self.company_id, page_size=self.page_size))
+        return pleo_call(
+            "tax_codes.search", self.company_id, page_size=self.page_size, collect=True
+        )
 
     def plan(self, context: Sequence[LedgerTaxCode], pleo: Sequence[TaxCodeModel]) -> Plan:
         """:func:`~pleo_erp.domain.reconcile.tax_codes.plan_tax_codes`."""
@@ -111,15 +116,15 @@ class TaxCodeKind(
 
     def create(
         self, context: Sequence[LedgerTaxCode], action: Action[TaxCodeCreateUpdateModel]
-    ) -> TaxCodeModel:
+    ) -> Request[object]:
         """``POST /v0/tax-codes`` with the planned body."""
-        return self.client.tax_codes.create(**request_fields(action.body))
+        return pleo_call("tax_codes.create", **request_fields(action.body))
 
     def update(
         self, context: Sequence[LedgerTaxCode], action: Action[TaxCodeCreateUpdateModel]
-    ) -> TaxCodeModel:
+    ) -> Request[object]:
         """``PUT /v0/tax-codes/{id}`` with the planned complete body."""
-        return self.client.tax_codes.update(_pleo_id(action), **request_fields(action.body))
+        return pleo_call("tax_codes.update", _pleo_id(action), **request_fields(action.body))
 
 
 # ----------------------------------------------------------------------------- accounts
@@ -136,16 +141,17 @@ class AccountKind(
 ):
     """Accounts: creates go through the batch endpoint from ``batch_threshold`` creates on."""
 
-    client: PleoClient
     company_id: uuid.UUID
     page_size: int | None = None
     options: AccountPlanOptions | None = None
     batch_threshold: int = 2
     noun = "accounts"
 
-    def read(self, context: Sequence[LedgerAccount]) -> list[BookkeepingAccountRestModelV1]:
+    def read(
+        self, context: Sequence[LedgerAccount]
+    ) -> Request[Sequence[BookkeepingAccountRestModelV1]]:
         """Every Pleo account (no ``archived`` filter: both states, accounts rule 30)."""
-        return list(self.client.accounts.search(self.company_id, page_size=self.page_size))
+        return pleo_call("accounts.search", self.company_id, page_size=self.page_size, collect=True)
 
     def plan(
         self, context: Sequence[LedgerAccount], pleo: Sequence[BookkeepingAccountRestModelV1]
@@ -155,15 +161,15 @@ class AccountKind(
 
     def create(
         self, context: Sequence[LedgerAccount], action: Action[BookkeepingAccountCreateRequestV1]
-    ) -> BookkeepingAccountRestModelV1:
+    ) -> Request[object]:
         """``POST /v1/chart-of-accounts`` with the planned body."""
-        return self.client.accounts.create(**request_fields(action.body))
+        return pleo_call("accounts.create", **request_fields(action.body))
 
     def update(
         self, context: Sequence[LedgerAccount], action: Action[BookkeepingAccountUpdateRequestV1]
-    ) -> BookkeepingAccountRestModelV1:
+    ) -> Request[object]:
         """``PUT /v1/chart-of-accounts/{id}`` with the planned complete body (accounts rule 28)."""
-        return self.client.accounts.update(_pleo_id(action), **request_fields(action.body))
+        return pleo_call("accounts.update", _pleo_id(action), **request_fields(action.body))
 
     def create_all(
         self,
@@ -172,14 +178,14 @@ class AccountKind(
         actions: Sequence[Action[BookkeepingAccountCreateRequestV1]],
         *,
         final: bool,
-    ) -> set[str]:
+    ) -> Steps[set[str]]:
         """One request per create below the threshold, else batches of ≤ 1000."""
         if len(actions) < max(self.batch_threshold, 1) or len(actions) == 1:
-            return super().create_all(run, context, actions, final=final)
+            return (yield from super().create_all(run, context, actions, final=final))
         uncertain: set[str] = set()
         for start in range(0, len(actions), ACCOUNTS_BATCH_SIZE):
             chunk = actions[start : start + ACCOUNTS_BATCH_SIZE]
-            uncertain |= self._create_chunk(run, chunk, final=final)
+            uncertain |= yield from self._create_chunk(run, chunk, final=final)
         return uncertain
 
     def _create_chunk(
@@ -188,7 +194,7 @@ class AccountKind(
         chunk: Sequence[Action[BookkeepingAccountCreateRequestV1]],
         *,
         final: bool,
-    ) -> set[str]:
+    ) -> Steps[set[str]]:
         """One batch request; per-item failures surfaced, uncertain keys returned."""
         if run.fatal is not None:
             for action in chunk:
@@ -197,7 +203,8 @@ class AccountKind(
         items = [_batch_item(a.body) for a in chunk]
         run.report.write_requests += 1
         try:
-            result = self.client.accounts.create_batch(self.company_id, items)
+            batch = pleo_call("accounts.create_batch", self.company_id, items)
+            result: AccountsBatchResult = yield from ask(batch)
         except FATAL_ERRORS as exc:
             run.fatal = run.describe(exc)
             for action in chunk:
@@ -265,38 +272,35 @@ class TagUnit:
 class TagKind(SyncKind[TagUnit, TagModel, TagCreateModel, TagUpdateModel]):
     """Tags: a unit is one group's tags; archives go 100 ids a request across all groups."""
 
-    client: PleoClient
     company_id: uuid.UUID
     page_size: int | None = None
     noun = "tags"
 
-    def read(self, context: TagUnit) -> list[TagModel]:
+    def read(self, context: TagUnit) -> Request[Sequence[TagModel]]:
         """The group's tags, archived ones included."""
-        return list(
-            self.client.tags.list(context.group_id, include_archived=True, page_size=self.page_size)
-        )
+        return read_tags(context.group_id, self.page_size)
 
     def plan(self, context: TagUnit, pleo: Sequence[TagModel]) -> Plan:
         """:func:`~pleo_erp.domain.reconcile.tags.plan_tags` for the group."""
         return plan_tags(context.binding, context.values, pleo)
 
-    def create(self, context: TagUnit, action: Action[TagCreateModel]) -> TagModel:
+    def create(self, context: TagUnit, action: Action[TagCreateModel]) -> Request[object]:
         """``POST /v0/tag-groups/{groupId}/tags`` with the planned body."""
-        return self.client.tags.create(context.group_id, **request_fields(action.body))
+        return pleo_call("tags.create", context.group_id, **request_fields(action.body))
 
-    def update(self, context: TagUnit, action: Action[TagUpdateModel]) -> TagModel:
+    def update(self, context: TagUnit, action: Action[TagUpdateModel]) -> Request[object]:
         """``PUT /v0/tags/{id}`` with the planned body."""
-        return self.client.tags.update(_pleo_id(action), **request_fields(action.body))
+        return pleo_call("tags.update", _pleo_id(action), **request_fields(action.body))
 
     def archive_all(
         self, run: ApplyRun, archives: Sequence[tuple[TagUnit, Action[TagUpdateModel]]]
-    ) -> None:
+    ) -> Steps[None]:
         """``POST /v0/tags/archive``, up to 100 tags (of any group) a request."""
         actions = [action for _, action in archives]
         for start in range(0, len(actions), TAGS_ARCHIVE_BATCH_SIZE):
-            self._archive_chunk(run, actions[start : start + TAGS_ARCHIVE_BATCH_SIZE])
+            yield from self._archive_chunk(run, actions[start : start + TAGS_ARCHIVE_BATCH_SIZE])
 
-    def _archive_chunk(self, run: ApplyRun, chunk: Sequence[Action[TagUpdateModel]]) -> None:
+    def _archive_chunk(self, run: ApplyRun, chunk: Sequence[Action[TagUpdateModel]]) -> Steps[None]:
         if run.fatal is not None:
             for action in chunk:
                 run.failed(action, f"not sent: {run.fatal}", skipped=True)
@@ -304,7 +308,7 @@ class TagKind(SyncKind[TagUnit, TagModel, TagCreateModel, TagUpdateModel]):
         ids = [a.target.id for a in chunk if a.target.id is not None]
         run.report.write_requests += 1
         try:
-            self.client.tags.archive(ids, company_id=self.company_id, archived=True)
+            yield pleo_call("tags.archive", ids, company_id=self.company_id, archived=True)
         except PleoError as exc:
             if isinstance(exc, FATAL_ERRORS):
                 run.fatal = run.describe(exc)
@@ -315,20 +319,31 @@ class TagKind(SyncKind[TagUnit, TagModel, TagCreateModel, TagUpdateModel]):
             run.succeeded(action, action.target.id)
 
 
+def read_tags(group_id: uuid.UUID, page_size: int | None) -> Request[Sequence[TagModel]]:
+    """Every tag of one group, archived ones included (every page)."""
+    return pleo_call(
+        "tags.list", group_id, include_archived=True, page_size=page_size, collect=True
+    )
+
+
+def read_tag_groups(company_id: uuid.UUID) -> Request[Sequence[TagGroupModel]]:
+    """Every tag group of the company, archived ones included."""
+    return pleo_call("tag_groups.list", company_id, include_archived=True, collect=True)
+
+
 def apply_tags(
     run: ApplyRun,
-    client: PleoClient,
     planned: TagSyncPlan,
     values: dict[str, list[DimensionValue]],
     *,
     company_id: uuid.UUID,
     page_size: int | None,
     force: bool,
-) -> None:
+) -> Steps[None]:
     """Step 2 (tag groups) then Step 3 (the tags of every group that is usable)."""
     run.start_apply(planned.plan)
     with run.timed(SyncPhase.APPLY):
-        created_ids, unusable = apply_tag_groups(run, client, planned.groups, company_id)
+        created_ids, unusable = yield from apply_tag_groups(run, planned.groups, company_id)
         units: list[Unit[TagUnit]] = []
         for binding in planned.bindings:
             tag_plan = planned.tags.get(binding.dimension_code)
@@ -346,13 +361,13 @@ def apply_tags(
                 continue
             unit = TagUnit(attrs.evolve(binding, group_id=group_id), values[binding.dimension_code])
             units.append(Unit(unit, tag_plan, label=f"{binding.dimension_code!r}: "))
-        kind = TagKind(client, company_id, page_size)
-        apply_units(run, kind, units, force=force)
+        kind = TagKind(company_id, page_size)
+        yield from apply_units(run, kind, units, force=force)
 
 
 def apply_tag_groups(
-    run: ApplyRun, client: PleoClient, plan: Plan, company_id: uuid.UUID
-) -> tuple[dict[str, uuid.UUID], set[str]]:
+    run: ApplyRun, plan: Plan, company_id: uuid.UUID
+) -> Steps[tuple[dict[str, uuid.UUID], set[str]]]:
     """Step 2: creates → unarchives/renames → archives of the groups.
 
     Returns the ids of the created groups and the (case-folded) codes of the groups that are
@@ -363,32 +378,26 @@ def apply_tag_groups(
     for action in plan.actions:
         folded = action.target.key.casefold()
         if action.kind is ActionKind.CREATE:
-            group = _create_group(run, client, action, company_id)
+            group = yield from _create_group(run, action, company_id)
             if group is None:
                 unusable.add(folded)
             else:
                 created_ids[folded] = group.id
             continue
-        result = run.write(action, partial(_update_group, client, action))
+        update = pleo_call("tag_groups.update", _pleo_id(action), **request_fields(action.body))
+        result = yield from run.write(action, update)
         if result is None and action.kind is ActionKind.UNARCHIVE:
             unusable.add(folded)
     return created_ids, unusable
 
 
-def _update_group(client: PleoClient, action: Action[TagGroupUpdateModel]) -> TagGroupModel:
-    return client.tag_groups.update(_pleo_id(action), **request_fields(action.body))
-
-
 def _create_group(
-    run: ApplyRun, client: PleoClient, action: Action[TagGroupCreateModel], company_id: uuid.UUID
-) -> TagGroupModel | None:
+    run: ApplyRun, action: Action[TagGroupCreateModel], company_id: uuid.UUID
+) -> Steps[TagGroupModel | None]:
     """Create one group; after an unclear failure re-read the groups before re-posting."""
     body = action.body
-
-    def post() -> TagGroupModel:
-        return client.tag_groups.create(company_id, **request_fields(body))
-
-    group, error = run.attempt(action, post)
+    post = pleo_call("tag_groups.create", company_id, **request_fields(body))
+    group, error = yield from run.attempt(action, post)
     if error is None:
         return group
     if not is_uncertain(error) or run.fatal is not None:
@@ -396,13 +405,13 @@ def _create_group(
         return None
     run.report.replans += 1
     try:
-        groups = client.tag_groups.list(company_id, include_archived=True)
+        groups = yield from ask(read_tag_groups(company_id))
     except PleoError as exc:
         run.failed(action, exc)
         return None
     found = [g for g in groups if codes_match(g.code, body.code)]
     if not found:
-        return run.write(action, post)
+        return (yield from run.write(action, post))
     existing = min(found, key=lambda g: (g.archived, g.created_at, g.id))
     if not existing.archived:
         run.succeeded(action, existing.id)
@@ -413,6 +422,5 @@ def _create_group(
         metadata=dict(existing.metadata or {}),
         name=existing.name,
     )
-    return run.write(
-        action, lambda: client.tag_groups.update(existing.id, **request_fields(revived))
-    )
+    revive = pleo_call("tag_groups.update", existing.id, **request_fields(revived))
+    return (yield from run.write(action, revive))

@@ -67,6 +67,7 @@ __all__ = [
     "LevelRun",
     "ScheduleConfig",
     "ScheduledLevel",
+    "orchestrate_level",
 ]
 
 logger = logging.getLogger("pleo_erp.schedule")
@@ -385,26 +386,49 @@ class ConnectorSchedule:
         return run
 
     def _orchestrate(self, level: ScheduledLevel) -> LevelReport:
-        options = dict(self._options.get(level, {}))
-        adapter: Any = self.accounting_system
-        granted = self.granted_scopes
-        if level is ScheduledLevel.CHART_OF_ACCOUNTS:
-            if self.config.tax_codes and isinstance(adapter, TaxCodeSource):
-                return sync_chart_of_accounts(
-                    self.client,
-                    adapter,
-                    company_id=self.company_id,
-                    granted_scopes=granted,
-                    **options,
-                )
-            return sync_accounts(
-                self.client, adapter, company_id=self.company_id, granted_scopes=granted, **options
+        return orchestrate_level(
+            self.client,
+            self.accounting_system,
+            company_id=self.company_id,
+            level=level,
+            options=self._options.get(level),
+            granted_scopes=self.granted_scopes,
+            tax_codes=self.config.tax_codes,
+        )
+
+
+def orchestrate_level(
+    client: PleoClient,
+    accounting_system: object,
+    *,
+    company_id: uuid.UUID,
+    level: ScheduledLevel,
+    options: Mapping[str, Any] | None = None,
+    granted_scopes: frozenset[str] | None = None,
+    tax_codes: bool = True,
+) -> LevelReport:
+    """Run one level's orchestrator: the one code path of :class:`ConnectorSchedule` runs and
+    of the production runtime's ``run_level``.
+
+    The chart-of-accounts level runs :func:`sync_chart_of_accounts` (tax codes first) when
+    ``tax_codes`` and the adapter implements ``TaxCodeSource``, else :func:`sync_accounts`;
+    ``options`` are passed to the orchestrator as keyword arguments. Raises what it raises.
+    """
+    level = ScheduledLevel(level)
+    chosen = dict(options or {})
+    adapter: Any = accounting_system
+    granted = granted_scopes
+    if level is ScheduledLevel.CHART_OF_ACCOUNTS:
+        if tax_codes and isinstance(adapter, TaxCodeSource):
+            return sync_chart_of_accounts(
+                client, adapter, company_id=company_id, granted_scopes=granted, **chosen
             )
-        if level is ScheduledLevel.TAGS:
-            return sync_tags(
-                self.client, adapter, company_id=self.company_id, granted_scopes=granted, **options
-            )
-        # export_expenses takes no granted_scopes: the same preflight is done here (rule 50).
-        if granted is not None:
-            _scopes.check_scopes(granted, _scopes.EXPORT, operation="the export")
-        return export_expenses(self.client, adapter, company_id=self.company_id, **options)
+        return sync_accounts(
+            client, adapter, company_id=company_id, granted_scopes=granted, **chosen
+        )
+    if level is ScheduledLevel.TAGS:
+        return sync_tags(client, adapter, company_id=company_id, granted_scopes=granted, **chosen)
+    # export_expenses takes no granted_scopes: the same preflight is done here (rule 50).
+    if granted is not None:
+        _scopes.check_scopes(granted, _scopes.EXPORT, operation="the export")
+    return export_expenses(client, adapter, company_id=company_id, **chosen)

@@ -17,6 +17,10 @@ A create that meets a conflict (409, ``EXTERNAL_ID_ALREADY_EXISTS``) or an ambig
 response, 5xx) is never blindly re-sent: the sync re-reads Pleo, re-plans, and applies what is
 still missing once more (tags rule 22, accounts rule 42). On unchanged inputs the plan is all
 no-ops, so a second run sends read requests only (tags rule 20).
+
+Each sync is one sans-I/O *steps* generator (:mod:`._sync_io`) driven twice: with blocking
+I/O by the functions here, and with ``asyncio`` by their twins in :mod:`.sync_async`
+(``sync_tags_async`` …), which take an :class:`~pleo_erp.client.AsyncPleoClient`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from functools import partial
+from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
+
+import attrs
 
 from pleo_erp.accounting_system.sources import (
     AccountSource,
@@ -63,12 +68,23 @@ from pleo_erp.domain.reconcile.tags import (
 from pleo_erp.models import TagGroupModel, TagModel
 from pleo_erp.orchestration._failures import report_unexpected
 from pleo_erp.orchestration._sync_engine import SyncKind, apply_plan
+from pleo_erp.orchestration._sync_io import (
+    BlockingIO,
+    Request,
+    Steps,
+    ask,
+    drive,
+    source_read,
+    state_call,
+)
 from pleo_erp.orchestration._sync_kinds import (
     ACCOUNTS_BATCH_SIZE,
     TAGS_ARCHIVE_BATCH_SIZE,
     AccountKind,
     TaxCodeKind,
     apply_tags,
+    read_tag_groups,
+    read_tags,
 )
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
 from pleo_erp.orchestration.sync_report import (
@@ -213,14 +229,16 @@ class _Run:
         self.total = max(self.total, self.done)
         self.emit(SyncPhase.APPLY, self.done, self.total, action=action, message=message)
 
-    def attempt(self, action: Action, call: Callable[[], _T]) -> tuple[_T | None, PleoError | None]:
+    def attempt(
+        self, action: Action, request: Request[_T]
+    ) -> Steps[tuple[_T | None, PleoError | None]]:
         """Send one write. Success is recorded here; a failure is returned for the caller."""
         if self.fatal is not None:
             self.failed(action, f"not sent: {self.fatal}", skipped=True)
             return None, None
         self.report.write_requests += 1
         try:
-            result = call()
+            result = yield from ask(request)
         except _FATAL as exc:
             self.fatal = _describe(exc)
             return None, exc
@@ -229,9 +247,9 @@ class _Run:
         self.succeeded(action, getattr(result, "id", None))
         return result, None
 
-    def write(self, action: Action, call: Callable[[], _T]) -> _T | None:
+    def write(self, action: Action, request: Request[_T]) -> Steps[_T | None]:
         """Send one write and record its outcome either way."""
-        result, error = self.attempt(action, call)
+        result, error = yield from self.attempt(action, request)
         if error is not None:
             self.failed(action, error)
         return result
@@ -263,10 +281,10 @@ def _company(company_id: uuid.UUID | str) -> uuid.UUID:
         raise ValueError("company_id must be a UUID") from None
 
 
-def _read_source(what: str, read: Callable[[], Sequence[_T]]) -> list[_T]:
+def _read_source(what: str, read: Request[Sequence[_T]]) -> Steps[list[_T]]:
     """Read the AS; any failure becomes :class:`SourceReadError` (never an empty list)."""
     try:
-        result = read()
+        result = yield from ask(read)
     except SourceReadError:
         raise
     except Exception as exc:
@@ -307,7 +325,94 @@ def _issues_to_report(report: SyncReport, issues: Iterable[PlanIssue]) -> None:
         )
 
 
+# ----------------------------------------------------------------------------- jobs and drivers
+
+
+@attrs.frozen
+class _Job:
+    """A checked sync call, ready to run: its lock keys and its steps (made once locked).
+
+    The blocking functions below and their ``async`` twins in :mod:`.sync_async` build the
+    same job and differ only in how they hold the locks and drive the steps.
+    """
+
+    keys: tuple[str, ...]
+    steps: Callable[[], Steps[SyncReport]]
+
+
+def _run_blocking(job: _Job, lock: CompanyLock | None, io: BlockingIO) -> SyncReport:
+    """Hold every lock key of ``job`` (in order), then drive its steps with blocking I/O."""
+    with ExitStack() as stack:
+        for key in job.keys:
+            stack.enter_context(_held(lock, key))
+        return drive(job.steps(), io)
+
+
+def _plan_collection(
+    run: _Run,
+    kind: SyncKind[Sequence[_SourceT], Any, Any, Any],
+    what: str,
+    read_source: Request[Sequence[_SourceT]],
+) -> Steps[tuple[Plan, list[_SourceT]]]:
+    """Read both sides of one collection (tax codes, accounts) and plan it."""
+    with run.timed(SyncPhase.READ):
+        run.emit(SyncPhase.READ, 0, 2, message=f"reading {what}")
+        objects = yield from _read_source(what, read_source)
+        pleo = yield from ask(kind.read(objects))
+        run.emit(SyncPhase.READ, 2, 2)
+    with run.timed(SyncPhase.PLAN):
+        plan = kind.plan(objects, pleo)
+    run.report.plan = plan
+    _issues_to_report(run.report, plan.issues)
+    run.emit(SyncPhase.PLAN, 1, 1, message=plan.summary())
+    return plan, objects
+
+
+def _collection_steps(
+    run: _Run,
+    kind: SyncKind[Sequence[Any], Any, Any, Any],
+    what: str,
+    read_source: Request[Sequence[Any]],
+    *,
+    dry_run: bool,
+    force: bool,
+) -> Steps[SyncReport]:
+    """One collection (tax codes or accounts): read, plan, guard, apply, report."""
+    plan, objects = yield from _plan_collection(run, kind, what, read_source)
+    check_mass_archive(plan, force=force)
+    if not dry_run:
+        yield from apply_plan(run, kind, objects, plan, force=force)
+    return run.finish()
+
+
 # ----------------------------------------------------------------------------- tax codes
+
+
+def _tax_codes_job(
+    client: Any,
+    *,
+    company_id: uuid.UUID | str,
+    dry_run: bool,
+    force: bool,
+    progress: ProgressCallback | None,
+    page_size: int | None,
+    granted_scopes: str | Iterable[str] | None,
+) -> _Job:
+    cid = _company(company_id)
+    _preflight(
+        granted_scopes, _scopes.TAX_CODES_SYNC, dry_run=dry_run, operation="the tax codes sync"
+    )
+    key = _lock_key(SyncScope.TAX_CODES, cid)
+
+    def steps() -> Steps[SyncReport]:
+        run = _Run(
+            client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=key
+        )
+        kind = TaxCodeKind(cid, page_size)
+        read = source_read("list_tax_codes")
+        return _collection_steps(run, kind, "tax codes", read, dry_run=dry_run, force=force)
+
+    return _Job((key,), steps)
 
 
 def sync_tax_codes(
@@ -326,7 +431,8 @@ def sync_tax_codes(
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check against :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC`
-    (unverified names, accounts rule 49); ``None`` skips it.
+    (unverified names, accounts rule 49); ``None`` skips it. The ``async`` twin is
+    :func:`~pleo_erp.orchestration.sync_async.sync_tax_codes_async`.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -337,44 +443,51 @@ def sync_tax_codes(
         SyncAlreadyRunning: a tax code sync for this company is already running.
         PleoError: reading Pleo failed; nothing was written.
     """
-    cid = _company(company_id)
-    _preflight(
-        granted_scopes, _scopes.TAX_CODES_SYNC, dry_run=dry_run, operation="the tax codes sync"
+    job = _tax_codes_job(
+        client,
+        company_id=company_id,
+        dry_run=dry_run,
+        force=force,
+        progress=progress,
+        page_size=page_size,
+        granted_scopes=granted_scopes,
     )
-    key = _lock_key(SyncScope.TAX_CODES, cid)
-    with _held(lock, key):
-        run = _Run(
-            client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=key
-        )
-        kind = TaxCodeKind(client, cid, page_size)
-        plan, codes = _plan_collection(run, kind, "tax codes", source.list_tax_codes)
-        check_mass_archive(plan, force=force)
-        if not dry_run:
-            apply_plan(run, kind, codes, plan, force=force)
-        return run.finish()
-
-
-def _plan_collection(
-    run: _Run,
-    kind: SyncKind[Sequence[_SourceT], Any, Any, Any],
-    what: str,
-    read_source: Callable[[], Sequence[_SourceT]],
-) -> tuple[Plan, list[_SourceT]]:
-    """Read both sides of one collection (tax codes, accounts) and plan it."""
-    with run.timed(SyncPhase.READ):
-        run.emit(SyncPhase.READ, 0, 2, message=f"reading {what}")
-        objects = _read_source(what, read_source)
-        pleo = kind.read(objects)
-        run.emit(SyncPhase.READ, 2, 2)
-    with run.timed(SyncPhase.PLAN):
-        plan = kind.plan(objects, pleo)
-    run.report.plan = plan
-    _issues_to_report(run.report, plan.issues)
-    run.emit(SyncPhase.PLAN, 1, 1, message=plan.summary())
-    return plan, objects
+    return _run_blocking(job, lock, BlockingIO(client, source))
 
 
 # ----------------------------------------------------------------------------- accounts
+
+
+def _accounts_job(
+    client: Any,
+    *,
+    company_id: uuid.UUID | str,
+    dry_run: bool,
+    force: bool,
+    progress: ProgressCallback | None,
+    options: AccountPlanOptions | None,
+    batch_threshold: int,
+    page_size: int | None,
+    granted_scopes: str | Iterable[str] | None,
+) -> _Job:
+    cid = _company(company_id)
+    _preflight(
+        granted_scopes,
+        _scopes.CHART_OF_ACCOUNTS_SYNC,
+        dry_run=dry_run,
+        operation="the accounts sync",
+    )
+    key = _lock_key(SyncScope.ACCOUNTS, cid)
+
+    def steps() -> Steps[SyncReport]:
+        run = _Run(
+            client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=key
+        )
+        kind = AccountKind(cid, page_size, options, batch_threshold)
+        read = source_read("list_accounts")
+        return _collection_steps(run, kind, "accounts", read, dry_run=dry_run, force=force)
+
+    return _Job((key,), steps)
 
 
 def sync_accounts(
@@ -397,7 +510,8 @@ def sync_accounts(
     ``batch_threshold`` of them; each ``failed[].reasons`` entry becomes an
     :class:`ActionFailure`. Updates, unarchives and archives are complete PUTs. Run
     :func:`sync_tax_codes` first (or use :func:`sync_chart_of_accounts`) so that
-    ``taxCodeExternalId`` references resolve.
+    ``taxCodeExternalId`` references resolve. The ``async`` twin is
+    :func:`~pleo_erp.orchestration.sync_async.sync_accounts_async`.
 
     ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
     the local preflight check: ``accounts:read`` and ``accounts:write`` (only the read scope
@@ -412,24 +526,71 @@ def sync_accounts(
         SyncAlreadyRunning: an accounts sync for this company is already running.
         PleoError: reading Pleo failed; nothing was written.
     """
+    job = _accounts_job(
+        client,
+        company_id=company_id,
+        dry_run=dry_run,
+        force=force,
+        progress=progress,
+        options=options,
+        batch_threshold=batch_threshold,
+        page_size=page_size,
+        granted_scopes=granted_scopes,
+    )
+    return _run_blocking(job, lock, BlockingIO(client, source))
+
+
+def _chart_job(
+    client: Any,
+    source: Any,
+    *,
+    company_id: uuid.UUID | str,
+    dry_run: bool,
+    force: bool,
+    progress: ProgressCallback | None,
+    options: AccountPlanOptions | None,
+    page_size: int | None,
+    granted_scopes: str | Iterable[str] | None,
+) -> _Job:
+    # The async protocols have the same method names, so this check covers both.
+    if not isinstance(source, TaxCodeSource) or not isinstance(source, AccountSource):
+        raise TypeError("source must implement both TaxCodeSource and AccountSource")
     cid = _company(company_id)
     _preflight(
         granted_scopes,
-        _scopes.CHART_OF_ACCOUNTS_SYNC,
+        _scopes.CHART_OF_ACCOUNTS_SYNC | _scopes.TAX_CODES_SYNC,
         dry_run=dry_run,
-        operation="the accounts sync",
+        operation="the chart of accounts sync",
     )
-    key = _lock_key(SyncScope.ACCOUNTS, cid)
-    with _held(lock, key):
-        run = _Run(
-            client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=key
+    tax_key = _lock_key(SyncScope.TAX_CODES, cid)
+    acc_key = _lock_key(SyncScope.ACCOUNTS, cid)
+
+    def steps() -> Steps[SyncReport]:
+        tax_run = _Run(
+            client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=tax_key
         )
-        kind = AccountKind(client, cid, page_size, options, batch_threshold)
-        plan, accounts = _plan_collection(run, kind, "accounts", source.list_accounts)
-        check_mass_archive(plan, force=force)
+        acc_run = _Run(
+            client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=acc_key
+        )
+        tax_kind = TaxCodeKind(cid, page_size)
+        acc_kind = AccountKind(cid, page_size, options)
+        tax_plan, codes = yield from _plan_collection(
+            tax_run, tax_kind, "tax codes", source_read("list_tax_codes")
+        )
+        acc_plan, accounts = yield from _plan_collection(
+            acc_run, acc_kind, "accounts", source_read("list_accounts")
+        )
+        check_mass_archive(tax_plan, force=force)
+        check_mass_archive(acc_plan, force=force)
         if not dry_run:
-            apply_plan(run, kind, accounts, plan, force=force)
-        return run.finish()
+            yield from apply_plan(tax_run, tax_kind, codes, tax_plan, force=force)
+            yield from apply_plan(acc_run, acc_kind, accounts, acc_plan, force=force)
+        tax_report = tax_run.finish()
+        report = acc_run.finish()
+        report.related["tax_codes"] = tax_report
+        return report
+
+    return _Job((tax_key, acc_key), steps)
 
 
 def sync_chart_of_accounts(
@@ -452,42 +613,69 @@ def sync_chart_of_accounts(
     the accounts report with the tax codes report under ``related["tax_codes"]``.
     ``granted_scopes`` turns on the local preflight check (accounts rule 50) against
     ``CHART_OF_ACCOUNTS_SYNC | TAX_CODES_SYNC``: an :class:`InsufficientScope` is raised before
-    any request; ``None`` skips the check.
+    any request; ``None`` skips the check. The ``async`` twin is
+    :func:`~pleo_erp.orchestration.sync_async.sync_chart_of_accounts_async`.
     """
-    if not isinstance(source, TaxCodeSource) or not isinstance(source, AccountSource):
-        raise TypeError("source must implement both TaxCodeSource and AccountSource")
-    cid = _company(company_id)
-    _preflight(
-        granted_scopes,
-        _scopes.CHART_OF_ACCOUNTS_SYNC | _scopes.TAX_CODES_SYNC,
+    job = _chart_job(
+        client,
+        source,
+        company_id=company_id,
         dry_run=dry_run,
-        operation="the chart of accounts sync",
+        force=force,
+        progress=progress,
+        options=options,
+        page_size=page_size,
+        granted_scopes=granted_scopes,
     )
-    tax_key = _lock_key(SyncScope.TAX_CODES, cid)
-    acc_key = _lock_key(SyncScope.ACCOUNTS, cid)
-    with _held(lock, tax_key), _held(lock, acc_key):
-        tax_run = _Run(
-            client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=tax_key
-        )
-        acc_run = _Run(
-            client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=acc_key
-        )
-        tax_kind = TaxCodeKind(client, cid, page_size)
-        acc_kind = AccountKind(client, cid, page_size, options)
-        tax_plan, codes = _plan_collection(tax_run, tax_kind, "tax codes", source.list_tax_codes)
-        acc_plan, accounts = _plan_collection(acc_run, acc_kind, "accounts", source.list_accounts)
-        check_mass_archive(tax_plan, force=force)
-        check_mass_archive(acc_plan, force=force)
-        if not dry_run:
-            apply_plan(tax_run, tax_kind, codes, tax_plan, force=force)
-            apply_plan(acc_run, acc_kind, accounts, acc_plan, force=force)
-        tax_report = tax_run.finish()
-        report = acc_run.finish()
-        report.related["tax_codes"] = tax_report
-        return report
+    return _run_blocking(job, lock, BlockingIO(client, source))
 
 
 # ----------------------------------------------------------------------------- tags
+
+
+def _tags_job(
+    client: Any,
+    *,
+    company_id: uuid.UUID | str,
+    selection: Sequence[str] | None,
+    store: SelectionState | None,
+    dry_run: bool,
+    force: bool,
+    allow_group_renames: bool,
+    only_dimension: str | None,
+    progress: ProgressCallback | None,
+    page_size: int | None,
+    granted_scopes: str | Iterable[str] | None,
+) -> _Job:
+    cid = _company(company_id)
+    _preflight(granted_scopes, _scopes.TAGS_SYNC, dry_run=dry_run, operation="the tags sync")
+    key = _lock_key(SyncScope.TAGS, cid)
+
+    def steps() -> Steps[SyncReport]:
+        run = _Run(client, SyncScope.TAGS, cid, dry_run=dry_run, progress=progress, lock_key=key)
+        planned, dimensions, values = yield from _plan_tag_sync(
+            run, cid, store is not None, selection, allow_group_renames, only_dimension, page_size
+        )
+        outcome = planned.selection
+        run.report.selection = outcome
+        if not outcome.persist:
+            return run.finish()
+        check_mass_archive(planned.plan, force=force)
+        if dry_run:
+            return run.finish()
+        if store is not None and (outcome.changed or selection is not None):
+            yield state_call("save", cid, outcome.selected, dimensions=dimensions)
+        yield from apply_tags(
+            run, planned, values, company_id=cid, page_size=page_size, force=force
+        )
+        return run.finish()
+
+    return _Job((key,), steps)
+
+
+def _selection_store(state: SelectionState | StateDB | None) -> SelectionState | None:
+    """Where the selection lives: a ``StateDB`` gets a :class:`SelectionStore`."""
+    return SelectionStore(state) if isinstance(state, StateDB) else state
 
 
 def sync_tags(
@@ -507,6 +695,8 @@ def sync_tags(
     granted_scopes: str | Iterable[str] | None = None,
 ) -> SyncReport:
     """Make Pleo's tag groups and tags match the AS's selected dimensions (tags rules 1–30).
+
+    The ``async`` twin is :func:`~pleo_erp.orchestration.sync_async.sync_tags_async`.
 
     Args:
         selection: the user's explicit choice of dimension codes (validated: ≤ 5, active);
@@ -532,45 +722,40 @@ def sync_tags(
         SyncAlreadyRunning: a tags sync for this company is already running.
         PleoError: reading Pleo's tag groups failed; nothing was written.
     """
-    cid = _company(company_id)
-    _preflight(granted_scopes, _scopes.TAGS_SYNC, dry_run=dry_run, operation="the tags sync")
-    store: SelectionState | None = SelectionStore(state) if isinstance(state, StateDB) else state
-    key = _lock_key(SyncScope.TAGS, cid)
-    with _held(lock, key):
-        run = _Run(client, SyncScope.TAGS, cid, dry_run=dry_run, progress=progress, lock_key=key)
-        planned, dimensions, values = _plan_tag_sync(
-            run, source, cid, store, selection, allow_group_renames, only_dimension, page_size
-        )
-        outcome = planned.selection
-        run.report.selection = outcome
-        if not outcome.persist:
-            return run.finish()
-        plan = planned.plan
-        check_mass_archive(plan, force=force)
-        if dry_run:
-            return run.finish()
-        if store is not None and (outcome.changed or selection is not None):
-            store.save(cid, outcome.selected, dimensions=dimensions)
-        apply_tags(run, client, planned, values, company_id=cid, page_size=page_size, force=force)
-        return run.finish()
+    store = _selection_store(state)
+    job = _tags_job(
+        client,
+        company_id=company_id,
+        selection=selection,
+        store=store,
+        dry_run=dry_run,
+        force=force,
+        allow_group_renames=allow_group_renames,
+        only_dimension=only_dimension,
+        progress=progress,
+        page_size=page_size,
+        granted_scopes=granted_scopes,
+    )
+    return _run_blocking(job, lock, BlockingIO(client, source, store))
 
 
 def _plan_tag_sync(
     run: _Run,
-    source: DimensionSource,
     cid: uuid.UUID,
-    store: SelectionState | None,
+    has_store: bool,
     selection: Sequence[str] | None,
     allow_group_renames: bool,
     only_dimension: str | None,
     page_size: int | None,
-) -> tuple[TagSyncPlan, list[Dimension], dict[str, list[DimensionValue]]]:
+) -> Steps[tuple[TagSyncPlan, list[Dimension], dict[str, list[DimensionValue]]]]:
     report = run.report
     with run.timed(SyncPhase.READ):
         run.emit(SyncPhase.READ, 0, 2, message="reading dimensions and tag groups")
-        dimensions = _read_source("dimensions", source.list_dimensions)
-        stored = store.load(cid) if store is not None else None
-        groups: list[TagGroupModel] = list(run.client.tag_groups.list(cid, include_archived=True))
+        dimensions: list[Dimension] = yield from _read_source(
+            "dimensions", source_read("list_dimensions")
+        )
+        stored = (yield from ask(state_call("load", cid))) if has_store else None
+        groups: list[TagGroupModel] = list((yield from ask(read_tag_groups(cid))))
     with run.timed(SyncPhase.PLAN):
         outcome = resolve_selection(dimensions, groups, stored=stored, requested=selection)
     if not outcome.persist:
@@ -601,17 +786,13 @@ def _plan_tag_sync(
         code = binding.dimension_code
         try:
             with run.timed(SyncPhase.READ):
-                dim_values = _read_source(
-                    f"values of {code!r}", partial(source.list_dimension_values, code)
+                dim_values: list[DimensionValue] = yield from _read_source(
+                    f"values of {code!r}", source_read("list_dimension_values", code)
                 )
                 tags: list[TagModel] = (
                     []
                     if binding.group_id is None
-                    else list(
-                        run.client.tags.list(
-                            binding.group_id, include_archived=True, page_size=page_size
-                        )
-                    )
+                    else list((yield from ask(read_tags(binding.group_id, page_size))))
                 )
         except _FATAL:
             raise  # the credential is refused: every other read would fail the same way

@@ -252,27 +252,12 @@ class InMemoryAccountingSystem(InMemorySources):
             "closed_before": None
             if chart.closed_until is None
             else chart.closed_until + timedelta(days=1),
-            "accounts": [
-                LedgerAccount(a.external_id, a.code, a.name, a.active, a.tax_code_external_id)
-                for a in chart.accounts
-            ],
-            "tax_codes": [
-                LedgerTaxCode(
-                    t.code,
-                    t.name,
-                    t.rate,
-                    getattr(t, "pleo_type", t.type),
-                    t.active,
-                    t.ingoing_tax_account,
-                    t.outgoing_tax_account,
-                )
-                for t in chart.tax_codes
-            ],
-            "dimensions": [Dimension(d.code, d.name, d.active) for d in chart.dimensions],
-            "values": {
-                d.code: [DimensionValue(v.code, v.name, v.active) for v in d.values]
-                for d in chart.dimensions
-            },
+            # The demo chart holds the domain records themselves: passed through unchanged
+            # (a source lists a dimension's values apart from it, as ``values``).
+            "accounts": list(chart.accounts),
+            "tax_codes": list(chart.tax_codes),
+            "dimensions": [evolve(d, values=()) for d in chart.dimensions],
+            "values": {d.code: list(d.values) for d in chart.dimensions},
         }
         options.update(kwargs)
         system = cls(**options)

@@ -98,6 +98,10 @@ class LedgerSnapshot:
         return self.attachments.get(accounting_entry_id.strip().lower(), frozenset())
 
 
+_CONSISTENT_LOAD_ATTEMPTS = 5
+"""Loads tried until one is not overlapped by a writer replacing the file (lock-free reads)."""
+
+
 def _signature(files: list[str]) -> Signature:
     """Identity of the ledger's files on disk: a change to any of them invalidates a cache."""
     parts: list[tuple[str, int, int, int]] = []
@@ -226,13 +230,25 @@ class BeancountLedger:
         # OSError it is, so callers can tell "unreachable" from "invalid".
         with open(self.path, "rb"):
             pass
-        self.loads += 1
-        entries, errors, options = _load_file(self.path)
-        if errors:
-            raise LedgerErrors(f"ledger {self.path.name} has errors", self._format(errors))
-        snapshot = self._make_snapshot(entries, options, options.get("include") or [self.path])
-        self._cached = snapshot
-        self._verified = True
+        known = [f for f, *_ in cached.signature] if cached is not None else [str(self.path)]
+        for _attempt in range(_CONSISTENT_LOAD_ATTEMPTS):
+            # A writer may replace the file while Beancount reads it (no lock is needed to
+            # read). The signature must describe the content that was read, or a later check
+            # would trust a cache that lacks the writer's entry and post it again: keep the
+            # load only if the files were the same before and after it.
+            before = _signature(known)
+            self.loads += 1
+            entries, errors, options = _load_file(self.path)
+            if errors:
+                raise LedgerErrors(f"ledger {self.path.name} has errors", self._format(errors))
+            snapshot = self._make_snapshot(entries, options, options.get("include") or [self.path])
+            if _signature(known) == before:
+                self._cached = snapshot
+                self._verified = True
+                return snapshot
+            known = [f for f, *_ in snapshot.signature]
+        # Still changing under a busy writer: use this load, but never cache it as current.
+        self._cached = None
         return snapshot
 
     def verified_snapshot(self) -> LedgerSnapshot:

@@ -1,21 +1,24 @@
 """An exclusive, inter-process lock on a ledger, held through a sidecar lock file.
 
-POSIX uses ``fcntl.flock``: the lock belongs to the open file description, so it excludes
-other processes *and* other threads of this process that opened the file separately, and
-the kernel releases it when a holder dies (no stale lock after a crash). Windows uses
-``msvcrt.locking`` on the first byte. A per-path ``threading.Lock`` is taken first, so threads
-of one process queue in-process instead of polling the OS lock.
+The OS lock is :class:`filelock.FileLock` (``flock`` on POSIX: it belongs to the open file
+description, so it excludes other processes *and* other threads that opened the file
+separately, and the kernel releases it when a holder dies, so no stale lock after a crash;
+``msvcrt.locking`` on Windows). The lock file is kept on release: deleting a lock file that
+another process may have just opened would let two writers in. A per-path
+``threading.Lock`` is taken first, so threads of one process queue in-process instead of
+polling the OS lock; waiting with a timeout polls with the injected ``clock`` and ``sleep``.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+import filelock
 
 __all__ = ["LedgerLock", "LockTimeout"]
 
@@ -36,41 +39,6 @@ def _thread_lock_for(path: str) -> threading.Lock:
         if lock is None:
             lock = _THREAD_LOCKS[path] = threading.Lock()
         return lock
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows CI only
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _lock_blocking(fd: int) -> None:
-        while not _try_lock(fd):
-            time.sleep(_POLL_SECONDS)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _lock_blocking(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class LedgerLock:
@@ -94,8 +62,12 @@ class LedgerLock:
         self._timeout = timeout
         self._clock = clock
         self._sleep = sleep
-        self._fd: int | None = None
+        self._held = False
         self._thread_lock = _thread_lock_for(self._path)
+        # thread_local=False: the in-process lock above already gives one holder per path.
+        self._file_lock = filelock.FileLock(
+            self._path, mode=0o600, thread_local=False, preserve_lock_file=True
+        )
 
     @property
     def path(self) -> str:
@@ -107,16 +79,11 @@ class LedgerLock:
         deadline = None if self._timeout is None else self._clock() + self._timeout
         self._acquire_thread_lock(deadline)
         try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                self._lock_fd(fd, deadline)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._fd = fd
+            self._acquire_file_lock(deadline)
         except BaseException:
             self._thread_lock.release()
             raise
+        self._held = True
 
     def _acquire_thread_lock(self, deadline: float | None) -> None:
         if deadline is None:
@@ -128,24 +95,28 @@ class LedgerLock:
                 raise LockTimeout(f"timed out waiting for ledger lock {self._path}")
             self._sleep(_POLL_SECONDS)
 
-    def _lock_fd(self, fd: int, deadline: float | None) -> None:
+    def _acquire_file_lock(self, deadline: float | None) -> None:
         if deadline is None:
-            _lock_blocking(fd)
+            self._file_lock.acquire()
             return
-        while not _try_lock(fd):
-            if self._clock() >= deadline:
-                raise LockTimeout(f"timed out waiting for ledger lock {self._path}")
-            self._sleep(_POLL_SECONDS)
+        while True:
+            try:
+                self._file_lock.acquire(blocking=False)
+            except filelock.Timeout:
+                if self._clock() >= deadline:
+                    raise LockTimeout(f"timed out waiting for ledger lock {self._path}") from None
+                self._sleep(_POLL_SECONDS)
+            else:
+                return
 
     def release(self) -> None:
         """Release the lock; a no-op when not held."""
-        fd, self._fd = self._fd, None
-        if fd is None:
+        if not self._held:
             return
+        self._held = False
         try:
-            _unlock(fd)
+            self._file_lock.release()
         finally:
-            os.close(fd)
             self._thread_lock.release()
 
     def __enter__(self) -> LedgerLock:

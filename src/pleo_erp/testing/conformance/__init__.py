@@ -15,7 +15,11 @@ See ``docs/conformance.md`` for what each check proves.
 The chart an adapter is set up with (``AdapterSetup.chart``) is a :class:`DemoChart`; it and
 its parts (:class:`DemoAccount`, :class:`DemoTaxCode`, :class:`DemoDimension`,
 :class:`DemoDimensionValue`, :class:`DemoVendor`, :class:`DemoAccountsMapping`) are exported
-here so an adapter's test code can type its factories with public names.
+here so an adapter's test code can type its factories with public names. The chart's
+accounts, tax codes, dimensions and values are the domain records
+(:class:`~pleo_erp.accounting_system.LedgerAccount`, ``LedgerTaxCode``, ``Dimension``,
+``DimensionValue``): ``DemoDimension``/``DemoDimensionValue`` are aliases, ``DemoAccount`` and
+``DemoTaxCode`` build the records with the demo's argument order.
 """
 
 from pleo_erp.testing.conformance._recording import RecordingTarget, SimulatedCrash

@@ -31,7 +31,7 @@ _NAMES = st.from_regex(r"[A-Z][a-z]{2,9}( [A-Z][a-z]{2,9})?", fullmatch=True)
 _KEPT_DIMENSIONS = frozenset({"DEPT", "PROJ"})
 
 
-def _replace_account(chart: DemoChart, code: str, **changes: Any) -> DemoChart:
+def _replace_account(chart: DemoChart, code: str | None, **changes: Any) -> DemoChart:
     accounts = tuple(evolve(a, **changes) if a.code == code else a for a in chart.accounts)
     return evolve(chart, accounts=accounts)
 

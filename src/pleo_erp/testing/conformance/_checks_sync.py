@@ -111,7 +111,7 @@ def _check_tax_codes(world: DemoWorld, chart: DemoChart) -> None:
     for code, tax in active.items():
         seen = live[code]
         got = (seen.get("name"), Decimal(str(seen.get("rate"))), seen.get("type"))
-        want = (tax.name, tax.rate, tax.pleo_type)
+        want = (tax.name, tax.rate, tax.type)
         if got != want:
             raise ConformanceFailure(
                 f"tax code {code}: Pleo has (name, rate, type) {got}, the AS {want}"

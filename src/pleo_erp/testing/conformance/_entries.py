@@ -24,9 +24,10 @@ from pleo_erp.domain.bookkeeping import BookkeepingMethod
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.domain.entries import EntryContext, build_entry
 from pleo_erp.domain.money import minor_to_major
+from pleo_erp.domain.records import LedgerTaxCode
 from pleo_erp.models import ExportItemV3
 from pleo_erp.testing.conformance._types import ConformanceFailure, LedgerEntry, LedgerPosting
-from pleo_erp.testing.sandbox.demo import DemoChart, DemoTaxCode
+from pleo_erp.testing.sandbox.demo import DemoChart
 
 __all__ = [
     "ENTRY_CURRENCIES",
@@ -77,7 +78,7 @@ def _effective_mapping(mapping: AccountsMapping, chart: DemoChart) -> AccountsMa
     return from_chart.merged(mapping)
 
 
-def _vat_split(gross: int, tax: DemoTaxCode | None) -> int:
+def _vat_split(gross: int, tax: LedgerTaxCode | None) -> int:
     """The VAT in ``gross`` (inclusive) or self-assessed on it (reverse), half up."""
     if tax is None or tax.rate == 0:
         return 0
@@ -142,7 +143,7 @@ def _pleo_line(draw: st.DrawFn, chart: DemoChart, currency: str) -> dict[str, An
             "amount": _amount(_vat_split(gross, tax), currency),
             "id": str(uuid.uuid4()),
             "rate": str(tax.rate),
-            "type": tax.pleo_type,
+            "type": tax.type,
             "code": tax.code,
             "ingoingTaxAccount": tax.ingoing_tax_account,
             "outgoingTaxAccount": tax.outgoing_tax_account,
@@ -289,7 +290,7 @@ def simple_entry(
             "amount": _amount(0, currency),
             "id": str(uuid.uuid4()),
             "rate": "0",
-            "type": tax.pleo_type if tax is not None and tax.type != "reverse" else "inclusive",
+            "type": tax.type if tax is not None and tax.type != "reverse" else "inclusive",
             "code": tax_code,
         }
     item = _item(

@@ -6,9 +6,14 @@ the United Kingdom and Germany. It buys from merchants (``supplier``) and vendor
 with their own payable accounts in the ledger) in DK, SE, GB and DE, plus one JPY purchase
 to exercise a zero-decimal currency.
 
-``build_demo(seed)`` returns two views of that company:
+The three scenario jobs are a data table, :data:`._demo_scenario.JOBS`: each item with its
+expected outcome, each job with its expected status. ``build_demo`` renders that table (and the
+static chart below) to JSON with one seeded RNG. ``build_demo(seed)`` returns two views of that
+company:
 
-* **The accounting system's truth** (:class:`DemoChart`, plain attrs data): chart of accounts
+* **The accounting system's truth** (:class:`DemoChart`, made of the domain records
+  :class:`~pleo_erp.accounting_system.LedgerAccount`, ``LedgerTaxCode``, ``Dimension`` and
+  ``DimensionValue`` that sources return): chart of accounts
   (one inactive account), tax codes (inclusive 25 %, EU reverse charge 25 %, non-EU reverse
   charge for services and for goods, exempt 0 % — type ``inclusive`` at rate 0 —, one
   inactive), dimensions Department, Project, Cost Centre and the *inactive* dimension Region,
@@ -90,12 +95,20 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from attrs import define, field
 
 from pleo_erp.accounting_system.export import AccountsMapping
-from pleo_erp.accounting_system.sources import LedgerTaxType, parse_tax_type
+from pleo_erp.accounting_system.sources import (
+    Dimension,
+    DimensionValue,
+    LedgerAccount,
+    LedgerTaxCode,
+    LedgerTaxType,
+    parse_tax_type,
+)
+from pleo_erp.testing.sandbox._demo_scenario import BANKS, JOBS, Invoice, Item, Job, Line, sept
 from pleo_erp.testing.sandbox.files import make_jpeg, make_pdf, make_png
 
 __all__ = [
@@ -140,16 +153,21 @@ INFLOW_SUB_TYPES: Final = frozenset(
 # ---------------------------------------------------------------------------------------------
 
 
-@define(frozen=True)
-class DemoAccount:
-    """A ledger account in the accounting system (AS side, not Pleo JSON)."""
+def DemoAccount(
+    external_id: str,
+    code: str,
+    name: str,
+    kind: AccountKind,
+    active: bool = True,
+    tax_code_external_id: str | None = None,
+) -> LedgerAccount:
+    """A ledger account of the demo chart: a :class:`~pleo_erp.domain.records.LedgerAccount`.
 
-    external_id: str
-    code: str
-    name: str
-    kind: AccountKind
-    active: bool = True
-    tax_code_external_id: str | None = None
+    Kept for its argument order (``kind`` fourth, as the demo chart lists it), which differs
+    from :class:`LedgerAccount`'s (``kind`` last): the result *is* a ``LedgerAccount``, equal
+    to what a source returns for the same account. Annotate with ``LedgerAccount``.
+    """
+    return LedgerAccount(external_id, code, name, active, tax_code_external_id, kind=kind)
 
 
 def _chart_tax_type(value: TaxKind) -> LedgerTaxType:
@@ -165,48 +183,43 @@ def _chart_tax_type(value: TaxKind) -> LedgerTaxType:
     return parse_tax_type(value)
 
 
-@define(frozen=True)
-class DemoTaxCode:
-    """A tax code in the accounting system. ``code`` is also its external id.
+def DemoTaxCode(
+    code: str,
+    name: str,
+    rate: Decimal,
+    type: TaxKind,
+    active: bool = True,
+    ingoing_tax_account: str | None = None,
+    outgoing_tax_account: str | None = None,
+) -> LedgerTaxCode:
+    """A tax code of the demo chart: a :class:`~pleo_erp.domain.records.LedgerTaxCode`.
 
-    ``type`` is one of the types Pleo allows (:data:`~pleo_erp.accounting_system.LedgerTaxType`:
-    ``inclusive``, ``exclusive``, ``reverse``), so ``LedgerTaxCode(type=tax.type, …)`` is
-    always valid; an exempt code is ``inclusive`` with rate 0 (the chart's ``E0``). The old
-    value ``exempt`` is still accepted (deprecated) and stored as ``inclusive``. ``rate`` is
-    a fraction (25 % → ``Decimal("0.25")``).
+    ``code`` is also its external id. ``type`` is one of the types Pleo allows
+    (:data:`~pleo_erp.accounting_system.LedgerTaxType`: ``inclusive``, ``exclusive``,
+    ``reverse``); an exempt code is ``inclusive`` with rate 0 (the chart's ``E0``). The old
+    value ``exempt`` is still accepted (deprecated, with a ``DeprecationWarning``) and stored
+    as ``inclusive``. ``rate`` is a fraction (25 % → ``Decimal("0.25")``). The result *is* a
+    ``LedgerTaxCode``, equal to what a source returns for the same code; annotate with it.
     """
-
-    code: str
-    name: str
-    rate: Decimal
-    type: LedgerTaxType = field(converter=_chart_tax_type)
-    active: bool = True
-    ingoing_tax_account: str | None = None
-    outgoing_tax_account: str | None = None
-
-    @property
-    def pleo_type(self) -> str:
-        """The ``TaxCodeTypeModel`` value Pleo uses for this code (the same as ``type``)."""
-        return self.type
+    return LedgerTaxCode(
+        code,
+        name,
+        rate,
+        _chart_tax_type(type),
+        active,
+        ingoing_tax_account,
+        outgoing_tax_account,
+    )
 
 
-@define(frozen=True)
-class DemoDimensionValue:
-    """A value of an accounting dimension (becomes a Pleo tag)."""
-
-    code: str
-    name: str
-    active: bool = True
+DemoDimensionValue: TypeAlias = DimensionValue
+"""A value of an accounting dimension (becomes a Pleo tag): the record
+:class:`~pleo_erp.domain.records.DimensionValue` (alias kept)."""
 
 
-@define(frozen=True)
-class DemoDimension:
-    """An accounting dimension (becomes a Pleo tag group) with its values."""
-
-    code: str
-    name: str
-    active: bool = True
-    values: tuple[DemoDimensionValue, ...] = ()
+DemoDimension: TypeAlias = Dimension
+"""An accounting dimension (becomes a Pleo tag group) with its values: the record
+:class:`~pleo_erp.domain.records.Dimension` (alias kept)."""
 
 
 @define(frozen=True)
@@ -301,28 +314,28 @@ class DemoChart:
     gives the full listing.
     """
 
-    accounts: tuple[DemoAccount, ...]
-    tax_codes: tuple[DemoTaxCode, ...]
-    dimensions: tuple[DemoDimension, ...]
+    accounts: tuple[LedgerAccount, ...]
+    tax_codes: tuple[LedgerTaxCode, ...]
+    dimensions: tuple[Dimension, ...]
     mapping: DemoAccountsMapping
     vendors: tuple[DemoVendor, ...]
     closed_until: date | None = None
 
-    def account(self, code: str) -> DemoAccount:
+    def account(self, code: str) -> LedgerAccount:
         """The account with this code (``KeyError`` if absent)."""
         for account in self.accounts:
             if account.code == code:
                 return account
         raise KeyError(code)
 
-    def tax_code(self, code: str) -> DemoTaxCode:
+    def tax_code(self, code: str) -> LedgerTaxCode:
         """The tax code with this code (``KeyError`` if absent)."""
         for tax_code in self.tax_codes:
             if tax_code.code == code:
                 return tax_code
         raise KeyError(code)
 
-    def dimension(self, code: str) -> DemoDimension:
+    def dimension(self, code: str) -> Dimension:
         """The dimension with this code (``KeyError`` if absent)."""
         for dimension in self.dimensions:
             if dimension.code == code:
@@ -433,7 +446,7 @@ class DemoData:
 # The accounting system's chart (static, independent of the seed)
 # ---------------------------------------------------------------------------------------------
 
-_ACCOUNTS: Final[tuple[DemoAccount, ...]] = (
+_ACCOUNTS: Final[tuple[LedgerAccount, ...]] = (
     DemoAccount("ext-3900", "3900", "Card Cashback", "income"),
     DemoAccount("ext-5810", "5810", "Pleo Wallet DKK", "asset"),
     DemoAccount("ext-5811", "5811", "Pleo Wallet EUR", "asset"),
@@ -464,7 +477,15 @@ _ACCOUNTS: Final[tuple[DemoAccount, ...]] = (
     DemoAccount("ext-7830", "7830", "VAT on Services from Abroad", "liability"),
 )
 
-_TAX_CODES: Final[tuple[DemoTaxCode, ...]] = (
+
+def _account_code(account: LedgerAccount) -> str:
+    """The code of a demo account (every demo account has one; ``LedgerAccount`` allows none)."""
+    if account.code is None:
+        raise ValueError(f"demo account {account.external_id} has no code")
+    return account.code
+
+
+_TAX_CODES: Final[tuple[LedgerTaxCode, ...]] = (
     DemoTaxCode("I25", "Købsmoms 25 %", Decimal("0.25"), "inclusive", True, "7800", None),
     DemoTaxCode(
         "RC25", "Reverse charge 25 % (EU purchases)", Decimal("0.25"), "reverse", True,
@@ -482,7 +503,7 @@ _TAX_CODES: Final[tuple[DemoTaxCode, ...]] = (
     DemoTaxCode("I25OLD", "Købsmoms 25 % (2019)", Decimal("0.25"), "inclusive", False, "7800"),
 )  # fmt: skip
 
-_DIMENSIONS: Final[tuple[DemoDimension, ...]] = (
+_DIMENSIONS: Final[tuple[Dimension, ...]] = (
     DemoDimension(
         "DEPT",
         "Department",
@@ -578,7 +599,9 @@ _PLEO_TAX_CODES: Final[dict[str, tuple[str, bool]]] = {
     "E0": ("Exempt 0 %", True),
     "SE12": ("Hotel VAT SE 12 %", False),
 }
-_PLEO_ONLY_TAX: Final = {"SE12": (Decimal("0.12"), "inclusive", "7800", None)}
+_PLEO_ONLY_TAX: Final[dict[str, tuple[Decimal, LedgerTaxType, str, str | None]]] = {
+    "SE12": (Decimal("0.12"), "inclusive", "7800", None)
+}
 # group code -> (name, archived, [(tag code, tag name, archived)])
 _PLEO_TAG_GROUPS: Final[dict[str, tuple[str, bool, list[tuple[str, str, bool]]]]] = {
     "DEPT": (
@@ -732,16 +755,6 @@ _UUID_SET: Final = (0x4000 << 64) | (0x8000 << 48)
 
 
 @define
-class _Line:
-    """Spec of one line: account code (None = missing), gross in supplier minor units."""
-
-    account: str | None
-    gross: int
-    tax: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-
-
-@define
 class _Refs:
     """Pleo-side ids of everything items point at (stable for a seed)."""
 
@@ -794,8 +807,9 @@ class _Builder:
     def pleo_accounts(self) -> list[JSON]:
         created = _iso(datetime(2026, 1, 12, 10, 0, tzinfo=timezone.utc))
         for account in _ACCOUNTS:
-            self.refs.account_ids[account.code] = self.uid()
-            self.refs.account_names[account.code] = account.name
+            code = _account_code(account)
+            self.refs.account_ids[code] = self.uid()
+            self.refs.account_names[code] = account.name
         result: list[JSON] = []
         for code, (name, archived, tax_code) in _PLEO_ACCOUNTS.items():
             if code not in self.refs.account_ids:  # Pleo-only account
@@ -826,7 +840,7 @@ class _Builder:
             self.refs.tax_ids[code] = tax_id
             if code in self._chart_taxes:
                 chart = self._chart_taxes[code]
-                rate, kind = chart.rate, chart.pleo_type
+                rate, kind = chart.rate, chart.type
                 ingoing, outgoing = chart.ingoing_tax_account, chart.outgoing_tax_account
             else:
                 rate, kind, ingoing, outgoing = _PLEO_ONLY_TAX[code]
@@ -946,7 +960,7 @@ class _Builder:
     def tax_json(self, code: str, tax_supplier: int, tax_wallet: int, sup: str, sign: int) -> JSON:
         chart = self._chart_taxes.get(code)
         if chart is not None:
-            rate, kind = chart.rate, chart.pleo_type
+            rate, kind = chart.rate, chart.type
             ingoing, outgoing = chart.ingoing_tax_account, chart.outgoing_tax_account
         else:
             rate, kind, ingoing, outgoing = _PLEO_ONLY_TAX[code]
@@ -969,7 +983,7 @@ class _Builder:
 
     def tax_kind(self, code: str) -> str:
         chart = self._chart_taxes.get(code)
-        return chart.pleo_type if chart is not None else _PLEO_ONLY_TAX[code][1]
+        return chart.type if chart is not None else _PLEO_ONLY_TAX[code][1]
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -1007,7 +1021,7 @@ class _Builder:
         *,
         type: str,
         when: datetime,
-        lines: Sequence[_Line],
+        lines: Sequence[Line],
         currency: str = "DKK",
         sub_type: str | None = None,
         method: str | None = None,
@@ -1138,488 +1152,61 @@ class _Builder:
         return DemoJob(job=job, items=items)
 
 
-def _sept(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 9, day, hour, minute, tzinfo=timezone.utc)
+# ---------------------------------------------------------------------------------------------
+# The three scenario jobs: the table in ``_demo_scenario`` rendered to JSON
+# ---------------------------------------------------------------------------------------------
 
 
-def _invoice_info(
-    number: str,
-    issued: date,
-    status: str,
-    *,
-    due: date | None = None,
-    paid: date | None = None,
-    bank: JSON | None = None,
-) -> JSON:
+def _invoice_json(invoice: Invoice) -> JSON:
     return {
-        "invoiceNumber": number,
-        "invoiceDate": _midnight(issued),
-        "dueDate": None if due is None else _midnight(due),
-        "paymentDate": None if paid is None else _midnight(paid),
-        "status": status,
-        "supplierBankAccount": bank,
+        "invoiceNumber": invoice.number,
+        "invoiceDate": _midnight(invoice.issued),
+        "dueDate": None if invoice.due is None else _midnight(invoice.due),
+        "paymentDate": None if invoice.paid is None else _midnight(invoice.paid),
+        "status": invoice.status,
+        "supplierBankAccount": None if invoice.bank is None else dict(BANKS[invoice.bank]),
     }
 
 
-# ---------------------------------------------------------------------------------------------
-# The three scenario jobs
-# ---------------------------------------------------------------------------------------------
+def _scenario_item(b: _Builder, item: Item, book_ids: Mapping[str, str]) -> JSON:
+    """One scenario :class:`~._demo_scenario.Item` as an ``ExportItemV3`` dict."""
+    supplier = (
+        None if item.merchant is None else b.supplier_json(item.merchant, code=item.supplier_code)
+    )
+    return b.item(
+        type=item.type,
+        when=item.when,
+        lines=item.lines,
+        currency=item.currency,
+        sub_type=item.sub_type,
+        method=item.method,
+        vendor=item.vendor,
+        supplier=supplier,
+        user=item.user,
+        note=item.note,
+        files=item.files,
+        contra=item.contra,
+        invoice=None if item.invoice is None else _invoice_json(item.invoice),
+        reconciled=None if item.reconciled is None else [book_ids[n] for n in item.reconciled],
+        attendees=None if item.attendees is None else list(item.attendees),
+        service_period=item.service_period,
+        expect=item.expect,
+    )
 
 
-def _job_card_spend(b: _Builder) -> tuple[list[JSON], dict[str, str]]:
-    """Job 1: legacy (no vendor bookkeeping); every card and wallet type, all valid."""
-    sup = b.supplier_json
-    items: list[JSON] = []
-    refs: dict[str, str] = {}
-
-    def add(name: str, item: JSON) -> None:
-        items.append(item)
-        refs[name] = item["additionalInformation"]["reconciliationId"]
-
-    eng_alpha = (("DEPT", "ENG"), ("PROJ", "P-ALPHA"))
-    add(
-        "lunch",
-        b.item(
-            type="card_purchase",
-            when=_sept(2, 12, 41),
-            lines=[_Line("6020", 18900, "I25", eng_alpha)],
-            supplier=sup("juice"),
-            user="E002",
-            files=1,
-            contra=True,
-            note="Lunch with client",
-            attendees=["Lars Nielsen", "Anna Berg (Fjord Media)"],
-        ),
-    )
-    add(
-        "hotel_sek",
-        b.item(
-            type="card_purchase",
-            when=_sept(4, 7, 15),
-            currency="SEK",
-            lines=[_Line("6030", 349600, "E0", (("CC", "CC200"), ("PROJ", "P-BETA")))],
-            supplier=sup("scandic"),
-            user="E003",
-            files=1,
-            contra=True,
-            note="2 nights, Stockholm partner meetings (foreign VAT not deductible)",
-        ),
-    )
-    add(
-        "hotel_eur",
-        b.item(
-            type="card_purchase",
-            when=_sept(15, 8, 2),
-            currency="EUR",
-            lines=[
-                _Line("6030", 38000, "E0", (("DEPT", "ENG"), ("CC", "CC400"))),
-                _Line("6020", 8650, "E0", (("DEPT", "ENG"), ("PROJ", "P-BETA"))),
-            ],
-            supplier=sup("adlon"),
-            user="E005",
-            files=2,
-            contra=True,
-            note="Room and team dinner, Berlin workshop",
-        ),
-    )
-    add(
-        "pret",
-        b.item(
-            type="card_purchase",
-            when=_sept(8, 12, 5),
-            currency="GBP",
-            lines=[_Line("6020", 1245, "E0", (("DEPT", "MKT"), ("CC", "CC300")))],
-            supplier=sup("pret"),
-            user="E004",
-            files=1,
-            contra=True,
-        ),
-    )
-    add(
-        "books_jpy",
-        b.item(
-            type="card_purchase",
-            when=_sept(9, 3, 30),
-            currency="JPY",
-            lines=[_Line("6110", 4800, "E0", (("DEPT", "ENG"),))],
-            supplier=sup("tokyo"),
-            user="E002",
-            files=0,
-            contra=True,
-            note="Reference books (JPY has no minor unit)",
-        ),
-    )
-    add(
-        "laptop_split",
-        b.item(
-            type="card_purchase",
-            when=_sept(10, 14, 22),
-            lines=[
-                _Line("6120", 1249900, "I25", (("DEPT", "ENG"), ("CC", "CC100"))),
-                _Line("6110", 29900, "I25", (("DEPT", "ENG"), ("PROJ", "P-ALPHA"))),
-                _Line("6500", 19900, "I25", (("DEPT", "FIN"), ("CC", "CC100"))),
-            ],
-            supplier=sup("elgiganten"),
-            user="E002",
-            files=3,
-            contra=True,
-            note="New laptop, mouse and SIM plan for Lars",
-        ),
-    )
-    add(
-        "refund",
-        b.item(
-            type="refund",
-            when=_sept(12, 11, 0),
-            lines=[_Line("6110", 29900, "I25", (("DEPT", "ENG"), ("PROJ", "P-ALPHA")))],
-            supplier=sup("elgiganten"),
-            user="E002",
-            files=1,
-            contra=True,
-            note="Returned mouse",
-        ),
-    )
-    add(
-        "chargeback",
-        b.item(
-            type="chargeback",
-            when=_sept(14, 9, 30),
-            lines=[_Line("6010", 24500, "I25", (("DEPT", "FIN"),))],
-            supplier=sup("taxi"),
-            user="E001",
-            files=0,
-            contra=True,
-            note="Disputed duplicate taxi charge",
-        ),
-    )
-    add(
-        "cashback",
-        b.item(
-            type="cashback",
-            when=_sept(30, 23, 0),
-            lines=[_Line("3900", 4312)],
-            supplier=sup("pleo"),
-            files=None,
-            contra=True,
-            note="Pleo cashback September",
-        ),
-    )
-    add(
-        "fx_fee",
-        b.item(
-            type="fee",
-            when=_sept(30, 23, 5),
-            lines=[_Line("6400", 1850, "E0")],
-            supplier=sup("pleo"),
-            files=None,
-            contra=True,
-            note="Foreign exchange fees September",
-        ),
-    )
-    add(
-        "interest",
-        b.item(
-            type="fee",
-            sub_type="interest",
-            when=_sept(30, 23, 10),
-            lines=[_Line("6410", 2375, "E0")],
-            supplier=sup("pleo"),
-            files=None,
-            contra=True,
-            note="Overdraft interest September",
-        ),
-    )
-    add(
-        "atm",
-        b.item(
-            type="atm_withdrawal",
-            when=_sept(11, 17, 45),
-            lines=[_Line("5820", 100000)],
-            supplier=sup("atm"),
-            user="E001",
-            files=0,
-            contra=True,
-            note="Cash for team event float",
-        ),
-    )
-    add(
-        "personal",
-        b.item(
-            type="personal_spend",
-            when=_sept(13, 18, 20),
-            lines=[_Line("5820", 8650)],
-            supplier=sup("netto"),
-            user="E002",
-            files=0,
-            contra=True,
-            note="Personal groceries paid with company card by mistake",
-        ),
-    )
-    add(
-        "topup",
-        b.item(
-            type="wallet_topup",
-            when=_sept(1, 6, 0),
-            lines=[_Line("5830", 5000000)],
-            files=None,
-            contra=True,
-            note="Wallet top-up from Danske Bank operating account",
-        ),
-    )
-    add(
-        "unload",
-        b.item(
-            type="wallet_unload",
-            when=_sept(29, 6, 0),
-            lines=[_Line("5830", 1000000)],
-            files=None,
-            contra=True,
-            note="Wallet unload to Danske Bank operating account",
-        ),
-    )
-    add(
-        "taxi_oop",
-        b.item(
-            type="out_of_pocket",
-            when=_sept(3, 22, 10),
-            lines=[_Line("6010", 31200, "I25", (("DEPT", "FIN"), ("CC", "CC100")))],
-            supplier=sup("taxi"),
-            user="E001",
-            files=1,
-            note="Taxi home after board meeting",
-        ),
-    )
-    add(
-        "mileage",
-        b.item(
-            type="mileage",
-            when=_sept(16, 8, 0),
-            lines=[_Line("6040", 53818)],
-            user="E002",
-            files=None,
-            note="Copenhagen - Odense client visit, 142 km at 3.79 DKK/km",
-        ),
-    )
-    add(
-        "per_diem",
-        b.item(
-            type="per_diem",
-            when=_sept(15, 18, 0),
-            lines=[_Line("6050", 117000, "E0")],
-            user="E005",
-            files=0,
-            note="Per diem Berlin workshop 14-15 Sep, 2 days at 585 DKK",
-        ),
-    )
-    return items, refs
-
-
-def _job_vendor_bookkeeping(b: _Builder, job1: dict[str, str]) -> tuple[list[JSON], JSON]:
-    """Job 2: vendor-based bookkeeping (journal / AP / none / null), all valid."""
-    sup = b.supplier_json
-    gb_bank = {
-        "bankName": "Barclays Bank UK",
-        "country": "GB",
-        "accountNumber": "55555555",
-        "bankCode": "202015",
-        "bic": "BUKBGB22",
-        "iban": "GB33BUKB20201555555555",
-    }
-    de_bank = {
-        "bankName": "Deutsche Bank",
-        "country": "DE",
-        "accountNumber": None,
-        "bankCode": "10070000",
-        "bic": "DEUTDEBBXXX",
-        "iban": "DE89370400440532013000",
-    }
-    berlin_invoice = _invoice_info(
-        "BH-44821", date(2026, 9, 7), "scheduled", due=date(2026, 10, 7), bank=de_bank
-    )
-    items = [
-        b.item(
-            type="card_purchase", when=_sept(5, 10, 12), method="journal", vendor="V1001",
-            lines=[_Line("6110", 84900, "I25", (("DEPT", "FIN"), ("CC", "CC100")))],
-            supplier=sup("elgiganten"), user="E001", files=1, contra=True,
-            note="Desk lamps and whiteboard markers",
-        ),
-        b.item(
-            type="card_purchase", when=_sept(1, 0, 5), method="accounts_payable",
-            vendor="V1002", currency="SEK",
-            lines=[_Line("6100", 120000, "RC25", (("PROJ", "P-ALPHA"), ("DEPT", "ENG")))],
-            supplier=sup("cloud", code="V1001"), user="E002", files=1, contra=True,
-            service_period=(date(2026, 9, 1), date(2026, 9, 30)),
-            note="Cloud hosting September (EU reverse charge); supplier.code is stale (rule C2)",
-        ),
-        b.item(
-            type="invoice", when=_sept(5, 9, 0), method="accounts_payable", vendor="V1003",
-            currency="GBP",
-            lines=[
-                _Line("6200", 240000, "RCS25", (("DEPT", "MKT"), ("PROJ", "P-ALPHA"))),
-                _Line("6300", 60000, "RCS25", (("DEPT", "MKT"), ("CC", "CC300"))),
-            ],
-            user="E004", files=1,
-            invoice=_invoice_info(
-                "LDS-2026-0912", date(2026, 9, 5), "paid", due=date(2026, 10, 5),
-                paid=date(2026, 9, 20), bank=gb_bank,
-            ),
-            note="Website design sprint and workshop facilitation",
-        ),
-        b.item(
-            type="invoice_payment", sub_type="invoice_payment_sent", when=_sept(20, 9, 0),
-            method="accounts_payable", vendor="V1003", currency="GBP",
-            lines=[_Line("7200", 300000)], files=0, contra=True,
-            invoice=_invoice_info(
-                "LDS-2026-0912", date(2026, 9, 5), "paid", due=date(2026, 10, 5),
-                paid=date(2026, 9, 20), bank=gb_bank,
-            ),
-        ),
-        b.item(
-            type="invoice", when=_sept(7, 9, 0), method="accounts_payable", vendor="V1004",
-            currency="EUR",
-            lines=[_Line("6120", 459000, "RC25", (("DEPT", "ENG"), ("CC", "CC400")))],
-            user="E005", files=2, invoice=berlin_invoice,
-            note="Test devices for the Berlin office (paid in the next export)",
-        ),
-        b.item(
-            type="card_invoice", when=_sept(18, 16, 0), method="accounts_payable",
-            vendor="V1005",
-            lines=[
-                _Line("6020", 540000, "I25", (("DEPT", "FIN"),)),
-                _Line("6020", 25000, "I25", (("DEPT", "FIN"), ("CC", "CC100"))),
-            ],
-            user="E001", files=1, contra=True,
-            invoice=_invoice_info("CC-7781", date(2026, 9, 18), "paid", paid=date(2026, 9, 18)),
-            attendees=["All staff (23)"], note="Team offsite catering and delivery",
-        ),
-        b.item(
-            type="refund", when=_sept(19, 10, 0), method="accounts_payable", vendor="V1001",
-            lines=[_Line("6110", 19900, "I25", (("DEPT", "FIN"), ("CC", "CC100")))],
-            supplier=sup("elgiganten"), user="E001", files=1, contra=True,
-            note="Credit note: returned whiteboard",
-        ),
-        b.item(
-            type="chargeback", when=_sept(21, 9, 0), method="journal",
-            lines=[_Line("6010", 189500, "E0", (("DEPT", "MKT"), ("PROJ", "P-BETA")))],
-            supplier=sup("sas"), user="E004", files=0, contra=True,
-            note="Chargeback: flight cancelled by airline",
-        ),
-        b.item(
-            type="invoice_payment", sub_type="invoice_payment_returned", when=_sept(22, 8, 0),
-            method="accounts_payable", vendor="V1002", currency="SEK",
-            lines=[_Line("7200", 120000)], files=0, contra=True,
-            invoice=_invoice_info(
-                "SC-2026-118", date(2026, 8, 1), "failed_payment", due=date(2026, 8, 31)
-            ),
-            note="Payment returned by the beneficiary bank (wrong IBAN)",
-        ),
-        b.item(
-            type="wallet_topup", when=_sept(15, 6, 0), method="none",
-            lines=[_Line("5830", 2500000)], files=None, contra=True,
-            note="Wallet top-up from Danske Bank operating account",
-        ),
-        b.item(
-            type="wallet_unload", when=_sept(28, 6, 0), method="accounts_payable",
-            lines=[_Line("5830", 500000)], files=None, contra=True,
-            note="Wallet unload (mis-tagged accounts_payable: still a journal entry, rule C1)",
-        ),
-        b.item(
-            type="direct_reimbursement", sub_type="reimbursement_to_employee",
-            when=_sept(24, 10, 0), lines=[_Line("5820", 31200)], user="E001", files=0,
-            contra=True, reconciled=[job1["taxi_oop"]], note="Reimbursement of taxi expense",
-        ),
-        b.item(
-            type="direct_reimbursement", sub_type="reimbursement_to_company",
-            when=_sept(25, 10, 0), lines=[_Line("5820", 8650)], user="E002", files=0,
-            contra=True, reconciled=[job1["personal"]],
-            note="Lars paid back a personal purchase",
-        ),
-        b.item(
-            type="external_reimbursement", sub_type="reimbursement_to_employee",
-            when=_sept(30, 12, 0), lines=[_Line("5820", 53818)], user="E002", files=None,
-            reconciled=[job1["mileage"]], note="Mileage paid with September salary",
-        ),
-        b.item(
-            type="external_reimbursement", sub_type="reimbursement_to_employee_refund",
-            when=_sept(30, 12, 5), lines=[_Line("5820", 100000)], user="E001", files=None,
-            reconciled=[job1["atm"]], note="Unused cash float returned via payroll",
-        ),
-    ]  # fmt: skip
-    return items, berlin_invoice
-
-
-def _job_month_end(b: _Builder, berlin_invoice: JSON) -> list[JSON]:
-    """Job 3: valid items plus the deliberate failures of ``expected_failures``."""
-    sup = b.supplier_json
-    eng = (("DEPT", "ENG"),)
-    paid_invoice = dict(berlin_invoice, status="paid", paymentDate=_midnight(date(2026, 9, 29)))
-    return [
-        b.item(
-            type="invoice_payment", sub_type="invoice_payment_sent", when=_sept(29, 9, 0),
-            method="accounts_payable", vendor="V1004", currency="EUR",
-            lines=[_Line("7200", 459000)], files=0, contra=True, invoice=paid_invoice,
-            note="Payment of invoice BH-44821 (exported in the previous job)",
-        ),
-        b.item(
-            type="card_purchase", when=_sept(26, 11, 0), method="journal", vendor="V1001",
-            lines=[_Line("6110", 45600, "I25", (("DEPT", "MKT"), ("CC", "CC100")))],
-            supplier=sup("elgiganten"), user="E004", files=1, contra=True,
-        ),
-        b.item(
-            type="card_purchase", when=_sept(26, 12, 30),
-            lines=[_Line("6020", 32000, "I25", (("DEPT", "FIN"),))],
-            supplier=sup("lunch", code="V1005"), user="E001", files=1, contra=True,
-            note="Legacy item: supplier.code names an AS vendor",
-        ),
-        b.item(
-            type="fee", when=_sept(30, 23, 30), method="journal",
-            lines=[_Line("6100", 149900, "I25")], supplier=sup("pleo"), files=1, contra=True,
-            note="Pleo Essential plan, October",
-        ),
-        b.item(
-            type="card_purchase", when=_sept(27, 15, 0), method="journal",
-            lines=[_Line(None, 7500, "I25", eng)], supplier=sup("juice"), user="E002",
-            files=1, contra=True, note="Category not set by the employee",
-            expect="missing_configuration",
-        ),
-        b.item(
-            type="invoice", when=_sept(27, 9, 0), method="accounts_payable", vendor="V9999",
-            lines=[_Line("6300", 1500000, "I25", eng)],
-            user="E002", files=1,
-            invoice=_invoice_info("GC-001", date(2026, 9, 27), "paid", paid=date(2026, 9, 28)),
-            note="Vendor not in the accounting system", expect="vendor_unknown",
-        ),
-        b.item(
-            type="card_purchase", when=_sept(27, 16, 0), method="journal",
-            lines=[_Line("9999", 12500, "I25", eng)], supplier=sup("figma"), user="E002",
-            files=0, contra=True, note="Booked on a Pleo-only account",
-            expect="account_unknown",
-        ),
-        b.item(
-            type="card_purchase", when=_sept(28, 7, 0), currency="SEK", method="journal",
-            lines=[_Line("6030", 189000, "SE12", (("CC", "CC200"),))], supplier=sup("scandic"),
-            user="E003", files=1, contra=True, note="Tax code exists only in Pleo",
-            expect="tax_code_unknown",
-        ),
-        b.item(
-            type="card_purchase", when=_sept(28, 12, 0), method="journal",
-            lines=[_Line("6020", 42000, "I25", (("DEPT", "SALES"),))], supplier=sup("lunch"),
-            user="E003", files=1, contra=True, attendees=["Sofia Lindqvist", "Prospect (2)"],
-            note="Tagged with a department the AS does not have", expect="tag_unknown",
-        ),
-        b.item(
-            type="card_purchase", when=datetime(2026, 5, 20, 10, 0, tzinfo=timezone.utc),
-            method="journal", lines=[_Line("6200", 230000, "I25", (("DEPT", "MKT"),))],
-            supplier=sup("google"), user="E004", files=1, contra=True,
-            note="Late receipt: May is a closed period",
-            expect="accounting_system_validation_failure",
-        ),
-        b.item(
-            type="overdraft", when=_sept(30, 23, 45), method="journal",
-            lines=[_Line("6410", 980, "E0")], supplier=sup("pleo"), files=None, contra=True,
-            note="Item type outside ExportItemTypeV3 (rule C28)", expect="validation_failure",
-        ),
-    ]  # fmt: skip
+def _scenario_items(b: _Builder, jobs: Sequence[Job]) -> list[list[JSON]]:
+    """The items of every scenario job, in table order (hence the same ids for a seed)."""
+    book_ids: dict[str, str] = {}  # item name -> its reconciliation id, for ``reconciled``
+    result: list[list[JSON]] = []
+    for job in jobs:
+        items: list[JSON] = []
+        for item in job.items:
+            rendered = _scenario_item(b, item, book_ids)
+            if item.name is not None:
+                book_ids[item.name] = rendered["additionalInformation"]["reconciliationId"]
+            items.append(rendered)
+        result.append(items)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1679,7 +1266,7 @@ def _volume_items(b: _Builder, count: int) -> list[JSON]:
         currency = _VOLUME_CURRENCIES[draw.pick(len(_VOLUME_CURRENCIES))]
         tax = "I25" if currency == "DKK" else "E0"
         lines = [
-            _Line(
+            Line(
                 _VOLUME_ACCOUNTS[draw.pick(len(_VOLUME_ACCOUNTS))],
                 2_000 + draw.pick(248_000),
                 tax,
@@ -1687,7 +1274,7 @@ def _volume_items(b: _Builder, count: int) -> list[JSON]:
             )
             for _ in range(3)
         ]
-        when = _sept(1 + draw.pick(30), 7 + draw.pick(15), draw.pick(60))
+        when = sept(1 + draw.pick(30), 7 + draw.pick(15), draw.pick(60))
         employee = employees[draw.pick(len(employees))]
         vendor = vendors[draw.pick(len(vendors))]
         merchant = _VOLUME_MERCHANTS[draw.pick(len(_VOLUME_MERCHANTS))]
@@ -1698,7 +1285,7 @@ def _volume_items(b: _Builder, count: int) -> list[JSON]:
         else:
             kind, method, contra = "invoice", "accounts_payable", False
             number = f"INV-{draw.pick(10**6):06d}"
-            invoice = _invoice_info(number, when.date(), "paid", paid=when.date())
+            invoice = _invoice_json(Invoice(number, when.date(), "paid", paid=when.date()))
         item = b.item(
             type=kind, when=when, lines=lines, currency=currency, method=method, vendor=vendor,
             supplier=b.supplier_json(merchant), user=employee, files=None, contra=contra,
@@ -1740,23 +1327,17 @@ def build_demo(
     tax_codes = b.pleo_tax_codes()
     tag_groups = b.pleo_tag_groups()
     b.vendors()
-    creator = "E001"
-
-    job1_items, job1_refs = _job_card_spend(b)
-    job2_items, berlin_invoice = _job_vendor_bookkeeping(b, job1_refs)
-    job3_items = _job_month_end(b, berlin_invoice)
+    scenario_items = _scenario_items(b, JOBS)
     jobs = [
         b.job(
-            job1_items, created=BASE_TIME - timedelta(minutes=40), vendor_based=False, by=creator
-        ),
-        b.job(job2_items, created=BASE_TIME - timedelta(minutes=30), vendor_based=True, by=creator),
-        b.job(job3_items, created=BASE_TIME - timedelta(minutes=20), vendor_based=True, by=None),
+            items,
+            created=BASE_TIME - timedelta(minutes=spec.minutes_before),
+            vendor_based=spec.vendor_based,
+            by=spec.created_by,
+        )
+        for spec, items in zip(JOBS, scenario_items, strict=True)
     ]
-    statuses = {
-        jobs[0].job["id"]: "completed",
-        jobs[1].job["id"]: "completed",
-        jobs[2].job["id"]: "completed_with_errors",
-    }
+    statuses = {job.job["id"]: spec.expected_status for spec, job in zip(JOBS, jobs, strict=True)}
     if volume:
         # Tens of thousands of small dicts would trigger many full garbage-collection passes
         # (about a third of the run time); none of them can be garbage, so pause the GC.

@@ -1,0 +1,1 @@
+"""Adapters to task engines (optional extras): :mod:`pleo_erp.contrib.celery`."""

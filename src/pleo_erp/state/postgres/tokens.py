@@ -1,0 +1,190 @@
+"""OAuth tokens on Postgres: single-flight refresh across machines
+(accounts rules 13, 14, 21).
+
+Same contract as :class:`~pleo_erp.state.SQLiteTokenStore`. ``lock()`` borrows a dedicated
+connection, opens a transaction and takes ``SELECT … FOR UPDATE`` on the key's row in
+``oauth_token_locks`` (created on first use), held until the block ends: every other process,
+on any machine, waits there and then reads the tokens the holder saved (``OAuth2Auth``
+re-reads inside the lock and adopts them instead of presenting the spent refresh token).
+``load``/``save`` run on other pooled connections in autocommit, so a save is durable the
+moment it returns, while the lock is still held.
+
+If the holder dies, Postgres ends its transaction when the connection drops (the backend is
+idle in a transaction, so it notices at once) and the lock is free; a holder frozen for longer
+than ``idle_timeout`` is cut off the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timezone
+from typing import Any
+
+from pleo_erp.client.auth import TokenSet
+from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
+from pleo_erp.state.tokens import TOKENS_FEATURE, TokenLockTimeout
+
+__all__ = ["PostgresTokenStore"]
+
+_MIGRATIONS: tuple[PgMigration, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS oauth_tokens (
+        key           TEXT PRIMARY KEY,
+        access_token  TEXT NOT NULL,
+        refresh_token TEXT,
+        expires_at    TIMESTAMPTZ NOT NULL,
+        scope         TEXT,
+        token_type    TEXT NOT NULL DEFAULT 'Bearer',
+        version       BIGINT NOT NULL DEFAULT 1,
+        updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS oauth_token_locks (
+        key TEXT PRIMARY KEY
+    );
+    """,
+)
+
+_UPSERT = """
+INSERT INTO oauth_tokens (key, access_token, refresh_token, expires_at, scope, token_type,
+                          version, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, 1, now())
+ON CONFLICT (key) DO UPDATE SET
+    access_token = excluded.access_token,
+    refresh_token = excluded.refresh_token,
+    expires_at = excluded.expires_at,
+    scope = excluded.scope,
+    token_type = excluded.token_type,
+    version = oauth_tokens.version + 1,
+    updated_at = now()
+"""
+
+
+class PostgresTokenStore:
+    """A :class:`~pleo_erp.client.auth.TokenStore` for one connection ``key`` on Postgres.
+
+    Safe from many threads, processes and machines at once. The secrets are stored as given:
+    protect the database (and its backups) like the credentials they are.
+    """
+
+    def __init__(
+        self,
+        db: PostgresStateDB,
+        key: str = "default",
+        *,
+        lock_timeout: float = 30.0,
+        idle_timeout: float = 120.0,
+    ) -> None:
+        """Bind to ``db`` for ``key`` (migrating the tables if needed).
+
+        Args:
+            db: the state database.
+            key: which connection's tokens (never the secret itself).
+            lock_timeout: seconds to wait for another holder before :class:`TokenLockTimeout`.
+            idle_timeout: a lock holder silent this long loses its connection (and the lock).
+        """
+        if not key:
+            raise ValueError("key must not be empty")
+        if lock_timeout <= 0 or idle_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self.db = db
+        self.key = key
+        self.lock_timeout = lock_timeout
+        self.idle_timeout = idle_timeout
+        db.apply_migrations(TOKENS_FEATURE, _MIGRATIONS)
+        self._holder = threading.RLock()
+        self._depth = 0
+
+    def load(self) -> TokenSet | None:
+        """The stored tokens for ``key``, or ``None``."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT access_token, refresh_token, expires_at, scope, token_type "
+                "FROM oauth_tokens WHERE key = %s",
+                (self.key,),
+            ).fetchone()
+        if row is None:
+            return None
+        access, refresh, expires_at, scope, token_type = row
+        return TokenSet(
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=expires_at.astimezone(timezone.utc),
+            scope=scope,
+            token_type=token_type,
+        )
+
+    def version(self) -> int:
+        """How many times the tokens were saved (0: never); tells a sibling's rotation apart."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT version FROM oauth_tokens WHERE key = %s", (self.key,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def save(self, tokens: TokenSet) -> None:
+        """Replace the tokens for ``key`` atomically; committed (durable) when this returns."""
+        with self.db.connection() as conn:
+            conn.execute(
+                _UPSERT,
+                (
+                    self.key,
+                    tokens.access_token,
+                    tokens.refresh_token,
+                    tokens.expires_at.astimezone(timezone.utc),
+                    tokens.scope,
+                    tokens.token_type,
+                ),
+            )
+
+    def clear(self) -> None:
+        """Delete the tokens for ``key`` (after a disconnect or revocation)."""
+        with self.db.connection() as conn:
+            conn.execute("DELETE FROM oauth_tokens WHERE key = %s", (self.key,))
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the refresh lock for ``key`` across threads, processes and machines.
+
+        Re-entrant for the holding thread. Raises :class:`TokenLockTimeout` after
+        ``lock_timeout`` seconds of waiting for another holder.
+        """
+        with self._holder:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with self.db.connection() as conn:
+                conn.execute(
+                    "INSERT INTO oauth_token_locks (key) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (self.key,),
+                )
+                with conn.transaction():
+                    self._take(conn)
+                    self._depth = 1
+                    try:
+                        yield
+                    finally:
+                        self._depth = 0
+
+    def _take(self, conn: Any) -> None:
+        import psycopg
+
+        conn.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout * 1000)}")
+        conn.execute(
+            f"SET LOCAL idle_in_transaction_session_timeout = {int(self.idle_timeout * 1000)}"
+        )
+        try:
+            conn.execute("SELECT key FROM oauth_token_locks WHERE key = %s FOR UPDATE", (self.key,))
+        except psycopg.errors.LockNotAvailable as exc:
+            raise TokenLockTimeout(
+                f"timed out after {self.lock_timeout:g} s waiting for the OAuth token lock "
+                "held by another process"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"PostgresTokenStore({self.db!r}, key={self.key!r})"
