@@ -272,15 +272,22 @@ def test_rule6_export_items_are_streamed_not_loaded_whole(driver: str) -> None:
 def _items_alive_at_posts(driver: str, items: int) -> int:
     """The most ``ExportItemV3`` objects alive at any sampled post of a job of ``items``."""
     env = Env()
-    env.sb.create_export_job(env.company, items)
+    job = env.sb.create_export_job(env.company, items)
+    ours = {UUID(i["accountingEntryId"]) for i in env.sb.job_items(job)}
     alive: list[int] = []
     posts = {"n": 0}
 
     def count_items(_entry: Entry) -> None:
         posts["n"] += 1
         if posts["n"] % 5 == 0:
-            gc.collect()
-            alive.append(sum(1 for o in gc.get_objects() if type(o) is ExportItemV3))
+            gc.collect()  # only this job's items: other tests in the process do not count
+            alive.append(
+                sum(
+                    1
+                    for o in gc.get_objects()
+                    if type(o) is ExportItemV3 and o.accounting_entry_id in ours
+                )
+            )
 
     env.system.on_post = count_items
     env.run(driver, config=ExportConfig(page_size=10, post_concurrency=4))
