@@ -5,6 +5,7 @@ constructors and the state database."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -98,7 +99,9 @@ def _read_all(sock: socket.socket) -> bytes:
 def _raw(server: object, request: bytes) -> bytes:
     with _connect(server) as sock:
         sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
+        # A busy server may already have answered 503 and hung up: nothing left to shut.
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
         return _read_all(sock)
 
 
