@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from _export_drivers import export_driver  # noqa: F401 - the fixture, used below
 from pleo_erp.client import ApiKeyAuth, PleoClient
 from pleo_erp.orchestration.export import export_expenses
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.sandbox import PleoSandbox
+
+pytestmark = pytest.mark.usefixtures("export_driver")  # every test: blocking and async driver
 
 
 def export(sb: PleoSandbox, system: InMemoryAccountingSystem, client: Any = None) -> ExportReport:

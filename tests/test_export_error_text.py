@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 
+from _export_drivers import export_driver  # noqa: F401 - the fixture, used below
 from _export_helpers import sandbox_item
 from pleo_erp.accounting_system import EntryRejected, PostedEntry
 from pleo_erp.accounting_system.sources import SourceReadError
@@ -28,6 +29,8 @@ from pleo_erp.state.export_journal import SQLiteExportJournal
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.inmemory_sources import InMemorySources
 from pleo_erp.testing.sandbox import PleoSandbox
+
+pytestmark = pytest.mark.usefixtures("export_driver")  # every test: blocking and async driver
 
 SECRET = "s3cr3t-Pa55"
 DRIVER_TEXT = f"could not connect to postgresql://ledger:{SECRET}@db.internal/books"

@@ -19,6 +19,7 @@ from uuid import UUID
 import pytest
 
 from _cli_helpers import cli
+from _export_drivers import export_driver  # noqa: F401 - the fixture, used below
 from _export_helpers import sandbox_item
 from pleo_erp.cli._errors import ExitCode, classify
 from pleo_erp.domain.config import ExportConfig
@@ -40,6 +41,8 @@ from pleo_erp.state import (
 from pleo_erp.state.export_journal import SQLiteExportJournal
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.sandbox import PleoSandbox
+
+pytestmark = pytest.mark.usefixtures("export_driver")  # every test: blocking and async driver
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _export_drivers import export_driver  # noqa: F401 - the fixture, used below
 from _export_helpers import invoice_info, line, sandbox_item, tax, vendor
 from pleo_erp.accounting_system import (
     AccountingSystemNotReady,
@@ -36,6 +37,8 @@ from pleo_erp.state.export_journal import SQLiteExportJournal
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.sandbox import PleoSandbox
 from pleo_erp.testing.sandbox.files import make_pdf, make_png
+
+pytestmark = pytest.mark.usefixtures("export_driver")  # every test: blocking and async driver
 
 
 class Env:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 
+from _export_drivers import export_driver  # noqa: F401 - the fixture, used below
 from _export_helpers import line, sandbox_item, tax
 from pleo_erp.accounting_system import Entry
 from pleo_erp.domain.config import ExportConfig
@@ -26,6 +27,8 @@ from pleo_erp.state.export_journal import ExportJournal, SQLiteExportJournal
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.sandbox import PleoSandbox
 from pleo_erp.testing.sandbox.files import make_pdf
+
+pytestmark = pytest.mark.usefixtures("export_driver")  # every test: blocking and async driver
 
 
 class SimulatedCrash(BaseException):

@@ -19,6 +19,7 @@ from uuid import UUID
 import pytest
 
 from _cli_helpers import cli, served_demo
+from _export_drivers import export_driver  # noqa: F401 - the fixture, used below
 from _export_helpers import sandbox_item
 from pleo_erp.accounting_system import (
     AccountingSystemError,
@@ -38,6 +39,8 @@ from pleo_erp.orchestration.export import export_expenses
 from pleo_erp.orchestration.report import ExportReport
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 from pleo_erp.testing.sandbox import PleoSandbox
+
+pytestmark = pytest.mark.usefixtures("export_driver")  # every test: blocking and async driver
 
 GNUCASH_OPEN = "The GnuCash book is open in GnuCash on the bookkeeper's desk; close GnuCash."
 

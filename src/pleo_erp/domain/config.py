@@ -144,6 +144,9 @@ class ExportConfig:
     Reporting and retries:
         batch_size: item updates per request (1..100, C24).
         page_size: page size asked of Pleo's list endpoints (``None``: Pleo's default).
+        post_concurrency: how many items may be in the accounting system at once (their
+            ``find_posted`` / ``post`` calls in flight), capped by the adapter's
+            ``Capabilities.max_concurrent_posts``. Default 1: one item at a time.
         report_interval: seconds after which pending outcomes are sent even if the batch is
             not full (keeps a slow job from expiring: jobs expire 1 h after the last update).
         as_max_retries: retries of an AS call that was rate-limited or unreachable before
@@ -203,6 +206,7 @@ class ExportConfig:
 
     batch_size: int = field(default=100, validator=validators.and_(_positive, validators.le(100)))
     page_size: int | None = field(default=None, validator=validators.optional(_positive))
+    post_concurrency: int = field(default=1, validator=_positive)
     report_interval: float = field(default=300.0, validator=_positive)
     as_max_retries: int = field(default=3, validator=_non_negative)
     as_retry_delay: float = field(default=1.0, validator=_non_negative)

@@ -13,7 +13,12 @@ accounting system, and return a typed report.
   ``run_pending()``; ``sync_now(level)`` runs one level ad hoc).
 """
 
-from pleo_erp.orchestration.export import export_expenses, process_job
+from pleo_erp.orchestration.export import (
+    export_expenses,
+    export_expenses_async,
+    process_job,
+    process_job_async,
+)
 from pleo_erp.orchestration.locks import (
     CompanyLock,
     ExportAlreadyRunning,
@@ -60,7 +65,9 @@ __all__ = [
     "SyncReport",
     "SyncScope",
     "export_expenses",
+    "export_expenses_async",
     "process_job",
+    "process_job_async",
     "sync_accounts",
     "sync_accounts_async",
     "sync_chart_of_accounts",

@@ -18,7 +18,7 @@ from pleo_erp.accounting_system.export import AccountingSystemError, JobContext
 from pleo_erp.domain.outcomes import JobFailure, clean_message
 from pleo_erp.models import ExportJobV3
 
-__all__ = ["JobSessionFailed", "job_context", "open_job_session"]
+__all__ = ["JobSessionFailed", "job_context", "open_job_session", "session_open_failure"]
 
 _log = logging.getLogger("pleo_erp.export")
 
@@ -45,6 +45,21 @@ def job_context(job: ExportJobV3 | JobContext) -> JobContext:
     )
 
 
+def session_open_failure(error: Exception) -> JobFailure:
+    """The job failure for a ``job_session`` that could not be opened (nothing was posted)."""
+    if isinstance(error, AccountingSystemError):
+        return JobFailure(
+            error.job_failure_type or "integration_unusable", clean_message(error.message)
+        )
+    # an adapter bug: the job must not stay in progress
+    _log.error("the accounting system's job session failed to open", exc_info=error)
+    return JobFailure(
+        "integration_unusable",
+        f"The accounting system integration could not start the job "
+        f"({type(error).__name__}); contact the integration's support.",
+    )
+
+
 @contextlib.contextmanager
 def open_job_session(target: Any, job: ExportJobV3 | JobContext) -> Iterator[None]:
     """Enter ``target.job_session(job)`` if the target has one, else nothing.
@@ -61,22 +76,8 @@ def open_job_session(target: Any, job: ExportJobV3 | JobContext) -> Iterator[Non
     try:
         session = hook(context)
         session.__enter__()
-    except AccountingSystemError as error:
-        raise JobSessionFailed(
-            JobFailure(
-                error.job_failure_type or "integration_unusable",
-                clean_message(error.message),
-            )
-        ) from error
-    except Exception as error:  # an adapter bug: the job must not stay in progress
-        _log.exception("the accounting system's job session failed to open")
-        raise JobSessionFailed(
-            JobFailure(
-                "integration_unusable",
-                f"The accounting system integration could not start the job "
-                f"({type(error).__name__}); contact the integration's support.",
-            )
-        ) from error
+    except Exception as error:
+        raise JobSessionFailed(session_open_failure(error)) from error
     try:
         yield
     except BaseException as error:

@@ -59,12 +59,13 @@ from pleo_erp.domain.receipts import ReceiptPlan, plan_receipts
 from pleo_erp.domain.validation import validate_item
 from pleo_erp.models import ExportItemV3, ExportJobV3
 from pleo_erp.orchestration import export as _export
+from pleo_erp.orchestration._effects import Core
 from pleo_erp.orchestration._readiness import (
     PLEO_JOB_EXPIRY_SECONDS,
     JobDeferred,
     transient_give_up,
 )
-from pleo_erp.orchestration.locks import InProcessLock
+from pleo_erp.orchestration._runtime import ExportRuntime
 from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport
 
 __all__ = ["preview_export", "preview_job"]
@@ -75,7 +76,10 @@ logger = logging.getLogger("pleo_erp.export.preview")
 class _PreviewExporter(_export._Exporter):
     """The exporter's read-only half: same validation, vendor and period code."""
 
-    def _given_up(self, run: _export._JobRun, error: AccountingSystemError) -> JobFailure | None:
+    def g_given_up(
+        self, run: _export._JobRun, error: AccountingSystemError
+    ) -> Core[JobFailure | None]:
+        """As the export decides, but a pending job is judged as just started."""
         # A pending job would be started first, which restarts Pleo's expiry clock.
         job = run.job
         if _export._status(job.status) == "pending":
@@ -83,7 +87,7 @@ class _PreviewExporter(_export._Exporter):
             return transient_give_up(
                 error, read_job=lambda: job, now=self.clock(), config=self.config
             )
-        return super()._given_up(run, error)
+        return (yield from super().g_given_up(run, error))
 
 
 class _Preview:
@@ -315,20 +319,15 @@ def _previewer(
     receipt_http_client: httpx.Client | None,
     company_key: str,
 ) -> _Preview:
-    wall = clock or _export._utcnow
-    exporter = _PreviewExporter(
-        client,
-        accounting_system,
+    del company_key  # the preview takes no lock: it writes nothing anywhere
+    runtime = ExportRuntime(
         config=config or ExportConfig(),
-        progress=None,
         journal=None,  # the preview writes no journal row
-        lock=InProcessLock(),  # and takes no lock: it writes nothing anywhere
-        lock_key=company_key,
-        owner="pleo-erp-preview",
-        sleep=sleep or time.sleep,
-        clock=wall,
-        monotonic=(lambda: wall().timestamp()) if clock is not None else time.monotonic,
+        clock=clock,
         receipt_http_client=receipt_http_client,
+    )
+    exporter = _PreviewExporter(
+        client, accounting_system, runtime, owner="pleo-erp-preview", sleep=sleep or time.sleep
     )
     return _Preview(exporter)
 

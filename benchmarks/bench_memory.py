@@ -1,0 +1,162 @@
+"""Export memory does not grow with the job: peak RSS of 10 000 vs 50 000 items (issue 13).
+
+Run ``python benchmarks/bench_memory.py`` (``--sizes 10000,50000``). For each size a sandbox
+process is started with one bulk job of that many items (one receipt each), and a fresh
+worker process exports it with :func:`~pleo_erp.process_job` into an accounting system that
+keeps only the ids it booked (the SDK's own memory is measured, not an AS's), pages of 1 000.
+Reported per size: the worker's peak RSS (``resource.getrusage``), wall time and items/s; then
+the ratio of the largest to the smallest (target ≤ 1.10×: export items are streamed page by
+page, and only ids and outcomes of done items are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_export import _bulk_job, _start_sandbox
+
+TARGET_RATIO = 1.10
+PAGE = 1000
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def worker(base_url: str, key: str, job_id: str, concurrency: int) -> dict[str, Any]:
+    """Export the job; return the peak RSS and timings."""
+    from collections.abc import Sequence
+    from uuid import UUID
+
+    from pleo_erp.accounting_system import (
+        AccountsMapping,
+        Attachment,
+        BaseExportTarget,
+        Entry,
+        PostedEntry,
+        VendorAccount,
+        VendorKey,
+    )
+    from pleo_erp.client import ApiKeyAuth, PleoClient
+    from pleo_erp.domain.config import ExportConfig
+    from pleo_erp.orchestration.export import process_job
+
+    mapping = AccountsMapping(
+        wallet="1930",
+        out_of_pocket="2890",
+        balancing="1999",
+        accounts_payable="2440",
+        vat_input="2640",
+        vat_output="2614",
+    )
+
+    class IdsOnlyTarget(BaseExportTarget):
+        """Keeps the ids it booked, nothing else."""
+
+        def __init__(self) -> None:
+            self.booked: set[UUID] = set()
+
+        def find_posted(self, accounting_entry_id: UUID) -> PostedEntry | None:
+            if accounting_entry_id not in self.booked:
+                return None
+            return PostedEntry(accounting_entry_id=accounting_entry_id, external_id="E")
+
+        def post(self, entry: Entry, attachments: Sequence[Attachment]) -> PostedEntry:
+            for attachment in attachments:
+                attachment.read_bytes()
+            self.booked.add(entry.accounting_entry_id)
+            return PostedEntry(
+                accounting_entry_id=entry.accounting_entry_id,
+                external_id="E",
+                attachment_keys={a.key for a in attachments},
+            )
+
+        def accounts_mapping(self) -> AccountsMapping:
+            return mapping
+
+        def find_vendor(self, key: VendorKey) -> VendorAccount | None:
+            return VendorAccount(vendor_id=key.value, name=key.value)
+
+    client = PleoClient(ApiKeyAuth(key), base_url=base_url, requests_per_minute=None)
+    config = ExportConfig(page_size=PAGE, post_concurrency=concurrency)
+    t0 = time.perf_counter()
+    report = process_job(client, IdsOnlyTarget(), job_id, config=config)
+    (job,) = report.jobs
+    return {
+        "seconds": time.perf_counter() - t0,
+        "items": job.successful + job.failed,
+        "final": job.final_event,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def measure(volume: int, concurrency: int, mmap_threshold: int | None) -> dict[str, Any]:
+    """One sandbox and one worker process for a job of ``volume`` items."""
+    env = dict(os.environ)
+    if mmap_threshold is not None:
+        # glibc raises its mmap threshold after each large free (a page's JSON), so later
+        # large buffers come from the heap, which then cannot shrink: fix the threshold.
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
+    sandbox, info = _start_sandbox(volume)
+    try:
+        job_id = _bulk_job(info["base_url"], info["key"], info["company"])
+        args = ["--worker", info["base_url"], info["key"], job_id, str(concurrency)]
+        out = subprocess.run(
+            [sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env
+        ).stdout
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return result
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,50000")
+    parser.add_argument("--post-concurrency", type=int, default=1)
+    parser.add_argument(
+        "--malloc-mmap-threshold",
+        type=int,
+        default=None,
+        help="set glibc's MALLOC_MMAP_THRESHOLD_ in the worker (e.g. 131072)",
+    )
+    parser.add_argument("--worker", nargs=4, metavar=("URL", "KEY", "JOB", "CONCURRENCY"))
+    args = parser.parse_args(argv)
+    if args.worker:
+        url, key, job, concurrency = args.worker
+        print(json.dumps(worker(url, key, job, int(concurrency))))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {
+        size: measure(size, args.post_concurrency, args.malloc_mmap_threshold) for size in sizes
+    }
+    for size, r in results.items():
+        rate = r["items"] / r["seconds"] if r["seconds"] else 0.0
+        print(
+            f"{size:>7} items: peak RSS {r['rss_mb']:.1f} MB, {r['seconds']:.1f} s "
+            f"({rate:.0f} items/s), final {r['final']}"
+        )
+    small, large = results[min(sizes)], results[max(sizes)]
+    ratio = large["rss_mb"] / small["rss_mb"]
+    met = "met" if ratio <= TARGET_RATIO else "missed"
+    print(
+        f"peak RSS ratio {max(sizes)}/{min(sizes)}: {ratio:.2f}x (target <= {TARGET_RATIO}x: {met})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

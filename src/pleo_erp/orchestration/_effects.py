@@ -1,0 +1,392 @@
+"""The export's sans-I/O seam: the core *describes* I/O, a driver *does* it.
+
+The orchestrator's decisions (what to ask Pleo and the accounting system next, what an answer
+means, what to report, which item may start) are generators that ``yield`` effect objects and
+receive their results (or have their exceptions thrown back in), the way ``client/_transport``
+splits request decisions from sending. Two drivers run the same generators:
+
+- :class:`SyncDriver` calls the blocking :class:`~pleo_erp.PleoClient` and
+  :class:`~pleo_erp.accounting_system.ExportTarget`; concurrent work (posts in flight, the next
+  page of export items) runs on a bounded thread pool;
+- :class:`AsyncDriver` awaits the :class:`~pleo_erp.AsyncPleoClient` and an
+  :class:`~pleo_erp.accounting_system.AsyncExportTarget`; concurrent work runs as tasks.
+
+Neither driver makes a decision: they only perform effects and report what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+from attrs import define, field
+
+__all__ = [
+    "AsCall",
+    "AsyncDriver",
+    "Blocking",
+    "Core",
+    "Done",
+    "Effect",
+    "EnterSession",
+    "ExitSession",
+    "NextPage",
+    "OpenPages",
+    "PleoCall",
+    "Sleep",
+    "Spawn",
+    "SyncDriver",
+    "WaitAny",
+]
+
+_T = TypeVar("_T")
+
+
+@define(frozen=True, slots=True)
+class AsCall:
+    """Call the accounting system's method ``method`` with ``args``."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+
+
+@define(frozen=True, slots=True)
+class PleoCall:
+    """Call ``client.<resource>.<method>(*args, **kwargs)``."""
+
+    resource: str
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(factory=dict)
+
+
+@define(frozen=True, slots=True)
+class OpenPages:
+    """Open the paginated list ``client.<resource>.<method>(...)``; the result is a cursor
+    for :class:`NextPage` (no request is made yet)."""
+
+    resource: str
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(factory=dict)
+
+
+@define(frozen=True, slots=True)
+class NextPage:
+    """Fetch the next page of an opened list: a :class:`~pleo_erp.client.pagination.Page`, or
+    ``None`` after the last one."""
+
+    cursor: Any
+
+
+@define(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` (on the run's injected sleep)."""
+
+    seconds: float
+
+
+@define(frozen=True, slots=True)
+class Blocking:
+    """A blocking local call (waiting for receipt downloads); the async driver runs it on a
+    worker thread so the event loop never blocks."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
+@define(frozen=True, slots=True)
+class EnterSession:
+    """Open the target's ``job_session(job)`` (a context manager, or an async one for the
+    async driver); the result is the entered session, for :class:`ExitSession`."""
+
+    job: Any
+
+
+@define(frozen=True, slots=True)
+class ExitSession:
+    """Close an entered session with the exception that ended its body (or ``None``); the
+    result is whether the session suppressed it."""
+
+    session: Any
+    error: BaseException | None = None
+
+
+@define(frozen=True, slots=True)
+class Spawn:
+    """Start running the generator ``core`` concurrently; the result is a handle for
+    :class:`WaitAny`. ``inline``: run it to completion right away (one at a time)."""
+
+    core: Generator[Any, Any, Any]
+    inline: bool = False
+
+
+@define(frozen=True, slots=True)
+class WaitAny:
+    """Wait until at least one spawned core finished; the result is a list of :class:`Done`."""
+
+
+@define(frozen=True, slots=True)
+class Done:
+    """A spawned core that finished: its handle and its return value or exception."""
+
+    handle: int
+    value: Any = None
+    error: BaseException | None = None
+
+
+Effect = (
+    AsCall
+    | PleoCall
+    | OpenPages
+    | NextPage
+    | Sleep
+    | Blocking
+    | EnterSession
+    | ExitSession
+    | Spawn
+    | WaitAny
+)
+Core = Generator[Any, Any, _T]
+"""A generator that yields effects and returns a ``_T``."""
+
+
+def _step(core: Core[Any], value: Any, error: BaseException | None) -> Any:
+    return core.throw(error) if error is not None else core.send(value)
+
+
+class SyncDriver:
+    """Runs cores against blocking I/O; spawned cores run on up to ``workers`` threads."""
+
+    def __init__(
+        self,
+        client: Any,
+        target: Any,
+        *,
+        sleep: Callable[[float], None],
+        workers: int = 1,
+    ) -> None:
+        """``client``: a ``PleoClient``; ``target``: an ``ExportTarget``."""
+        self.client = client
+        self.target = target
+        self.sleep = sleep
+        self.workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._handles = itertools.count(1)
+        self._running: dict[int, Future[Any]] = {}
+
+    def run(self, core: Core[_T]) -> _T:
+        """Drive ``core`` to its end; its exceptions propagate."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = _step(core, value, error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                value = self.perform(effect)
+            except BaseException as raised:  # thrown back into the core, which decides
+                error = raised
+
+    def perform(self, effect: Any) -> Any:
+        """Do one effect."""
+        if isinstance(effect, AsCall):
+            return getattr(self.target, effect.method)(*effect.args)
+        if isinstance(effect, PleoCall):
+            resource = getattr(self.client, effect.resource)
+            return getattr(resource, effect.method)(*effect.args, **effect.kwargs)
+        if isinstance(effect, OpenPages):
+            resource = getattr(self.client, effect.resource)
+            return iter(getattr(resource, effect.method)(*effect.args, **effect.kwargs).pages())
+        if isinstance(effect, NextPage):
+            cursor: Iterator[Any] = effect.cursor
+            return next(cursor, None)
+        if isinstance(effect, Sleep):
+            self.sleep(effect.seconds)
+            return None
+        if isinstance(effect, Blocking):
+            return effect.fn(*effect.args)
+        if isinstance(effect, EnterSession):
+            session = self.target.job_session(effect.job)
+            session.__enter__()
+            return session
+        if isinstance(effect, ExitSession):
+            error = effect.error
+            tb = error.__traceback__ if error is not None else None
+            return bool(effect.session.__exit__(type(error) if error else None, error, tb))
+        if isinstance(effect, Spawn):
+            return self._spawn(effect)
+        if isinstance(effect, WaitAny):
+            return self._wait_any()
+        raise TypeError(f"unknown effect {effect!r}")
+
+    def _spawn(self, effect: Spawn) -> int:
+        handle = next(self._handles)
+        if effect.inline:
+            future: Future[Any] = Future()
+            try:
+                future.set_result(self.run(effect.core))
+            except BaseException as error:  # reported through WaitAny, like a thread's
+                future.set_exception(error)
+        else:
+            if self._pool is None:
+                # One extra thread: the next page is fetched while ``workers`` items post.
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.workers + 1, thread_name_prefix="pleo-erp-export"
+                )
+            future = self._pool.submit(self.run, effect.core)
+        self._running[handle] = future
+        return handle
+
+    def _wait_any(self) -> list[Done]:
+        if not self._running:
+            return []
+        by_future = {future: handle for handle, future in self._running.items()}
+        finished, _ = wait(list(by_future), return_when=FIRST_COMPLETED)
+        done: list[Done] = []
+        for future in finished:
+            handle = by_future[future]
+            del self._running[handle]
+            error = future.exception()
+            done.append(
+                Done(handle, None, error) if error is not None else Done(handle, future.result())
+            )
+        done.sort(key=lambda d: d.handle)
+        return done
+
+    def close(self) -> None:
+        """Wait for every spawned core (a post in flight is never abandoned) and stop."""
+        # The run already failed for another reason when one of these raised.
+        wait(list(self._running.values()))
+        self._running.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+class AsyncDriver:
+    """Runs cores against awaitable I/O; spawned cores run as tasks.
+
+    A target method that is not a coroutine function (a blocking ``ExportTarget``) is called
+    directly, so an async run can use either kind of adapter.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        target: Any,
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        """``client``: an ``AsyncPleoClient``; ``target``: an ``AsyncExportTarget``."""
+        self.client = client
+        self.target = target
+        self.sleep = sleep
+        self._handles = itertools.count(1)
+        self._running: dict[int, asyncio.Task[Any]] = {}
+
+    async def run(self, core: Core[_T]) -> _T:
+        """Drive ``core`` to its end; its exceptions propagate."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = _step(core, value, error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                value = await self.perform(effect)
+            except BaseException as raised:  # thrown back into the core, which decides
+                if isinstance(raised, asyncio.CancelledError):
+                    core.close()
+                    raise
+                error = raised
+
+    async def perform(self, effect: Any) -> Any:
+        """Do one effect."""
+        if isinstance(effect, AsCall):
+            return await _maybe_await(getattr(self.target, effect.method)(*effect.args))
+        if isinstance(effect, PleoCall):
+            resource = getattr(self.client, effect.resource)
+            return await _maybe_await(
+                getattr(resource, effect.method)(*effect.args, **effect.kwargs)
+            )
+        if isinstance(effect, OpenPages):
+            resource = getattr(self.client, effect.resource)
+            pages = getattr(resource, effect.method)(*effect.args, **effect.kwargs).pages()
+            return pages.__aiter__()
+        if isinstance(effect, NextPage):
+            cursor: AsyncIterator[Any] = effect.cursor
+            try:
+                return await cursor.__anext__()
+            except StopAsyncIteration:
+                return None
+        if isinstance(effect, Sleep):
+            await self.sleep(effect.seconds)
+            return None
+        if isinstance(effect, Blocking):
+            return await asyncio.to_thread(effect.fn, *effect.args)
+        if isinstance(effect, EnterSession):
+            session = self.target.job_session(effect.job)
+            if hasattr(session, "__aenter__"):
+                await session.__aenter__()
+            else:
+                session.__enter__()
+            return session
+        if isinstance(effect, ExitSession):
+            error = effect.error
+            args = (type(error) if error else None, error, error.__traceback__ if error else None)
+            if hasattr(effect.session, "__aexit__"):
+                return bool(await effect.session.__aexit__(*args))
+            return bool(effect.session.__exit__(*args))
+        if isinstance(effect, Spawn):
+            handle = next(self._handles)
+            if effect.inline:
+                task: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                try:
+                    task.set_result(await self.run(effect.core))
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as error:
+                    task.set_exception(error)
+                self._running[handle] = task  # type: ignore[assignment]
+            else:
+                self._running[handle] = asyncio.ensure_future(self.run(effect.core))
+            return handle
+        if isinstance(effect, WaitAny):
+            return await self._wait_any()
+        raise TypeError(f"unknown effect {effect!r}")
+
+    async def _wait_any(self) -> list[Done]:
+        if not self._running:
+            return []
+        by_task = {task: handle for handle, task in self._running.items()}
+        finished, _ = await asyncio.wait(list(by_task), return_when=asyncio.FIRST_COMPLETED)
+        done: list[Done] = []
+        for task in finished:
+            handle = by_task[task]
+            del self._running[handle]
+            error = task.exception()
+            done.append(
+                Done(handle, None, error) if error is not None else Done(handle, task.result())
+            )
+        done.sort(key=lambda d: d.handle)
+        return done
+
+    async def close(self) -> None:
+        """Wait for every spawned core (a post in flight is never abandoned)."""
+        running = list(self._running.values())
+        self._running.clear()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
