@@ -158,10 +158,11 @@ def process_job_via_async(
 @pytest.fixture(params=["sync", "async"])
 def export_driver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the module's tests through the blocking driver, then through the async one."""
-    if request.param == "async":
+    driver: str = request.param
+    if driver == "async":
         module = request.module
         if hasattr(module, "export_expenses"):
             monkeypatch.setattr(module, "export_expenses", export_expenses_via_async)
         if hasattr(module, "process_job"):
             monkeypatch.setattr(module, "process_job", process_job_via_async)
-    return request.param
+    return driver
