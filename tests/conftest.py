@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from _sync_helpers import SYNC_DRIVERS, SyncDriver
 from pleo_erp.client import PleoClient
 from pleo_erp.testing.sandbox import PleoSandbox
+from tests.helpers.sync import SYNC_DRIVERS, SyncDriver
 
 
 def _sandbox_option(request: pytest.FixtureRequest, name: str) -> object:

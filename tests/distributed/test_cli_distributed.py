@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _cli_helpers import cli
+from tests.helpers.cli import cli
 
 
 @pytest.mark.parametrize("command", ["worker", "scheduler"])

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _runtime_helpers import FakeClock
 
 from pleo_erp.runtime import RuntimeState
 from pleo_erp.runtime.sqlite import open_sqlite_state
+from tests.runtime._runtime_helpers import FakeClock
 
 
 @pytest.fixture

@@ -17,10 +17,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_cli_helpers.py
-
-from _cli_helpers import SENTINEL, Served, cli, make_ledger, served_demo
 from pleo_erp.cli import _runtime
+from tests.helpers.cli import SENTINEL, Served, cli, make_ledger, served_demo
 
 # A booked transaction: `2026-09-02 ! "…" #pleo ^pleo-<accounting entry id> …`
 TRANSACTION = re.compile(r"^\d{4}-\d{2}-\d{2} [!*] .* \^pleo-([0-9a-f-]{36})", re.M)

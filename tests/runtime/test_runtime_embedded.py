@@ -14,7 +14,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from _runtime_helpers import ALL, EXPORT, TAGS, FakeClock, SandboxFactory, connection
 
 from pleo_erp.client import ApiKeyAuth, PleoClient
 from pleo_erp.client.webhooks import StandardWebhookVerifier, signature_headers
@@ -30,6 +29,7 @@ from pleo_erp.runtime import (
 )
 from pleo_erp.runtime.sqlite import open_sqlite_state
 from pleo_erp.testing import InMemoryAccountingSystem, PleoSandbox
+from tests.runtime._runtime_helpers import ALL, EXPORT, TAGS, FakeClock, SandboxFactory, connection
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 

@@ -9,7 +9,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-from _runtime_helpers import ALL, COA, FakeClock
 
 from pleo_erp.client import PleoClient
 from pleo_erp.client.auth import OAuthStateMismatch
@@ -25,6 +24,7 @@ from pleo_erp.runtime import (
     run_level,
 )
 from pleo_erp.testing import InMemoryAccountingSystem, PleoSandbox
+from tests.runtime._runtime_helpers import ALL, COA, FakeClock
 
 pytestmark = pytest.mark.sandbox(seed=8)
 

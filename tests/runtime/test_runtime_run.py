@@ -7,7 +7,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from _runtime_helpers import (
+
+from pleo_erp.client.auth import MemoryTokenStore, OAuth2Auth, TokenSet
+from pleo_erp.orchestration import ExportReport, ScheduleConfig, SyncReport
+from pleo_erp.runtime import RunOutcome, RuntimeConfig, RuntimeState, lease_key, run_level
+from pleo_erp.testing import PleoSandbox
+from tests.runtime._runtime_helpers import (
     ALL,
     COA,
     EXPORT,
@@ -17,11 +22,6 @@ from _runtime_helpers import (
     SandboxFactory,
     connection,
 )
-
-from pleo_erp.client.auth import MemoryTokenStore, OAuth2Auth, TokenSet
-from pleo_erp.orchestration import ExportReport, ScheduleConfig, SyncReport
-from pleo_erp.runtime import RunOutcome, RuntimeConfig, RuntimeState, lease_key, run_level
-from pleo_erp.testing import PleoSandbox
 
 pytestmark = pytest.mark.sandbox(seed=3)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from _runtime_helpers import ALL, COA, EXPORT, T0, TAGS, FakeClock, connection
 
 from pleo_erp.orchestration import ScheduleConfig
 from pleo_erp.runtime import RuntimeState, open_state, redact_url, register_state_backend
 from pleo_erp.runtime.sqlite import jitter, open_sqlite_state
+from tests.runtime._runtime_helpers import ALL, COA, EXPORT, T0, TAGS, FakeClock, connection
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from _runtime_helpers import EXPORT, T0, TAGS, FakeClock, connection
 
 from pleo_erp.client.webhooks import (
     StandardWebhookVerifier,
@@ -25,6 +24,7 @@ from pleo_erp.runtime import (
     tick,
 )
 from pleo_erp.runtime.sqlite import open_sqlite_state
+from tests.runtime._runtime_helpers import EXPORT, T0, TAGS, FakeClock, connection
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 

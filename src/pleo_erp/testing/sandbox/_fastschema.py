@@ -6,7 +6,7 @@ too slow for 10 000-item jobs validated in full. This module compiles a schema o
 nested closures that answer "valid?" in a few microseconds per node. Callers run it first
 and consult ``jsonschema`` only when it says "no" (and trust ``jsonschema``'s answer then),
 so a gap in this module can only cost time, never let an invalid document through - as long
-as it never says "yes" wrongly, which ``tests/test_sandbox_validation.py`` checks against
+as it never says "yes" wrongly, which ``tests/sandbox/test_sandbox_validation.py`` checks against
 ``jsonschema`` on valid and mutated documents.
 
 Keywords compiled: ``type``, ``properties``, ``required``, ``additionalProperties``,

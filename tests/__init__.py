@@ -1,0 +1,1 @@
+"""pleo-erp's tests; the folders mirror the package (see docs/operating.md, Developing)."""

@@ -1,0 +1,1 @@
+"""Tests of the reference adapters (``pleo_erp.adapters``)."""

@@ -1,0 +1,1 @@
+"""Tests of the ``pleo-erp`` CLI (``pleo_erp.cli``)."""

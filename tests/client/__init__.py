@@ -1,0 +1,1 @@
+"""Tests of ``pleo_erp.client``: transport, auth, resources, pagination, webhooks."""

@@ -1,0 +1,1 @@
+"""The repository's promises: README and docs snippets, rule catalogue, hygiene, layers."""

@@ -1,0 +1,1 @@
+"""Tests of ``pleo_erp.domain``: bookkeeping, VAT, money, entries, reconciliation."""

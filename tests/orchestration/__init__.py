@@ -1,0 +1,1 @@
+"""Tests of ``pleo_erp.orchestration``: the export and sync orchestrators."""

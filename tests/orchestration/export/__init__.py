@@ -1,0 +1,1 @@
+"""Tests of ``export_expenses``: jobs, journal, leases, crashes."""

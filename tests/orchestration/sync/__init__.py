@@ -1,0 +1,1 @@
+"""Tests of the syncs: tags, accounts, tax codes, scopes, selection."""

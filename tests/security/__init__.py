@@ -1,0 +1,1 @@
+"""Security boundaries across layers: secrets, receipts, hostile input."""

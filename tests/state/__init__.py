@@ -1,0 +1,1 @@
+"""Tests of ``pleo_erp.state``: the SQLite state, leases, token store."""
