@@ -12,6 +12,7 @@ import pytest
 from pleo_erp.client import ApiKeyAuth, PleoClient, _transport
 from pleo_erp.client._request import Call
 from pleo_erp.client.errors import ResponseValidationError
+from pleo_erp.client.serialization import loads
 
 
 @pytest.mark.parametrize(
@@ -26,7 +27,7 @@ from pleo_erp.client.errors import ResponseValidationError
 def test_shared_decoder_matches_json_loads_with_decimal(body: str, encoding: str) -> None:
     raw = body.encode(encoding)
     expected = json.loads(raw, parse_float=Decimal)
-    got = _transport._loads(raw)
+    got = loads(raw)  # the one decoder, used by the transport for every response
     assert got == expected
     assert repr(got) == repr(expected)  # Decimal('12.30') keeps its exponent
 

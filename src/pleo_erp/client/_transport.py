@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import random as _random
 import sys
@@ -33,7 +32,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -64,6 +62,7 @@ from pleo_erp.client.errors import (
     ResponseValidationError,
     api_error_for_status,
 )
+from pleo_erp.client.serialization import loads as _loads
 from pleo_erp.client.serialization import structure
 from pleo_erp.models.common import ExceptionInfo
 
@@ -98,16 +97,6 @@ REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 # The generator protocol between the core and its drivers.
 _Action = httpx.Request | float
 _Result = httpx.Response | httpx.TransportError | None
-
-
-# One decoder for every response: ``json.loads`` given any option builds a new decoder (and
-# scanner) per call. Decoding is reentrant, so threads may share it.
-_JSON_DECODER = json.JSONDecoder(parse_float=Decimal)
-
-
-def _loads(content: bytes) -> Any:
-    """``json.loads(content, parse_float=Decimal)``, with the shared decoder."""
-    return _JSON_DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
 
 
 @functools.lru_cache(maxsize=1024)

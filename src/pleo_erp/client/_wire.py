@@ -348,9 +348,16 @@ def _unstructure_enum(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+# One decoder for every document: ``json.loads`` given any option builds a new decoder (and
+# scanner) per call. Decoding is reentrant, so threads may share it.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def loads(data: str | bytes) -> Any:
     """``json.loads`` that reads non-integer numbers as ``Decimal`` (exact tax rates)."""
-    return json.loads(data, parse_float=Decimal)
+    if isinstance(data, bytes):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _DECODER.decode(data)
 
 
 # --------------------------------------------------------------------------- type predicates
