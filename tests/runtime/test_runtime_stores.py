@@ -341,4 +341,7 @@ def test_open_state_unknown_scheme_and_registered_backend(tmp_path: Path) -> Non
 def test_redact_url_hides_the_password() -> None:
     assert redact_url("postgresql://app:s3cret@db:5432/pleo") == "postgresql://app:***@db:5432/pleo"
     assert redact_url("postgresql://db/pleo") == "postgresql://db/pleo"
+    # a password with "@" in it: nothing of it may show (the Postgres store's repr uses this too)
+    shown = redact_url("postgresql://app:p@ss:w0rd@db:5432/pleo")
+    assert shown == "postgresql://app:***@db:5432/pleo"
     assert redact_url("state.db") == "state.db"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 from pleo_erp.runtime.stores import RuntimeState
+from pleo_erp.state.urls import redact_url
 
 __all__ = ["StateOpener", "open_state", "redact_url", "register_state_backend"]
 
@@ -71,18 +71,3 @@ def open_state(location: str | os.PathLike[str]) -> RuntimeState:
     if opener is None:
         raise ValueError(f"no state backend for {scheme}:// (known: sqlite, postgresql)")
     return opener(text)
-
-
-def redact_url(location: str) -> str:
-    """``location`` with any password removed, safe for logs and ``status``."""
-    if "://" not in location:
-        return location
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" if user else f"***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

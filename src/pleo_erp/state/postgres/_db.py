@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pleo_erp.state._db import StateError, StateSchemaError
+from pleo_erp.state.urls import redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -48,15 +49,6 @@ def _import_psycopg() -> Any:
             "the Postgres state needs the extra: pip install 'pleo-erp[postgres]'"
         ) from exc
     return psycopg, psycopg_pool
-
-
-def _redacted(url: str) -> str:
-    """The URL without a password (for reprs and messages)."""
-    head, sep, tail = url.partition("@")
-    if not sep or ":" not in head.split("//", 1)[-1]:
-        return url
-    scheme, _, userinfo = head.partition("//")
-    return f"{scheme}//{userinfo.split(':', 1)[0]}:***@{tail}"
 
 
 class PostgresStateDB:
@@ -181,4 +173,4 @@ class PostgresStateDB:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PostgresStateDB(url={_redacted(self.url)!r})"
+        return f"PostgresStateDB(url={redact_url(self.url)!r})"
