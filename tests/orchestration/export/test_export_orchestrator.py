@@ -520,7 +520,10 @@ def test_unexpected_exception_in_as_is_unexpected_failure() -> None:
 # --- Pleo side: rules 6, 7, 9, 11, 13
 
 
-def test_rule6_all_pages_fetched_before_processing() -> None:
+def test_rule6_every_page_followed_to_the_end() -> None:
+    """export-6: every cursor page is fetched. Pages are streamed (processed as they arrive,
+    see decisions "Processing order is per page"), so the only ordering that holds is that a
+    job smaller than one outcome batch reports nothing before its last page was read."""
     env = Env()
     env.job(7)
     env.run(config=ExportConfig(page_size=2))
