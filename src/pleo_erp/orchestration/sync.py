@@ -674,15 +674,9 @@ def _plan_tag_sync(
     with run.timed(SyncPhase.PLAN):
         outcome = resolve_selection(dimensions, groups, stored=stored, requested=selection)
     if not outcome.persist:
-        issue = PlanIssue(
-            IssueSeverity.WARNING,
-            "",
-            "the accounting system has no active dimension: nothing to sync",
-            "rule 5",
-        )
-        report.warnings.append(str(issue))
-        empty = TagSyncPlan(outcome, Plan(issues=(issue,)), (), {}, (issue,))
+        empty = TagSyncPlan.nothing_to_sync(outcome)
         report.plan = empty.plan
+        _issues_to_report(report, empty.issues)
         return empty, dimensions, {}
     with run.timed(SyncPhase.PLAN):
         group_plan, bindings, dim_issues = combine_tag_plans(
