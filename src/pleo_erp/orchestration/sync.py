@@ -110,7 +110,12 @@ from pleo_erp.state.selection import SelectionState, SelectionStore
 __all__ = [
     "ACCOUNTS_BATCH_SIZE",
     "TAGS_ARCHIVE_BATCH_SIZE",
+    "AccountsSyncOptions",
+    "ChartOfAccountsSyncOptions",
     "SyncAlreadyRunning",
+    "SyncOptions",
+    "TagsSyncOptions",
+    "TaxCodesSyncOptions",
     "sync_accounts",
     "sync_chart_of_accounts",
     "sync_tags",
