@@ -1,19 +1,9 @@
 """What a vendor's accounting system (AS) implements so that Level 1 can export into it.
 
 The export orchestrator (:func:`pleo_erp.export_expenses`) turns each Pleo export item into
-one balanced, typed *entry* and hands it to an :class:`ExportTarget`:
-
-- :class:`JournalEntry` — a plain double-entry journal entry (``journal`` / ``none`` / legacy);
-- :class:`SupplierInvoice` — an accounts-payable invoice (optionally settled at once, e.g. a
-  card purchase tagged to a vendor);
-- :class:`SupplierPayment` — the payment of an AP invoice (``invoice_payment``), which may
-  arrive in a later export job than its invoice;
-- :class:`CreditNote` — a refund / chargeback / cashback under accounts payable.
-
-Every entry carries its lines in the *wallet currency*, in integer minor units, and balances
-exactly (Σ debit = Σ credit) — the constructors refuse anything else. The AS never sees Pleo
-JSON; amounts become ``Decimal`` major units only through :meth:`EntryLine.debit_major` /
-:meth:`EntryLine.credit_major` (ISO 4217 exponent).
+one balanced, typed *entry* (:class:`JournalEntry`, :class:`SupplierInvoice`,
+:class:`SupplierPayment` or :class:`CreditNote`; see :mod:`pleo_erp.domain.journal` for what
+each means and how amounts are carried) and hands it to an :class:`ExportTarget`.
 
 Errors: an implementation raises an :class:`AccountingSystemError` subclass; each one says
 which Pleo item failure type it means (``failure_type``) and, for failures that stop the whole
@@ -39,41 +29,26 @@ from datetime import date
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from pleo_erp.domain.failures import ItemFailureType, JobFailureType
-
 # The value types live in the domain layer (one-way imports: this module needs them, the
-# domain never imports the protocols); they are re-exported here so both paths keep working.
+# domain never imports the protocols); they are re-exported here (the domain module's
+# ``__all__``) so both paths keep working.
+from pleo_erp.domain import journal as _journal
+from pleo_erp.domain.failures import ItemFailureType, JobFailureType
+from pleo_erp.domain.journal import *  # noqa: F403
 from pleo_erp.domain.journal import (
-    ATTACHMENT_MAX_BYTES,
-    PLEO_ATTACHMENT_EXTENSIONS,
     AccountsMapping,
     Attachment,
-    BankAccount,
     Capabilities,
-    CreditNote,
     Entry,
     EntryDimension,
-    EntryLine,
-    InvoiceDetails,
     JobContext,
-    JournalEntry,
-    LineRole,
-    PartyRef,
     PostedEntry,
-    PostingMode,
-    SupplierInvoice,
-    SupplierPayment,
-    UnbalancedEntryError,
-    VatTreatment,
     VendorAccount,
     VendorKey,
-    VendorKeyField,
-    with_posting_date,
 )
 
 __all__ = [
-    "ATTACHMENT_MAX_BYTES",
-    "PLEO_ATTACHMENT_EXTENSIONS",
+    *_journal.__all__,
     "AccountingSystemAuthenticationError",
     "AccountingSystemAuthorizationError",
     "AccountingSystemError",
@@ -81,45 +56,22 @@ __all__ = [
     "AccountingSystemRateLimited",
     "AccountingSystemTimeout",
     "AccountingSystemUnavailable",
-    "AccountsMapping",
     "AsyncExportTarget",
-    "Attachment",
-    "BankAccount",
     "BaseExportTarget",
     "BlockingExportTarget",
-    "Capabilities",
     "ClosedPeriodError",
-    "CreditNote",
-    "Entry",
-    "EntryDimension",
-    "EntryLine",
     "EntryRejected",
     "ExportTarget",
-    "InvoiceDetails",
-    "JobContext",
-    "JournalEntry",
-    "LineRole",
-    "PartyRef",
-    "PostedEntry",
-    "PostingMode",
     "ReceiptConversionError",
     "ReceiptTooLargeError",
     "ReceiptUploadError",
-    "SupplierInvoice",
-    "SupplierPayment",
     "SupportsAsyncJobSession",
     "SupportsJobSession",
-    "UnbalancedEntryError",
     "UnknownAccountError",
     "UnknownDimensionError",
     "UnknownTaxCodeError",
     "UnknownVendorError",
-    "VatTreatment",
-    "VendorAccount",
-    "VendorKey",
-    "VendorKeyField",
     "blocking_export_target",
-    "with_posting_date",
 ]
 
 # --------------------------------------------------------------------------- errors

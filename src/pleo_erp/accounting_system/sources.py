@@ -21,38 +21,21 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 # The records live in the domain layer (:mod:`pleo_erp.domain.records`): one vocabulary for
-# sources, planners, adapters and the demo. Re-exported so these import paths keep working.
-from pleo_erp.domain.records import (
-    LEDGER_ACCOUNT_KINDS,
-    LEDGER_TAX_TYPES,
-    Dimension,
-    DimensionValue,
-    InvalidTaxCodeError,
-    LedgerAccount,
-    LedgerAccountKind,
-    LedgerTaxCode,
-    LedgerTaxType,
-    parse_tax_type,
-)
+# sources, planners, adapters and the demo. Re-exported (its ``__all__``) so these import
+# paths keep working.
+from pleo_erp.domain import records as _records
+from pleo_erp.domain.records import *  # noqa: F403
+from pleo_erp.domain.records import Dimension, DimensionValue, LedgerAccount, LedgerTaxCode
 
 __all__ = [
-    "LEDGER_ACCOUNT_KINDS",
-    "LEDGER_TAX_TYPES",
+    *_records.__all__,
     "AccountSource",
     "AsyncAccountSource",
     "AsyncDimensionSource",
     "AsyncTaxCodeSource",
-    "Dimension",
     "DimensionSource",
-    "DimensionValue",
-    "InvalidTaxCodeError",
-    "LedgerAccount",
-    "LedgerAccountKind",
-    "LedgerTaxCode",
-    "LedgerTaxType",
     "SourceReadError",
     "TaxCodeSource",
-    "parse_tax_type",
 ]
 
 

@@ -16,80 +16,10 @@ never the accounting-system protocols, the client, the orchestrators, the state 
 adapters or the testing kit (``lint-imports`` checks this; see ``docs/concepts.md``).
 """
 
-from pleo_erp.domain.journal import (
-    ATTACHMENT_MAX_BYTES,
-    PLEO_ATTACHMENT_EXTENSIONS,
-    AccountsMapping,
-    Attachment,
-    BankAccount,
-    Capabilities,
-    CreditNote,
-    Entry,
-    EntryDimension,
-    EntryLine,
-    InvoiceDetails,
-    JobContext,
-    JournalEntry,
-    LineRole,
-    PartyRef,
-    PostedEntry,
-    PostingMode,
-    SupplierInvoice,
-    SupplierPayment,
-    UnbalancedEntryError,
-    VatTreatment,
-    VendorAccount,
-    VendorKey,
-    VendorKeyField,
-    with_posting_date,
-)
-from pleo_erp.domain.records import (
-    LEDGER_ACCOUNT_KINDS,
-    LEDGER_TAX_TYPES,
-    Dimension,
-    DimensionValue,
-    InvalidTaxCodeError,
-    LedgerAccount,
-    LedgerAccountKind,
-    LedgerTaxCode,
-    LedgerTaxType,
-    parse_tax_type,
-)
+# Re-exports: each module's own ``__all__`` is the list (star imports: seen by type checkers).
+from pleo_erp.domain import journal as _journal
+from pleo_erp.domain import records as _records
+from pleo_erp.domain.journal import *  # noqa: F403
+from pleo_erp.domain.records import *  # noqa: F403
 
-__all__ = [
-    "ATTACHMENT_MAX_BYTES",
-    "LEDGER_ACCOUNT_KINDS",
-    "LEDGER_TAX_TYPES",
-    "PLEO_ATTACHMENT_EXTENSIONS",
-    "AccountsMapping",
-    "Attachment",
-    "BankAccount",
-    "Capabilities",
-    "CreditNote",
-    "Dimension",
-    "DimensionValue",
-    "Entry",
-    "EntryDimension",
-    "EntryLine",
-    "InvalidTaxCodeError",
-    "InvoiceDetails",
-    "JobContext",
-    "JournalEntry",
-    "LedgerAccount",
-    "LedgerAccountKind",
-    "LedgerTaxCode",
-    "LedgerTaxType",
-    "LineRole",
-    "PartyRef",
-    "PostedEntry",
-    "PostingMode",
-    "SupplierInvoice",
-    "SupplierPayment",
-    "UnbalancedEntryError",
-    "VatTreatment",
-    "VendorAccount",
-    "VendorKey",
-    "VendorKeyField",
-    "parse_tax_type",
-    "with_posting_date",
-]
+__all__ = [*_journal.__all__, *_records.__all__]

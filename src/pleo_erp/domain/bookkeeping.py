@@ -101,29 +101,33 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
+#: Where each vendor key field is read: the item's ``vendor`` or ``supplier`` attribute.
+_VENDOR_KEY_ATTRIBUTES = {
+    "vendor.code": "code",
+    "vendor.externalId": "external_id",
+    "vendor.taxRegistrationNumber": "tax_registration_number",
+    "vendor.registrationNumber": "registration_number",
+}
+_SUPPLIER_KEY_ATTRIBUTES = {
+    "supplier.code": "code",
+    "supplier.account": "account",
+    "supplier.taxIdentifier": "tax_identifier",
+}
+
+
 def vendor_match_keys(item: ExportItemV3, config: ExportConfig) -> tuple[VendorKey, ...]:
     """The lookup keys for the item's vendor, in match order (C2, C3). May be empty."""
+    party: object
     order: Sequence[VendorKeyField]
-    values: dict[str, str | None]
     if item.vendor is not None:
-        vendor = item.vendor
+        party, attributes = item.vendor, _VENDOR_KEY_ATTRIBUTES
         order = config.vendor_key_order
-        values = {
-            "vendor.code": _clean(vendor.code),
-            "vendor.externalId": _clean(vendor.external_id),
-            "vendor.taxRegistrationNumber": _clean(vendor.tax_registration_number),
-            "vendor.registrationNumber": _clean(vendor.registration_number),
-        }
     elif item.supplier is not None:
-        supplier = item.supplier
+        party, attributes = item.supplier, _SUPPLIER_KEY_ATTRIBUTES
         order = config.supplier_key_order
-        values = {
-            "supplier.code": _clean(supplier.code),
-            "supplier.account": _clean(supplier.account),
-            "supplier.taxIdentifier": _clean(supplier.tax_identifier),
-        }
     else:
         return ()
+    values = {name: _clean(getattr(party, attr)) for name, attr in attributes.items()}
     keys: list[VendorKey] = []
     seen: set[tuple[str, str]] = set()
     for field_name in order:

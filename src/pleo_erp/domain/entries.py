@@ -74,9 +74,12 @@ from pleo_erp.models import ExportItemLineV3, ExportItemV3, MoneyModel, TaxV3
 
 __all__ = [
     "EntryContext",
+    "bookable_currency",
     "build_entry",
     "check_lines",
+    "item_kind",
     "item_posting_date",
+    "posting_rule",
 ]
 
 _SideName = Literal["debit", "credit"]
@@ -721,6 +724,42 @@ def _ap_entry(
     )
 
 
+def bookable_currency(item: ExportItemV3) -> str:
+    """The item's wallet currency; :class:`DomainFailure` if the item cannot be booked at all
+    (a currency that is not usable ISO 4217, no accounting lines)."""
+    currency = item.amount.in_wallet_currency.currency
+    if minor_unit_exponent(currency) is None:
+        raise DomainFailure(
+            "validation_failure",
+            f"Wallet currency {currency!r} is not a usable ISO 4217 currency; "
+            "the expense cannot be booked.",
+        )
+    if not item.accounting_entry_lines:
+        raise DomainFailure(
+            "validation_failure", "The expense has no accounting lines; re-save it in Pleo."
+        )
+    return currency
+
+
+def item_kind(item: ExportItemV3) -> tuple[str, str | None]:
+    """The item's type and subtype as strings (unknown values kept as sent)."""
+    sub_type = enum_value(item.sub_type) if item.sub_type is not None else None
+    return enum_value(item.type), sub_type
+
+
+def posting_rule(item_type: str, sub_type: str | None, ctx: EntryContext) -> PostingRule:
+    """The configured posting rule for this type; :class:`DomainFailure` when there is none."""
+    rule = rule_for(item_type, sub_type, ctx.config.posting_rules)
+    if rule is None:
+        kind = f"{item_type!r}" + (f" (subtype {sub_type!r})" if sub_type else "")
+        raise DomainFailure(
+            ctx.config.unknown_type_failure,
+            f"Expense type {kind} is not supported by this integration yet; add a "
+            "posting rule for it in the export configuration.",
+        )
+    return rule
+
+
 def build_entry(
     item: ExportItemV3,
     method: BookkeepingMethod,
@@ -733,19 +772,8 @@ def build_entry(
     ``vendor`` is the AS vendor resolved for an AP item (``None`` with the fallback AP
     account). Raises :class:`DomainFailure` for every problem of the item itself.
     """
-    currency = item.amount.in_wallet_currency.currency
-    if minor_unit_exponent(currency) is None:
-        raise DomainFailure(
-            "validation_failure",
-            f"Wallet currency {currency!r} is not a usable ISO 4217 currency; "
-            "the expense cannot be booked.",
-        )
-    if not item.accounting_entry_lines:
-        raise DomainFailure(
-            "validation_failure", "The expense has no accounting lines; re-save it in Pleo."
-        )
-    item_type = enum_value(item.type)
-    sub_type = enum_value(item.sub_type) if item.sub_type is not None else None
+    currency = bookable_currency(item)
+    item_type, sub_type = item_kind(item)
     prepared = _prepare(item, ctx, currency)
     total, lines, rounding = prepared.total, prepared.lines, prepared.rounding
     if total == 0 and all(line.gross == 0 for line in lines):
@@ -754,14 +782,7 @@ def build_entry(
     try:
         if method is BookkeepingMethod.ACCOUNTS_PAYABLE:
             return _ap_entry(item, total, lines, ctx, currency, vendor, common, rounding)
-        rule = rule_for(item_type, sub_type, ctx.config.posting_rules)
-        if rule is None:
-            kind = f"{item_type!r}" + (f" (subtype {sub_type!r})" if sub_type else "")
-            raise DomainFailure(
-                ctx.config.unknown_type_failure,
-                f"Expense type {kind} is not supported by this integration yet; add a "
-                "posting rule for it in the export configuration.",
-            )
+        rule = posting_rule(item_type, sub_type, ctx)
         return JournalEntry(
             **common,
             lines=_journal_lines(item, rule, total, lines, ctx, currency, rounding),

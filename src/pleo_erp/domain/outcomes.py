@@ -11,12 +11,12 @@ job-enum reason. ``failureReason*`` go only with ``failed`` (export-api.md Part 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 from uuid import UUID
 
-from attrs import define
+from attrs import Attribute, define, field
 
 from pleo_erp.domain.failures import (
     ITEM_FAILURE_TYPES,
@@ -59,16 +59,25 @@ def clean_message(text: str, limit: int = MAX_REASON_LENGTH) -> str:
     return collapsed
 
 
+def _one_of(allowed: Iterable[str], what: str) -> Callable[[object, Attribute[Any], Any], None]:
+    """An attrs validator refusing a failure type Pleo's enum does not have."""
+    members = frozenset(allowed)
+
+    def check(instance: object, attribute: Attribute[Any], value: Any) -> None:
+        if value not in members:
+            raise ValueError(f"{value!r} is not {what}")
+
+    return check
+
+
 @define(frozen=True, slots=True)
 class ItemFailure:
     """Why one item failed: an item-enum type and a message for the bookkeeper."""
 
-    failure_type: ItemFailureType
+    failure_type: ItemFailureType = field(
+        validator=_one_of(ITEM_FAILURE_TYPES, "an item failure type")
+    )
     message: str
-
-    def __attrs_post_init__(self) -> None:
-        if self.failure_type not in ITEM_FAILURE_TYPES:
-            raise ValueError(f"{self.failure_type!r} is not an item failure type")
 
 
 class DomainFailure(Exception):
@@ -93,12 +102,8 @@ class DomainFailure(Exception):
 class JobFailure:
     """A job-level cause: a job-enum type and a message (sent with the ``failed`` event)."""
 
-    failure_type: JobFailureType
+    failure_type: JobFailureType = field(validator=_one_of(JOB_FAILURE_TYPES, "a job failure type"))
     message: str
-
-    def __attrs_post_init__(self) -> None:
-        if self.failure_type not in JOB_FAILURE_TYPES:
-            raise ValueError(f"{self.failure_type!r} is not a job failure type")
 
 
 @define(frozen=True, slots=True, kw_only=True)

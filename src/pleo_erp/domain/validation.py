@@ -12,11 +12,15 @@ checked later, after vendor resolution.
 
 from __future__ import annotations
 
-from pleo_erp.domain.bookkeeping import AP_DOCUMENT_TYPES, BookkeepingMethod, enum_value
-from pleo_erp.domain.entries import EntryContext, check_lines
-from pleo_erp.domain.mapping import ACCOUNT_ROLES, resolve_role_account, rule_for
-from pleo_erp.domain.money import minor_unit_exponent
-from pleo_erp.domain.outcomes import DomainFailure
+from pleo_erp.domain.bookkeeping import AP_DOCUMENT_TYPES, BookkeepingMethod
+from pleo_erp.domain.entries import (
+    EntryContext,
+    bookable_currency,
+    check_lines,
+    item_kind,
+    posting_rule,
+)
+from pleo_erp.domain.mapping import ACCOUNT_ROLES, resolve_role_account
 from pleo_erp.models import ExportItemV3
 
 __all__ = ["validate_item"]
@@ -24,19 +28,8 @@ __all__ = ["validate_item"]
 
 def validate_item(item: ExportItemV3, method: BookkeepingMethod, ctx: EntryContext) -> None:
     """Raise :class:`DomainFailure` if ``item`` cannot be booked with this configuration."""
-    currency = item.amount.in_wallet_currency.currency
-    if minor_unit_exponent(currency) is None:
-        raise DomainFailure(
-            "validation_failure",
-            f"Wallet currency {currency!r} is not a usable ISO 4217 currency; "
-            "the expense cannot be booked.",
-        )
-    if not item.accounting_entry_lines:
-        raise DomainFailure(
-            "validation_failure", "The expense has no accounting lines; re-save it in Pleo."
-        )
-    item_type = enum_value(item.type)
-    sub_type = enum_value(item.sub_type) if item.sub_type is not None else None
+    currency = bookable_currency(item)
+    item_type, sub_type = item_kind(item)
     uses_lines: bool
     if method is BookkeepingMethod.ACCOUNTS_PAYABLE and item_type in AP_DOCUMENT_TYPES:
         uses_lines = item_type != "invoice_payment"
@@ -49,14 +42,7 @@ def validate_item(item: ExportItemV3, method: BookkeepingMethod, ctx: EntryConte
                 prefer=ctx.config.account_key,
             )
     else:
-        rule = rule_for(item_type, sub_type, ctx.config.posting_rules)
-        if rule is None:
-            kind = f"{item_type!r}" + (f" (subtype {sub_type!r})" if sub_type else "")
-            raise DomainFailure(
-                ctx.config.unknown_type_failure,
-                f"Expense type {kind} is not supported by this integration yet; add a "
-                "posting rule for it in the export configuration.",
-            )
+        rule = posting_rule(item_type, sub_type, ctx)
         for side in (rule.debit, rule.credit):
             if side != "lines" and (not isinstance(side, str) or side in ACCOUNT_ROLES):
                 resolve_role_account(

@@ -8,7 +8,8 @@ accounting system, and return a typed report.
   :func:`sync_chart_of_accounts`).
 - ``async`` twins of the syncs, taking an ``AsyncPleoClient``: :func:`sync_tags_async`,
   :func:`sync_tax_codes_async`, :func:`sync_accounts_async`,
-  :func:`sync_chart_of_accounts_async`.
+  :func:`sync_chart_of_accounts_async`; a sync and its twin take the same keywords, one
+  ``TypedDict`` per sync (:class:`TagsSyncOptions` …).
 - All of them on their cadence: :class:`ConnectorSchedule` (the host's loop calls
   ``run_pending()``; ``sync_now(level)`` runs one level ad hoc).
 """
@@ -45,9 +46,18 @@ from pleo_erp.orchestration.sync_async import (
     sync_tags_async,
     sync_tax_codes_async,
 )
+from pleo_erp.orchestration.sync_options import (
+    AccountsSyncOptions,
+    ChartOfAccountsSyncOptions,
+    SyncOptions,
+    TagsSyncOptions,
+    TaxCodesSyncOptions,
+)
 from pleo_erp.orchestration.sync_report import SyncProgress, SyncReport, SyncScope
 
 __all__ = [
+    "AccountsSyncOptions",
+    "ChartOfAccountsSyncOptions",
     "CompanyLock",
     "ConnectorSchedule",
     "ExportAlreadyRunning",
@@ -61,9 +71,12 @@ __all__ = [
     "ScheduleConfig",
     "ScheduledLevel",
     "SyncAlreadyRunning",
+    "SyncOptions",
     "SyncProgress",
     "SyncReport",
     "SyncScope",
+    "TagsSyncOptions",
+    "TaxCodesSyncOptions",
     "export_expenses",
     "export_expenses_async",
     "process_job",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Generator, Mapping
+from contextlib import closing
 from typing import Any, Generic, Literal, TypeVar, cast
 
 import attrs
@@ -148,22 +149,30 @@ async def perform_async(io: AsyncIO, request: Request[Any]) -> Any:
     return list(result)
 
 
+@attrs.frozen
+class _Finished(Generic[R]):
+    value: R
+
+
+def _resume(steps: Steps[R], reply: Any, error: Exception | None) -> Request[Any] | _Finished[R]:
+    """Hand the last request's reply (or error) to ``steps``: their next request, or the end."""
+    try:
+        return steps.send(reply) if error is None else steps.throw(error)
+    except StopIteration as done:
+        return _Finished(cast(R, done.value))
+
+
 def drive(steps: Steps[R], io: BlockingIO) -> R:
     """Run ``steps`` to completion, performing each request with blocking I/O."""
-    reply: Any = None
-    error: Exception | None = None
-    try:
-        while True:
+    with closing(steps):
+        step = _resume(steps, None, None)
+        while isinstance(step, Request):
             try:
-                request = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return cast(R, done.value)
-            try:
-                reply, error = perform(io, request), None
+                reply, error = perform(io, step), None
             except Exception as exc:  # thrown into the steps, where a direct call would raise
                 reply, error = None, exc
-    finally:
-        steps.close()
+            step = _resume(steps, reply, error)
+        return step.value
 
 
 async def drive_async(steps: Steps[R], io: AsyncIO) -> R:
@@ -171,17 +180,12 @@ async def drive_async(steps: Steps[R], io: AsyncIO) -> R:
 
     Cancelling the task closes the steps (their ``finally`` blocks run) and propagates.
     """
-    reply: Any = None
-    error: Exception | None = None
-    try:
-        while True:
+    with closing(steps):
+        step = _resume(steps, None, None)
+        while isinstance(step, Request):
             try:
-                request = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return cast(R, done.value)
-            try:
-                reply, error = await perform_async(io, request), None
+                reply, error = await perform_async(io, step), None
             except Exception as exc:  # thrown into the steps, where a direct call would raise
                 reply, error = None, exc
-    finally:
-        steps.close()
+            step = _resume(steps, reply, error)
+        return step.value

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -89,42 +89,55 @@ def _pleo_id(action: Action[Any]) -> uuid.UUID:
     return action.target.id
 
 
-# ----------------------------------------------------------------------------- tax codes
+# ----------------------------------------------------------------------------- collections
+
+
+_SourceT = TypeVar("_SourceT")
+_PleoT = TypeVar("_PleoT")
+_CreateT = TypeVar("_CreateT", bound=attrs.AttrsInstance)
+_UpdateT = TypeVar("_UpdateT", bound=attrs.AttrsInstance)
+
+
+@attrs.define(frozen=True)
+class _CollectionKind(SyncKind[Sequence[_SourceT], _PleoT, _CreateT, _UpdateT]):
+    """A company-wide collection (tax codes, accounts): a unit is the AS's whole list.
+
+    Pleo's objects are read with ``<resource>.search`` (every page, archived ones included);
+    each write sends the planned (complete) body to ``<resource>.create`` / ``.update``.
+    """
+
+    company_id: uuid.UUID
+    page_size: int | None = None
+    #: The client resource (``client.tax_codes`` …).
+    resource: ClassVar[str]
+
+    def read(self, context: Sequence[_SourceT]) -> Request[Sequence[_PleoT]]:
+        """Every Pleo object of the company, archived ones included."""
+        return pleo_call(
+            f"{self.resource}.search", self.company_id, page_size=self.page_size, collect=True
+        )
+
+    def create(self, context: Sequence[_SourceT], action: Action[_CreateT]) -> Request[object]:
+        """One create with the planned body."""
+        return pleo_call(f"{self.resource}.create", **request_fields(action.body))
+
+    def update(self, context: Sequence[_SourceT], action: Action[_UpdateT]) -> Request[object]:
+        """One complete PUT of ``action.target.id`` with the planned body."""
+        return pleo_call(f"{self.resource}.update", _pleo_id(action), **request_fields(action.body))
 
 
 @attrs.define(frozen=True)
 class TaxCodeKind(
-    SyncKind[
-        Sequence[LedgerTaxCode], TaxCodeModel, TaxCodeCreateUpdateModel, TaxCodeCreateUpdateModel
-    ]
+    _CollectionKind[LedgerTaxCode, TaxCodeModel, TaxCodeCreateUpdateModel, TaxCodeCreateUpdateModel]
 ):
-    """Tax codes: a unit is the AS's whole tax code list; every write is one request."""
+    """Tax codes (``/v0/tax-codes``): every write is one request."""
 
-    company_id: uuid.UUID
-    page_size: int | None = None
     noun = "tax codes"
-
-    def read(self, context: Sequence[LedgerTaxCode]) -> Request[Sequence[TaxCodeModel]]:
-        """Every Pleo tax code of the company, archived ones included."""
-        return pleo_call(
-            "tax_codes.search", self.company_id, page_size=self.page_size, collect=True
-        )
+    resource = "tax_codes"
 
     def plan(self, context: Sequence[LedgerTaxCode], pleo: Sequence[TaxCodeModel]) -> Plan:
         """:func:`~pleo_erp.domain.reconcile.tax_codes.plan_tax_codes`."""
         return plan_tax_codes(context, pleo, company_id=self.company_id)
-
-    def create(
-        self, context: Sequence[LedgerTaxCode], action: Action[TaxCodeCreateUpdateModel]
-    ) -> Request[object]:
-        """``POST /v0/tax-codes`` with the planned body."""
-        return pleo_call("tax_codes.create", **request_fields(action.body))
-
-    def update(
-        self, context: Sequence[LedgerTaxCode], action: Action[TaxCodeCreateUpdateModel]
-    ) -> Request[object]:
-        """``PUT /v0/tax-codes/{id}`` with the planned complete body."""
-        return pleo_call("tax_codes.update", _pleo_id(action), **request_fields(action.body))
 
 
 # ----------------------------------------------------------------------------- accounts
@@ -132,44 +145,27 @@ class TaxCodeKind(
 
 @attrs.define(frozen=True)
 class AccountKind(
-    SyncKind[
-        Sequence[LedgerAccount],
+    _CollectionKind[
+        LedgerAccount,
         BookkeepingAccountRestModelV1,
         BookkeepingAccountCreateRequestV1,
         BookkeepingAccountUpdateRequestV1,
     ]
 ):
-    """Accounts: creates go through the batch endpoint from ``batch_threshold`` creates on."""
+    """Accounts (``/v1/chart-of-accounts``): read in both states (no ``archived`` filter,
+    accounts rule 30), updated with complete PUTs (accounts rule 28); creates go through the
+    batch endpoint from ``batch_threshold`` creates on."""
 
-    company_id: uuid.UUID
-    page_size: int | None = None
     options: AccountPlanOptions | None = None
     batch_threshold: int = 2
     noun = "accounts"
-
-    def read(
-        self, context: Sequence[LedgerAccount]
-    ) -> Request[Sequence[BookkeepingAccountRestModelV1]]:
-        """Every Pleo account (no ``archived`` filter: both states, accounts rule 30)."""
-        return pleo_call("accounts.search", self.company_id, page_size=self.page_size, collect=True)
+    resource = "accounts"
 
     def plan(
         self, context: Sequence[LedgerAccount], pleo: Sequence[BookkeepingAccountRestModelV1]
     ) -> Plan:
         """:func:`~pleo_erp.domain.reconcile.accounts.plan_accounts`."""
         return plan_accounts(context, pleo, company_id=self.company_id, options=self.options)
-
-    def create(
-        self, context: Sequence[LedgerAccount], action: Action[BookkeepingAccountCreateRequestV1]
-    ) -> Request[object]:
-        """``POST /v1/chart-of-accounts`` with the planned body."""
-        return pleo_call("accounts.create", **request_fields(action.body))
-
-    def update(
-        self, context: Sequence[LedgerAccount], action: Action[BookkeepingAccountUpdateRequestV1]
-    ) -> Request[object]:
-        """``PUT /v1/chart-of-accounts/{id}`` with the planned complete body (accounts rule 28)."""
-        return pleo_call("accounts.update", _pleo_id(action), **request_fields(action.body))
 
     def create_all(
         self,

@@ -33,6 +33,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 import attrs
+from typing_extensions import Unpack
 
 from pleo_erp.accounting_system.sources import (
     AccountSource,
@@ -51,7 +52,7 @@ from pleo_erp.client.errors import (
     PleoError,
     ReauthorizationRequired,
 )
-from pleo_erp.domain.reconcile.accounts import AccountPlanOptions
+from pleo_erp.client.resources._base import check_params
 from pleo_erp.domain.reconcile.plan import (
     Action,
     IssueSeverity,
@@ -87,6 +88,13 @@ from pleo_erp.orchestration._sync_kinds import (
     read_tags,
 )
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
+from pleo_erp.orchestration.sync_options import (
+    AccountsSyncOptions,
+    ChartOfAccountsSyncOptions,
+    SyncOptions,
+    TagsSyncOptions,
+    TaxCodesSyncOptions,
+)
 from pleo_erp.orchestration.sync_report import (
     ActionFailure,
     AppliedAction,
@@ -102,7 +110,12 @@ from pleo_erp.state.selection import SelectionState, SelectionStore
 __all__ = [
     "ACCOUNTS_BATCH_SIZE",
     "TAGS_ARCHIVE_BATCH_SIZE",
+    "AccountsSyncOptions",
+    "ChartOfAccountsSyncOptions",
     "SyncAlreadyRunning",
+    "SyncOptions",
+    "TagsSyncOptions",
+    "TaxCodesSyncOptions",
     "sync_accounts",
     "sync_chart_of_accounts",
     "sync_tags",
@@ -330,7 +343,7 @@ def _issues_to_report(report: SyncReport, issues: Iterable[PlanIssue]) -> None:
 
 @attrs.frozen
 class _Job:
-    """A checked sync call, ready to run: its lock keys and its steps (made once locked).
+    """A checked sync call, ready to run: its locks and its steps (made once locked).
 
     The blocking functions below and their ``async`` twins in :mod:`.sync_async` build the
     same job and differ only in how they hold the locks and drive the steps.
@@ -338,14 +351,70 @@ class _Job:
 
     keys: tuple[str, ...]
     steps: Callable[[], Steps[SyncReport]]
+    lock: CompanyLock | None = None
+    store: SelectionState | None = None
 
 
-def _run_blocking(job: _Job, lock: CompanyLock | None, io: BlockingIO) -> SyncReport:
+@attrs.frozen
+class _Call:
+    """The keywords every sync takes (:class:`SyncOptions`), checked, with their defaults."""
+
+    client: Any
+    company_id: uuid.UUID
+    dry_run: bool
+    force: bool
+    progress: ProgressCallback | None
+    page_size: int | None
+    lock: CompanyLock | None
+
+    @classmethod
+    def check(
+        cls, client: Any, options: SyncOptions, required: frozenset[str], operation: str
+    ) -> _Call:
+        """Read ``options``; run the local scope preflight (accounts rule 50)."""
+        company_id = _company(options["company_id"])
+        dry_run = options.get("dry_run", False)
+        _preflight(options.get("granted_scopes"), required, dry_run=dry_run, operation=operation)
+        return cls(
+            client,
+            company_id,
+            dry_run,
+            options.get("force", False),
+            options.get("progress"),
+            options.get("page_size"),
+            options.get("lock"),
+        )
+
+    def key(self, scope: SyncScope) -> str:
+        return _lock_key(scope, self.company_id)
+
+    def run(self, scope: SyncScope) -> _Run:
+        """A fresh report for ``scope``, made once the locks are held."""
+        return _Run(
+            self.client,
+            scope,
+            self.company_id,
+            dry_run=self.dry_run,
+            progress=self.progress,
+            lock_key=self.key(scope),
+        )
+
+    def job(
+        self,
+        steps: Callable[[], Steps[SyncReport]],
+        *scopes: SyncScope,
+        store: SelectionState | None = None,
+    ) -> _Job:
+        """The job running ``steps`` under the lock of each of ``scopes`` (in order)."""
+        return _Job(tuple(map(self.key, scopes)), steps, self.lock, store)
+
+
+def _run_blocking(job: _Job, client: PleoClient, source: object) -> SyncReport:
     """Hold every lock key of ``job`` (in order), then drive its steps with blocking I/O."""
     with ExitStack() as stack:
         for key in job.keys:
-            stack.enter_context(_held(lock, key))
-        return drive(job.steps(), io)
+            stack.enter_context(_held(job.lock, key))
+        return drive(job.steps(), BlockingIO(client, source, job.store))
 
 
 def _plan_collection(
@@ -368,70 +437,45 @@ def _plan_collection(
     return plan, objects
 
 
-def _collection_steps(
-    run: _Run,
+def _collection_job(
+    call: _Call,
+    scope: SyncScope,
     kind: SyncKind[Sequence[Any], Any, Any, Any],
     what: str,
-    read_source: Request[Sequence[Any]],
-    *,
-    dry_run: bool,
-    force: bool,
-) -> Steps[SyncReport]:
+    read_method: str,
+) -> _Job:
     """One collection (tax codes or accounts): read, plan, guard, apply, report."""
-    plan, objects = yield from _plan_collection(run, kind, what, read_source)
-    check_mass_archive(plan, force=force)
-    if not dry_run:
-        yield from apply_plan(run, kind, objects, plan, force=force)
-    return run.finish()
+
+    def steps() -> Steps[SyncReport]:
+        run = call.run(scope)
+        plan, objects = yield from _plan_collection(run, kind, what, source_read(read_method))
+        check_mass_archive(plan, force=call.force)
+        if not call.dry_run:
+            yield from apply_plan(run, kind, objects, plan, force=call.force)
+        return run.finish()
+
+    return call.job(steps, scope)
 
 
 # ----------------------------------------------------------------------------- tax codes
 
 
-def _tax_codes_job(
-    client: Any,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool,
-    force: bool,
-    progress: ProgressCallback | None,
-    page_size: int | None,
-    granted_scopes: str | Iterable[str] | None,
-) -> _Job:
-    cid = _company(company_id)
-    _preflight(
-        granted_scopes, _scopes.TAX_CODES_SYNC, dry_run=dry_run, operation="the tax codes sync"
-    )
-    key = _lock_key(SyncScope.TAX_CODES, cid)
-
-    def steps() -> Steps[SyncReport]:
-        run = _Run(
-            client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=key
-        )
-        kind = TaxCodeKind(cid, page_size)
-        read = source_read("list_tax_codes")
-        return _collection_steps(run, kind, "tax codes", read, dry_run=dry_run, force=force)
-
-    return _Job((key,), steps)
+def _tax_codes_job(client: Any, options: TaxCodesSyncOptions) -> _Job:
+    call = _Call.check(client, options, _scopes.TAX_CODES_SYNC, "the tax codes sync")
+    kind = TaxCodeKind(call.company_id, call.page_size)
+    return _collection_job(call, SyncScope.TAX_CODES, kind, "tax codes", "list_tax_codes")
 
 
 def sync_tax_codes(
-    client: PleoClient,
-    source: TaxCodeSource,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    client: PleoClient, source: TaxCodeSource, **options: Unpack[TaxCodesSyncOptions]
 ) -> SyncReport:
     """Make Pleo's tax codes match the AS's (run before :func:`sync_accounts`, accounts rule 43).
 
-    ``granted_scopes`` (the credential's scopes, e.g. ``client.introspect().scope``) turns on
-    the local preflight check against :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC`
-    (unverified names, accounts rule 49); ``None`` skips it. The ``async`` twin is
+    The keywords are :class:`~pleo_erp.orchestration.sync_options.TaxCodesSyncOptions`
+    (``company_id`` required). ``granted_scopes`` (the credential's scopes, e.g.
+    ``client.introspect().scope``) turns on the local preflight check against
+    :data:`~pleo_erp.client.scopes.TAX_CODES_SYNC` (unverified names, accounts rule 49);
+    ``None`` skips it. The ``async`` twin is
     :func:`~pleo_erp.orchestration.sync_async.sync_tax_codes_async`.
 
     Raises:
@@ -443,71 +487,32 @@ def sync_tax_codes(
         SyncAlreadyRunning: a tax code sync for this company is already running.
         PleoError: reading Pleo failed; nothing was written.
     """
-    job = _tax_codes_job(
-        client,
-        company_id=company_id,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return _run_blocking(job, lock, BlockingIO(client, source))
+    check_params(TaxCodesSyncOptions, options, "sync_tax_codes")
+    return _run_blocking(_tax_codes_job(client, options), client, source)
 
 
 # ----------------------------------------------------------------------------- accounts
 
 
-def _accounts_job(
-    client: Any,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool,
-    force: bool,
-    progress: ProgressCallback | None,
-    options: AccountPlanOptions | None,
-    batch_threshold: int,
-    page_size: int | None,
-    granted_scopes: str | Iterable[str] | None,
-) -> _Job:
-    cid = _company(company_id)
-    _preflight(
-        granted_scopes,
-        _scopes.CHART_OF_ACCOUNTS_SYNC,
-        dry_run=dry_run,
-        operation="the accounts sync",
+def _accounts_job(client: Any, options: AccountsSyncOptions) -> _Job:
+    call = _Call.check(client, options, _scopes.CHART_OF_ACCOUNTS_SYNC, "the accounts sync")
+    kind = AccountKind(
+        call.company_id,
+        call.page_size,
+        options.get("options"),
+        options.get("batch_threshold", 2),
     )
-    key = _lock_key(SyncScope.ACCOUNTS, cid)
-
-    def steps() -> Steps[SyncReport]:
-        run = _Run(
-            client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=key
-        )
-        kind = AccountKind(cid, page_size, options, batch_threshold)
-        read = source_read("list_accounts")
-        return _collection_steps(run, kind, "accounts", read, dry_run=dry_run, force=force)
-
-    return _Job((key,), steps)
+    return _collection_job(call, SyncScope.ACCOUNTS, kind, "accounts", "list_accounts")
 
 
 def sync_accounts(
-    client: PleoClient,
-    source: AccountSource,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    options: AccountPlanOptions | None = None,
-    batch_threshold: int = 2,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    client: PleoClient, source: AccountSource, **options: Unpack[AccountsSyncOptions]
 ) -> SyncReport:
     """Make Pleo's chart of accounts match the AS's (accounts §A5, accounts rules 33–44).
 
-    Creates go through the batch endpoint (chunks of ≤ 1000) when there are at least
-    ``batch_threshold`` of them; each ``failed[].reasons`` entry becomes an
+    The keywords are :class:`~pleo_erp.orchestration.sync_options.AccountsSyncOptions`
+    (``company_id`` required). Creates go through the batch endpoint (chunks of ≤ 1000) when
+    there are at least ``batch_threshold`` of them; each ``failed[].reasons`` entry becomes an
     :class:`ActionFailure`. Updates, unarchives and archives are complete PUTs. Run
     :func:`sync_tax_codes` first (or use :func:`sync_chart_of_accounts`) so that
     ``taxCodeExternalId`` references resolve. The ``async`` twin is
@@ -526,151 +531,100 @@ def sync_accounts(
         SyncAlreadyRunning: an accounts sync for this company is already running.
         PleoError: reading Pleo failed; nothing was written.
     """
-    job = _accounts_job(
-        client,
-        company_id=company_id,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-        options=options,
-        batch_threshold=batch_threshold,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return _run_blocking(job, lock, BlockingIO(client, source))
+    check_params(AccountsSyncOptions, options, "sync_accounts")
+    return _run_blocking(_accounts_job(client, options), client, source)
 
 
-def _chart_job(
-    client: Any,
-    source: Any,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool,
-    force: bool,
-    progress: ProgressCallback | None,
-    options: AccountPlanOptions | None,
-    page_size: int | None,
-    granted_scopes: str | Iterable[str] | None,
-) -> _Job:
+def _chart_job(client: Any, source: Any, options: ChartOfAccountsSyncOptions) -> _Job:
     # The async protocols have the same method names, so this check covers both.
     if not isinstance(source, TaxCodeSource) or not isinstance(source, AccountSource):
         raise TypeError("source must implement both TaxCodeSource and AccountSource")
-    cid = _company(company_id)
-    _preflight(
-        granted_scopes,
+    call = _Call.check(
+        client,
+        options,
         _scopes.CHART_OF_ACCOUNTS_SYNC | _scopes.TAX_CODES_SYNC,
-        dry_run=dry_run,
-        operation="the chart of accounts sync",
+        "the chart of accounts sync",
     )
-    tax_key = _lock_key(SyncScope.TAX_CODES, cid)
-    acc_key = _lock_key(SyncScope.ACCOUNTS, cid)
+    tax_kind = TaxCodeKind(call.company_id, call.page_size)
+    acc_kind = AccountKind(call.company_id, call.page_size, options.get("options"))
 
     def steps() -> Steps[SyncReport]:
-        tax_run = _Run(
-            client, SyncScope.TAX_CODES, cid, dry_run=dry_run, progress=progress, lock_key=tax_key
-        )
-        acc_run = _Run(
-            client, SyncScope.ACCOUNTS, cid, dry_run=dry_run, progress=progress, lock_key=acc_key
-        )
-        tax_kind = TaxCodeKind(cid, page_size)
-        acc_kind = AccountKind(cid, page_size, options)
+        tax_run = call.run(SyncScope.TAX_CODES)
+        acc_run = call.run(SyncScope.ACCOUNTS)
         tax_plan, codes = yield from _plan_collection(
             tax_run, tax_kind, "tax codes", source_read("list_tax_codes")
         )
         acc_plan, accounts = yield from _plan_collection(
             acc_run, acc_kind, "accounts", source_read("list_accounts")
         )
-        check_mass_archive(tax_plan, force=force)
-        check_mass_archive(acc_plan, force=force)
-        if not dry_run:
-            yield from apply_plan(tax_run, tax_kind, codes, tax_plan, force=force)
-            yield from apply_plan(acc_run, acc_kind, accounts, acc_plan, force=force)
+        check_mass_archive(tax_plan, force=call.force)
+        check_mass_archive(acc_plan, force=call.force)
+        if not call.dry_run:
+            yield from apply_plan(tax_run, tax_kind, codes, tax_plan, force=call.force)
+            yield from apply_plan(acc_run, acc_kind, accounts, acc_plan, force=call.force)
         tax_report = tax_run.finish()
         report = acc_run.finish()
         report.related["tax_codes"] = tax_report
         return report
 
-    return _Job((tax_key, acc_key), steps)
+    return call.job(steps, SyncScope.TAX_CODES, SyncScope.ACCOUNTS)
 
 
 def sync_chart_of_accounts(
-    client: PleoClient,
-    source: Any,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    options: AccountPlanOptions | None = None,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    client: PleoClient, source: Any, **options: Unpack[ChartOfAccountsSyncOptions]
 ) -> SyncReport:
     """Level 3 in one call: tax codes first, then accounts (accounts rule 43).
 
-    ``source`` implements both :class:`TaxCodeSource` and :class:`AccountSource`. Both plans
-    are computed and checked (duplicates, safety rule) before anything is written. Returns
-    the accounts report with the tax codes report under ``related["tax_codes"]``.
-    ``granted_scopes`` turns on the local preflight check (accounts rule 50) against
-    ``CHART_OF_ACCOUNTS_SYNC | TAX_CODES_SYNC``: an :class:`InsufficientScope` is raised before
-    any request; ``None`` skips the check. The ``async`` twin is
+    ``source`` implements both :class:`TaxCodeSource` and :class:`AccountSource`; the
+    keywords are :class:`~pleo_erp.orchestration.sync_options.ChartOfAccountsSyncOptions`
+    (``company_id`` required). Both plans are computed and checked (duplicates, safety rule)
+    before anything is written. Returns the accounts report with the tax codes report under
+    ``related["tax_codes"]``. ``granted_scopes`` turns on the local preflight check (accounts
+    rule 50) against ``CHART_OF_ACCOUNTS_SYNC | TAX_CODES_SYNC``: an :class:`InsufficientScope`
+    is raised before any request; ``None`` skips the check. The ``async`` twin is
     :func:`~pleo_erp.orchestration.sync_async.sync_chart_of_accounts_async`.
     """
-    job = _chart_job(
-        client,
-        source,
-        company_id=company_id,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-        options=options,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return _run_blocking(job, lock, BlockingIO(client, source))
+    check_params(ChartOfAccountsSyncOptions, options, "sync_chart_of_accounts")
+    return _run_blocking(_chart_job(client, source, options), client, source)
 
 
 # ----------------------------------------------------------------------------- tags
 
 
-def _tags_job(
-    client: Any,
-    *,
-    company_id: uuid.UUID | str,
-    selection: Sequence[str] | None,
-    store: SelectionState | None,
-    dry_run: bool,
-    force: bool,
-    allow_group_renames: bool,
-    only_dimension: str | None,
-    progress: ProgressCallback | None,
-    page_size: int | None,
-    granted_scopes: str | Iterable[str] | None,
-) -> _Job:
-    cid = _company(company_id)
-    _preflight(granted_scopes, _scopes.TAGS_SYNC, dry_run=dry_run, operation="the tags sync")
-    key = _lock_key(SyncScope.TAGS, cid)
+def _tags_job(client: Any, options: TagsSyncOptions) -> _Job:
+    call = _Call.check(client, options, _scopes.TAGS_SYNC, "the tags sync")
+    cid = call.company_id
+    selection = options.get("selection")
+    store = _selection_store(options.get("state"))
+    allow_group_renames = options.get("allow_group_renames", False)
+    only_dimension = options.get("only_dimension")
 
     def steps() -> Steps[SyncReport]:
-        run = _Run(client, SyncScope.TAGS, cid, dry_run=dry_run, progress=progress, lock_key=key)
+        run = call.run(SyncScope.TAGS)
         planned, dimensions, values = yield from _plan_tag_sync(
-            run, cid, store is not None, selection, allow_group_renames, only_dimension, page_size
+            run,
+            cid,
+            store is not None,
+            selection,
+            allow_group_renames,
+            only_dimension,
+            call.page_size,
         )
         outcome = planned.selection
         run.report.selection = outcome
         if not outcome.persist:
             return run.finish()
-        check_mass_archive(planned.plan, force=force)
-        if dry_run:
+        check_mass_archive(planned.plan, force=call.force)
+        if call.dry_run:
             return run.finish()
         if store is not None and (outcome.changed or selection is not None):
             yield state_call("save", cid, outcome.selected, dimensions=dimensions)
         yield from apply_tags(
-            run, planned, values, company_id=cid, page_size=page_size, force=force
+            run, planned, values, company_id=cid, page_size=call.page_size, force=call.force
         )
         return run.finish()
 
-    return _Job((key,), steps)
+    return call.job(steps, SyncScope.TAGS, store=store)
 
 
 def _selection_store(state: SelectionState | StateDB | None) -> SelectionState | None:
@@ -679,38 +633,17 @@ def _selection_store(state: SelectionState | StateDB | None) -> SelectionState |
 
 
 def sync_tags(
-    client: PleoClient,
-    source: DimensionSource,
-    *,
-    company_id: uuid.UUID | str,
-    selection: Sequence[str] | None = None,
-    state: SelectionState | StateDB | None = None,
-    dry_run: bool = False,
-    force: bool = False,
-    allow_group_renames: bool = False,
-    only_dimension: str | None = None,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    client: PleoClient, source: DimensionSource, **options: Unpack[TagsSyncOptions]
 ) -> SyncReport:
     """Make Pleo's tag groups and tags match the AS's selected dimensions (tags rules 1–30).
 
-    The ``async`` twin is :func:`~pleo_erp.orchestration.sync_async.sync_tags_async`.
-
-    Args:
-        selection: the user's explicit choice of dimension codes (validated: ≤ 5, active);
-            saved to ``state`` when given. ``None`` uses the stored selection, minus
-            dimensions gone inactive (rule 6), or auto-selects on first connection (rule 4).
-        state: where the selection is persisted (a ``SelectionStore`` or a ``StateDB``).
-            Without it nothing is persisted and every run without ``selection`` is a
-            first connection.
-        allow_group_renames: rename a group when its dimension's name changed (rule 10).
-        only_dimension: ad hoc run for one selected dimension: its group and tags only, no
-            archive sweep of other groups (rule 25).
-        granted_scopes: the credential's scopes (e.g. ``client.introspect().scope``); when
-            given, checked locally against :data:`~pleo_erp.client.scopes.TAGS_SYNC`
-            (unverified names) before any request. ``None`` skips the check.
+    The keywords are :class:`~pleo_erp.orchestration.sync_options.TagsSyncOptions`
+    (``company_id`` required): ``selection`` (the user's choice of dimensions, saved to
+    ``state``), ``state`` (where the selection is persisted), ``allow_group_renames``
+    (rule 10), ``only_dimension`` (an ad hoc run for one dimension, rule 25) and
+    ``granted_scopes`` (checked locally against :data:`~pleo_erp.client.scopes.TAGS_SYNC`
+    before any request; ``None`` skips the check), besides the common ones. The ``async`` twin
+    is :func:`~pleo_erp.orchestration.sync_async.sync_tags_async`.
 
     Raises:
         InsufficientScope: ``granted_scopes`` lacks a required scope; no request was made.
@@ -722,21 +655,8 @@ def sync_tags(
         SyncAlreadyRunning: a tags sync for this company is already running.
         PleoError: reading Pleo's tag groups failed; nothing was written.
     """
-    store = _selection_store(state)
-    job = _tags_job(
-        client,
-        company_id=company_id,
-        selection=selection,
-        store=store,
-        dry_run=dry_run,
-        force=force,
-        allow_group_renames=allow_group_renames,
-        only_dimension=only_dimension,
-        progress=progress,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return _run_blocking(job, lock, BlockingIO(client, source, store))
+    check_params(TagsSyncOptions, options, "sync_tags")
+    return _run_blocking(_tags_job(client, options), client, source)
 
 
 def _plan_tag_sync(
@@ -759,15 +679,9 @@ def _plan_tag_sync(
     with run.timed(SyncPhase.PLAN):
         outcome = resolve_selection(dimensions, groups, stored=stored, requested=selection)
     if not outcome.persist:
-        issue = PlanIssue(
-            IssueSeverity.WARNING,
-            "",
-            "the accounting system has no active dimension: nothing to sync",
-            "rule 5",
-        )
-        report.warnings.append(str(issue))
-        empty = TagSyncPlan(outcome, Plan(issues=(issue,)), (), {}, (issue,))
+        empty = TagSyncPlan.nothing_to_sync(outcome)
         report.plan = empty.plan
+        _issues_to_report(report, empty.issues)
         return empty, dimensions, {}
     with run.timed(SyncPhase.PLAN):
         group_plan, bindings, dim_issues = combine_tag_plans(

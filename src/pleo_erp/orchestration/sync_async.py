@@ -22,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+
+from typing_extensions import Unpack
 
 from pleo_erp.accounting_system.sources import (
     AccountSource,
@@ -35,7 +37,7 @@ from pleo_erp.accounting_system.sources import (
     TaxCodeSource,
 )
 from pleo_erp.client._client import AsyncPleoClient
-from pleo_erp.domain.reconcile.accounts import AccountPlanOptions
+from pleo_erp.client.resources._base import check_params
 from pleo_erp.orchestration._sync_io import AsyncIO, drive_async
 from pleo_erp.orchestration.locks import CompanyLock
 from pleo_erp.orchestration.sync import (
@@ -44,13 +46,16 @@ from pleo_erp.orchestration.sync import (
     _accounts_job,
     _chart_job,
     _Job,
-    _selection_store,
     _tags_job,
     _tax_codes_job,
 )
-from pleo_erp.orchestration.sync_report import ProgressCallback, SyncReport
-from pleo_erp.state._db import StateDB
-from pleo_erp.state.selection import SelectionState
+from pleo_erp.orchestration.sync_options import (
+    AccountsSyncOptions,
+    ChartOfAccountsSyncOptions,
+    TagsSyncOptions,
+    TaxCodesSyncOptions,
+)
+from pleo_erp.orchestration.sync_report import SyncReport
 
 __all__ = [
     "sync_accounts_async",
@@ -108,138 +113,60 @@ async def _held_async(lock: CompanyLock | None, key: str) -> AsyncIterator[None]
         await asyncio.shield(asyncio.to_thread(chosen.release, key, owner))
 
 
-async def _run_async(job: _Job, lock: CompanyLock | None, io: AsyncIO) -> SyncReport:
+async def _run_async(job: _Job, client: AsyncPleoClient, source: object) -> SyncReport:
     """Hold every lock key of ``job`` (in order), then drive its steps with ``await``."""
     async with AsyncExitStack() as stack:
         for key in job.keys:
-            await stack.enter_async_context(_held_async(lock, key))
-        return await drive_async(job.steps(), io)
+            await stack.enter_async_context(_held_async(job.lock, key))
+        return await drive_async(job.steps(), AsyncIO(client, source, job.store))
 
 
 async def sync_tax_codes_async(
     client: AsyncPleoClient,
     source: AsyncTaxCodeSource | TaxCodeSource,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    **options: Unpack[TaxCodesSyncOptions],
 ) -> SyncReport:
     """The ``async`` twin of :func:`~pleo_erp.orchestration.sync.sync_tax_codes`.
 
-    Same arguments, behaviour, report and errors; ``source`` may be ``async`` or blocking.
+    Same keywords, behaviour, report and errors; ``source`` may be ``async`` or blocking.
     """
-    job = _tax_codes_job(
-        client,
-        company_id=company_id,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return await _run_async(job, lock, AsyncIO(client, source))
+    check_params(TaxCodesSyncOptions, options, "sync_tax_codes_async")
+    return await _run_async(_tax_codes_job(client, options), client, source)
 
 
 async def sync_accounts_async(
     client: AsyncPleoClient,
     source: AsyncAccountSource | AccountSource,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    options: AccountPlanOptions | None = None,
-    batch_threshold: int = 2,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    **options: Unpack[AccountsSyncOptions],
 ) -> SyncReport:
     """The ``async`` twin of :func:`~pleo_erp.orchestration.sync.sync_accounts`.
 
-    Same arguments, behaviour, report and errors; ``source`` may be ``async`` or blocking.
+    Same keywords, behaviour, report and errors; ``source`` may be ``async`` or blocking.
     """
-    job = _accounts_job(
-        client,
-        company_id=company_id,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-        options=options,
-        batch_threshold=batch_threshold,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return await _run_async(job, lock, AsyncIO(client, source))
+    check_params(AccountsSyncOptions, options, "sync_accounts_async")
+    return await _run_async(_accounts_job(client, options), client, source)
 
 
 async def sync_chart_of_accounts_async(
-    client: AsyncPleoClient,
-    source: Any,
-    *,
-    company_id: uuid.UUID | str,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    options: AccountPlanOptions | None = None,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    client: AsyncPleoClient, source: Any, **options: Unpack[ChartOfAccountsSyncOptions]
 ) -> SyncReport:
     """The ``async`` twin of :func:`~pleo_erp.orchestration.sync.sync_chart_of_accounts`.
 
     ``source`` implements both tax code and account reads, ``async`` or blocking.
     """
-    job = _chart_job(
-        client,
-        source,
-        company_id=company_id,
-        dry_run=dry_run,
-        force=force,
-        progress=progress,
-        options=options,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return await _run_async(job, lock, AsyncIO(client, source))
+    check_params(ChartOfAccountsSyncOptions, options, "sync_chart_of_accounts_async")
+    return await _run_async(_chart_job(client, source, options), client, source)
 
 
 async def sync_tags_async(
     client: AsyncPleoClient,
     source: AsyncDimensionSource | DimensionSource,
-    *,
-    company_id: uuid.UUID | str,
-    selection: Sequence[str] | None = None,
-    state: SelectionState | StateDB | None = None,
-    dry_run: bool = False,
-    force: bool = False,
-    allow_group_renames: bool = False,
-    only_dimension: str | None = None,
-    progress: ProgressCallback | None = None,
-    lock: CompanyLock | None = None,
-    page_size: int | None = None,
-    granted_scopes: str | Iterable[str] | None = None,
+    **options: Unpack[TagsSyncOptions],
 ) -> SyncReport:
     """The ``async`` twin of :func:`~pleo_erp.orchestration.sync.sync_tags`.
 
-    Same arguments, behaviour, report and errors; ``source`` may be ``async`` or blocking,
+    Same keywords, behaviour, report and errors; ``source`` may be ``async`` or blocking,
     and the selection store (``state``) is called in a worker thread.
     """
-    store = _selection_store(state)
-    job = _tags_job(
-        client,
-        company_id=company_id,
-        selection=selection,
-        store=store,
-        dry_run=dry_run,
-        force=force,
-        allow_group_renames=allow_group_renames,
-        only_dimension=only_dimension,
-        progress=progress,
-        page_size=page_size,
-        granted_scopes=granted_scopes,
-    )
-    return await _run_async(job, lock, AsyncIO(client, source, store))
+    check_params(TagsSyncOptions, options, "sync_tags_async")
+    return await _run_async(_tags_job(client, options), client, source)

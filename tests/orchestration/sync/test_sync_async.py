@@ -362,15 +362,7 @@ def test_the_sqlite_lock_is_held_and_released_by_an_async_run(
 def test_the_steps_decide_without_any_io() -> None:
     """Sans-I/O: drive a tax codes sync by hand, answering each request, with no client."""
     company = uuid.UUID(int=7)
-    job = sync_module._tax_codes_job(
-        None,
-        company_id=company,
-        dry_run=False,
-        force=False,
-        progress=None,
-        page_size=None,
-        granted_scopes=None,
-    )
+    job = sync_module._tax_codes_job(None, {"company_id": company})
     steps = job.steps()
     asked: list[str] = []
     answers: dict[str, Any] = {

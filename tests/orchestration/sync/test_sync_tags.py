@@ -181,7 +181,10 @@ def test_rule_5_no_active_dimension_on_first_connection_writes_nothing(
     assert writes(sandbox) == []
     assert report.write_requests == 0
     assert store.load(uuid_of(company)) is None
-    assert any("rule 5" in w for w in report.warnings)
+    assert [w for w in report.warnings if "rule 5" in w] == [
+        "warning: '': the accounting system has no active dimension: nothing to sync (rule 5)"
+    ]
+    assert [issue.rule for issue in report.plan.issues] == ["rule 5"]  # reported once
 
 
 @pytest.mark.rule("tags-3")

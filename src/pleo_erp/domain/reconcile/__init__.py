@@ -9,6 +9,7 @@
 No I/O here: the orchestrators in :mod:`pleo_erp.orchestration.sync` read, call these, and apply.
 """
 
+from pleo_erp.domain.reconcile import plan as _plan
 from pleo_erp.domain.reconcile.accounts import AccountPlanOptions, plan_accounts
 from pleo_erp.domain.reconcile.errors import (
     DuplicateExternalId,
@@ -17,19 +18,7 @@ from pleo_erp.domain.reconcile.errors import (
     ReconcileError,
     SelectionError,
 )
-from pleo_erp.domain.reconcile.plan import (
-    DEFAULT_MAX_ARCHIVE_RATIO,
-    Action,
-    ActionKind,
-    ArchiveGuard,
-    IssueSeverity,
-    ObjectKind,
-    Plan,
-    PlanIssue,
-    Target,
-    check_mass_archive,
-    order_actions,
-)
+from pleo_erp.domain.reconcile.plan import *  # noqa: F403  (every plan name: its __all__)
 from pleo_erp.domain.reconcile.tags import (
     MAX_SELECTED_DIMENSIONS,
     GroupBinding,
@@ -47,30 +36,20 @@ from pleo_erp.domain.reconcile.tags import (
 from pleo_erp.domain.reconcile.tax_codes import plan_tax_codes
 
 __all__ = [
-    "DEFAULT_MAX_ARCHIVE_RATIO",
+    *_plan.__all__,
     "MAX_SELECTED_DIMENSIONS",
     "AccountPlanOptions",
-    "Action",
-    "ActionKind",
-    "ArchiveGuard",
     "DuplicateExternalId",
     "DuplicateSourceKey",
     "GroupBinding",
-    "IssueSeverity",
     "MassArchiveRefused",
-    "ObjectKind",
-    "Plan",
-    "PlanIssue",
     "ReconcileError",
     "SelectionError",
     "SelectionOutcome",
     "TagSyncPlan",
-    "Target",
     "auto_select",
-    "check_mass_archive",
     "choose_keeper",
     "codes_match",
-    "order_actions",
     "plan_accounts",
     "plan_tag_groups",
     "plan_tag_sync",

@@ -22,16 +22,14 @@ current values for anything the sync does not own, so nothing is cleared by acci
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TypeAlias
 from uuid import UUID
 
 from attrs import define
 
-from pleo_erp.domain.reconcile.errors import DuplicateSourceKey
+from pleo_erp.domain.reconcile._collection import PlanParts, index_pleo, index_source
 from pleo_erp.domain.reconcile.plan import (
-    Action,
-    ActionKind,
-    ArchiveGuard,
     IssueSeverity,
     ObjectKind,
     Plan,
@@ -50,6 +48,8 @@ __all__ = ["MAX_FIELD_LENGTH", "AccountPlanOptions", "SourceAccount", "plan_acco
 
 #: Pleo's limit for ``externalId``, ``name`` and ``code`` (spec ``maxLength: 255``).
 MAX_FIELD_LENGTH = 255
+
+_EXTERNAL_ID = attrgetter("external_id")
 
 
 SourceAccount: TypeAlias = LedgerAccount
@@ -139,6 +139,43 @@ def _put_body(
     )
 
 
+def _check(account: LedgerAccount, key: str) -> PlanIssue | None:
+    """Rule 26: an account Pleo would refuse is an error (set aside, its twin protected)."""
+    # Cheap inline check first; _validate only runs to explain a problem.
+    name, code = account.name, account.code
+    if (
+        key
+        and name
+        and len(key) <= MAX_FIELD_LENGTH
+        and len(name) <= MAX_FIELD_LENGTH
+        and (code is None or len(code) <= MAX_FIELD_LENGTH)
+    ):
+        return None
+    problem = _validate(account)
+    return (
+        None
+        if problem is None
+        else PlanIssue(IssueSeverity.ERROR, key, problem, "accounts rule 26")
+    )
+
+
+def _unchanged(
+    account: LedgerAccount, match: BookkeepingAccountRestModelV1, opts: AccountPlanOptions
+) -> bool:
+    """Fast path for the common case: everything equal and active."""
+    empty = opts.empty_code_equals_none
+    return (
+        not match.archived
+        and account.name == match.name
+        and (account.code == match.code or _norm(account.code, empty) == _norm(match.code, empty))
+        and (
+            not opts.sync_tax_code_refs
+            or account.tax_code_external_id == match.tax_code_external_id
+            or _norm(account.tax_code_external_id, True) == _norm(match.tax_code_external_id, True)
+        )
+    )
+
+
 def plan_accounts(
     source: Sequence[LedgerAccount],
     pleo: Sequence[BookkeepingAccountRestModelV1],
@@ -160,132 +197,60 @@ def plan_accounts(
     and left untouched.
     """
     opts = options or AccountPlanOptions()
-    issues: list[PlanIssue] = []
+    parts: PlanParts[BookkeepingAccountRestModelV1] = PlanParts(ObjectKind.ACCOUNT)
+    # Index both sides; anything ambiguous in the AS stops the run before any write, twins
+    # on Pleo's side are skipped, never guessed at.
+    active, protected = index_source(source, _EXTERNAL_ID, _check, parts, what="account externalId")
+    by_external_id, conflicted = index_pleo(
+        pleo,
+        _EXTERNAL_ID,
+        parts,
+        conflict="PleoDataConflict: several Pleo accounts share this externalId; left untouched",
+        rule="accounts rule 36",
+    )
 
-    # Index the AS's active set; anything ambiguous stops the run before any write.
-    active: dict[str, LedgerAccount] = {}
-    duplicates: set[str] = set()
-    protected: set[str] = set()
-    for account in source:
-        if not account.active:
-            continue
-        key = account.external_id
-        if key in active or key in protected:
-            duplicates.add(key)
-            continue
-        # Cheap inline check first; _validate only runs to explain a problem.
-        name, code = account.name, account.code
-        if (
-            key
-            and name
-            and len(key) <= MAX_FIELD_LENGTH
-            and len(name) <= MAX_FIELD_LENGTH
-            and (code is None or len(code) <= MAX_FIELD_LENGTH)
-        ):
-            active[key] = account
-            continue
-        problem = _validate(account)
-        if problem is not None:
-            issues.append(PlanIssue(IssueSeverity.ERROR, key, problem, "accounts rule 26"))
-            protected.add(key)
-            continue
-        active[key] = account
-    if duplicates:
-        raise DuplicateSourceKey("account externalId", duplicates)
-
-    # Index Pleo by externalId; twins on Pleo's side are skipped, never guessed at.
-    by_external_id: dict[str, BookkeepingAccountRestModelV1] = {}
-    conflicted: set[str] = set()
-    for account_model in pleo:
-        key = account_model.external_id
-        if key in by_external_id:
-            conflicted.add(key)
-        else:
-            by_external_id[key] = account_model
-    for key in sorted(conflicted):
-        issues.append(
-            PlanIssue(
-                IssueSeverity.ERROR,
-                key,
-                "PleoDataConflict: several Pleo accounts share this externalId; left untouched",
-                "accounts rule 36",
-            )
-        )
-        del by_external_id[key]
-
-    creates: list[Action] = []
-    updates: list[Action] = []
-    archives: list[Action] = []
-    unchanged: list[BookkeepingAccountRestModelV1] = []
-    empty = opts.empty_code_equals_none
-    sync_tax = opts.sync_tax_code_refs
     get = by_external_id.get
     for key, account in active.items():
         if key in conflicted:
             continue
         match = get(key)
         if match is None:
-            creates.append(
-                Action(
-                    ActionKind.CREATE,
-                    Target(ObjectKind.ACCOUNT, key, None, account.name),
-                    "active in the accounting system, missing in Pleo",
-                    BookkeepingAccountCreateRequestV1(
-                        company_id=company_id,
-                        external_id=key,
-                        name=account.name,
-                        archived=False,
-                        code=account.code,
-                        tax_code_external_id=(
-                            account.tax_code_external_id if opts.sync_tax_code_refs else None
-                        ),
-                    ),
-                )
+            tax = account.tax_code_external_id if opts.sync_tax_code_refs else None
+            parts.create(
+                key,
+                account.name,
+                BookkeepingAccountCreateRequestV1(
+                    company_id=company_id,
+                    external_id=key,
+                    name=account.name,
+                    archived=False,
+                    code=account.code,
+                    tax_code_external_id=tax,
+                ),
             )
-            continue
-        # Fast path for the common case: everything equal and active.
-        if (
-            not match.archived
-            and account.name == match.name
-            and (
-                account.code == match.code or _norm(account.code, empty) == _norm(match.code, empty)
+        elif _unchanged(account, match, opts):
+            parts.unchanged.append(match)
+        else:
+            changes = _changes(account, match, opts)
+            target = Target(ObjectKind.ACCOUNT, key, match.id, account.name)
+            body = _put_body(match, archived=False, source=account, options=opts)
+            parts.updates.append(
+                change_action(target, changes, body, archived_in_pleo=match.archived)
             )
-            and (
-                not sync_tax
-                or account.tax_code_external_id == match.tax_code_external_id
-                or _norm(account.tax_code_external_id, True)
-                == _norm(match.tax_code_external_id, True)
-            )
-        ):
-            unchanged.append(match)
-            continue
-        changes = _changes(account, match, opts)
-        target = Target(ObjectKind.ACCOUNT, key, match.id, account.name)
-        body = _put_body(match, archived=False, source=account, options=opts)
-        updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
 
     active_in_pleo = 0
     for key, match in by_external_id.items():
         if match.archived:
             if key not in active:
-                unchanged.append(match)
+                parts.unchanged.append(match)
             continue
         active_in_pleo += 1
-        if key in active or key in protected:
-            continue
-        archives.append(
-            Action(
-                ActionKind.ARCHIVE,
-                Target(ObjectKind.ACCOUNT, key, match.id, match.name),
+        if key not in active and key not in protected:
+            parts.archive(
+                key,
+                match.id,
+                match.name,
                 "no active account with this externalId in the accounting system",
                 _put_body(match, archived=True, source=None, options=opts),
             )
-        )
-
-    return Plan(
-        actions=(*creates, *updates, *archives),
-        unchanged=unchanged,
-        unchanged_kind=ObjectKind.ACCOUNT,
-        issues=tuple(issues),
-        guards=(ArchiveGuard("accounts", active_in_pleo, len(archives)),),
-    )
+    return parts.plan("accounts", active_in_pleo)

@@ -27,6 +27,7 @@ from uuid import UUID
 
 from attrs import define
 
+from pleo_erp.domain.reconcile._collection import PlanParts
 from pleo_erp.domain.reconcile.errors import SelectionError
 from pleo_erp.domain.reconcile.plan import (
     Action,
@@ -459,10 +460,7 @@ def plan_tags(
                 duplicates[key] = [first, tag]
 
     group_code, group_id = binding.group_code, binding.group_id
-    creates: list[Action] = []
-    updates: list[Action] = []
-    archives: list[Action] = []
-    unchanged: list[TagModel] = []
+    parts: PlanParts[TagModel] = PlanParts(ObjectKind.TAG, issues)
 
     def target(tag: TagModel) -> Target:
         return Target(ObjectKind.TAG, tag.code, tag.id, tag.name, group_code, group_id)
@@ -473,7 +471,7 @@ def plan_tags(
         name = value.name or code  # rule 29: a nameless value is named by its code
         keeper = lookup(key)
         if keeper is None:
-            creates.append(
+            parts.creates.append(
                 Action(
                     ActionKind.CREATE,
                     Target(ObjectKind.TAG, code, None, name, group_code, group_id),
@@ -487,7 +485,7 @@ def plan_tags(
             keeper = choose_keeper(dups, name)
             for other in dups:
                 if other is not keeper and not other.archived:
-                    archives.append(
+                    parts.archives.append(
                         Action(
                             ActionKind.ARCHIVE,
                             target(other),
@@ -497,7 +495,7 @@ def plan_tags(
                     )
         if keeper.archived:
             rename = f" and rename {keeper.name!r} → {name!r}" if keeper.name != name else ""
-            updates.append(
+            parts.updates.append(
                 Action(
                     ActionKind.UNARCHIVE,
                     target(keeper),
@@ -506,7 +504,7 @@ def plan_tags(
                 )
             )
         elif keeper.name != name:
-            updates.append(
+            parts.updates.append(
                 Action(
                     ActionKind.RENAME,
                     target(keeper),
@@ -515,7 +513,7 @@ def plan_tags(
                 )
             )
         else:
-            unchanged.append(keeper)
+            parts.unchanged.append(keeper)
 
     for key, tag in index.items():
         if key in active or key in clashes:
@@ -523,7 +521,7 @@ def plan_tags(
         for candidate in duplicates.get(key, (tag,)):
             if candidate.archived:
                 continue
-            archives.append(
+            parts.archives.append(
                 Action(
                     ActionKind.ARCHIVE,
                     target(candidate),
@@ -532,13 +530,7 @@ def plan_tags(
                 )
             )
 
-    return Plan(
-        actions=(*creates, *updates, *archives),
-        unchanged=unchanged,
-        unchanged_kind=ObjectKind.TAG,
-        issues=tuple(issues),
-        guards=(ArchiveGuard(f"tags of group {group_code!r}", active_tags, len(archives)),),
-    )
+    return parts.plan(f"tags of group {group_code!r}", active_tags)
 
 
 # --------------------------------------------------------------------------- composition
@@ -558,6 +550,17 @@ class TagSyncPlan:
     tags: Mapping[str, Plan]
     issues: tuple[PlanIssue, ...] = ()
     skipped: tuple[str, ...] = ()
+
+    @classmethod
+    def nothing_to_sync(cls, selection: SelectionOutcome) -> TagSyncPlan:
+        """Rule 5: the AS has no active dimension; an empty plan with that one warning."""
+        issue = PlanIssue(
+            IssueSeverity.WARNING,
+            "",
+            "the accounting system has no active dimension: nothing to sync",
+            "rule 5",
+        )
+        return cls(selection, Plan(), (), {}, (issue,))
 
     @cached_property
     def plan(self) -> Plan:
@@ -661,13 +664,7 @@ def plan_tag_sync(
     """
     outcome = resolve_selection(dimensions, groups, stored=stored_selection, requested=selection)
     if not outcome.persist:
-        issue = PlanIssue(
-            IssueSeverity.WARNING,
-            "",
-            "the accounting system has no active dimension: nothing to sync",
-            "rule 5",
-        )
-        return TagSyncPlan(outcome, Plan(), (), {}, (issue,))
+        return TagSyncPlan.nothing_to_sync(outcome)
     group_plan, bindings, issues = combine_tag_plans(
         dimensions,
         groups,

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import TypeAlias
 from uuid import UUID
 
-from pleo_erp.domain.reconcile.errors import DuplicateSourceKey
+from pleo_erp.domain.reconcile._collection import PlanParts, index_pleo, index_source
 from pleo_erp.domain.reconcile.plan import (
-    Action,
-    ActionKind,
-    ArchiveGuard,
     IssueSeverity,
     ObjectKind,
     Plan,
@@ -47,6 +45,9 @@ __all__ = ["TAX_CODE_TYPES", "SourceTaxCode", "plan_tax_codes"]
 
 #: The ``type`` values Pleo accepts on a create/update body.
 TAX_CODE_TYPES = frozenset(member.value for member in TaxCodeTypeModel)
+
+_RULE = "tax codes"
+_CODE = attrgetter("code")
 
 
 SourceTaxCode: TypeAlias = LedgerTaxCode
@@ -136,6 +137,21 @@ def _archive_body(pleo: TaxCodeModel, *, company_id: UUID) -> TaxCodeCreateUpdat
     )
 
 
+def _check(tax_code: LedgerTaxCode, key: str) -> PlanIssue | None:
+    """An invalid tax code is an error (set aside, its twin protected); ``exclusive`` warns."""
+    problem = _validate(tax_code)
+    if problem is not None:
+        return PlanIssue(IssueSeverity.ERROR, key, problem, _RULE)
+    if str(tax_code.type) == "exclusive":
+        return PlanIssue(
+            IssueSeverity.WARNING,
+            key,
+            "Pleo documents 'exclusive' tax codes as not currently supported",
+            _RULE,
+        )
+    return None
+
+
 def plan_tax_codes(
     source: Sequence[LedgerTaxCode],
     pleo: Sequence[TaxCodeModel],
@@ -154,88 +170,40 @@ def plan_tax_codes(
     reported and excluded; their Pleo twin is left untouched. Pleo tax codes that share a
     ``code`` are reported and left untouched.
     """
-    issues: list[PlanIssue] = []
-    active: dict[str, LedgerTaxCode] = {}
-    duplicates: set[str] = set()
-    protected: set[str] = set()
-    for tax_code in source:
-        if not tax_code.active:
-            continue
-        key = tax_code.code
-        if key in active or key in protected:
-            duplicates.add(key)
-            continue
-        problem = _validate(tax_code)
-        if problem is not None:
-            issues.append(PlanIssue(IssueSeverity.ERROR, key, problem, "tax codes"))
-            protected.add(key)
-            continue
-        if str(tax_code.type) == "exclusive":
-            issues.append(
-                PlanIssue(
-                    IssueSeverity.WARNING,
-                    key,
-                    "Pleo documents 'exclusive' tax codes as not currently supported",
-                    "tax codes",
-                )
-            )
-        active[key] = tax_code
-    if duplicates:
-        raise DuplicateSourceKey("tax code", duplicates)
+    parts: PlanParts[TaxCodeModel] = PlanParts(ObjectKind.TAX_CODE)
+    active, protected = index_source(source, _CODE, _check, parts, what="tax code")
+    coded = [model for model in pleo if model.code]
+    uncoded = [model for model in pleo if not model.code]
+    by_code, conflicted = index_pleo(
+        coded,
+        _CODE,
+        parts,
+        conflict="several Pleo tax codes share this code; left untouched",
+        rule=_RULE,
+    )
 
-    by_code: dict[str, TaxCodeModel] = {}
-    conflicted: set[str] = set()
-    uncoded: list[TaxCodeModel] = []
-    for model in pleo:
-        if not model.code:
-            uncoded.append(model)
-        elif model.code in by_code:
-            conflicted.add(model.code)
-        else:
-            by_code[model.code] = model
-    for key in sorted(conflicted):
-        issues.append(
-            PlanIssue(
-                IssueSeverity.ERROR,
-                key,
-                "several Pleo tax codes share this code; left untouched",
-                "tax codes",
-            )
-        )
-        del by_code[key]
-
-    creates: list[Action] = []
-    updates: list[Action] = []
-    archives: list[Action] = []
-    unchanged: list[TaxCodeModel] = []
     for key, tax_code in active.items():
         if key in conflicted:
             continue
         match = by_code.get(key)
         if match is None:
-            creates.append(
-                Action(
-                    ActionKind.CREATE,
-                    Target(ObjectKind.TAX_CODE, key, None, tax_code.name),
-                    "active in the accounting system, missing in Pleo",
-                    _body_from_source(tax_code, company_id=company_id, archived=False),
-                )
-            )
+            body = _body_from_source(tax_code, company_id=company_id, archived=False)
+            parts.create(key, tax_code.name, body)
             continue
         changes = _changes(tax_code, match)
         if not match.archived and not changes:
-            unchanged.append(match)
+            parts.unchanged.append(match)
             continue
         target = Target(ObjectKind.TAX_CODE, key, match.id, tax_code.name)
         body = _body_from_source(tax_code, company_id=company_id, archived=False)
-        updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
+        parts.updates.append(change_action(target, changes, body, archived_in_pleo=match.archived))
 
     active_in_pleo = 0
     for model in [*by_code.values(), *uncoded]:
         key = model.code or ""
         if model.archived:
             if not key or key not in active:
-                unchanged.append(model)
+                parts.unchanged.append(model)
             continue
         active_in_pleo += 1
         if key and (key in active or key in protected):
@@ -247,28 +215,8 @@ def plan_tax_codes(
         )
         archive_body = _archive_body(model, company_id=company_id)
         if archive_body is None:
-            issues.append(
-                PlanIssue(
-                    IssueSeverity.ERROR,
-                    key,
-                    f"cannot archive: Pleo sent an unknown tax code type {model.type!r}",
-                    "tax codes",
-                )
-            )
-            continue
-        archives.append(
-            Action(
-                ActionKind.ARCHIVE,
-                Target(ObjectKind.TAX_CODE, key, model.id, model.name),
-                reason,
-                archive_body,
-            )
-        )
-
-    return Plan(
-        actions=(*creates, *updates, *archives),
-        unchanged=unchanged,
-        unchanged_kind=ObjectKind.TAX_CODE,
-        issues=tuple(issues),
-        guards=(ArchiveGuard("tax codes", active_in_pleo, len(archives)),),
-    )
+            message = f"cannot archive: Pleo sent an unknown tax code type {model.type!r}"
+            parts.error(key, message, _RULE)
+        else:
+            parts.archive(key, model.id, model.name, reason, archive_body)
+    return parts.plan("tax codes", active_in_pleo)
