@@ -41,6 +41,12 @@ def well_typed(client: PleoClient) -> None:
         "https://example.test/hook", ["v1.export-job.created"], status="ACTIVE"
     )
     client.export_jobs.create(COMPANY, [], vendor_based_bookkeeping=True)
+    assert_type(client.with_options(max_retries=0), PleoClient)
+
+
+def well_typed_clients() -> None:
+    PleoClient(None, base_url="staging", timeout=2.0, max_retries=1, requests_per_minute=None)
+    assert_type(AsyncPleoClient(None, max_retry_after=5.0).with_options(), AsyncPleoClient)
 
 
 async def well_typed_async(client: AsyncPleoClient) -> None:
@@ -49,6 +55,12 @@ async def well_typed_async(client: AsyncPleoClient) -> None:
 
 
 # fmt: off
+def wrong_client_options() -> None:
+    PleoClient(None, max_retrys=1)  # E: "max_retrys"
+    AsyncPleoClient(None, timeout="2")  # E: "timeout"
+    AsyncPleoClient(None, receipt_policy=None)  # E: "receipt_policy"
+
+
 def wrong_keywords(client: PleoClient) -> None:
     client.tax_codes.create(COMPANY, name="VAT", rate=1, type="inclusive", ingoing_tax_acount="x")  # E: "ingoing_tax_acount"
     client.tax_codes.create(COMPANY, name="VAT", rate=1)  # E: Missing named argument "type"
