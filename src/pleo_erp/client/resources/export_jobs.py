@@ -35,6 +35,8 @@ from pleo_erp.client.resources._base import (
     no_result,
     paged,
     raw_body,
+    spec_object,
+    uuid_tuple,
 )
 from pleo_erp.client.serialization import structure, unstructure
 from pleo_erp.models.export_jobs import (
@@ -71,17 +73,6 @@ ItemUpdate = UpdateExportJobItemV3 | Mapping[str, Any]
 _JOBS = "/v3/export-jobs"
 _JOB = data_parser(ExportJobV3)
 _EVENTS = "/v3/export-job-events"
-_UPDATE_FIELDS = frozenset(
-    {
-        "accountingEntryId",
-        "status",
-        "exportedAt",
-        "externalId",
-        "externalUrl",
-        "failureReason",
-        "failureReasonType",
-    }
-)
 _JOB_REASONS = frozenset(member.value for member in ExportJobFailureReasonType)
 _ITEM_REASONS = frozenset(member.value for member in ExportJobItemFailureReasonType)
 
@@ -162,12 +153,8 @@ def create_op(
     check_params(ExportJobCreateOptions, options, "create")
     employee_id = options.get("employee_id")
     vendor_based_bookkeeping = options.get("vendor_based_bookkeeping")
-    if isinstance(accounting_entry_ids, str):
-        raise ValueError("accounting_entry_ids must be a list of UUIDs, not one string")
     body = CreateExportJob(
-        accounting_entry_ids=tuple(
-            ensure_uuid(entry, "accounting_entry_ids[]") for entry in accounting_entry_ids
-        ),
+        accounting_entry_ids=uuid_tuple(accounting_entry_ids, "accounting_entry_ids", unique=False),
         company_id=ensure_uuid(company_id, "company_id"),
         employee_id=ensure_uuid(employee_id, "employee_id") if employee_id is not None else None,
         is_interactive=options.get("is_interactive"),
@@ -239,15 +226,7 @@ def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
     ``None`` values are left out (the spec declares none of these fields nullable).
     """
     where = f"updates[{index}]"
-    if isinstance(update, UpdateExportJobItemV3):
-        raw: dict[str, Any] = unstructure(update)
-    elif isinstance(update, Mapping):
-        raw = dict(update)
-    else:
-        raise TypeError(f"{where} must be an UpdateExportJobItemV3 or a dict")
-    unknown = sorted(set(raw) - _UPDATE_FIELDS)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    raw = spec_object(update, UpdateExportJobItemV3, where)
     body = {key: value for key, value in raw.items() if value is not None}
     if "accountingEntryId" not in body:
         raise ValueError(f"{where}: accountingEntryId is required")

@@ -30,6 +30,7 @@ from pleo_erp.client.resources._base import (
     data_parser,
     list_data_parser,
     paged,
+    uuid_tuple,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.tags import (
@@ -55,14 +56,6 @@ MAX_TAGS_PER_ARCHIVE_REQUEST = 100
 _TAGS = "/v0/tags"
 _TAG = data_parser(TagModel)
 _TAG_LIST = list_data_parser(TagModel)
-
-
-def _uuids(values: Iterable[uuid.UUID | str] | None, name: str) -> tuple[uuid.UUID, ...] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        raise ValueError(f"{name} must be a list of UUIDs, not one string")
-    return tuple(dict.fromkeys(ensure_uuid(v, f"{name}[]") for v in values))
 
 
 def _values(values: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -134,8 +127,8 @@ def search_op(
     body = CompositeTagSearchRequest(
         archived=params.get("archived"),
         include_archived=params.get("include_archived"),
-        tag_group_ids=_uuids(params.get("tag_group_ids"), "tag_group_ids"),
-        tag_ids=_uuids(params.get("tag_ids"), "tag_ids"),
+        tag_group_ids=uuid_tuple(params.get("tag_group_ids"), "tag_group_ids"),
+        tag_ids=uuid_tuple(params.get("tag_ids"), "tag_ids"),
         text_search=params.get("text_search"),
     )
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
@@ -199,7 +192,7 @@ def archive_op(
 ) -> BulkOperation[tuple[TagModel, ...], tuple[TagModel, ...]]:
     """``POST /v0/tags/archive`` per chunk of at most 100 ids (none for no ids)."""
     company = ensure_uuid(company_id, "company_id")
-    ids = _uuids(tag_ids, "tag_ids") or ()
+    ids = uuid_tuple(tag_ids, "tag_ids") or ()
     calls = [
         Call(
             "tags.archive",
