@@ -42,6 +42,10 @@ def well_typed(client: PleoClient) -> None:
     )
     client.export_jobs.create(COMPANY, [], vendor_based_bookkeeping=True)
     assert_type(client.with_options(max_retries=0), PleoClient)
+    client.export_jobs.list(company_id=COMPANY, statuses=["pending", "failed"], page_size=50)
+    client.tags.list(uuid.uuid4(), include_archived=True)
+    client.tag_groups.list(COMPANY, include_tags_count=True)
+    client.subscriptions.list(status="ACTIVE", event_types="v1.export-job.created")
 
 
 def well_typed_clients() -> None:
@@ -73,6 +77,9 @@ def wrong_keywords(client: PleoClient) -> None:
     client.tag_groups.update(uuid.uuid4(), code="D", name="Dept", archived=False)  # E: Missing named argument "metadata"
     client.subscriptions.create("https://example.test/hook", ["v1.export-job.created"], secret="x")  # E: "secret"
     client.export_jobs.create(COMPANY, [], vendor_based_bookkeping=True)  # E: "vendor_based_bookkeping"
+    client.export_jobs.list(company_id=COMPANY, status="pending")  # E: "status"
+    client.tags.list(uuid.uuid4(), include_archived="yes")  # E: "include_archived"
+    client.subscriptions.list(page_size="10")  # E: "page_size"
 
 
 async def wrong_keywords_async(client: AsyncPleoClient) -> None:

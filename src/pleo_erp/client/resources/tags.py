@@ -45,6 +45,7 @@ __all__ = [
     "MAX_TAGS_PER_ARCHIVE_REQUEST",
     "AsyncTags",
     "TagCreateParams",
+    "TagListParams",
     "TagSearchParams",
     "TagUpdateParams",
     "Tags",
@@ -74,14 +75,19 @@ def _concat(parts: list[tuple[TagModel, ...]]) -> tuple[TagModel, ...]:
     return tuple(tag for part in parts for tag in part)
 
 
-def list_op(
-    group_id: uuid.UUID | str, include_archived: bool | None, page_size: int | None
-) -> PagedCall[TagModel]:
+class TagListParams(TypedDict, total=False):
+    """Keywords of ``tags.list`` (all optional): ``include_archived``, ``page_size``."""
+
+    include_archived: bool | None
+    page_size: int | None
+
+
+def list_op(group_id: uuid.UUID | str, **params: Unpack[TagListParams]) -> PagedCall[TagModel]:
     """``GET /v0/tag-groups/{groupId}/tags``."""
-    call = Call(
-        "tags.list", "GET", _group_tags_path(group_id), query(include_archived=include_archived)
-    )
-    return paged(call, TagModel, page_size)
+    check_params(TagListParams, params, "list")
+    query_params = query(include_archived=params.get("include_archived"))
+    call = Call("tags.list", "GET", _group_tags_path(group_id), query_params)
+    return paged(call, TagModel, params.get("page_size"))
 
 
 class TagSearchParams(TypedDict, total=False):
@@ -211,14 +217,13 @@ class Tags(SyncResource):
     """Tags (``client.tags``)."""
 
     def list(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        include_archived: bool | None = None,
-        page_size: int | None = None,
+        self, group_id: uuid.UUID | str, **params: Unpack[TagListParams]
     ) -> Paginator[TagModel]:
-        """Iterate the tags of one group (archived ones too with ``include_archived=True``)."""
-        return self._paginate(list_op(group_id, include_archived, page_size))
+        """Iterate the tags of one group (archived ones too with ``include_archived=True``).
+
+        Keywords: see :class:`TagListParams`.
+        """
+        return self._paginate(list_op(group_id, **params))
 
     def search(
         self, company_id: uuid.UUID | str | None = None, **params: Unpack[TagSearchParams]
@@ -262,14 +267,10 @@ class AsyncTags(AsyncResource):
     """Tags (``client.tags`` on the async client)."""
 
     def list(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        include_archived: bool | None = None,
-        page_size: int | None = None,
+        self, group_id: uuid.UUID | str, **params: Unpack[TagListParams]
     ) -> AsyncPaginator[TagModel]:
         """Async twin of :meth:`Tags.list` (iterate with ``async for``)."""
-        return self._paginate(list_op(group_id, include_archived, page_size))
+        return self._paginate(list_op(group_id, **params))
 
     def search(
         self, company_id: uuid.UUID | str | None = None, **params: Unpack[TagSearchParams]
