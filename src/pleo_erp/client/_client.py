@@ -100,12 +100,28 @@ def _check_auth(auth: httpx.Auth | None) -> httpx.Auth | None:
 
 
 class ClientOptions(TypedDict, total=False):
-    """The keyword options :class:`PleoClient` and :class:`AsyncPleoClient` share.
+    """The keyword options :class:`PleoClient` and :class:`AsyncPleoClient` share (all
+    optional; ``PleoClient(auth, base_url=STAGING, max_retries=5)``).
 
-    Each is described, with its default, under *Args* of :class:`PleoClient`: ``base_url``,
-    ``timeout``, ``max_retries``, ``max_retry_after``, ``requests_per_minute``,
-    ``rate_limiter``, ``default_headers``, ``clock``, ``wall_clock``, ``random``,
-    ``allow_insecure_http``.
+    Attributes:
+        base_url: :data:`PRODUCTION` (default), :data:`STAGING`, ``"production"``,
+            ``"staging"`` or any http(s) base URL (a sandbox).
+        timeout: seconds or an ``httpx.Timeout`` per request (default
+            :data:`DEFAULT_TIMEOUT`; ``None``: wait forever).
+        max_retries: retries after the first attempt on retryable failures (default 3;
+            0 disables).
+        max_retry_after: the longest server-requested ``Retry-After`` wait honoured, seconds
+            (default 60).
+        requests_per_minute: client-side limit (default 500; Pleo states 600); ``None``
+            disables it.
+        rate_limiter: a :class:`RateLimiter` to share between clients (overrides
+            ``requests_per_minute``).
+        default_headers: extra headers for every request.
+        clock: monotonic seconds (durations, limiter; default ``time.monotonic``).
+        wall_clock: Unix seconds (``Retry-After`` HTTP-dates; default ``time.time``).
+        random: ``[0, 1)`` source for backoff jitter (default ``random.random``).
+        allow_insecure_http: allow a plain-``http`` ``base_url`` to a host that is not
+            loopback (default ``False``: the credential would travel unencrypted).
     """
 
     base_url: str
@@ -263,23 +279,12 @@ class PleoClient(_BaseClient[SyncTransport]):
 
     Args:
         auth: the credential, an ``httpx.Auth`` (``ApiKeyAuth``, ``OAuth2Auth``). Never logged.
-        base_url: :data:`PRODUCTION` (default), :data:`STAGING`, ``"production"``,
-            ``"staging"`` or any http(s) base URL (a sandbox).
         http_client: an ``httpx.Client`` to send through (tests inject a ``MockTransport``).
-        timeout: seconds or an ``httpx.Timeout`` per request (``None``: wait forever).
-        max_retries: retries after the first attempt on retryable failures (0 disables).
-        max_retry_after: the longest server-requested ``Retry-After`` wait honoured, seconds.
-        requests_per_minute: client-side limit (default 500; Pleo states 600); ``None``
-            disables it.
-        rate_limiter: a :class:`RateLimiter` to share between clients (overrides
-            ``requests_per_minute``).
-        default_headers: extra headers for every request.
         sleep: how to wait (retries, limiter); injectable for tests.
-        clock: monotonic seconds (durations, limiter).
-        wall_clock: Unix seconds (``Retry-After`` HTTP-dates).
-        random: ``[0, 1)`` source for backoff jitter.
-        allow_insecure_http: allow a plain-``http`` ``base_url`` to a host that is not
-            loopback (refused by default: the credential would travel unencrypted).
+        **options: ``base_url``, ``timeout``, ``max_retries``, ``max_retry_after``,
+            ``requests_per_minute``, ``rate_limiter``, ``default_headers``, ``clock``,
+            ``wall_clock``, ``random``, ``allow_insecure_http``: see :class:`ClientOptions`
+            for each, with its default.
         receipt_policy: the rules receipt downloads through this client follow (default:
             :class:`~pleo_erp.client.receipt_policy.ReceiptPolicy`, public https hosts only).
         allow_local_receipts_from: origins of a local sandbox (``"http://127.0.0.1:8080"``)
