@@ -663,6 +663,23 @@ def test_rule16_async_401_refreshes_once_and_retries_once(
     assert [pleo.bearer_of(r) for r in pleo.api_requests] == ["access-0", "access-1"]
 
 
+def test_rule16_async_second_401_raises_and_does_not_loop(
+    pleo: FakePleo, store: RecordingStore, clock: FakeClock
+) -> None:
+    """The async flow stops like the blocking one: one refresh, one retry, then reauthorize."""
+    auth = make_auth(store, clock)
+    pleo.api_always_401 = True
+
+    async def run() -> None:
+        async with async_client_for(pleo, auth) as client:
+            with pytest.raises(ReauthorizationRequired, match="401"):
+                await client.get("/x")
+
+    asyncio.run(run())
+    assert len(pleo.api_requests) == 2
+    assert len(pleo.token_requests) == 1
+
+
 def test_async_refresh_rotation_and_stop(
     pleo: FakePleo, store: RecordingStore, clock: FakeClock
 ) -> None:

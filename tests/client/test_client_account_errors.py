@@ -7,6 +7,7 @@ account referenced by an export item cannot be deleted.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -59,3 +60,32 @@ def test_rule29_deleting_an_account_in_use_says_archive_instead() -> None:
     assert failures, "the demo's export items reference some accounts"
     assert all(error.status_code == 409 and "archive" in str(error) for error in failures)
     assert {error.account_id for error in failures} <= {str(a.id) for a in accounts}
+
+
+@pytest.mark.parametrize(
+    ("refine", "attribute", "value"),
+    [
+        (AccountExternalIdConflict, "external_id", "ext-3"),
+        (AccountInUse, "account_id", "acc-7"),
+    ],
+)
+def test_refined_conflicts_keep_every_response_fact(
+    refine: Callable[[str, Conflict], Conflict], attribute: str, value: str
+) -> None:
+    """The specific error describes the same answer: status, type, body, request id, call."""
+    conflict = Conflict(
+        "taken",
+        status_code=409,
+        type="conflict",
+        body={"type": "CONFLICT", "message": "taken"},
+        request_id="req-1",
+        method="POST",
+        path="/v1/chart-of-accounts",
+        headers={"x-request-id": "req-1"},
+    )
+    refined = refine(value, conflict)
+    assert getattr(refined, attribute) == value
+    facts = ("status_code", "type", "body", "request_id", "method", "path", "headers")
+    assert {f: getattr(refined, f) for f in facts} == {f: getattr(conflict, f) for f in facts}
+    assert "taken" in refined.message
+    assert "[request id req-1]" in str(refined)

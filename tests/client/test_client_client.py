@@ -21,11 +21,13 @@ from pleo_erp.client import (
     STAGING,
     ApiKeyAuth,
     AsyncPleoClient,
+    ClientOptions,
     PleoClient,
     PleoTimeoutError,
     RateLimiter,
     ServerError,
 )
+from pleo_erp.client._client import RESOURCES
 
 KEY = "sk_client_secret_value_42"
 JOB = uuid.UUID("6f1c1a52-8e0b-4a57-9a59-2f6f2d7c3a10")
@@ -180,6 +182,35 @@ def test_with_options_shares_pool_limiter_and_counter(httpx_mock: HTTPXMock) -> 
     assert client.request_count == 2  # shared counter: one attempt each
     strict.close()
     assert not client._transport.http.is_closed
+
+
+@pytest.mark.parametrize("client_class", [PleoClient, AsyncPleoClient])
+def test_shared_options_are_checked_like_a_plain_signature(client_class: type) -> None:
+    """Both clients take their shared options as one ``ClientOptions`` (PEP 692): a misspelt
+    option is a ``TypeError`` naming it, as with a spelled-out signature."""
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_retrys'"):
+        client_class(ApiKeyAuth(KEY), max_retrys=1)
+    options: ClientOptions = {"base_url": "staging", "max_retries": 1, "timeout": 2.0}
+    client = client_class(ApiKeyAuth(KEY), **options)
+    assert (client.base_url, client.max_retries) == (STAGING, 1)
+    assert client._core.config.timeout == httpx.Timeout(2.0)
+
+
+@pytest.mark.parametrize("client_class", [PleoClient, AsyncPleoClient])
+def test_every_resource_attribute_is_bound_with_its_own_flavour(client_class: type) -> None:
+    """The resource table binds each declared attribute; blocking and async never mix."""
+    client = client_class(ApiKeyAuth(KEY))
+    declared = {
+        name
+        for name, annotation in client_class.__annotations__.items()
+        if not name.startswith("_")
+    }
+    assert declared == set(RESOURCES)
+    for name, (blocking, awaitable) in RESOURCES.items():
+        expected = awaitable if client_class is AsyncPleoClient else blocking
+        assert type(getattr(client, name)) is expected
+        assert type(getattr(client.with_options(max_retries=0), name)) is expected
+    assert type(client.with_options(max_retries=0)) is client_class
 
 
 # -- async -------------------------------------------------------------------------------------

@@ -97,6 +97,27 @@ def test_unknown_keyword_is_a_type_error_before_any_request() -> None:
     client.close()
 
 
+@pytest.mark.parametrize(
+    ("resource", "args", "keyword"),
+    [
+        ("export_jobs", (), "status"),
+        ("subscriptions", (), "event_type"),
+        ("tags", (COMPANY,), "archived"),
+        ("tag_groups", (COMPANY,), "include_tag_count"),
+    ],
+)
+def test_list_keywords_are_checked_too(resource: str, args: tuple[Any, ...], keyword: str) -> None:
+    """The list methods take their filters as one ``TypedDict`` each, checked the same way."""
+    client = PleoClient(None, http_client=httpx.Client(transport=httpx.MockTransport(_refuse)))
+    list_method = getattr(client, resource).list
+    with pytest.raises(
+        TypeError, match=rf"list\(\) got an unexpected keyword argument '{keyword}'"
+    ):
+        list_method(*args, **{keyword: True})
+    assert client.request_count == 0
+    client.close()
+
+
 def test_async_methods_share_the_same_params() -> None:
     async def main() -> None:
         http = httpx.AsyncClient(transport=httpx.MockTransport(_refuse))

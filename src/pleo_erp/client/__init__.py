@@ -11,7 +11,7 @@ with PleoClient(auth=ApiKeyAuth("…"), base_url=STAGING) as client:
 See ``docs/client.md`` for retries and idempotency, rate limiting, errors and logging.
 """
 
-from pleo_erp.client._client import ENVIRONMENTS, AsyncPleoClient, PleoClient
+from pleo_erp.client._client import ENVIRONMENTS, AsyncPleoClient, ClientOptions, PleoClient
 from pleo_erp.client._logging import redact_headers
 from pleo_erp.client._ratelimit import DEFAULT_REQUESTS_PER_MINUTE, RateLimiter
 from pleo_erp.client._retry import RetryPolicy
@@ -58,6 +58,7 @@ __all__ = [
     "AsyncPleoClient",
     "AuthenticationError",
     "BadRequest",
+    "ClientOptions",
     "Conflict",
     "ExportJobItemsUpdateResult",
     "InsufficientScope",

@@ -13,10 +13,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
-from typing_extensions import Self
+from typing_extensions import Self, TypedDict, Unpack
 
 from pleo_erp.client._ratelimit import DEFAULT_REQUESTS_PER_MINUTE, RateLimiter
 from pleo_erp.client._retry import RetryPolicy
@@ -36,6 +36,7 @@ from pleo_erp.client.receipt_policy import (
     attach_receipt_policy,
     receipt_policy_for,
 )
+from pleo_erp.client.resources._base import AsyncResource, SyncResource, check_params
 from pleo_erp.client.resources.accounts import Accounts, AsyncAccounts
 from pleo_erp.client.resources.export_items import AsyncExportItems, ExportItems
 from pleo_erp.client.resources.export_jobs import AsyncExportJobs, ExportJobs
@@ -47,14 +48,13 @@ from pleo_erp.client.resources.tags import AsyncTags, Tags
 from pleo_erp.client.resources.tax_codes import AsyncTaxCodes, TaxCodes
 from pleo_erp.models.introspect import IntrospectionModel
 
-__all__ = ["ENVIRONMENTS", "AsyncPleoClient", "PleoClient"]
+__all__ = ["ENVIRONMENTS", "AsyncPleoClient", "ClientOptions", "PleoClient"]
 
 ENVIRONMENTS: Mapping[str, str] = {"production": PRODUCTION, "staging": STAGING}
 """Environment names accepted as ``base_url``."""
 
 TimeoutTypes = float | httpx.Timeout | None
 _TransportT = TypeVar("_TransportT", SyncTransport, AsyncTransport)
-_ClientT = TypeVar("_ClientT", bound="_BaseClient[Any]")
 
 _DEFAULT_MAX_RETRIES = 3
 _UNCHANGED: Any = object()  # "keep the current value" for with_options(timeout=...)
@@ -99,36 +99,71 @@ def _check_auth(auth: httpx.Auth | None) -> httpx.Auth | None:
     return auth
 
 
-def _new_core(
-    *,
-    auth: httpx.Auth | None,
-    base_url: str,
-    timeout: TimeoutTypes,
-    max_retries: int,
-    max_retry_after: float,
-    requests_per_minute: int | None,
-    rate_limiter: RateLimiter | None,
-    default_headers: Mapping[str, str] | None,
-    clock: Callable[[], float],
-    wall_clock: Callable[[], float],
-    random: Callable[[], float],
-    allow_insecure_http: bool = False,
-) -> TransportCore:
-    """The transport core both clients build from their (identical) keyword arguments."""
+class ClientOptions(TypedDict, total=False):
+    """The keyword options :class:`PleoClient` and :class:`AsyncPleoClient` share (all
+    optional; ``PleoClient(auth, base_url=STAGING, max_retries=5)``).
+
+    Attributes:
+        base_url: :data:`PRODUCTION` (default), :data:`STAGING`, ``"production"``,
+            ``"staging"`` or any http(s) base URL (a sandbox).
+        timeout: seconds or an ``httpx.Timeout`` per request (default
+            :data:`DEFAULT_TIMEOUT`; ``None``: wait forever).
+        max_retries: retries after the first attempt on retryable failures (default 3;
+            0 disables).
+        max_retry_after: the longest server-requested ``Retry-After`` wait honoured, seconds
+            (default 60).
+        requests_per_minute: client-side limit (default 500; Pleo states 600); ``None``
+            disables it.
+        rate_limiter: a :class:`RateLimiter` to share between clients (overrides
+            ``requests_per_minute``).
+        default_headers: extra headers for every request.
+        clock: monotonic seconds (durations, limiter; default ``time.monotonic``).
+        wall_clock: Unix seconds (``Retry-After`` HTTP-dates; default ``time.time``).
+        random: ``[0, 1)`` source for backoff jitter (default ``random.random``).
+        allow_insecure_http: allow a plain-``http`` ``base_url`` to a host that is not
+            loopback (default ``False``: the credential would travel unencrypted).
+    """
+
+    base_url: str
+    timeout: TimeoutTypes
+    max_retries: int
+    max_retry_after: float
+    requests_per_minute: int | None
+    rate_limiter: RateLimiter | None
+    default_headers: Mapping[str, str] | None
+    clock: Callable[[], float]
+    wall_clock: Callable[[], float]
+    random: Callable[[], float]
+    allow_insecure_http: bool
+
+
+def _new_core(auth: httpx.Auth | None, options: ClientOptions, client: str) -> TransportCore:
+    """The transport core both clients build from their shared keyword options."""
+    check_params(ClientOptions, options, client)
+    clock = options.get("clock", time.monotonic)
+    rate_limiter = options.get("rate_limiter")
+    requests_per_minute = options.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
     if rate_limiter is None and requests_per_minute is not None:
         rate_limiter = RateLimiter(requests_per_minute, clock=clock)
     headers = {"Accept": "application/json", "User-Agent": user_agent()}
-    headers.update(default_headers or {})
+    headers.update(options.get("default_headers") or {})
+    retry = RetryPolicy(
+        max_retries=options.get("max_retries", _DEFAULT_MAX_RETRIES),
+        max_retry_after=options.get("max_retry_after", _DEFAULT_MAX_RETRY_AFTER),
+    )
+    allow_insecure_http = options.get("allow_insecure_http", False)
     config = TransportConfig(
-        base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
+        base_url=_base_url(
+            options.get("base_url", PRODUCTION), allow_insecure_http=allow_insecure_http
+        ),
         auth=_check_auth(auth),
-        timeout=_timeout(timeout),
-        retry=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
+        timeout=_timeout(options.get("timeout", DEFAULT_TIMEOUT)),
+        retry=retry,
         limiter=rate_limiter,
         headers=headers,
         clock=clock,
-        wall_clock=wall_clock,
-        random=random,
+        wall_clock=options.get("wall_clock", time.time),
+        random=options.get("random", _random.random),
     )
     return TransportCore(config)
 
@@ -153,13 +188,29 @@ def _derived(
     return core.derive(**changes)
 
 
-class _BaseClient(Generic[_TransportT]):
-    """What both clients share: binding a transport, deriving copies, read-only facts.
+RESOURCES: Mapping[str, tuple[type[SyncResource], type[AsyncResource]]] = {
+    "export_jobs": (ExportJobs, AsyncExportJobs),
+    "export_items": (ExportItems, AsyncExportItems),
+    "tag_groups": (TagGroups, AsyncTagGroups),
+    "tags": (Tags, AsyncTags),
+    "accounts": (Accounts, AsyncAccounts),
+    "tax_codes": (TaxCodes, AsyncTaxCodes),
+    "installations": (Installations, AsyncInstallations),
+    "subscriptions": (Subscriptions, AsyncSubscriptions),
+}
+"""Each client attribute with its blocking and ``async`` resource class (both clients declare
+the attributes, typed, for type checkers and docs; this table binds them)."""
 
-    ``PleoClient`` and ``AsyncPleoClient`` add only what differs: the typed constructor, the
-    resource classes they bind, and the blocking or awaitable ``introspect``/``close``.
+
+class _BaseClient(Generic[_TransportT]):
+    """What both clients share: binding a transport and its resources, deriving copies,
+    read-only facts.
+
+    ``PleoClient`` and ``AsyncPleoClient`` add only what differs: the typed constructor and
+    resource attributes, and the blocking or awaitable ``introspect``/``close``.
     """
 
+    _is_async: ClassVar[bool]
     _transport: _TransportT
     _core: TransportCore
     _owns_http: bool
@@ -168,20 +219,20 @@ class _BaseClient(Generic[_TransportT]):
         self._transport = transport
         self._core = transport.core
         self._owns_http = owns_http
-        self._bind_resources(transport)
+        for name, (blocking, awaitable) in RESOURCES.items():
+            resource = awaitable if self._is_async else blocking
+            setattr(self, name, resource(transport))  # type: ignore[arg-type]
 
-    def _bind_resources(self, transport: _TransportT) -> None:
-        raise NotImplementedError  # pragma: no cover - each client binds its own classes
-
-    def _copy_with(
+    def with_options(
         self,
-        cls: type[_ClientT],
-        max_retries: int | None,
-        max_retry_after: float | None,
-        timeout: TimeoutTypes | object,
-    ) -> _ClientT:
-        """A ``cls`` sharing this client's pool, limiter and counter (``with_options``)."""
-        copy = object.__new__(cls)
+        *,
+        max_retries: int | None = None,
+        max_retry_after: float | None = None,
+        timeout: TimeoutTypes | object = _UNCHANGED,
+    ) -> Self:
+        """A client with some settings changed that shares this one's connection pool,
+        rate limiter and request counter (closing it does not close the pool)."""
+        copy = object.__new__(type(self))
         core = _derived(
             self._core, max_retries=max_retries, max_retry_after=max_retry_after, timeout=timeout
         )
@@ -228,23 +279,12 @@ class PleoClient(_BaseClient[SyncTransport]):
 
     Args:
         auth: the credential, an ``httpx.Auth`` (``ApiKeyAuth``, ``OAuth2Auth``). Never logged.
-        base_url: :data:`PRODUCTION` (default), :data:`STAGING`, ``"production"``,
-            ``"staging"`` or any http(s) base URL (a sandbox).
         http_client: an ``httpx.Client`` to send through (tests inject a ``MockTransport``).
-        timeout: seconds or an ``httpx.Timeout`` per request (``None``: wait forever).
-        max_retries: retries after the first attempt on retryable failures (0 disables).
-        max_retry_after: the longest server-requested ``Retry-After`` wait honoured, seconds.
-        requests_per_minute: client-side limit (default 500; Pleo states 600); ``None``
-            disables it.
-        rate_limiter: a :class:`RateLimiter` to share between clients (overrides
-            ``requests_per_minute``).
-        default_headers: extra headers for every request.
         sleep: how to wait (retries, limiter); injectable for tests.
-        clock: monotonic seconds (durations, limiter).
-        wall_clock: Unix seconds (``Retry-After`` HTTP-dates).
-        random: ``[0, 1)`` source for backoff jitter.
-        allow_insecure_http: allow a plain-``http`` ``base_url`` to a host that is not
-            loopback (refused by default: the credential would travel unencrypted).
+        **options: ``base_url``, ``timeout``, ``max_retries``, ``max_retry_after``,
+            ``requests_per_minute``, ``rate_limiter``, ``default_headers``, ``clock``,
+            ``wall_clock``, ``random``, ``allow_insecure_http``: see :class:`ClientOptions`
+            for each, with its default.
         receipt_policy: the rules receipt downloads through this client follow (default:
             :class:`~pleo_erp.client.receipt_policy.ReceiptPolicy`, public https hosts only).
         allow_local_receipts_from: origins of a local sandbox (``"http://127.0.0.1:8080"``)
@@ -270,40 +310,19 @@ class PleoClient(_BaseClient[SyncTransport]):
     subscriptions: Subscriptions
     """Webhook subscriptions (``/v1/subscriptions…``)."""
 
+    _is_async = False
+
     def __init__(
         self,
         auth: httpx.Auth | None,
         *,
-        base_url: str = PRODUCTION,
         http_client: httpx.Client | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        max_retries: int = _DEFAULT_MAX_RETRIES,
-        max_retry_after: float = _DEFAULT_MAX_RETRY_AFTER,
-        requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
-        rate_limiter: RateLimiter | None = None,
-        default_headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = _random.random,
-        allow_insecure_http: bool = False,
         receipt_policy: ReceiptPolicy | None = None,
         allow_local_receipts_from: str | Sequence[str] = (),
+        **options: Unpack[ClientOptions],
     ) -> None:
-        core = _new_core(
-            auth=auth,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_retry_after=max_retry_after,
-            requests_per_minute=requests_per_minute,
-            rate_limiter=rate_limiter,
-            default_headers=default_headers,
-            clock=clock,
-            wall_clock=wall_clock,
-            random=random,
-            allow_insecure_http=allow_insecure_http,
-        )
+        core = _new_core(auth, options, "PleoClient")
         owns = http_client is None
         http = http_client if http_client is not None else httpx.Client(follow_redirects=False)
         origins = (
@@ -319,16 +338,6 @@ class PleoClient(_BaseClient[SyncTransport]):
             policy = receipt_policy if receipt_policy is not None else ReceiptPolicy()
             attach_receipt_policy(http, policy.with_origins(origins) if origins else policy)
         self._setup(SyncTransport(core, http, sleep=sleep), owns_http=owns)
-
-    def _bind_resources(self, transport: SyncTransport) -> None:
-        self.export_jobs = ExportJobs(transport)
-        self.export_items = ExportItems(transport)
-        self.tag_groups = TagGroups(transport)
-        self.tags = Tags(transport)
-        self.accounts = Accounts(transport)
-        self.tax_codes = TaxCodes(transport)
-        self.installations = Installations(transport)
-        self.subscriptions = Subscriptions(transport)
 
     @property
     def http_client(self) -> httpx.Client:
@@ -355,17 +364,6 @@ class PleoClient(_BaseClient[SyncTransport]):
     def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
         return parse_introspection(self._transport.request(introspect_call()))
-
-    def with_options(
-        self,
-        *,
-        max_retries: int | None = None,
-        max_retry_after: float | None = None,
-        timeout: TimeoutTypes | object = _UNCHANGED,
-    ) -> PleoClient:
-        """A client with some settings changed that shares this one's connection pool,
-        rate limiter and request counter (closing it does not close the pool)."""
-        return self._copy_with(PleoClient, max_retries, max_retry_after, timeout)
 
     def close(self) -> None:
         """Close the connection pool if this client created it."""
@@ -408,51 +406,20 @@ class AsyncPleoClient(_BaseClient[AsyncTransport]):
     subscriptions: AsyncSubscriptions
     """Webhook subscriptions (``/v1/subscriptions…``)."""
 
+    _is_async = True
+
     def __init__(
         self,
         auth: httpx.Auth | None,
         *,
-        base_url: str = PRODUCTION,
         http_client: httpx.AsyncClient | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        max_retries: int = _DEFAULT_MAX_RETRIES,
-        max_retry_after: float = _DEFAULT_MAX_RETRY_AFTER,
-        requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
-        rate_limiter: RateLimiter | None = None,
-        default_headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = _random.random,
-        allow_insecure_http: bool = False,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        core = _new_core(
-            auth=auth,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_retry_after=max_retry_after,
-            requests_per_minute=requests_per_minute,
-            rate_limiter=rate_limiter,
-            default_headers=default_headers,
-            clock=clock,
-            wall_clock=wall_clock,
-            random=random,
-            allow_insecure_http=allow_insecure_http,
-        )
+        core = _new_core(auth, options, "AsyncPleoClient")
         owns = http_client is None
         http = http_client if http_client is not None else httpx.AsyncClient(follow_redirects=False)
         self._setup(AsyncTransport(core, http, sleep=sleep), owns_http=owns)
-
-    def _bind_resources(self, transport: AsyncTransport) -> None:
-        self.export_jobs = AsyncExportJobs(transport)
-        self.export_items = AsyncExportItems(transport)
-        self.tag_groups = AsyncTagGroups(transport)
-        self.tags = AsyncTags(transport)
-        self.accounts = AsyncAccounts(transport)
-        self.tax_codes = AsyncTaxCodes(transport)
-        self.installations = AsyncInstallations(transport)
-        self.subscriptions = AsyncSubscriptions(transport)
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -462,17 +429,6 @@ class AsyncPleoClient(_BaseClient[AsyncTransport]):
     async def introspect(self) -> IntrospectionModel:
         """``GET /v1/introspect``: who the credential is (company from ``subjectURN``)."""
         return parse_introspection(await self._transport.request(introspect_call()))
-
-    def with_options(
-        self,
-        *,
-        max_retries: int | None = None,
-        max_retry_after: float | None = None,
-        timeout: TimeoutTypes | object = _UNCHANGED,
-    ) -> AsyncPleoClient:
-        """A client with some settings changed that shares this one's connection pool,
-        rate limiter and request counter (closing it does not close the pool)."""
-        return self._copy_with(AsyncPleoClient, max_retries, max_retry_after, timeout)
 
     async def close(self) -> None:
         """Close the connection pool if this client created it."""

@@ -9,8 +9,8 @@ quote a value (it may be a secret).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -34,11 +34,37 @@ from pleo_erp.client.errors import ResponseValidationError
 __all__ = ["detailed_dict_hook", "detailed_object_hook", "detailed_tuple_hook", "validation_error"]
 
 _StructureHook = Callable[[Any, Any], Any]
+_T = TypeVar("_T")
 
 
 def _add_note(exc: Exception, note: str) -> None:
     """``exc.add_note(note)``, which Python 3.10 lacks (cattrs reads ``__notes__``)."""
     exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+
+
+def _structure_each(
+    tp: Any,
+    entries: Iterable[tuple[Any, Any]],
+    structure: Callable[[Any, Any], _T],
+    where: Callable[[Any], str],
+    item_type: Any,
+) -> list[_T]:
+    """``structure(position, item)`` for every entry; every failure is kept, noted with its
+    position (``where``: ``"index 3"``, ``"key 'x'"``), and all are raised together."""
+    results: list[_T] = []
+    errors: list[Exception] = []
+    for position, item in entries:
+        try:
+            results.append(structure(position, item))
+        except Exception as exc:
+            note = IterableValidationNote(
+                f"Structuring {type_name(tp)} @ {where(position)}", position, item_type
+            )
+            _add_note(exc, note)
+            errors.append(exc)
+    if errors:
+        raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
+    return results
 
 
 def detailed_tuple_hook(
@@ -49,22 +75,14 @@ def detailed_tuple_hook(
     def structure_tuple_detailed(value: Any, _: Any) -> tuple[Any, ...]:
         if not isinstance(value, (list, tuple)):
             raise WireTypeError(f"expected an array, got {_json_type(value)}")
-        result = []
-        errors: list[Exception] = []
-        for index, item in enumerate(value):
-            if item is None and skip_null:
-                continue
-            try:
-                result.append(hook(item, item_type))
-            except Exception as exc:
-                note = IterableValidationNote(
-                    f"Structuring {type_name(tp)} @ index {index}", index, item_type
-                )
-                _add_note(exc, note)
-                errors.append(exc)
-        if errors:
-            raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
-        return tuple(result)
+        entries = (
+            (index, item) for index, item in enumerate(value) if not (item is None and skip_null)
+        )
+        return tuple(
+            _structure_each(
+                tp, entries, lambda _, item: hook(item, item_type), "index {}".format, item_type
+            )
+        )
 
     return structure_tuple_detailed
 
@@ -79,25 +97,15 @@ def detailed_dict_hook(
     """``dict[K, V]`` that reports every bad entry with its key."""
     passthrough = value_type is Any
 
+    def structure_entry(key: Any, item: Any) -> tuple[Any, Any]:
+        return key_hook(key, key_type), item if passthrough else value_hook(item, value_type)
+
     def structure_dict_detailed(value: Any, _: Any) -> dict[Any, Any]:
         if not isinstance(value, dict):
             raise WireTypeError(f"expected an object, got {_json_type(value)}")
-        result = {}
-        errors: list[Exception] = []
-        for key, item in value.items():
-            try:
-                result[key_hook(key, key_type)] = (
-                    item if passthrough else value_hook(item, value_type)
-                )
-            except Exception as exc:
-                note = IterableValidationNote(
-                    f"Structuring {type_name(tp)} @ key {key!r}", key, value_type
-                )
-                _add_note(exc, note)
-                errors.append(exc)
-        if errors:
-            raise IterableValidationError(f"While structuring {type_name(tp)}", errors, tp)
-        return result
+        return dict(
+            _structure_each(tp, value.items(), structure_entry, "key {!r}".format, value_type)
+        )
 
     return structure_dict_detailed
 

@@ -625,10 +625,8 @@ class OAuth2Auth(httpx.Auth):
                     tokens = yield from self._drive_sync(self._refresh_steps(rejected=rejected))
             self._authorize(request, tokens)
             response = yield request
-            if response.status_code != 401:
+            if self._accepted(response, attempt):
                 return
-            if attempt == 1:
-                self._stop("the API rejected a freshly refreshed access token (HTTP 401)")
             rejected, tokens = tokens, None
 
     async def async_auth_flow(
@@ -656,10 +654,8 @@ class OAuth2Auth(httpx.Auth):
             assert tokens is not None
             self._authorize(request, tokens)
             response = yield request
-            if response.status_code != 401:
+            if self._accepted(response, attempt):
                 return
-            if attempt == 1:
-                self._stop("the API rejected a freshly refreshed access token (HTTP 401)")
             rejected, tokens = tokens, None
 
     # ---- internals --------------------------------------------------------------------------
@@ -718,6 +714,15 @@ class OAuth2Auth(httpx.Auth):
         raise ReauthorizationRequired(
             f"OAuth connection stopped: {reason}; authorize the integration again"
         )
+
+    def _accepted(self, response: httpx.Response, attempt: int) -> bool:
+        """Whether the API took the access token; a 401 to the second attempt (made with a
+        freshly refreshed token) stops the connection (raises)."""
+        if response.status_code != 401:
+            return True
+        if attempt == 1:
+            self._stop("the API rejected a freshly refreshed access token (HTTP 401)")
+        return False
 
     def _authorize(self, request: httpx.Request, tokens: TokenSet) -> None:
         request.headers["Authorization"] = f"Bearer {tokens.access_token}"

@@ -114,6 +114,20 @@ class PleoAPIError(PleoError):
         rid = f" [request id {request_id}]" if request_id else ""
         super().__init__(f"HTTP {status_code}{kind}{where}: {message}{rid}")
 
+    def _response_facts(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this error's response facts (status, type, body,
+        request id, method, path, headers): a more specific error about the same answer
+        passes them on with its own message."""
+        return {
+            "status_code": self.status_code,
+            "type": self.type,
+            "body": self.body,
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": self.path,
+            "headers": self.headers,
+        }
+
     def is_type(self, *types: str) -> bool:
         """Whether Pleo's error ``type`` is one of ``types``, compared case-insensitively."""
         return self.type is not None and self.type in {t.upper() for t in types}
@@ -149,13 +163,7 @@ class AccountExternalIdConflict(Conflict):
         self.external_id = external_id
         super().__init__(
             f"an account with externalId {external_id!r} already exists ({conflict.message})",
-            status_code=conflict.status_code,
-            type=conflict.type,
-            body=conflict.body,
-            request_id=conflict.request_id,
-            method=conflict.method,
-            path=conflict.path,
-            headers=conflict.headers,
+            **conflict._response_facts(),
         )
 
 
@@ -167,13 +175,7 @@ class AccountInUse(Conflict):
         super().__init__(
             f"account {account_id} is in use and cannot be deleted; archive it instead "
             f"({conflict.message})",
-            status_code=conflict.status_code,
-            type=conflict.type,
-            body=conflict.body,
-            request_id=conflict.request_id,
-            method=conflict.method,
-            path=conflict.path,
-            headers=conflict.headers,
+            **conflict._response_facts(),
         )
 
 

@@ -65,27 +65,31 @@ def origin_of(url: httpx.URL | str) -> Origin:
     return scheme, parsed.host.strip("[]").lower(), port
 
 
+def _parsed_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``address`` as an IP (zone id dropped; an IPv4-mapped IPv6 address as the IPv4 address
+    it carries), or ``None`` when it is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 def is_public_address(address: str) -> bool:
     """Whether ``address`` is a globally routable unicast address (not loopback, private,
     link-local, shared, reserved, multicast or unspecified). IPv4-mapped IPv6 addresses are
     judged by the IPv4 address they carry."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    ip = _parsed_ip(address)
+    return ip is not None and ip.is_global and not ip.is_multicast
 
 
 def _is_private_network(address: str) -> bool:
     """RFC 1918 / unique-local ranges (what ``allow_private_networks`` relaxes)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
+    ip = _parsed_ip(address)
+    if ip is None:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     networks = (
         ipaddress.ip_network("10.0.0.0/8"),
         ipaddress.ip_network("172.16.0.0/12"),

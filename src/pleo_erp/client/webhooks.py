@@ -523,21 +523,15 @@ def parse_event(body: bytes | str | Mapping[str, Any]) -> WebhookEvent:
             [f"must not be empty @ {prefix}.eventType"],
             path=f"{prefix}.eventType",
         )
+    # The payload models carry the events' fields under the same names (the job's ``id``
+    # becomes ``job_id``), so the events are built from them field by field.
+    common = attrs.asdict(event, recurse=False)
     if event.event_type not in EXPORT_JOB_CREATED_ALIASES:
-        return WebhookEvent(event_type=event.event_type, event_id=event.event_id, data=event.data)
-    job = _structure_event(document, ExportJobCreatedPayload, wrapped=wrapped).data
-    return ExportJobCreatedEvent(
-        event_type=event.event_type,
-        event_id=event.event_id,
-        data=event.data,
-        job_id=job.id,
-        company_id=job.company_id,
-        status=job.status,
-        created_at=job.created_at,
-        created_by=job.created_by,
-        expires_in=job.expires_in,
-        number_of_items=job.number_of_items,
+        return WebhookEvent(**common)
+    job = attrs.asdict(
+        _structure_event(document, ExportJobCreatedPayload, wrapped=wrapped).data, recurse=False
     )
+    return ExportJobCreatedEvent(**common, job_id=job.pop("id"), **job)
 
 
 _Payload = TypeVar("_Payload", WebhookEventPayload, ExportJobCreatedPayload)

@@ -41,6 +41,16 @@ def well_typed(client: PleoClient) -> None:
         "https://example.test/hook", ["v1.export-job.created"], status="ACTIVE"
     )
     client.export_jobs.create(COMPANY, [], vendor_based_bookkeeping=True)
+    assert_type(client.with_options(max_retries=0), PleoClient)
+    client.export_jobs.list(company_id=COMPANY, statuses=["pending", "failed"], page_size=50)
+    client.tags.list(uuid.uuid4(), include_archived=True)
+    client.tag_groups.list(COMPANY, include_tags_count=True)
+    client.subscriptions.list(status="ACTIVE", event_types="v1.export-job.created")
+
+
+def well_typed_clients() -> None:
+    PleoClient(None, base_url="staging", timeout=2.0, max_retries=1, requests_per_minute=None)
+    assert_type(AsyncPleoClient(None, max_retry_after=5.0).with_options(), AsyncPleoClient)
 
 
 async def well_typed_async(client: AsyncPleoClient) -> None:
@@ -49,6 +59,12 @@ async def well_typed_async(client: AsyncPleoClient) -> None:
 
 
 # fmt: off
+def wrong_client_options() -> None:
+    PleoClient(None, max_retrys=1)  # E: "max_retrys"
+    AsyncPleoClient(None, timeout="2")  # E: "timeout"
+    AsyncPleoClient(None, receipt_policy=None)  # E: "receipt_policy"
+
+
 def wrong_keywords(client: PleoClient) -> None:
     client.tax_codes.create(COMPANY, name="VAT", rate=1, type="inclusive", ingoing_tax_acount="x")  # E: "ingoing_tax_acount"
     client.tax_codes.create(COMPANY, name="VAT", rate=1)  # E: Missing named argument "type"
@@ -61,6 +77,9 @@ def wrong_keywords(client: PleoClient) -> None:
     client.tag_groups.update(uuid.uuid4(), code="D", name="Dept", archived=False)  # E: Missing named argument "metadata"
     client.subscriptions.create("https://example.test/hook", ["v1.export-job.created"], secret="x")  # E: "secret"
     client.export_jobs.create(COMPANY, [], vendor_based_bookkeping=True)  # E: "vendor_based_bookkeping"
+    client.export_jobs.list(company_id=COMPANY, status="pending")  # E: "status"
+    client.tags.list(uuid.uuid4(), include_archived="yes")  # E: "include_archived"
+    client.subscriptions.list(page_size="10")  # E: "page_size"
 
 
 async def wrong_keywords_async(client: AsyncPleoClient) -> None:

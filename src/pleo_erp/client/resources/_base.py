@@ -11,15 +11,20 @@ return an :class:`~pleo_erp.client._request.Operation` (one call and its respons
 from __future__ import annotations
 
 import enum
+import functools
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
-from pleo_erp.client._request import Call, Operation
+import attrs
+
+from pleo_erp.client._request import Call, Operation, ensure_uuid
 from pleo_erp.client._transport import AsyncTransport, SyncTransport
+from pleo_erp.client._wire import wire_name
 from pleo_erp.client.errors import PleoAPIError
 from pleo_erp.client.pagination import AsyncPaginator, Page, PagedCall, Paginator
-from pleo_erp.client.serialization import structure
+from pleo_erp.client.serialization import structure, unstructure
 from pleo_erp.models.common import CursorPage, DataResponse
 
 __all__ = [
@@ -36,6 +41,9 @@ __all__ = [
     "no_result",
     "paged",
     "raw_body",
+    "spec_object",
+    "uuid_tuple",
+    "wire_fields",
 ]
 
 T = TypeVar("T")
@@ -214,3 +222,45 @@ def chunked(items: Sequence[T] | Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+@overload
+def uuid_tuple(values: None, name: str, *, unique: bool = ...) -> None: ...
+@overload
+def uuid_tuple(
+    values: Iterable[uuid.UUID | str], name: str, *, unique: bool = ...
+) -> tuple[uuid.UUID, ...]: ...
+def uuid_tuple(
+    values: Iterable[uuid.UUID | str] | None, name: str, *, unique: bool = True
+) -> tuple[uuid.UUID, ...] | None:
+    """A list argument of ids as UUIDs, in order, repeats dropped unless ``unique=False``
+    (``None`` stays ``None``). One string is refused: it would be read character by character.
+    """
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise ValueError(f"{name} must be a list of UUIDs, not one string")
+    ids = (ensure_uuid(value, f"{name}[]") for value in values)
+    return tuple(dict.fromkeys(ids)) if unique else tuple(ids)
+
+
+@functools.cache
+def wire_fields(model: type[attrs.AttrsInstance]) -> frozenset[str]:
+    """The JSON property names of a request model (what a spec-shaped dict may hold)."""
+    return frozenset(wire_name(field) for field in attrs.fields(model))
+
+
+def spec_object(value: object, model: type[attrs.AttrsInstance], where: str) -> dict[str, Any]:
+    """One entry of a bulk call, given as a ``model`` instance or as a spec-shaped (camelCase)
+    dict, as a JSON object; ``TypeError`` for anything else, ``ValueError`` naming every key
+    ``model`` does not have. ``where`` names the entry in messages (``"items[3]"``)."""
+    if isinstance(value, model):
+        raw: dict[str, Any] = unstructure(value)
+    elif isinstance(value, Mapping):
+        raw = dict(value)
+    else:
+        raise TypeError(f"{where} must be a {model.__name__} or a dict")
+    unknown = sorted(set(raw) - wire_fields(model))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    return raw

@@ -39,6 +39,8 @@ from pleo_erp.client.resources._base import (
     no_result,
     paged,
     raw_body,
+    spec_object,
+    uuid_tuple,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.accounts import (
@@ -71,9 +73,6 @@ AccountBatchItem = BookkeepingAccountBatchRequestItemV1 | Mapping[str, Any]
 _ACCOUNTS = "/v1/chart-of-accounts"
 _ACCOUNT = data_parser(BookkeepingAccountRestModelV1)
 _BATCH_RESPONSE = data_parser(BookkeepingAccountBatchCreateResponseV1)
-_BATCH_FIELDS = frozenset(
-    {"externalId", "name", "archived", "code", "taxCodeExternalId", "metadata"}
-)
 
 
 @dataclass(frozen=True)
@@ -183,15 +182,7 @@ def create_op(
 def batch_item_body(item: AccountBatchItem, index: int = 0) -> dict[str, Any]:
     """One validated ``BookkeepingAccountBatchRequestItemV1`` JSON object (no ``companyId``)."""
     where = f"items[{index}]."
-    if isinstance(item, BookkeepingAccountBatchRequestItemV1):
-        raw: dict[str, Any] = unstructure(item)
-    elif isinstance(item, Mapping):
-        raw = dict(item)
-    else:
-        raise TypeError(f"items[{index}] must be a BookkeepingAccountBatchRequestItemV1 or a dict")
-    unknown = sorted(set(raw) - _BATCH_FIELDS)
-    if unknown:
-        raise ValueError(f"items[{index}]: unknown field(s) {', '.join(unknown)}")
+    raw = spec_object(item, BookkeepingAccountBatchRequestItemV1, f"items[{index}]")
     for required in ("externalId", "name", "archived"):
         if raw.get(required) is None:
             raise ValueError(f"items[{index}]: {required} is required")
@@ -302,11 +293,8 @@ def search_op(
     """``POST /v1/chart-of-accounts:search`` (read-only, so safe to re-send)."""
     check_params(AccountSearchParams, params, "search")
     codes = params.get("codes")
-    ids = params.get("ids")
     if isinstance(codes, str):
         raise ValueError("codes must be a list of strings")
-    if isinstance(ids, str):
-        raise ValueError("ids must be a list of UUIDs")
     body = BookkeepingAccountSearchRequestV1(
         company_id=ensure_uuid(company_id, "company_id"),
         exclude_if_assigned_to_category=params.get("exclude_if_assigned_to_category", False),
@@ -316,7 +304,7 @@ def search_op(
         archived=params.get("archived"),
         codes=tuple(dict.fromkeys(codes)) if codes is not None else None,
         external_id=params.get("external_id"),
-        ids=tuple(dict.fromkeys(ensure_uuid(i, "ids[]") for i in ids)) if ids is not None else None,
+        ids=uuid_tuple(params.get("ids"), "ids"),
         name=params.get("name"),
     )
     call = Call("accounts.search", "POST", f"{_ACCOUNTS}:search", body=unstructure(body))

@@ -35,6 +35,8 @@ from pleo_erp.client.resources._base import (
     no_result,
     paged,
     raw_body,
+    spec_object,
+    uuid_tuple,
 )
 from pleo_erp.client.serialization import structure, unstructure
 from pleo_erp.models.export_jobs import (
@@ -58,6 +60,7 @@ __all__ = [
     "AsyncExportJobs",
     "ExportJobCreateOptions",
     "ExportJobItemsUpdateResult",
+    "ExportJobListParams",
     "ExportJobs",
     "ItemUpdate",
 ]
@@ -71,17 +74,6 @@ ItemUpdate = UpdateExportJobItemV3 | Mapping[str, Any]
 _JOBS = "/v3/export-jobs"
 _JOB = data_parser(ExportJobV3)
 _EVENTS = "/v3/export-job-events"
-_UPDATE_FIELDS = frozenset(
-    {
-        "accountingEntryId",
-        "status",
-        "exportedAt",
-        "externalId",
-        "externalUrl",
-        "failureReason",
-        "failureReasonType",
-    }
-)
 _JOB_REASONS = frozenset(member.value for member in ExportJobFailureReasonType)
 _ITEM_REASONS = frozenset(member.value for member in ExportJobItemFailureReasonType)
 
@@ -128,15 +120,24 @@ def _statuses(statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str 
     return [check_enum(ExportJobStatus, s, "statuses").value for s in statuses]
 
 
-def list_op(
-    company_id: uuid.UUID | str | None,
-    statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None,
-    page_size: int | None,
-) -> PagedCall[ExportJobV3]:
+class ExportJobListParams(TypedDict, total=False):
+    """Keywords of ``export_jobs.list`` (all optional): ``company_id`` (needed with an
+    organisation-level credential), ``statuses`` (one or several :class:`ExportJobStatus`),
+    ``page_size``."""
+
+    company_id: uuid.UUID | str | None
+    statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None
+    page_size: int | None
+
+
+def list_op(**params: Unpack[ExportJobListParams]) -> PagedCall[ExportJobV3]:
     """``GET /v3/export-jobs`` with ``company_id`` and repeated ``statuses``."""
+    check_params(ExportJobListParams, params, "list")
+    company_id = params.get("company_id")
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
-    params = query(company_id=company, statuses=_statuses(statuses))
-    return paged(Call("export_jobs.list", "GET", _JOBS, params), ExportJobV3, page_size)
+    query_params = query(company_id=company, statuses=_statuses(params.get("statuses")))
+    call = Call("export_jobs.list", "GET", _JOBS, query_params)
+    return paged(call, ExportJobV3, params.get("page_size"))
 
 
 def get_op(job_id: uuid.UUID | str) -> Operation[ExportJobV3]:
@@ -162,12 +163,8 @@ def create_op(
     check_params(ExportJobCreateOptions, options, "create")
     employee_id = options.get("employee_id")
     vendor_based_bookkeeping = options.get("vendor_based_bookkeeping")
-    if isinstance(accounting_entry_ids, str):
-        raise ValueError("accounting_entry_ids must be a list of UUIDs, not one string")
     body = CreateExportJob(
-        accounting_entry_ids=tuple(
-            ensure_uuid(entry, "accounting_entry_ids[]") for entry in accounting_entry_ids
-        ),
+        accounting_entry_ids=uuid_tuple(accounting_entry_ids, "accounting_entry_ids", unique=False),
         company_id=ensure_uuid(company_id, "company_id"),
         employee_id=ensure_uuid(employee_id, "employee_id") if employee_id is not None else None,
         is_interactive=options.get("is_interactive"),
@@ -239,15 +236,7 @@ def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
     ``None`` values are left out (the spec declares none of these fields nullable).
     """
     where = f"updates[{index}]"
-    if isinstance(update, UpdateExportJobItemV3):
-        raw: dict[str, Any] = unstructure(update)
-    elif isinstance(update, Mapping):
-        raw = dict(update)
-    else:
-        raise TypeError(f"{where} must be an UpdateExportJobItemV3 or a dict")
-    unknown = sorted(set(raw) - _UPDATE_FIELDS)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    raw = spec_object(update, UpdateExportJobItemV3, where)
     body = {key: value for key, value in raw.items() if value is not None}
     if "accountingEntryId" not in body:
         raise ValueError(f"{where}: accountingEntryId is required")
@@ -302,19 +291,14 @@ def merge_update_results(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
 class ExportJobs(SyncResource):
     """Export jobs and their items (``client.export_jobs``)."""
 
-    def list(
-        self,
-        *,
-        company_id: uuid.UUID | str | None = None,
-        statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None = None,
-        page_size: int | None = None,
-    ) -> Paginator[ExportJobV3]:
+    def list(self, **params: Unpack[ExportJobListParams]) -> Paginator[ExportJobV3]:
         """Iterate the company's export jobs, optionally only those in ``statuses``.
 
-        Pass ``company_id`` whenever the credential is organisation-level (rule 5). Pleo's
-        order is not guaranteed: sort by ``created_at`` to pick the oldest job (rule 7).
+        Keywords: see :class:`ExportJobListParams`. Pass ``company_id`` whenever the
+        credential is organisation-level (rule 5). Pleo's order is not guaranteed: sort by
+        ``created_at`` to pick the oldest job (rule 7).
         """
-        return self._paginate(list_op(company_id, statuses, page_size))
+        return self._paginate(list_op(**params))
 
     def get(self, job_id: uuid.UUID | str) -> ExportJobV3:
         """One export job (``NotFound`` with type ``EXPORT_NOT_FOUND`` if absent)."""
@@ -375,15 +359,9 @@ class ExportJobs(SyncResource):
 class AsyncExportJobs(AsyncResource):
     """Export jobs and their items (``await client.export_jobs…``)."""
 
-    def list(
-        self,
-        *,
-        company_id: uuid.UUID | str | None = None,
-        statuses: Iterable[ExportJobStatus | str] | ExportJobStatus | str | None = None,
-        page_size: int | None = None,
-    ) -> AsyncPaginator[ExportJobV3]:
+    def list(self, **params: Unpack[ExportJobListParams]) -> AsyncPaginator[ExportJobV3]:
         """Async twin of :meth:`ExportJobs.list` (iterate with ``async for``)."""
-        return self._paginate(list_op(company_id, statuses, page_size))
+        return self._paginate(list_op(**params))
 
     async def get(self, job_id: uuid.UUID | str) -> ExportJobV3:
         """Async twin of :meth:`ExportJobs.get`."""

@@ -41,7 +41,12 @@ from pleo_erp.models.subscriptions import (
     SubscriptionStatus,
 )
 
-__all__ = ["AsyncSubscriptions", "SubscriptionOptions", "Subscriptions"]
+__all__ = [
+    "AsyncSubscriptions",
+    "SubscriptionListParams",
+    "SubscriptionOptions",
+    "Subscriptions",
+]
 
 _SUBSCRIPTIONS = "/v1/subscriptions"
 _SUBSCRIPTION = data_parser(SubscriptionModel)
@@ -64,16 +69,24 @@ def _path(subscription_id: uuid.UUID | str, suffix: str = "") -> str:
     return id_path(_SUBSCRIPTIONS, subscription_id, "subscription_id", suffix)
 
 
-def list_op(
-    status: SubscriptionStatus | str | None,
-    event_types: Iterable[str] | str | None,
-    page_size: int | None,
-) -> PagedCall[SubscriptionModel]:
+class SubscriptionListParams(TypedDict, total=False):
+    """Keywords of ``subscriptions.list`` (all optional): ``status`` (``ACTIVE``/``INACTIVE``),
+    ``event_types`` (one or several), ``page_size``."""
+
+    status: SubscriptionStatus | str | None
+    event_types: Iterable[str] | str | None
+    page_size: int | None
+
+
+def list_op(**params: Unpack[SubscriptionListParams]) -> PagedCall[SubscriptionModel]:
     """``GET /v1/subscriptions?status&event_types…``."""
-    params = query(status=_status(status), event_types=_event_types(event_types))
-    return paged(
-        Call("subscriptions.list", "GET", _SUBSCRIPTIONS, params), SubscriptionModel, page_size
+    check_params(SubscriptionListParams, params, "list")
+    query_params = query(
+        status=_status(params.get("status")),
+        event_types=_event_types(params.get("event_types")),
     )
+    call = Call("subscriptions.list", "GET", _SUBSCRIPTIONS, query_params)
+    return paged(call, SubscriptionModel, params.get("page_size"))
 
 
 class SubscriptionOptions(TypedDict, total=False):
@@ -157,15 +170,12 @@ def secret_op(subscription_id: uuid.UUID | str) -> Operation[SubscriptionSecretM
 class Subscriptions(SyncResource):
     """Webhook subscriptions (``client.subscriptions``)."""
 
-    def list(
-        self,
-        *,
-        status: SubscriptionStatus | str | None = None,
-        event_types: Iterable[str] | str | None = None,
-        page_size: int | None = None,
-    ) -> Paginator[SubscriptionModel]:
-        """Iterate the app's subscriptions (``status``: ``ACTIVE``/``INACTIVE``)."""
-        return self._paginate(list_op(status, event_types, page_size))
+    def list(self, **params: Unpack[SubscriptionListParams]) -> Paginator[SubscriptionModel]:
+        """Iterate the app's subscriptions (``status``: ``ACTIVE``/``INACTIVE``).
+
+        Keywords: see :class:`SubscriptionListParams`.
+        """
+        return self._paginate(list_op(**params))
 
     def create(
         self,
@@ -205,15 +215,9 @@ class Subscriptions(SyncResource):
 class AsyncSubscriptions(AsyncResource):
     """Webhook subscriptions (``client.subscriptions`` on the async client)."""
 
-    def list(
-        self,
-        *,
-        status: SubscriptionStatus | str | None = None,
-        event_types: Iterable[str] | str | None = None,
-        page_size: int | None = None,
-    ) -> AsyncPaginator[SubscriptionModel]:
+    def list(self, **params: Unpack[SubscriptionListParams]) -> AsyncPaginator[SubscriptionModel]:
         """Async twin of :meth:`Subscriptions.list` (iterate with ``async for``)."""
-        return self._paginate(list_op(status, event_types, page_size))
+        return self._paginate(list_op(**params))
 
     async def create(
         self,

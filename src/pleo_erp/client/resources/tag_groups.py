@@ -30,7 +30,13 @@ from pleo_erp.client.resources._base import (
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.tags import TagGroupCreateModel, TagGroupModel, TagGroupUpdateModel
 
-__all__ = ["AsyncTagGroups", "TagGroupCreateParams", "TagGroupUpdateParams", "TagGroups"]
+__all__ = [
+    "AsyncTagGroups",
+    "TagGroupCreateParams",
+    "TagGroupListParams",
+    "TagGroupUpdateParams",
+    "TagGroups",
+]
 
 _GROUPS = "/v0/tag-groups"
 _GROUP = data_parser(TagGroupModel)
@@ -45,19 +51,25 @@ def _metadata(metadata: Mapping[str, str] | None) -> dict[str, str] | None:
     return dict(metadata)
 
 
+class TagGroupListParams(TypedDict, total=False):
+    """Keywords of ``tag_groups.list`` (all optional): ``include_archived``,
+    ``include_tags_count``."""
+
+    include_archived: bool | None
+    include_tags_count: bool | None
+
+
 def list_op(
-    company_id: uuid.UUID | str,
-    *,
-    include_archived: bool | None,
-    include_tags_count: bool | None,
+    company_id: uuid.UUID | str, **params: Unpack[TagGroupListParams]
 ) -> Operation[tuple[TagGroupModel, ...]]:
     """``GET /v0/tag-groups?company_id=…``."""
-    params = query(
+    check_params(TagGroupListParams, params, "list")
+    query_params = query(
         company_id=ensure_uuid(company_id, "company_id"),
-        include_archived=include_archived,
-        include_tags_count=include_tags_count,
+        include_archived=params.get("include_archived"),
+        include_tags_count=params.get("include_tags_count"),
     )
-    return Operation(Call("tag_groups.list", "GET", _GROUPS, params), _GROUP_LIST)
+    return Operation(Call("tag_groups.list", "GET", _GROUPS, query_params), _GROUP_LIST)
 
 
 def get_op(group_id: uuid.UUID | str) -> Operation[TagGroupModel]:
@@ -145,18 +157,13 @@ class TagGroups(SyncResource):
     """Tag groups (``client.tag_groups``)."""
 
     def list(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        include_archived: bool | None = None,
-        include_tags_count: bool | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[TagGroupListParams]
     ) -> tuple[TagGroupModel, ...]:
-        """The company's tag groups (one response: this list is not paginated)."""
-        return self._run(
-            list_op(
-                company_id, include_archived=include_archived, include_tags_count=include_tags_count
-            )
-        )
+        """The company's tag groups (one response: this list is not paginated).
+
+        Keywords: see :class:`TagGroupListParams`.
+        """
+        return self._run(list_op(company_id, **params))
 
     def get(self, group_id: uuid.UUID | str) -> TagGroupModel:
         """One tag group."""
@@ -185,18 +192,10 @@ class AsyncTagGroups(AsyncResource):
     """Tag groups (``client.tag_groups`` on the async client)."""
 
     async def list(
-        self,
-        company_id: uuid.UUID | str,
-        *,
-        include_archived: bool | None = None,
-        include_tags_count: bool | None = None,
+        self, company_id: uuid.UUID | str, **params: Unpack[TagGroupListParams]
     ) -> tuple[TagGroupModel, ...]:
         """Async twin of :meth:`TagGroups.list`."""
-        return await self._run(
-            list_op(
-                company_id, include_archived=include_archived, include_tags_count=include_tags_count
-            )
-        )
+        return await self._run(list_op(company_id, **params))
 
     async def get(self, group_id: uuid.UUID | str) -> TagGroupModel:
         """Async twin of :meth:`TagGroups.get`."""

@@ -30,6 +30,7 @@ from pleo_erp.client.resources._base import (
     data_parser,
     list_data_parser,
     paged,
+    uuid_tuple,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.tags import (
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_TAGS_PER_ARCHIVE_REQUEST",
     "AsyncTags",
     "TagCreateParams",
+    "TagListParams",
     "TagSearchParams",
     "TagUpdateParams",
     "Tags",
@@ -55,14 +57,6 @@ MAX_TAGS_PER_ARCHIVE_REQUEST = 100
 _TAGS = "/v0/tags"
 _TAG = data_parser(TagModel)
 _TAG_LIST = list_data_parser(TagModel)
-
-
-def _uuids(values: Iterable[uuid.UUID | str] | None, name: str) -> tuple[uuid.UUID, ...] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        raise ValueError(f"{name} must be a list of UUIDs, not one string")
-    return tuple(dict.fromkeys(ensure_uuid(v, f"{name}[]") for v in values))
 
 
 def _values(values: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -81,14 +75,19 @@ def _concat(parts: list[tuple[TagModel, ...]]) -> tuple[TagModel, ...]:
     return tuple(tag for part in parts for tag in part)
 
 
-def list_op(
-    group_id: uuid.UUID | str, include_archived: bool | None, page_size: int | None
-) -> PagedCall[TagModel]:
+class TagListParams(TypedDict, total=False):
+    """Keywords of ``tags.list`` (all optional): ``include_archived``, ``page_size``."""
+
+    include_archived: bool | None
+    page_size: int | None
+
+
+def list_op(group_id: uuid.UUID | str, **params: Unpack[TagListParams]) -> PagedCall[TagModel]:
     """``GET /v0/tag-groups/{groupId}/tags``."""
-    call = Call(
-        "tags.list", "GET", _group_tags_path(group_id), query(include_archived=include_archived)
-    )
-    return paged(call, TagModel, page_size)
+    check_params(TagListParams, params, "list")
+    query_params = query(include_archived=params.get("include_archived"))
+    call = Call("tags.list", "GET", _group_tags_path(group_id), query_params)
+    return paged(call, TagModel, params.get("page_size"))
 
 
 class TagSearchParams(TypedDict, total=False):
@@ -134,8 +133,8 @@ def search_op(
     body = CompositeTagSearchRequest(
         archived=params.get("archived"),
         include_archived=params.get("include_archived"),
-        tag_group_ids=_uuids(params.get("tag_group_ids"), "tag_group_ids"),
-        tag_ids=_uuids(params.get("tag_ids"), "tag_ids"),
+        tag_group_ids=uuid_tuple(params.get("tag_group_ids"), "tag_group_ids"),
+        tag_ids=uuid_tuple(params.get("tag_ids"), "tag_ids"),
         text_search=params.get("text_search"),
     )
     company = ensure_uuid(company_id, "company_id") if company_id is not None else None
@@ -199,7 +198,7 @@ def archive_op(
 ) -> BulkOperation[tuple[TagModel, ...], tuple[TagModel, ...]]:
     """``POST /v0/tags/archive`` per chunk of at most 100 ids (none for no ids)."""
     company = ensure_uuid(company_id, "company_id")
-    ids = _uuids(tag_ids, "tag_ids") or ()
+    ids = uuid_tuple(tag_ids, "tag_ids") or ()
     calls = [
         Call(
             "tags.archive",
@@ -218,14 +217,13 @@ class Tags(SyncResource):
     """Tags (``client.tags``)."""
 
     def list(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        include_archived: bool | None = None,
-        page_size: int | None = None,
+        self, group_id: uuid.UUID | str, **params: Unpack[TagListParams]
     ) -> Paginator[TagModel]:
-        """Iterate the tags of one group (archived ones too with ``include_archived=True``)."""
-        return self._paginate(list_op(group_id, include_archived, page_size))
+        """Iterate the tags of one group (archived ones too with ``include_archived=True``).
+
+        Keywords: see :class:`TagListParams`.
+        """
+        return self._paginate(list_op(group_id, **params))
 
     def search(
         self, company_id: uuid.UUID | str | None = None, **params: Unpack[TagSearchParams]
@@ -269,14 +267,10 @@ class AsyncTags(AsyncResource):
     """Tags (``client.tags`` on the async client)."""
 
     def list(
-        self,
-        group_id: uuid.UUID | str,
-        *,
-        include_archived: bool | None = None,
-        page_size: int | None = None,
+        self, group_id: uuid.UUID | str, **params: Unpack[TagListParams]
     ) -> AsyncPaginator[TagModel]:
         """Async twin of :meth:`Tags.list` (iterate with ``async for``)."""
-        return self._paginate(list_op(group_id, include_archived, page_size))
+        return self._paginate(list_op(group_id, **params))
 
     def search(
         self, company_id: uuid.UUID | str | None = None, **params: Unpack[TagSearchParams]

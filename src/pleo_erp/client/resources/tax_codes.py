@@ -33,6 +33,7 @@ from pleo_erp.client.resources._base import (
     data_parser,
     no_result,
     paged,
+    uuid_tuple,
 )
 from pleo_erp.client.serialization import unstructure
 from pleo_erp.models.tax_codes import (
@@ -182,18 +183,11 @@ def search_op(
 ) -> PagedCall[TaxCodeModel]:
     """``POST /v0/tax-codes:search?company_id=…`` (read-only, so safe to re-send)."""
     check_params(TaxCodeSearchParams, params, "search")
-    tax_code_ids = params.get("tax_code_ids")
     type = params.get("type")
-    if isinstance(tax_code_ids, str):
-        raise ValueError("tax_code_ids must be a list of UUIDs")
     body = TaxCodeSearchRequest(
         archived=params.get("archived"),
         code=params.get("code"),
-        tax_code_ids=(
-            tuple(dict.fromkeys(ensure_uuid(i, "tax_code_ids[]") for i in tax_code_ids))
-            if tax_code_ids is not None
-            else None
-        ),
+        tax_code_ids=uuid_tuple(params.get("tax_code_ids"), "tax_code_ids"),
         type=check_enum(TaxCodeTypeModel, type, "type") if type is not None else None,
     )
     call = Call(
