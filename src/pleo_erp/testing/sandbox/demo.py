@@ -92,10 +92,10 @@ from __future__ import annotations
 import gc
 import random
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, Protocol, TypeAlias, TypeVar
 
 from attrs import define, field
 
@@ -305,6 +305,22 @@ class DemoAccountsMapping:
         )
 
 
+class _Coded(Protocol):
+    @property
+    def code(self) -> str | None: ...
+
+
+_CodedT = TypeVar("_CodedT", bound=_Coded)
+
+
+def _by_code(items: Iterable[_CodedT], code: str) -> _CodedT:
+    """The first of ``items`` with this ``code`` (``KeyError`` if none has it)."""
+    for item in items:
+        if item.code == code:
+            return item
+    raise KeyError(code)
+
+
 @define(frozen=True)
 class DemoChart:
     """Everything the accounting system knows: the source of truth for syncs and posting.
@@ -323,31 +339,19 @@ class DemoChart:
 
     def account(self, code: str) -> LedgerAccount:
         """The account with this code (``KeyError`` if absent)."""
-        for account in self.accounts:
-            if account.code == code:
-                return account
-        raise KeyError(code)
+        return _by_code(self.accounts, code)
 
     def tax_code(self, code: str) -> LedgerTaxCode:
         """The tax code with this code (``KeyError`` if absent)."""
-        for tax_code in self.tax_codes:
-            if tax_code.code == code:
-                return tax_code
-        raise KeyError(code)
+        return _by_code(self.tax_codes, code)
 
     def dimension(self, code: str) -> Dimension:
         """The dimension with this code (``KeyError`` if absent)."""
-        for dimension in self.dimensions:
-            if dimension.code == code:
-                return dimension
-        raise KeyError(code)
+        return _by_code(self.dimensions, code)
 
     def vendor(self, code: str) -> DemoVendor:
         """The vendor with this code (``KeyError`` if absent)."""
-        for vendor in self.vendors:
-            if vendor.code == code:
-                return vendor
-        raise KeyError(code)
+        return _by_code(self.vendors, code)
 
     def __repr__(self) -> str:
         return (
