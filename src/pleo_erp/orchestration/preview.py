@@ -65,6 +65,7 @@ from pleo_erp.orchestration._readiness import (
     JobDeferred,
     transient_give_up,
 )
+from pleo_erp.orchestration._reporting import JobEnd, Meter, export_report
 from pleo_erp.orchestration._runtime import ExportRuntime
 from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport
 
@@ -100,44 +101,22 @@ class _Preview:
 
     def job(self, job: ExportJobV3) -> JobReport:
         exporter = self.exporter
-        started_at = exporter.clock()
-        t0 = exporter.monotonic()
-        requests0 = exporter.requests()
+        end = JobEnd(job, _export._status(job.status), Meter.start(exporter))
         run = _export._JobRun(exporter, job)
-        initial = _export._status(job.status)
         would_send: str | None = None
-        failure: JobFailure | None = None
-        interrupted: str | None = None
-        deferred: JobDeferred | None = None
         try:
-            if initial not in _export._OPEN_STATUSES:
-                interrupted = f"job is already {initial}"
+            if end.initial not in _export._OPEN_STATUSES:
+                end.interrupted = f"job is already {end.initial}"
             else:
-                failure = self._run(run)
+                end.failure = self._run(run)
                 statuses = [*run.previous_statuses, *(r.status for r in run.results)]
-                would_send = job_outcome(statuses, job_failure=failure).event
+                would_send = job_outcome(statuses, job_failure=end.failure).event
         except _export._JobStopped as stop:
-            interrupted = str(stop)
+            end.interrupted = str(stop)
         except JobDeferred as wait:
-            deferred = wait
-        return JobReport(
-            job_id=job.id,
-            company_id=job.company_id,
-            initial_status=initial,
-            final_event=None,
-            failure_type=failure.failure_type if failure else None,
-            failure_reason=clean_message(failure.message) if failure else None,
-            items=tuple(run.results),
-            skipped=run.skipped,
-            interrupted=interrupted,
-            started_at=started_at,
-            duration=exporter.monotonic() - t0,
-            requests=exporter.requests() - requests0,
-            deferred=deferred.deferral.message if deferred else None,
-            deferred_failure_type=deferred.deferral.failure_type if deferred else None,
-            give_up_at=deferred.deferral.give_up_at if deferred else None,
-            would_send=would_send,
-        )
+            end.deferred = wait
+        # A preview sends no updates: the run has no update errors to report.
+        return end.report(run, reason=clean_message, would_send=would_send)
 
     def _run(self, run: _export._JobRun) -> JobFailure | None:
         exporter = self.exporter
@@ -359,9 +338,7 @@ def preview_export(
         company_key=str(company),
     )
     exporter = preview.exporter
-    started_at = exporter.clock()
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
+    meter = Meter.start(exporter)
     reports: list[JobReport] = []
     handled: set[UUID] = set()
     while max_jobs is None or len(reports) < max_jobs:
@@ -373,15 +350,7 @@ def preview_export(
         reports.append(report)
         if report.interrupted or report.deferred or report.would_send == "failed":
             break  # the real run stops here too
-    return ExportReport(
-        company_id=company,
-        jobs=tuple(reports),
-        started_at=started_at,
-        finished_at=exporter.clock(),
-        duration=exporter.monotonic() - t0,
-        requests=exporter.requests() - requests0,
-        dry_run=True,
-    )
+    return export_report(meter, company, reports, dry_run=True)
 
 
 def preview_job(
@@ -405,17 +374,5 @@ def preview_job(
         receipt_http_client=receipt_http_client,
         company_key=str(job.company_id),
     )
-    exporter = preview.exporter
-    started_at = exporter.clock()
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
-    report = preview.job(job)
-    return ExportReport(
-        company_id=job.company_id,
-        jobs=(report,),
-        started_at=started_at,
-        finished_at=exporter.clock(),
-        duration=exporter.monotonic() - t0,
-        requests=exporter.requests() - requests0,
-        dry_run=True,
-    )
+    meter = Meter.start(preview.exporter)
+    return export_report(meter, job.company_id, [preview.job(job)], dry_run=True)

@@ -8,6 +8,7 @@ the loopback HTTP server) only translate to and from this function.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import deque
@@ -189,6 +190,11 @@ class RequestContext:
             raise ApiError(400, "BAD_REQUEST", f"{self.method} {self.path} requires a JSON body.")
         return self.body
 
+    def body_and_company(self) -> tuple[Any, Company]:
+        """The JSON body and the company its ``companyId`` names (access checked)."""
+        body = self.json_body()
+        return body, self.company(str(body["companyId"]))
+
 
 Handler = Callable[[RequestContext], Reply]
 
@@ -206,6 +212,16 @@ class Route:
     handler: Handler
     auth: bool = True
     responses: Mapping[str, ResponseSpec] | None = None
+
+
+class _Stored(Protocol):
+    """A stored sandbox object: its JSON is ``data``."""
+
+    @property
+    def data(self) -> Any: ...
+
+
+_StoredT = TypeVar("_StoredT", bound=_Stored)
 
 
 class RouteTable:
@@ -229,6 +245,40 @@ class RouteTable:
             return handler
 
         return register
+
+    def get_by_id(self, template: str, lookup: Callable[[RequestContext, str], _Stored]) -> Handler:
+        """Register ``GET template``: ``200 {"data": ...}`` with the object ``lookup`` finds for
+        the template's one path parameter (``lookup`` raises the resource's 404)."""
+        parameter = _path_parameter(template)
+
+        def get_by_id(ctx: RequestContext) -> Reply:
+            return Reply(200, {"data": lookup(ctx, ctx.path_params[parameter]).data})
+
+        return self("GET", template)(get_by_id)
+
+    def with_found(
+        self, method: str, template: str, lookup: Callable[[RequestContext, str], _StoredT]
+    ) -> Callable[[Callable[[RequestContext, _StoredT, Any], Reply]], Handler]:
+        """Register the decorated ``handler(ctx, found, body)`` for ``method template``:
+        ``found`` is the object ``lookup`` finds for the template's one path parameter (its 404
+        comes first), ``body`` the request's JSON body."""
+        parameter = _path_parameter(template)
+
+        def register(handler: Callable[[RequestContext, _StoredT, Any], Reply]) -> Handler:
+            @functools.wraps(handler)
+            def with_found(ctx: RequestContext) -> Reply:
+                found = lookup(ctx, ctx.path_params[parameter])
+                return handler(ctx, found, ctx.json_body())
+
+            return self(method, template)(with_found)
+
+        return register
+
+
+def _path_parameter(template: str) -> str:
+    """The one ``{name}`` of a path template."""
+    (parameter,) = re.findall(r"\{(\w+)\}", template)
+    return str(parameter)
 
 
 def _method_not_allowed(method: str, template: str, allowed: Iterable[str]) -> ApiError:

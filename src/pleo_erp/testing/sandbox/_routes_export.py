@@ -79,8 +79,7 @@ def list_jobs(ctx: RequestContext) -> Reply:
 @routes("POST", "/v3/export-jobs")
 def create_job(ctx: RequestContext) -> Reply:
     """``createExportJobV3``: 400 without contra accounts, 409 while one is in progress."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     _require_contra_accounts(company)
     expire_due(ctx.state, company.jobs)
     if any(job.status == "in_progress" for job in company.jobs):
