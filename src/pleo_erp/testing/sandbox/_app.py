@@ -326,6 +326,17 @@ def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
     return {str(k).lower(): str(v) for k, v in pairs}
 
 
+@define(frozen=True, slots=True)
+class _Incoming:
+    """One request as it came in: upper-case method, lower-case header names, multi-dict query."""
+
+    method: str
+    path: str
+    raw_query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
 class SandboxApp:
     """Routing, auth, validation, faults and logging around the route handlers."""
 
@@ -389,10 +400,10 @@ class SandboxApp:
         Raises :class:`SandboxDisconnect` when an injected fault drops the connection and
         :class:`SandboxContractError` (strict mode) when the answer breaks the spec.
         """
-        method = method.upper()
-        lowered = _lower_headers(headers)
-        raw_query = query_to_multidict(query)
-        fired = self.faults.pick(method, path)
+        incoming = _Incoming(
+            method.upper(), path, query_to_multidict(query), _lower_headers(headers), body
+        )
+        fired = self.faults.pick(incoming.method, path)
         status: int | None = None
         try:
             if fired is not None and fired.kind not in APPLIED_KINDS:
@@ -400,28 +411,26 @@ class SandboxApp:
                 return status, out_headers, out_body
             if fired is not None and fired.kind == "slow":
                 self.sleep(fired.rule.delay)
-            status, out_headers, out_body = self._process(
-                method, path, raw_query, lowered, body, _safe_base_url(base_url)
-            )
+            status, out_headers, out_body = self._process(incoming, _safe_base_url(base_url))
             if fired is not None:
                 out_body = self._damage(fired, status, out_body)
                 out_headers = [(k, v) for k, v in out_headers if k.lower() != "content-length"]
             return status, out_headers, out_body
         finally:
-            self._record(method, path, raw_query, lowered, body, status, fired)
+            self._record(incoming, status, fired)
             self._run_after_commit()
 
     # -- pipeline ------------------------------------------------------------------------
 
     def _process(
-        self,
-        method: str,
-        path: str,
-        raw_query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-        base_url: str,
+        self, incoming: _Incoming, base_url: str
     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        method, path, headers, body = (
+            incoming.method,
+            incoming.path,
+            incoming.headers,
+            incoming.body,
+        )
         responses: Mapping[str, ResponseSpec] | None = None
         with self.state.lock:
             try:
@@ -431,7 +440,7 @@ class SandboxApp:
                 if route.auth:
                     credential = authenticate(self.state, headers.get("authorization"))
                     self._throttle(credential)
-                request = self._validated(operation, path_params, raw_query, headers, body)
+                request = self._validated(operation, path_params, incoming.raw_query, headers, body)
                 context = RequestContext(
                     self.state, method, path, request, headers, body, credential, base_url
                 )
@@ -580,20 +589,12 @@ class SandboxApp:
             return b'{"data": [{"id": <not json>'
         return body
 
-    def _record(
-        self,
-        method: str,
-        path: str,
-        raw_query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-        status: int | None,
-        fired: FiredFault | None,
-    ) -> None:
+    def _record(self, incoming: _Incoming, status: int | None, fired: FiredFault | None) -> None:
         if not self.record_requests:
             return
+        path, body = incoming.path, incoming.body
         parsed: Any = body
-        content_type = headers.get("content-type", "")
+        content_type = incoming.headers.get("content-type", "")
         if not body:
             parsed = None
         elif "json" in content_type:
@@ -611,9 +612,9 @@ class SandboxApp:
                 for k, v in parse_qsl(body.decode("utf-8", "replace"))
             }
         entry = RecordedRequest(
-            method=method,
+            method=incoming.method,
             path=path,
-            query=raw_query,
+            query=incoming.raw_query,
             body=parsed,
             status=status,
             fault=fired.kind if fired is not None else None,
