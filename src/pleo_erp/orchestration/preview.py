@@ -291,14 +291,12 @@ class _Preview:
 def _previewer(
     client: PleoClient,
     accounting_system: ExportTarget,
-    *,
     config: ExportConfig | None,
-    clock: Callable[[], datetime] | None,
     sleep: Callable[[float], None] | None,
+    clock: Callable[[], datetime] | None,
     receipt_http_client: httpx.Client | None,
-    company_key: str,
 ) -> _Preview:
-    del company_key  # the preview takes no lock: it writes nothing anywhere
+    # No lock or lease: the preview writes nothing anywhere.
     runtime = ExportRuntime(
         config=config or ExportConfig(),
         journal=None,  # the preview writes no journal row
@@ -328,15 +326,7 @@ def preview_export(
     :func:`~pleo_erp.export_expenses` (which calls this for ``dry_run=True``).
     """
     company = UUID(str(company_id))
-    preview = _previewer(
-        client,
-        accounting_system,
-        config=config,
-        clock=clock,
-        sleep=sleep,
-        receipt_http_client=receipt_http_client,
-        company_key=str(company),
-    )
+    preview = _previewer(client, accounting_system, config, sleep, clock, receipt_http_client)
     exporter = preview.exporter
     meter = Meter.start(exporter)
     reports: list[JobReport] = []
@@ -365,14 +355,6 @@ def preview_job(
 ) -> ExportReport:
     """Preview one job by id (``process_job(..., dry_run=True)``); nothing is written."""
     job = client.export_jobs.get(UUID(str(job_id)))
-    preview = _previewer(
-        client,
-        accounting_system,
-        config=config,
-        clock=clock,
-        sleep=sleep,
-        receipt_http_client=receipt_http_client,
-        company_key=str(job.company_id),
-    )
+    preview = _previewer(client, accounting_system, config, sleep, clock, receipt_http_client)
     meter = Meter.start(preview.exporter)
     return export_report(meter, job.company_id, [preview.job(job)], dry_run=True)
