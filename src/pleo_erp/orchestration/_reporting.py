@@ -36,7 +36,10 @@ class _Measured(Protocol):
 
 
 class _RunResults(Protocol):
-    """What a job run collected (``_JobRun``)."""
+    """A job's run and what it collected (``_JobRun``)."""
+
+    @property
+    def job(self) -> ExportJobV3: ...
 
     @property
     def results(self) -> Sequence[ItemResult]: ...
@@ -95,9 +98,6 @@ class JobEnd:
     failure, ``interrupted`` why the run stopped early, ``deferred`` a transient deferral.
     """
 
-    job: ExportJobV3
-    initial: str
-    meter: Meter
     final_event: str | None = None
     failure: JobFailure | None = None
     interrupted: str | None = None
@@ -106,17 +106,20 @@ class JobEnd:
     def report(
         self,
         run: _RunResults,
+        initial: str,
+        meter: Meter,
         *,
         reason: Callable[[str], str] = str,
         would_send: str | None = None,
     ) -> JobReport:
-        """The job's report; ``reason`` turns the failure's message into ``failure_reason``."""
+        """The report of ``run`` (its job was ``initial`` at the start, ``meter`` started with
+        it); ``reason`` turns the failure's message into ``failure_reason``."""
         failure = self.failure
         deferral = self.deferred.deferral if self.deferred else None
         return JobReport(
-            job_id=self.job.id,
-            company_id=self.job.company_id,
-            initial_status=self.initial,
+            job_id=run.job.id,
+            company_id=run.job.company_id,
+            initial_status=initial,
             final_event=self.final_event,
             failure_type=failure.failure_type if failure else None,
             failure_reason=reason(failure.message) if failure else None,
@@ -124,9 +127,9 @@ class JobEnd:
             skipped=run.skipped,
             update_errors=tuple(run.update_errors),
             interrupted=self.interrupted,
-            started_at=self.meter.started_at,
-            duration=self.meter.duration(),
-            requests=self.meter.requests(),
+            started_at=meter.started_at,
+            duration=meter.duration(),
+            requests=meter.requests(),
             deferred=deferral.message if deferral else None,
             deferred_failure_type=deferral.failure_type if deferral else None,
             give_up_at=deferral.give_up_at if deferral else None,

@@ -562,13 +562,15 @@ class _Exporter:
 
     def g_run_job(self, job: ExportJobV3) -> Core[JobReport]:
         """Process ``job`` and return its report (see the module docstring)."""
-        end = JobEnd(job, _status(job.status), Meter.start(self))
+        meter = Meter.start(self)
         run = _JobRun(self, job)
+        initial = _status(job.status)
+        end = JobEnd()
         try:
-            if end.initial not in _OPEN_STATUSES:
-                end.interrupted = f"job is already {end.initial}"
+            if initial not in _OPEN_STATUSES:
+                end.interrupted = f"job is already {initial}"
             else:
-                end.final_event, end.failure = yield from self._g_run(run, end.initial)
+                end.final_event, end.failure = yield from self._g_run(run, initial)
         except _JobStopped as stop:
             end.interrupted = str(stop)
             logger.warning("export job %s stopped: %s", job.id, stop)
@@ -579,7 +581,7 @@ class _Exporter:
                 yield from run.g_flush()
             except _JobStopped as stop:
                 end.interrupted = str(stop)
-        report = end.report(run)
+        report = end.report(run, initial, meter)
         self.emit(
             ProgressEvent(
                 kind="job_finished",

@@ -101,12 +101,14 @@ class _Preview:
 
     def job(self, job: ExportJobV3) -> JobReport:
         exporter = self.exporter
-        end = JobEnd(job, _export._status(job.status), Meter.start(exporter))
+        meter = Meter.start(exporter)
         run = _export._JobRun(exporter, job)
+        initial = _export._status(job.status)
+        end = JobEnd()
         would_send: str | None = None
         try:
-            if end.initial not in _export._OPEN_STATUSES:
-                end.interrupted = f"job is already {end.initial}"
+            if initial not in _export._OPEN_STATUSES:
+                end.interrupted = f"job is already {initial}"
             else:
                 end.failure = self._run(run)
                 statuses = [*run.previous_statuses, *(r.status for r in run.results)]
@@ -116,7 +118,7 @@ class _Preview:
         except JobDeferred as wait:
             end.deferred = wait
         # A preview sends no updates: the run has no update errors to report.
-        return end.report(run, reason=clean_message, would_send=would_send)
+        return end.report(run, initial, meter, reason=clean_message, would_send=would_send)
 
     def _run(self, run: _export._JobRun) -> JobFailure | None:
         exporter = self.exporter
