@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from attrs import define, field
 
@@ -247,18 +247,8 @@ class SyncDriver:
     def _wait_any(self) -> list[Done]:
         if not self._running:
             return []
-        by_future = {future: handle for handle, future in self._running.items()}
-        finished, _ = wait(list(by_future), return_when=FIRST_COMPLETED)
-        done: list[Done] = []
-        for future in finished:
-            handle = by_future[future]
-            del self._running[handle]
-            error = future.exception()
-            done.append(
-                Done(handle, None, error) if error is not None else Done(handle, future.result())
-            )
-        done.sort(key=lambda d: d.handle)
-        return done
+        finished, _ = wait(list(self._running.values()), return_when=FIRST_COMPLETED)
+        return _collect(self._running, finished)
 
     def close(self) -> None:
         """Wait for every spawned core (a post in flight is never abandoned) and stop."""
@@ -367,18 +357,10 @@ class AsyncDriver:
     async def _wait_any(self) -> list[Done]:
         if not self._running:
             return []
-        by_task = {task: handle for handle, task in self._running.items()}
-        finished, _ = await asyncio.wait(list(by_task), return_when=asyncio.FIRST_COMPLETED)
-        done: list[Done] = []
-        for task in finished:
-            handle = by_task[task]
-            del self._running[handle]
-            error = task.exception()
-            done.append(
-                Done(handle, None, error) if error is not None else Done(handle, task.result())
-            )
-        done.sort(key=lambda d: d.handle)
-        return done
+        finished, _ = await asyncio.wait(
+            list(self._running.values()), return_when=asyncio.FIRST_COMPLETED
+        )
+        return _collect(self._running, finished)
 
     async def close(self) -> None:
         """Wait for every spawned core (a post in flight is never abandoned)."""
@@ -390,3 +372,27 @@ class AsyncDriver:
 
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+class _Outcome(Protocol):
+    """A finished future, thread or asyncio."""
+
+    def exception(self) -> BaseException | None: ...
+
+    def result(self) -> Any: ...
+
+
+_F = TypeVar("_F", bound=_Outcome)
+
+
+def _collect(running: dict[int, _F], finished: Collection[_F]) -> list[Done]:
+    """Take the ``finished`` futures out of ``running`` (handle -> future) as :class:`Done`
+    results, in handle order (so a run's order never depends on which one won the race)."""
+    done: list[Done] = []
+    for handle in sorted(h for h, future in running.items() if future in finished):
+        future = running.pop(handle)
+        error = future.exception()
+        done.append(
+            Done(handle, None, error) if error is not None else Done(handle, future.result())
+        )
+    return done

@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -129,6 +130,7 @@ from pleo_erp.orchestration._pipeline import (
 )
 from pleo_erp.orchestration._readiness import JobDeferred, is_transient, transient_give_up
 from pleo_erp.orchestration._receipts import ReceiptFetcher
+from pleo_erp.orchestration._reporting import JobEnd, Meter, export_report
 from pleo_erp.orchestration._runtime import ExportRuntime
 from pleo_erp.orchestration._session import JobSessionFailed, job_context, session_open_failure
 from pleo_erp.orchestration.locks import CompanyLock, InProcessLock
@@ -560,48 +562,26 @@ class _Exporter:
 
     def g_run_job(self, job: ExportJobV3) -> Core[JobReport]:
         """Process ``job`` and return its report (see the module docstring)."""
-        started_at = self.clock()
-        t0 = self.monotonic()
-        requests0 = self.requests()
+        meter = Meter.start(self)
         run = _JobRun(self, job)
         initial = _status(job.status)
-        final_event: str | None = None
-        failure: JobFailure | None = None
-        interrupted: str | None = None
-        deferred: JobDeferred | None = None
+        end = JobEnd()
         try:
             if initial not in _OPEN_STATUSES:
-                interrupted = f"job is already {initial}"
+                end.interrupted = f"job is already {initial}"
             else:
-                final_event, failure = yield from self._g_run(run, initial)
+                end.final_event, end.failure = yield from self._g_run(run, initial)
         except _JobStopped as stop:
-            interrupted = str(stop)
+            end.interrupted = str(stop)
             logger.warning("export job %s stopped: %s", job.id, stop)
         except JobDeferred as wait:  # transient AS trouble: the next run resumes the job
-            deferred = wait
+            end.deferred = wait
             logger.warning("export job %s deferred: %s", job.id, wait.deferral.message)
             try:
                 yield from run.g_flush()
             except _JobStopped as stop:
-                interrupted = str(stop)
-        report = JobReport(
-            job_id=job.id,
-            company_id=job.company_id,
-            initial_status=initial,
-            final_event=final_event,
-            failure_type=failure.failure_type if failure else None,
-            failure_reason=failure.message if failure else None,
-            items=tuple(run.results),
-            skipped=run.skipped,
-            update_errors=tuple(run.update_errors),
-            interrupted=interrupted,
-            started_at=started_at,
-            duration=self.monotonic() - t0,
-            requests=self.requests() - requests0,
-            deferred=deferred.deferral.message if deferred else None,
-            deferred_failure_type=deferred.deferral.failure_type if deferred else None,
-            give_up_at=deferred.deferral.give_up_at if deferred else None,
-        )
+                end.interrupted = str(stop)
+        report = end.report(run, initial, meter)
         self.emit(
             ProgressEvent(
                 kind="job_finished",
@@ -1384,22 +1364,32 @@ def _sync_exporter(client: PleoClient, target: ExportTarget, runtime: ExportRunt
     )
 
 
-def _report(
+@contextmanager
+def _leased(
+    exporter: _Exporter, company: UUID, lease_store: LeaseStore | None, lock: CompanyLock | None
+) -> Iterator[None]:
+    """Hold the company's export lease for the block; the exporter checks it before writes."""
+    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
+    with export_lease(store, company, exporter.owner, ttl=ttl) as keeper:
+        exporter.use_lease(store, keeper)
+        yield
+
+
+def _drive(
     exporter: _Exporter,
     company: UUID,
-    reports: Sequence[JobReport],
-    started_at: datetime,
-    t0: float,
-    requests0: int,
-) -> ExportReport:
-    return ExportReport(
-        company_id=company,
-        jobs=tuple(reports),
-        started_at=started_at,
-        finished_at=exporter.clock(),
-        duration=exporter.monotonic() - t0,
-        requests=exporter.requests() - requests0,
-    )
+    lease_store: LeaseStore | None,
+    lock: CompanyLock | None,
+    core: Core[_T],
+) -> _T:
+    """Run ``core`` on the exporter's :class:`SyncDriver` under the company's lease."""
+    driver = exporter.driver
+    assert isinstance(driver, SyncDriver)
+    with _leased(exporter, company, lease_store, lock):
+        try:
+            return driver.run(core)
+        finally:
+            driver.close()
 
 
 def export_expenses(
@@ -1474,19 +1464,9 @@ def export_expenses(
     )
     company = UUID(str(company_id))
     exporter = _sync_exporter(client, accounting_system, runtime)
-    started_at = exporter.clock()
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
-    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
-    driver = exporter.driver
-    assert isinstance(driver, SyncDriver)
-    with export_lease(store, company, exporter.owner, ttl=ttl) as keeper:
-        exporter.use_lease(store, keeper)
-        try:
-            reports = driver.run(_g_queue(exporter, company, max_jobs))
-        finally:
-            driver.close()
-    return _report(exporter, company, reports, started_at, t0, requests0)
+    meter = Meter.start(exporter)
+    queue = _g_queue(exporter, company, max_jobs)
+    return export_report(meter, company, _drive(exporter, company, lease_store, lock, queue))
 
 
 def process_job(
@@ -1530,18 +1510,9 @@ def process_job(
     started_at = runtime.wall_clock()()
     job = client.export_jobs.get(UUID(str(job_id)))
     exporter = _sync_exporter(client, accounting_system, runtime)
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
-    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
-    driver = exporter.driver
-    assert isinstance(driver, SyncDriver)
-    with export_lease(store, job.company_id, exporter.owner, ttl=ttl) as keeper:
-        exporter.use_lease(store, keeper)
-        try:
-            report = driver.run(exporter.g_run_job(job))
-        finally:
-            driver.close()
-    return _report(exporter, job.company_id, [report], started_at, t0, requests0)
+    meter = Meter.start(exporter, started_at)
+    report = _drive(exporter, job.company_id, lease_store, lock, exporter.g_run_job(job))
+    return export_report(meter, job.company_id, [report])
 
 
 # ---------------------------------------------------------------------- the async driver
@@ -1578,6 +1549,29 @@ def _async_exporter(
     return exporter, owned
 
 
+async def _drive_async(
+    exporter: _Exporter,
+    owned: httpx.Client | None,
+    company: UUID,
+    lease_store: LeaseStore | None,
+    lock: CompanyLock | None,
+    core: Core[_T],
+) -> _T:
+    """Run ``core`` on the exporter's :class:`AsyncDriver` under the company's lease, then
+    close the receipt client the run ``owned``."""
+    driver = exporter.driver
+    assert isinstance(driver, AsyncDriver)
+    try:
+        with _leased(exporter, company, lease_store, lock):
+            try:
+                return await driver.run(core)
+            finally:
+                await driver.close()
+    finally:
+        if owned is not None:
+            owned.close()
+
+
 async def export_expenses_async(
     client: AsyncPleoClient,
     accounting_system: AsyncExportTarget | ExportTarget,
@@ -1611,23 +1605,10 @@ async def export_expenses_async(
     )
     company = UUID(str(company_id))
     exporter, owned = _async_exporter(client, accounting_system, runtime)
-    started_at = exporter.clock()
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
-    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
-    driver = exporter.driver
-    assert isinstance(driver, AsyncDriver)
-    try:
-        with export_lease(store, company, exporter.owner, ttl=ttl) as keeper:
-            exporter.use_lease(store, keeper)
-            try:
-                reports = await driver.run(_g_queue(exporter, company, max_jobs))
-            finally:
-                await driver.close()
-    finally:
-        if owned is not None:
-            owned.close()
-    return _report(exporter, company, reports, started_at, t0, requests0)
+    meter = Meter.start(exporter)
+    queue = _g_queue(exporter, company, max_jobs)
+    reports = await _drive_async(exporter, owned, company, lease_store, lock, queue)
+    return export_report(meter, company, reports)
 
 
 async def process_job_async(
@@ -1651,19 +1632,8 @@ async def process_job_async(
     started_at = runtime.wall_clock()()
     job = await client.export_jobs.get(UUID(str(job_id)))
     exporter, owned = _async_exporter(client, accounting_system, runtime)
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
-    store, ttl = resolve_lease_store(lease_store, lock, DEFAULT_LOCK)
-    driver = exporter.driver
-    assert isinstance(driver, AsyncDriver)
-    try:
-        with export_lease(store, job.company_id, exporter.owner, ttl=ttl) as keeper:
-            exporter.use_lease(store, keeper)
-            try:
-                report = await driver.run(exporter.g_run_job(job))
-            finally:
-                await driver.close()
-    finally:
-        if owned is not None:
-            owned.close()
-    return _report(exporter, job.company_id, [report], started_at, t0, requests0)
+    meter = Meter.start(exporter, started_at)
+    report = await _drive_async(
+        exporter, owned, job.company_id, lease_store, lock, exporter.g_run_job(job)
+    )
+    return export_report(meter, job.company_id, [report])

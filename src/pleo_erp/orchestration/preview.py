@@ -65,6 +65,7 @@ from pleo_erp.orchestration._readiness import (
     JobDeferred,
     transient_give_up,
 )
+from pleo_erp.orchestration._reporting import JobEnd, Meter, export_report
 from pleo_erp.orchestration._runtime import ExportRuntime
 from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport
 
@@ -100,44 +101,24 @@ class _Preview:
 
     def job(self, job: ExportJobV3) -> JobReport:
         exporter = self.exporter
-        started_at = exporter.clock()
-        t0 = exporter.monotonic()
-        requests0 = exporter.requests()
+        meter = Meter.start(exporter)
         run = _export._JobRun(exporter, job)
         initial = _export._status(job.status)
+        end = JobEnd()
         would_send: str | None = None
-        failure: JobFailure | None = None
-        interrupted: str | None = None
-        deferred: JobDeferred | None = None
         try:
             if initial not in _export._OPEN_STATUSES:
-                interrupted = f"job is already {initial}"
+                end.interrupted = f"job is already {initial}"
             else:
-                failure = self._run(run)
+                end.failure = self._run(run)
                 statuses = [*run.previous_statuses, *(r.status for r in run.results)]
-                would_send = job_outcome(statuses, job_failure=failure).event
+                would_send = job_outcome(statuses, job_failure=end.failure).event
         except _export._JobStopped as stop:
-            interrupted = str(stop)
+            end.interrupted = str(stop)
         except JobDeferred as wait:
-            deferred = wait
-        return JobReport(
-            job_id=job.id,
-            company_id=job.company_id,
-            initial_status=initial,
-            final_event=None,
-            failure_type=failure.failure_type if failure else None,
-            failure_reason=clean_message(failure.message) if failure else None,
-            items=tuple(run.results),
-            skipped=run.skipped,
-            interrupted=interrupted,
-            started_at=started_at,
-            duration=exporter.monotonic() - t0,
-            requests=exporter.requests() - requests0,
-            deferred=deferred.deferral.message if deferred else None,
-            deferred_failure_type=deferred.deferral.failure_type if deferred else None,
-            give_up_at=deferred.deferral.give_up_at if deferred else None,
-            would_send=would_send,
-        )
+            end.deferred = wait
+        # A preview sends no updates: the run has no update errors to report.
+        return end.report(run, initial, meter, reason=clean_message, would_send=would_send)
 
     def _run(self, run: _export._JobRun) -> JobFailure | None:
         exporter = self.exporter
@@ -312,14 +293,12 @@ class _Preview:
 def _previewer(
     client: PleoClient,
     accounting_system: ExportTarget,
-    *,
     config: ExportConfig | None,
-    clock: Callable[[], datetime] | None,
     sleep: Callable[[float], None] | None,
+    clock: Callable[[], datetime] | None,
     receipt_http_client: httpx.Client | None,
-    company_key: str,
 ) -> _Preview:
-    del company_key  # the preview takes no lock: it writes nothing anywhere
+    # No lock or lease: the preview writes nothing anywhere.
     runtime = ExportRuntime(
         config=config or ExportConfig(),
         journal=None,  # the preview writes no journal row
@@ -349,19 +328,9 @@ def preview_export(
     :func:`~pleo_erp.export_expenses` (which calls this for ``dry_run=True``).
     """
     company = UUID(str(company_id))
-    preview = _previewer(
-        client,
-        accounting_system,
-        config=config,
-        clock=clock,
-        sleep=sleep,
-        receipt_http_client=receipt_http_client,
-        company_key=str(company),
-    )
+    preview = _previewer(client, accounting_system, config, sleep, clock, receipt_http_client)
     exporter = preview.exporter
-    started_at = exporter.clock()
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
+    meter = Meter.start(exporter)
     reports: list[JobReport] = []
     handled: set[UUID] = set()
     while max_jobs is None or len(reports) < max_jobs:
@@ -373,15 +342,7 @@ def preview_export(
         reports.append(report)
         if report.interrupted or report.deferred or report.would_send == "failed":
             break  # the real run stops here too
-    return ExportReport(
-        company_id=company,
-        jobs=tuple(reports),
-        started_at=started_at,
-        finished_at=exporter.clock(),
-        duration=exporter.monotonic() - t0,
-        requests=exporter.requests() - requests0,
-        dry_run=True,
-    )
+    return export_report(meter, company, reports, dry_run=True)
 
 
 def preview_job(
@@ -396,26 +357,6 @@ def preview_job(
 ) -> ExportReport:
     """Preview one job by id (``process_job(..., dry_run=True)``); nothing is written."""
     job = client.export_jobs.get(UUID(str(job_id)))
-    preview = _previewer(
-        client,
-        accounting_system,
-        config=config,
-        clock=clock,
-        sleep=sleep,
-        receipt_http_client=receipt_http_client,
-        company_key=str(job.company_id),
-    )
-    exporter = preview.exporter
-    started_at = exporter.clock()
-    t0 = exporter.monotonic()
-    requests0 = exporter.requests()
-    report = preview.job(job)
-    return ExportReport(
-        company_id=job.company_id,
-        jobs=(report,),
-        started_at=started_at,
-        finished_at=exporter.clock(),
-        duration=exporter.monotonic() - t0,
-        requests=exporter.requests() - requests0,
-        dry_run=True,
-    )
+    preview = _previewer(client, accounting_system, config, sleep, clock, receipt_http_client)
+    meter = Meter.start(preview.exporter)
+    return export_report(meter, job.company_id, [preview.job(job)], dry_run=True)

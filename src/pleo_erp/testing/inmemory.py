@@ -125,6 +125,26 @@ class StoredEntry:
         return self.posted.external_id
 
 
+def _first_waiting(
+    waiting: dict[tuple[str, str], list[StoredEntry]],
+    queue: dict[tuple[str, str], list[StoredEntry]],
+    key: tuple[str, str],
+    stored: StoredEntry,
+) -> StoredEntry | None:
+    """Take the oldest counterpart waiting under ``key``, or queue ``stored`` to wait for one."""
+    if waiting.get(key):
+        return waiting[key].pop(0)
+    queue.setdefault(key, []).append(stored)
+    return None
+
+
+def _settle(invoice: StoredEntry, payment: StoredEntry) -> None:
+    """Link an AP invoice and the payment that settles it (C17)."""
+    invoice.paid = True
+    invoice.settled_by = payment.accounting_entry_id
+    payment.settled_by = invoice.accounting_entry_id
+
+
 def _invoice_key(entry: SupplierInvoice | SupplierPayment, number: str) -> tuple[str, str]:
     """(vendor, invoice number): the AS vendor id, else the vendor's name (fallback AP)."""
     vendor = entry.vendor.vendor_id if entry.vendor is not None else entry.vendor_name
@@ -602,14 +622,11 @@ class InMemoryAccountingSystem(InMemorySources):
         entry = stored.entry
         if isinstance(entry, SupplierPayment) and entry.invoice_number and not entry.returned:
             key = _invoice_key(entry, entry.invoice_number)
-            waiting = self._open_invoices_by_number.get(key)
-            if waiting:
-                invoice = waiting.pop(0)
-                invoice.paid = True
-                invoice.settled_by = entry.accounting_entry_id
-                stored.settled_by = invoice.accounting_entry_id
-            else:
-                self._unapplied_payments.setdefault(key, []).append(stored)
+            invoice = _first_waiting(
+                self._open_invoices_by_number, self._unapplied_payments, key, stored
+            )
+            if invoice is not None:
+                _settle(invoice, stored)
         elif isinstance(entry, SupplierInvoice):
             if entry.settled_from is not None:
                 stored.paid = True
@@ -617,14 +634,11 @@ class InMemoryAccountingSystem(InMemorySources):
             if entry.invoice is None:
                 return
             key = _invoice_key(entry, entry.invoice.number)
-            payments = self._unapplied_payments.get(key)
-            if payments:
-                payment = payments.pop(0)
-                stored.paid = True
-                stored.settled_by = payment.accounting_entry_id
-                payment.settled_by = entry.accounting_entry_id
-            else:
-                self._open_invoices_by_number.setdefault(key, []).append(stored)
+            payment = _first_waiting(
+                self._unapplied_payments, self._open_invoices_by_number, key, stored
+            )
+            if payment is not None:
+                _settle(stored, payment)
         elif isinstance(entry, CreditNote):
             stored.paid = entry.refunded_to is not None
 

@@ -156,13 +156,11 @@ class InMemorySources:
     def remove_dimension(self, code: str) -> None:
         """Delete a dimension and its values from the AS."""
         with self._sources_lock:
-            self._dimensions.pop(self._index(self._dimensions, "code", code))
+            self._remove(self._dimensions, "code", code)
             self._values.pop(code, None)
 
     def _edit_dimension(self, key: str, /, **changes: Any) -> None:
-        with self._sources_lock:
-            i = self._index(self._dimensions, "code", key)
-            self._dimensions[i] = attrs.evolve(self._dimensions[i], **changes)
+        self._edit(self._dimensions, "code", key, changes)
 
     # ------------------------------------------------------------------ dimension values
 
@@ -194,8 +192,7 @@ class InMemorySources:
     def remove_value(self, dimension: str, code: str) -> None:
         """Delete a value from the AS."""
         with self._sources_lock:
-            values = self._values.get(dimension, [])
-            values.pop(self._index(values, "code", code))
+            self._remove(self._values.get(dimension, []), "code", code)
 
     def values_of(self, dimension: str) -> tuple[DimensionValue, ...]:
         """The values of ``dimension`` without counting a read."""
@@ -204,9 +201,7 @@ class InMemorySources:
 
     def _edit_value(self, dimension: str, key: str, /, **changes: Any) -> None:
         with self._sources_lock:
-            values = self._values.get(dimension, [])
-            i = self._index(values, "code", key)
-            values[i] = attrs.evolve(values[i], **changes)
+            self._edit(self._values.get(dimension, []), "code", key, changes)
 
     # ------------------------------------------------------------------ accounts
 
@@ -247,8 +242,7 @@ class InMemorySources:
 
     def remove_account(self, external_id: str) -> None:
         """Delete an account from the AS."""
-        with self._sources_lock:
-            self._accounts.pop(self._index(self._accounts, "external_id", external_id))
+        self._remove(self._accounts, "external_id", external_id)
 
     @property
     def accounts(self) -> tuple[LedgerAccount, ...]:
@@ -257,9 +251,7 @@ class InMemorySources:
             return tuple(self._accounts)
 
     def _edit_account(self, key: str, /, **changes: Any) -> None:
-        with self._sources_lock:
-            i = self._index(self._accounts, "external_id", key)
-            self._accounts[i] = attrs.evolve(self._accounts[i], **changes)
+        self._edit(self._accounts, "external_id", key, changes)
 
     # ------------------------------------------------------------------ tax codes
 
@@ -294,9 +286,7 @@ class InMemorySources:
 
     def update_tax_code(self, key: str, /, **changes: Any) -> None:
         """Change fields of tax code ``key`` (``name=``, ``rate=``, ``code=``, ``active=`` …)."""
-        with self._sources_lock:
-            i = self._index(self._tax_codes, "code", key)
-            self._tax_codes[i] = attrs.evolve(self._tax_codes[i], **changes)
+        self._edit(self._tax_codes, "code", key, changes)
 
     def deactivate_tax_code(self, code: str) -> None:
         """Mark a tax code inactive."""
@@ -304,8 +294,7 @@ class InMemorySources:
 
     def remove_tax_code(self, code: str) -> None:
         """Delete a tax code from the AS."""
-        with self._sources_lock:
-            self._tax_codes.pop(self._index(self._tax_codes, "code", code))
+        self._remove(self._tax_codes, "code", code)
 
     @property
     def tax_codes(self) -> tuple[LedgerTaxCode, ...]:
@@ -327,6 +316,17 @@ class InMemorySources:
             if getattr(item, attribute) == key:
                 return i
         raise KeyError(f"no object with {attribute} {key!r}")
+
+    def _edit(self, items: list[Any], attribute: str, key: str, changes: dict[str, Any]) -> None:
+        """Replace the object of ``items`` whose ``attribute`` is ``key`` by an edited copy."""
+        with self._sources_lock:
+            i = self._index(items, attribute, key)
+            items[i] = attrs.evolve(items[i], **changes)
+
+    def _remove(self, items: list[Any], attribute: str, key: str) -> None:
+        """Delete the object of ``items`` whose ``attribute`` is ``key``."""
+        with self._sources_lock:
+            items.pop(self._index(items, attribute, key))
 
     def __repr__(self) -> str:
         with self._sources_lock:

@@ -31,6 +31,9 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
+
+from typing_extensions import Self
 
 __all__ = [
     "PostgresServer",
@@ -140,7 +143,32 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: 
     raise ServiceUnavailable(f"{what} did not listen on port {port} within {timeout:g} s")
 
 
-class PostgresServer:
+class _Service:
+    """What both servers share: a context manager that stops the server, and a ``repr``."""
+
+    def stop(self) -> None:
+        """Stop the server and delete its directory."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self: _Described) -> str:
+        return f"{type(self).__name__}(url={self.url!r}, pid={self.pid})"
+
+
+class _Described(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+
+class PostgresServer(_Service):
     """A throw-away PostgreSQL server on ``127.0.0.1:<port>`` (see the module docstring)."""
 
     def __init__(self, root: Path, port: int, process: subprocess.Popen[bytes]) -> None:
@@ -254,17 +282,8 @@ class PostgresServer:
         _stop_pid(self.process, signal.SIGINT, 30)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> PostgresServer:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"PostgresServer(url={self.url!r}, pid={self.pid})"
-
-
-class RedisServer:
+class RedisServer(_Service):
     """A throw-away ``redis-server`` on ``127.0.0.1:<port>`` without persistence."""
 
     def __init__(self, root: Path, port: int) -> None:
@@ -317,15 +336,6 @@ class RedisServer:
             _stop_pid(self.process, signal.SIGTERM, 10)
             self.process = None
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"RedisServer(url={self.url!r}, pid={self.pid})"
 
 
 @contextlib.contextmanager

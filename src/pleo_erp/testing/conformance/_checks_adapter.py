@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,24 +50,25 @@ __all__ = [
 ]
 
 
-def _capabilities(adapter: ExportTarget) -> Capabilities:
-    caps = adapter.capabilities()
-    if not isinstance(caps, Capabilities):
+_R = TypeVar("_R")
+
+
+def _returned(value: object, method: str, expected: type[_R]) -> _R:
+    """``value`` (what ``method()`` returned) if it is an ``expected``, else a failure."""
+    if not isinstance(value, expected):
         raise ConformanceFailure(
-            f"capabilities() returned {type(caps).__name__}, not "
-            "pleo_erp.accounting_system.Capabilities"
+            f"{method}() returned {type(value).__name__}, not "
+            f"pleo_erp.accounting_system.{expected.__name__}"
         )
-    return caps
+    return value
+
+
+def _capabilities(adapter: ExportTarget) -> Capabilities:
+    return _returned(adapter.capabilities(), "capabilities", Capabilities)
 
 
 def _mapping(adapter: ExportTarget) -> AccountsMapping:
-    mapping = adapter.accounts_mapping()
-    if not isinstance(mapping, AccountsMapping):
-        raise ConformanceFailure(
-            f"accounts_mapping() returned {type(mapping).__name__}, not "
-            "pleo_erp.accounting_system.AccountsMapping"
-        )
-    return mapping
+    return _returned(adapter.accounts_mapping(), "accounts_mapping", AccountsMapping)
 
 
 def _post_valid(adapter: ExportTarget, entry: Entry, what: str) -> PostedEntry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -77,45 +78,65 @@ def _sync(
     return reports
 
 
+def _require_same_keys(
+    what: str,
+    live: Iterable[str],
+    active: Iterable[str],
+    *,
+    shown: int | None = None,
+    hint: str = "",
+) -> None:
+    """Fail unless Pleo's active ``what`` (by key) are the AS's active ones."""
+    missing = sorted(set(active) - set(live))
+    extra = sorted(set(live) - set(active))
+    if missing or extra:
+        raise ConformanceFailure(
+            f"Pleo's active {what} differ from the AS: missing {missing[:shown]}, not active "
+            f"in the AS {extra[:shown]}{hint}"
+        )
+
+
+def _require_equal(what: str, fields: str, got: tuple[Any, ...], want: tuple[Any, ...]) -> None:
+    """Fail unless Pleo's ``fields`` of ``what`` (``got``) are the AS's (``want``)."""
+    if got != want:
+        raise ConformanceFailure(f"{what}: Pleo has ({fields}) {got}, the AS {want}")
+
+
 def _check_accounts(world: DemoWorld, chart: DemoChart) -> None:
     pleo = world.sandbox.accounts(str(world.company_id))
     live = {str(a["externalId"]): a for a in pleo if not a["archived"]}
     active = {a.external_id: a for a in chart.accounts if a.active}
-    missing, extra = sorted(set(active) - set(live)), sorted(set(live) - set(active))
-    if missing or extra:
-        raise ConformanceFailure(
-            f"Pleo's active accounts differ from the AS: missing {missing[:6]}, not active in "
-            f"the AS {extra[:6]}; list_accounts must return every account with its "
-            "external_id, and active=False for closed ones"
-        )
+    _require_same_keys(
+        "accounts",
+        live,
+        active,
+        shown=6,
+        hint="; list_accounts must return every account with its external_id, and "
+        "active=False for closed ones",
+    )
     for external_id, account in active.items():
         seen = live[external_id]
-        got = (seen.get("name"), seen.get("code"), seen.get("taxCodeExternalId"))
-        want = (account.name, account.code, account.tax_code_external_id)
-        if got != want:
-            raise ConformanceFailure(
-                f"account {external_id}: Pleo has (name, code, tax code) {got}, the AS {want}"
-            )
+        _require_equal(
+            f"account {external_id}",
+            "name, code, tax code",
+            (seen.get("name"), seen.get("code"), seen.get("taxCodeExternalId")),
+            (account.name, account.code, account.tax_code_external_id),
+        )
 
 
 def _check_tax_codes(world: DemoWorld, chart: DemoChart) -> None:
     pleo = world.sandbox.tax_codes(str(world.company_id))
     live = {str(t["code"]): t for t in pleo if not t["archived"] and t.get("code")}
     active = {t.code: t for t in chart.tax_codes if t.active}
-    missing, extra = sorted(set(active) - set(live)), sorted(set(live) - set(active))
-    if missing or extra:
-        raise ConformanceFailure(
-            f"Pleo's active tax codes differ from the AS: missing {missing}, not active in "
-            f"the AS {extra}"
-        )
+    _require_same_keys("tax codes", live, active)
     for code, tax in active.items():
         seen = live[code]
-        got = (seen.get("name"), Decimal(str(seen.get("rate"))), seen.get("type"))
-        want = (tax.name, tax.rate, tax.type)
-        if got != want:
-            raise ConformanceFailure(
-                f"tax code {code}: Pleo has (name, rate, type) {got}, the AS {want}"
-            )
+        _require_equal(
+            f"tax code {code}",
+            "name, rate, type",
+            (seen.get("name"), Decimal(str(seen.get("rate"))), seen.get("type")),
+            (tax.name, tax.rate, tax.type),
+        )
 
 
 def _check_tags(world: DemoWorld, chart: DemoChart) -> None:

@@ -66,16 +66,7 @@ def entry_currencies(mapping: AccountsMapping, chart: DemoChart) -> tuple[str, .
 
 def _effective_mapping(mapping: AccountsMapping, chart: DemoChart) -> AccountsMapping:
     """The AS's mapping, with the chart's accounts where the AS names none."""
-    demo = chart.mapping
-    from_chart = AccountsMapping(
-        wallet=demo.wallet,
-        wallet_by_currency=demo.wallet_by_currency,
-        out_of_pocket=demo.out_of_pocket,
-        balancing=demo.balancing,
-        external_reimbursement=demo.external_reimbursement,
-        accounts_payable=demo.accounts_payable,
-    )
-    return from_chart.merged(mapping)
+    return chart.mapping.to_accounts_mapping().merged(mapping)
 
 
 def _vat_split(gross: int, tax: LedgerTaxCode | None) -> int:

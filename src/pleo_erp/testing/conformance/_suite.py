@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from pleo_erp.accounting_system.export import ExportTarget
@@ -11,6 +11,19 @@ from pleo_erp.testing.conformance._subject import Subject
 from pleo_erp.testing.conformance._types import AdapterSetup, ConformanceSkipped, LedgerEntry
 
 __all__ = ["ConformanceSuite"]
+
+
+def _check_test(name: str) -> Callable[[ConformanceSuite], None]:
+    """The test method that runs the check called ``name``; its docstring is the check's title."""
+    check = check_named(name)
+
+    def test(self: ConformanceSuite) -> None:
+        self.run_conformance_check(name)
+
+    test.__name__ = f"test_{name}"
+    test.__qualname__ = f"ConformanceSuite.test_{name}"
+    test.__doc__ = f"{check.title[:1].upper()}{check.title[1:]}."
+    return test
 
 
 class ConformanceSuite:
@@ -93,47 +106,16 @@ class ConformanceSuite:
             pytest.skip(skip.reason)
 
     # ------------------------------------------------------------------ the checks
+    # One test method per check in :data:`CHECKS` order, named ``test_<check name>``.
 
-    def test_protocol(self) -> None:
-        """The adapter implements ``ExportTarget``; a fresh AS finds nothing."""
-        self.run_conformance_check("protocol")
-
-    def test_balanced_entries(self) -> None:
-        """Random valid entries are stored balanced, with exact amounts, and found again."""
-        self.run_conformance_check("balanced_entries")
-
-    def test_failure_mapping(self) -> None:
-        """Unknown accounts / tax codes / tags and closed periods raise the right error type."""
-        self.run_conformance_check("failure_mapping")
-
-    def test_closed_periods(self) -> None:
-        """``is_period_open`` and ``next_open_date`` follow the lock date (C21)."""
-        self.run_conformance_check("closed_periods")
-
-    def test_attachments(self) -> None:
-        """Receipts are attached once per key (C18)."""
-        self.run_conformance_check("attachments")
-
-    def test_demo_export(self) -> None:
-        """The sandbox demo queue ends exactly as the demo expects, in Pleo and in the AS."""
-        self.run_conformance_check("demo_export")
-
-    def test_exactly_once_rerun(self) -> None:
-        """Reruns and re-exports post nothing twice (DESIGN decision 5)."""
-        self.run_conformance_check("exactly_once_rerun")
-
-    def test_exactly_once_crash(self) -> None:
-        """Crashes and lost responses after posting never cause a duplicate entry."""
-        self.run_conformance_check("exactly_once_crash")
-
-    def test_period_adjustment(self) -> None:
-        """``closed_period="next_open"`` books the closed-period item on an open date."""
-        self.run_conformance_check("period_adjustment")
-
-    def test_sync_idempotent(self) -> None:
-        """Syncing the chart converges and a second sync writes nothing (tags rule 20)."""
-        self.run_conformance_check("sync_idempotent")
-
-    def test_sync_converges(self) -> None:
-        """After random edits in the AS one sync converges; nothing is deleted (rule 18)."""
-        self.run_conformance_check("sync_converges")
+    test_protocol = _check_test("protocol")
+    test_balanced_entries = _check_test("balanced_entries")
+    test_failure_mapping = _check_test("failure_mapping")
+    test_closed_periods = _check_test("closed_periods")
+    test_attachments = _check_test("attachments")
+    test_demo_export = _check_test("demo_export")
+    test_exactly_once_rerun = _check_test("exactly_once_rerun")
+    test_exactly_once_crash = _check_test("exactly_once_crash")
+    test_period_adjustment = _check_test("period_adjustment")
+    test_sync_idempotent = _check_test("sync_idempotent")
+    test_sync_converges = _check_test("sync_converges")

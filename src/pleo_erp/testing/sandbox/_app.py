@@ -8,6 +8,7 @@ the loopback HTTP server) only translate to and from this function.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import deque
@@ -189,6 +190,11 @@ class RequestContext:
             raise ApiError(400, "BAD_REQUEST", f"{self.method} {self.path} requires a JSON body.")
         return self.body
 
+    def body_and_company(self) -> tuple[Any, Company]:
+        """The JSON body and the company its ``companyId`` names (access checked)."""
+        body = self.json_body()
+        return body, self.company(str(body["companyId"]))
+
 
 Handler = Callable[[RequestContext], Reply]
 
@@ -206,6 +212,16 @@ class Route:
     handler: Handler
     auth: bool = True
     responses: Mapping[str, ResponseSpec] | None = None
+
+
+class _Stored(Protocol):
+    """A stored sandbox object: its JSON is ``data``."""
+
+    @property
+    def data(self) -> Any: ...
+
+
+_StoredT = TypeVar("_StoredT", bound=_Stored)
 
 
 class RouteTable:
@@ -229,6 +245,40 @@ class RouteTable:
             return handler
 
         return register
+
+    def get_by_id(self, template: str, lookup: Callable[[RequestContext, str], _Stored]) -> Handler:
+        """Register ``GET template``: ``200 {"data": ...}`` with the object ``lookup`` finds for
+        the template's one path parameter (``lookup`` raises the resource's 404)."""
+        parameter = _path_parameter(template)
+
+        def get_by_id(ctx: RequestContext) -> Reply:
+            return Reply(200, {"data": lookup(ctx, ctx.path_params[parameter]).data})
+
+        return self("GET", template)(get_by_id)
+
+    def with_found(
+        self, method: str, template: str, lookup: Callable[[RequestContext, str], _StoredT]
+    ) -> Callable[[Callable[[RequestContext, _StoredT, Any], Reply]], Handler]:
+        """Register the decorated ``handler(ctx, found, body)`` for ``method template``:
+        ``found`` is the object ``lookup`` finds for the template's one path parameter (its 404
+        comes first), ``body`` the request's JSON body."""
+        parameter = _path_parameter(template)
+
+        def register(handler: Callable[[RequestContext, _StoredT, Any], Reply]) -> Handler:
+            @functools.wraps(handler)
+            def with_found(ctx: RequestContext) -> Reply:
+                found = lookup(ctx, ctx.path_params[parameter])
+                return handler(ctx, found, ctx.json_body())
+
+            return self(method, template)(with_found)
+
+        return register
+
+
+def _path_parameter(template: str) -> str:
+    """The one ``{name}`` of a path template."""
+    (parameter,) = re.findall(r"\{(\w+)\}", template)
+    return str(parameter)
 
 
 def _method_not_allowed(method: str, template: str, allowed: Iterable[str]) -> ApiError:
@@ -274,6 +324,17 @@ def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
         return {}
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     return {str(k).lower(): str(v) for k, v in pairs}
+
+
+@define(frozen=True, slots=True)
+class _Incoming:
+    """One request as it came in: upper-case method, lower-case header names, multi-dict query."""
+
+    method: str
+    path: str
+    raw_query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
 
 
 class SandboxApp:
@@ -339,10 +400,10 @@ class SandboxApp:
         Raises :class:`SandboxDisconnect` when an injected fault drops the connection and
         :class:`SandboxContractError` (strict mode) when the answer breaks the spec.
         """
-        method = method.upper()
-        lowered = _lower_headers(headers)
-        raw_query = query_to_multidict(query)
-        fired = self.faults.pick(method, path)
+        incoming = _Incoming(
+            method.upper(), path, query_to_multidict(query), _lower_headers(headers), body
+        )
+        fired = self.faults.pick(incoming.method, path)
         status: int | None = None
         try:
             if fired is not None and fired.kind not in APPLIED_KINDS:
@@ -350,28 +411,26 @@ class SandboxApp:
                 return status, out_headers, out_body
             if fired is not None and fired.kind == "slow":
                 self.sleep(fired.rule.delay)
-            status, out_headers, out_body = self._process(
-                method, path, raw_query, lowered, body, _safe_base_url(base_url)
-            )
+            status, out_headers, out_body = self._process(incoming, _safe_base_url(base_url))
             if fired is not None:
                 out_body = self._damage(fired, status, out_body)
                 out_headers = [(k, v) for k, v in out_headers if k.lower() != "content-length"]
             return status, out_headers, out_body
         finally:
-            self._record(method, path, raw_query, lowered, body, status, fired)
+            self._record(incoming, status, fired)
             self._run_after_commit()
 
     # -- pipeline ------------------------------------------------------------------------
 
     def _process(
-        self,
-        method: str,
-        path: str,
-        raw_query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-        base_url: str,
+        self, incoming: _Incoming, base_url: str
     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        method, path, headers, body = (
+            incoming.method,
+            incoming.path,
+            incoming.headers,
+            incoming.body,
+        )
         responses: Mapping[str, ResponseSpec] | None = None
         with self.state.lock:
             try:
@@ -381,7 +440,7 @@ class SandboxApp:
                 if route.auth:
                     credential = authenticate(self.state, headers.get("authorization"))
                     self._throttle(credential)
-                request = self._validated(operation, path_params, raw_query, headers, body)
+                request = self._validated(operation, path_params, incoming.raw_query, headers, body)
                 context = RequestContext(
                     self.state, method, path, request, headers, body, credential, base_url
                 )
@@ -530,20 +589,12 @@ class SandboxApp:
             return b'{"data": [{"id": <not json>'
         return body
 
-    def _record(
-        self,
-        method: str,
-        path: str,
-        raw_query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-        status: int | None,
-        fired: FiredFault | None,
-    ) -> None:
+    def _record(self, incoming: _Incoming, status: int | None, fired: FiredFault | None) -> None:
         if not self.record_requests:
             return
+        path, body = incoming.path, incoming.body
         parsed: Any = body
-        content_type = headers.get("content-type", "")
+        content_type = incoming.headers.get("content-type", "")
         if not body:
             parsed = None
         elif "json" in content_type:
@@ -561,9 +612,9 @@ class SandboxApp:
                 for k, v in parse_qsl(body.decode("utf-8", "replace"))
             }
         entry = RecordedRequest(
-            method=method,
+            method=incoming.method,
             path=path,
-            query=raw_query,
+            query=incoming.raw_query,
             body=parsed,
             status=status,
             fault=fired.kind if fired is not None else None,

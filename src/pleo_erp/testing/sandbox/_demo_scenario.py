@@ -19,11 +19,13 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Final
 
-from attrs import define
+from attrs import Factory, define, field
 
 __all__ = [
     "BANKS",
     "JOBS",
+    "NO_FILES_LIST",
+    "OFF_WALLET",
     "Invoice",
     "Item",
     "Job",
@@ -32,6 +34,17 @@ __all__ = [
 ]
 
 Tag = tuple[str, str]
+
+#: Item types without a ``files`` list by default: Pleo's own charges and credits, wallet
+#: transfers, mileage and payroll reimbursements have no receipt behind them.
+NO_FILES_LIST: Final = frozenset(
+    {"cashback", "fee", "wallet_topup", "wallet_unload", "mileage", "external_reimbursement",
+     "overdraft"}
+)  # fmt: skip
+#: Item types paid outside the Pleo wallet: no balancing (contra) account by default.
+OFF_WALLET: Final = frozenset(
+    {"out_of_pocket", "mileage", "per_diem", "invoice", "external_reimbursement"}
+)
 
 
 @define(frozen=True)
@@ -63,9 +76,12 @@ class Item:
 
     ``merchant`` is a key of the demo's merchants (the ``supplier`` object; ``supplier_code``
     sets its ``code``), ``user`` an employee code, ``files`` the number of receipts (``None``:
-    the item has no ``files`` list at all), ``reconciled`` the :attr:`name` of earlier items
-    whose reconciliation ids this one settles. ``expect`` is the ``failureReasonType`` a
-    correct integration reports with default configuration, ``None`` when it must succeed.
+    the item has no ``files`` list at all; default: one receipt, and no list for the types in
+    :data:`NO_FILES_LIST`), ``contra`` whether the item carries the balancing (contra) account
+    (default: every type but those in :data:`OFF_WALLET`), ``reconciled`` the :attr:`name` of
+    earlier items whose reconciliation ids this one settles. ``expect`` is the
+    ``failureReasonType`` a correct integration reports with default configuration, ``None``
+    when it must succeed. A row states only what differs from these defaults.
     """
 
     type: str
@@ -80,8 +96,10 @@ class Item:
     supplier_code: str | None = None
     user: str | None = None
     note: str | None = None
-    files: int | None = 0
-    contra: bool = False
+    files: int | None = field(
+        default=Factory(lambda self: None if self.type in NO_FILES_LIST else 1, takes_self=True)
+    )
+    contra: bool = field(default=Factory(lambda self: self.type not in OFF_WALLET, takes_self=True))
     invoice: Invoice | None = None
     reconciled: tuple[str, ...] | None = None
     attendees: tuple[str, ...] | None = None
@@ -129,6 +147,15 @@ BANKS: Final[dict[str, dict[str, str | None]]] = {
 ENG: Final = (("DEPT", "ENG"),)
 ENG_ALPHA: Final = (("DEPT", "ENG"), ("PROJ", "P-ALPHA"))
 
+#: London Design Studio's invoice, paid within September: exported with its payment in job 2.
+LDS_INVOICE: Final = Invoice(
+    "LDS-2026-0912",
+    date(2026, 9, 5),
+    "paid",
+    due=date(2026, 10, 5),
+    paid=date(2026, 9, 20),
+    bank="GB",
+)
 #: Berlin Hardware's invoice: exported scheduled in job 2, its payment arrives in job 3.
 BERLIN_INVOICE: Final = Invoice(
     "BH-44821", date(2026, 9, 7), "scheduled", due=date(2026, 10, 7), bank="DE"
@@ -146,13 +173,8 @@ _CARD_SPEND: Final = (
         lines=(Line("6020", 18900, "I25", ENG_ALPHA),),
         merchant="juice",
         user="E002",
-        files=1,
-        contra=True,
         note="Lunch with client",
-        attendees=(
-            "Lars Nielsen",
-            "Anna Berg (Fjord Media)",
-        ),
+        attendees=("Lars Nielsen", "Anna Berg (Fjord Media)"),
     ),
     Item(
         name="hotel_sek",
@@ -162,8 +184,6 @@ _CARD_SPEND: Final = (
         lines=(Line("6030", 349600, "E0", (("CC", "CC200"), ("PROJ", "P-BETA"))),),
         merchant="scandic",
         user="E003",
-        files=1,
-        contra=True,
         note="2 nights, Stockholm partner meetings (foreign VAT not deductible)",
     ),
     Item(
@@ -178,7 +198,6 @@ _CARD_SPEND: Final = (
         merchant="adlon",
         user="E005",
         files=2,
-        contra=True,
         note="Room and team dinner, Berlin workshop",
     ),
     Item(
@@ -189,8 +208,6 @@ _CARD_SPEND: Final = (
         lines=(Line("6020", 1245, "E0", (("DEPT", "MKT"), ("CC", "CC300"))),),
         merchant="pret",
         user="E004",
-        files=1,
-        contra=True,
     ),
     Item(
         name="books_jpy",
@@ -201,7 +218,6 @@ _CARD_SPEND: Final = (
         merchant="tokyo",
         user="E002",
         files=0,
-        contra=True,
         note="Reference books (JPY has no minor unit)",
     ),
     Item(
@@ -216,7 +232,6 @@ _CARD_SPEND: Final = (
         merchant="elgiganten",
         user="E002",
         files=3,
-        contra=True,
         note="New laptop, mouse and SIM plan for Lars",
     ),
     Item(
@@ -226,8 +241,6 @@ _CARD_SPEND: Final = (
         lines=(Line("6110", 29900, "I25", (("DEPT", "ENG"), ("PROJ", "P-ALPHA"))),),
         merchant="elgiganten",
         user="E002",
-        files=1,
-        contra=True,
         note="Returned mouse",
     ),
     Item(
@@ -238,7 +251,6 @@ _CARD_SPEND: Final = (
         merchant="taxi",
         user="E001",
         files=0,
-        contra=True,
         note="Disputed duplicate taxi charge",
     ),
     Item(
@@ -247,8 +259,6 @@ _CARD_SPEND: Final = (
         when=sept(30, 23, 0),
         lines=(Line("3900", 4312),),
         merchant="pleo",
-        files=None,
-        contra=True,
         note="Pleo cashback September",
     ),
     Item(
@@ -257,8 +267,6 @@ _CARD_SPEND: Final = (
         when=sept(30, 23, 5),
         lines=(Line("6400", 1850, "E0"),),
         merchant="pleo",
-        files=None,
-        contra=True,
         note="Foreign exchange fees September",
     ),
     Item(
@@ -268,8 +276,6 @@ _CARD_SPEND: Final = (
         when=sept(30, 23, 10),
         lines=(Line("6410", 2375, "E0"),),
         merchant="pleo",
-        files=None,
-        contra=True,
         note="Overdraft interest September",
     ),
     Item(
@@ -280,7 +286,6 @@ _CARD_SPEND: Final = (
         merchant="atm",
         user="E001",
         files=0,
-        contra=True,
         note="Cash for team event float",
     ),
     Item(
@@ -291,7 +296,6 @@ _CARD_SPEND: Final = (
         merchant="netto",
         user="E002",
         files=0,
-        contra=True,
         note="Personal groceries paid with company card by mistake",
     ),
     Item(
@@ -299,8 +303,6 @@ _CARD_SPEND: Final = (
         type="wallet_topup",
         when=sept(1, 6, 0),
         lines=(Line("5830", 5000000),),
-        files=None,
-        contra=True,
         note="Wallet top-up from Danske Bank operating account",
     ),
     Item(
@@ -308,8 +310,6 @@ _CARD_SPEND: Final = (
         type="wallet_unload",
         when=sept(29, 6, 0),
         lines=(Line("5830", 1000000),),
-        files=None,
-        contra=True,
         note="Wallet unload to Danske Bank operating account",
     ),
     Item(
@@ -319,7 +319,6 @@ _CARD_SPEND: Final = (
         lines=(Line("6010", 31200, "I25", (("DEPT", "FIN"), ("CC", "CC100"))),),
         merchant="taxi",
         user="E001",
-        files=1,
         note="Taxi home after board meeting",
     ),
     Item(
@@ -328,7 +327,6 @@ _CARD_SPEND: Final = (
         when=sept(16, 8, 0),
         lines=(Line("6040", 53818),),
         user="E002",
-        files=None,
         note="Copenhagen - Odense client visit, 142 km at 3.79 DKK/km",
     ),
     Item(
@@ -352,8 +350,6 @@ _VENDOR_BOOKKEEPING: Final = (
         lines=(Line("6110", 84900, "I25", (("DEPT", "FIN"), ("CC", "CC100"))),),
         merchant="elgiganten",
         user="E001",
-        files=1,
-        contra=True,
         note="Desk lamps and whiteboard markers",
     ),
     Item(
@@ -366,8 +362,6 @@ _VENDOR_BOOKKEEPING: Final = (
         merchant="cloud",
         supplier_code="V1001",
         user="E002",
-        files=1,
-        contra=True,
         service_period=(date(2026, 9, 1), date(2026, 9, 30)),
         note="Cloud hosting September (EU reverse charge); supplier.code is stale (rule C2)",
     ),
@@ -382,15 +376,7 @@ _VENDOR_BOOKKEEPING: Final = (
             Line("6300", 60000, "RCS25", (("DEPT", "MKT"), ("CC", "CC300"))),
         ),
         user="E004",
-        files=1,
-        invoice=Invoice(
-            "LDS-2026-0912",
-            date(2026, 9, 5),
-            "paid",
-            due=date(2026, 10, 5),
-            paid=date(2026, 9, 20),
-            bank="GB",
-        ),
+        invoice=LDS_INVOICE,
         note="Website design sprint and workshop facilitation",
     ),
     Item(
@@ -402,15 +388,7 @@ _VENDOR_BOOKKEEPING: Final = (
         currency="GBP",
         lines=(Line("7200", 300000),),
         files=0,
-        contra=True,
-        invoice=Invoice(
-            "LDS-2026-0912",
-            date(2026, 9, 5),
-            "paid",
-            due=date(2026, 10, 5),
-            paid=date(2026, 9, 20),
-            bank="GB",
-        ),
+        invoice=LDS_INVOICE,
     ),
     Item(
         type="invoice",
@@ -434,8 +412,6 @@ _VENDOR_BOOKKEEPING: Final = (
             Line("6020", 25000, "I25", (("DEPT", "FIN"), ("CC", "CC100"))),
         ),
         user="E001",
-        files=1,
-        contra=True,
         invoice=Invoice("CC-7781", date(2026, 9, 18), "paid", paid=date(2026, 9, 18)),
         attendees=("All staff (23)",),
         note="Team offsite catering and delivery",
@@ -448,8 +424,6 @@ _VENDOR_BOOKKEEPING: Final = (
         lines=(Line("6110", 19900, "I25", (("DEPT", "FIN"), ("CC", "CC100"))),),
         merchant="elgiganten",
         user="E001",
-        files=1,
-        contra=True,
         note="Credit note: returned whiteboard",
     ),
     Item(
@@ -460,7 +434,6 @@ _VENDOR_BOOKKEEPING: Final = (
         merchant="sas",
         user="E004",
         files=0,
-        contra=True,
         note="Chargeback: flight cancelled by airline",
     ),
     Item(
@@ -472,7 +445,6 @@ _VENDOR_BOOKKEEPING: Final = (
         currency="SEK",
         lines=(Line("7200", 120000),),
         files=0,
-        contra=True,
         invoice=Invoice("SC-2026-118", date(2026, 8, 1), "failed_payment", due=date(2026, 8, 31)),
         note="Payment returned by the beneficiary bank (wrong IBAN)",
     ),
@@ -481,8 +453,6 @@ _VENDOR_BOOKKEEPING: Final = (
         when=sept(15, 6, 0),
         method="none",
         lines=(Line("5830", 2500000),),
-        files=None,
-        contra=True,
         note="Wallet top-up from Danske Bank operating account",
     ),
     Item(
@@ -490,8 +460,6 @@ _VENDOR_BOOKKEEPING: Final = (
         when=sept(28, 6, 0),
         method="accounts_payable",
         lines=(Line("5830", 500000),),
-        files=None,
-        contra=True,
         note="Wallet unload (mis-tagged accounts_payable: still a journal entry, rule C1)",
     ),
     Item(
@@ -501,7 +469,6 @@ _VENDOR_BOOKKEEPING: Final = (
         lines=(Line("5820", 31200),),
         user="E001",
         files=0,
-        contra=True,
         reconciled=("taxi_oop",),
         note="Reimbursement of taxi expense",
     ),
@@ -512,7 +479,6 @@ _VENDOR_BOOKKEEPING: Final = (
         lines=(Line("5820", 8650),),
         user="E002",
         files=0,
-        contra=True,
         reconciled=("personal",),
         note="Lars paid back a personal purchase",
     ),
@@ -522,7 +488,6 @@ _VENDOR_BOOKKEEPING: Final = (
         when=sept(30, 12, 0),
         lines=(Line("5820", 53818),),
         user="E002",
-        files=None,
         reconciled=("mileage",),
         note="Mileage paid with September salary",
     ),
@@ -532,7 +497,6 @@ _VENDOR_BOOKKEEPING: Final = (
         when=sept(30, 12, 5),
         lines=(Line("5820", 100000),),
         user="E001",
-        files=None,
         reconciled=("atm",),
         note="Unused cash float returned via payroll",
     ),
@@ -549,7 +513,6 @@ _MONTH_END: Final = (
         currency="EUR",
         lines=(Line("7200", 459000),),
         files=0,
-        contra=True,
         invoice=BERLIN_INVOICE_PAID,
         note="Payment of invoice BH-44821 (exported in the previous job)",
     ),
@@ -561,8 +524,6 @@ _MONTH_END: Final = (
         lines=(Line("6110", 45600, "I25", (("DEPT", "MKT"), ("CC", "CC100"))),),
         merchant="elgiganten",
         user="E004",
-        files=1,
-        contra=True,
     ),
     Item(
         type="card_purchase",
@@ -571,8 +532,6 @@ _MONTH_END: Final = (
         merchant="lunch",
         supplier_code="V1005",
         user="E001",
-        files=1,
-        contra=True,
         note="Legacy item: supplier.code names an AS vendor",
     ),
     Item(
@@ -582,7 +541,6 @@ _MONTH_END: Final = (
         lines=(Line("6100", 149900, "I25"),),
         merchant="pleo",
         files=1,
-        contra=True,
         note="Pleo Essential plan, October",
     ),
     Item(
@@ -592,8 +550,6 @@ _MONTH_END: Final = (
         lines=(Line(None, 7500, "I25", ENG),),
         merchant="juice",
         user="E002",
-        files=1,
-        contra=True,
         note="Category not set by the employee",
         expect="missing_configuration",
     ),
@@ -604,7 +560,6 @@ _MONTH_END: Final = (
         vendor="V9999",
         lines=(Line("6300", 1500000, "I25", ENG),),
         user="E002",
-        files=1,
         invoice=Invoice("GC-001", date(2026, 9, 27), "paid", paid=date(2026, 9, 28)),
         note="Vendor not in the accounting system",
         expect="vendor_unknown",
@@ -617,7 +572,6 @@ _MONTH_END: Final = (
         merchant="figma",
         user="E002",
         files=0,
-        contra=True,
         note="Booked on a Pleo-only account",
         expect="account_unknown",
     ),
@@ -629,8 +583,6 @@ _MONTH_END: Final = (
         lines=(Line("6030", 189000, "SE12", (("CC", "CC200"),)),),
         merchant="scandic",
         user="E003",
-        files=1,
-        contra=True,
         note="Tax code exists only in Pleo",
         expect="tax_code_unknown",
     ),
@@ -641,12 +593,7 @@ _MONTH_END: Final = (
         lines=(Line("6020", 42000, "I25", (("DEPT", "SALES"),)),),
         merchant="lunch",
         user="E003",
-        files=1,
-        contra=True,
-        attendees=(
-            "Sofia Lindqvist",
-            "Prospect (2)",
-        ),
+        attendees=("Sofia Lindqvist", "Prospect (2)"),
         note="Tagged with a department the AS does not have",
         expect="tag_unknown",
     ),
@@ -657,8 +604,6 @@ _MONTH_END: Final = (
         lines=(Line("6200", 230000, "I25", (("DEPT", "MKT"),)),),
         merchant="google",
         user="E004",
-        files=1,
-        contra=True,
         note="Late receipt: May is a closed period",
         expect="accounting_system_validation_failure",
     ),
@@ -668,8 +613,6 @@ _MONTH_END: Final = (
         method="journal",
         lines=(Line("6410", 980, "E0"),),
         merchant="pleo",
-        files=None,
-        contra=True,
         note="Item type outside ExportItemTypeV3 (rule C28)",
         expect="validation_failure",
     ),

@@ -73,8 +73,7 @@ def _account(ctx: RequestContext, account_id: str) -> Record:
 @routes("POST", "/v1/chart-of-accounts")
 def post_account(ctx: RequestContext) -> Reply:
     """``createAccountV1``: 201 created, 200 identical retry, 409 externalId taken."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     if not str(body["name"]).strip():
         raise ApiError(400, "NAME_EMPTY", "name must not be empty.")
     existing = company.accounts_by_external_id.get(str(body["externalId"]))
@@ -114,8 +113,7 @@ def _batch_reasons(company: Company, item: Mapping[str, Any], seen: set[str]) ->
 @routes("POST", "/v1/chart-of-accounts/batch")
 def post_account_batch(ctx: RequestContext) -> Reply:
     """``createAccountsBatchV1``: per-item outcome, 201 even on partial failure."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     created: list[JSONDict] = []
     failed: list[JSONDict] = []
     seen: set[str] = set()
@@ -129,17 +127,12 @@ def post_account_batch(ctx: RequestContext) -> Reply:
     return Reply(201, {"data": {"created": created, "failed": failed}})
 
 
-@routes("GET", "/v1/chart-of-accounts/{accountId}")
-def get_account(ctx: RequestContext) -> Reply:
-    """``getAccountV1``."""
-    return Reply(200, {"data": _account(ctx, ctx.path_params["accountId"]).data})
+get_account = routes.get_by_id("/v1/chart-of-accounts/{accountId}", _account)  # getAccountV1
 
 
-@routes("PUT", "/v1/chart-of-accounts/{accountId}")
-def put_account(ctx: RequestContext) -> Reply:
+@routes.with_found("PUT", "/v1/chart-of-accounts/{accountId}", _account)
+def put_account(ctx: RequestContext, record: Record, body: Any) -> Reply:
     """``updateAccountV1``: replaces every mutable field (omitted optional ones become null)."""
-    record = _account(ctx, ctx.path_params["accountId"])
-    body = ctx.json_body()
     company = ctx.state.companies[record.company_id]
     if not str(body["name"]).strip():
         raise ApiError(400, "NAME_EMPTY", "name must not be empty.")
@@ -169,8 +162,7 @@ def delete_account(ctx: RequestContext) -> Reply:
 @routes("POST", "/v1/chart-of-accounts:search")
 def search_accounts(ctx: RequestContext) -> Reply:
     """``searchAccountsV1``: the body's filters, combined with AND."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     archived = body.get("archived")
     codes = set(body.get("codes") or ()) or None
     code = body.get("code")

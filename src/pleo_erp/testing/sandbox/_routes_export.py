@@ -42,6 +42,17 @@ def _job(ctx: RequestContext, job_id: str) -> Job:
     return job
 
 
+def _require_contra_accounts(company: Company) -> None:
+    """Pleo's 400 on export jobs and items while the contra accounts are not mapped."""
+    if company.missing_contra_accounts:
+        raise ApiError(
+            400,
+            "MISSING_CONTRA_ACCOUNTS",
+            "Contra accounts are not fully configured. Please map contra accounts in the "
+            "Accounting settings.",
+        )
+
+
 def _echo(ctx: RequestContext, *names: str) -> dict[str, list[str]]:
     return {name: ctx.raw_query[name] for name in names if name in ctx.raw_query}
 
@@ -68,15 +79,8 @@ def list_jobs(ctx: RequestContext) -> Reply:
 @routes("POST", "/v3/export-jobs")
 def create_job(ctx: RequestContext) -> Reply:
     """``createExportJobV3``: 400 without contra accounts, 409 while one is in progress."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
-    if company.missing_contra_accounts:
-        raise ApiError(
-            400,
-            "MISSING_CONTRA_ACCOUNTS",
-            "Contra accounts are not fully configured. Please map contra accounts in the "
-            "Accounting settings.",
-        )
+    body, company = ctx.body_and_company()
+    _require_contra_accounts(company)
     expire_due(ctx.state, company.jobs)
     if any(job.status == "in_progress" for job in company.jobs):
         raise ApiError(
@@ -161,13 +165,7 @@ def list_export_items(ctx: RequestContext) -> Reply:
         raise ApiError(400, "REQUIRED_PARAMETER_MISSING", "job_id is required.")
     job = _job(ctx, str(job_id))
     company = ctx.state.companies[job.company_id]
-    if company.missing_contra_accounts:
-        raise ApiError(
-            400,
-            "MISSING_CONTRA_ACCOUNTS",
-            "Contra accounts are not fully configured. Please map contra accounts in the "
-            "Accounting settings.",
-        )
+    _require_contra_accounts(company)
     if job.status in FINAL_JOB_STATUSES:
         raise ApiError(
             422,

@@ -299,17 +299,12 @@ def list_subscriptions(ctx: RequestContext) -> Reply:
     return Reply(200, page)
 
 
-@routes("GET", "/v1/subscriptions/{id}")
-def get_subscription(ctx: RequestContext) -> Reply:
-    """``getSubscriptionById``."""
-    return Reply(200, {"data": _subscription(ctx, ctx.path_params["id"]).data})
+get_subscription = routes.get_by_id("/v1/subscriptions/{id}", _subscription)  # getSubscriptionById
 
 
-@routes("PUT", "/v1/subscriptions/{id}")
-def put_subscription(ctx: RequestContext) -> Reply:
+@routes.with_found("PUT", "/v1/subscriptions/{id}", _subscription)
+def put_subscription(ctx: RequestContext, subscription: Subscription, body: Any) -> Reply:
     """``updateSubscription``: full replace."""
-    subscription = _subscription(ctx, ctx.path_params["id"])
-    body = ctx.json_body()
     _check_subscription_request(body)
     _apply_request(subscription, body, ctx.state.clock.timestamp())
     _activity(ctx, subscription, "UPDATE")

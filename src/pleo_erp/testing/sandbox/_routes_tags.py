@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ._app import Reply, RequestContext, RouteTable
 from ._errors import ApiError
@@ -185,17 +186,12 @@ def post_tag_group(ctx: RequestContext) -> Reply:
     return Reply(200, {"data": record.data})
 
 
-@routes("GET", "/v0/tag-groups/{groupId}")
-def get_tag_group(ctx: RequestContext) -> Reply:
-    """``getTagGroup``."""
-    return Reply(200, {"data": _group(ctx, ctx.path_params["groupId"]).data})
+get_tag_group = routes.get_by_id("/v0/tag-groups/{groupId}", _group)  # getTagGroup
 
 
-@routes("PUT", "/v0/tag-groups/{groupId}")
-def put_tag_group(ctx: RequestContext) -> Reply:
+@routes.with_found("PUT", "/v0/tag-groups/{groupId}", _group)
+def put_tag_group(ctx: RequestContext, record: Record, body: Any) -> Reply:
     """``updateTagGroup``: full replace of ``archived``, ``code``, ``metadata``, ``name``."""
-    record = _group(ctx, ctx.path_params["groupId"])
-    body = ctx.json_body()
     record.data.update(
         archived=body["archived"],
         code=body["code"],
@@ -236,11 +232,9 @@ def list_group_tags(ctx: RequestContext) -> Reply:
     )
 
 
-@routes("POST", "/v0/tag-groups/{groupId}/tags")
-def post_tag(ctx: RequestContext) -> Reply:
+@routes.with_found("POST", "/v0/tag-groups/{groupId}/tags", _group)
+def post_tag(ctx: RequestContext, group: Record, body: Any) -> Reply:
     """``createTag``: 201; 409 when the group already has a tag with this exact code."""
-    group = _group(ctx, ctx.path_params["groupId"])
-    body = ctx.json_body()
     code = str(body["code"])
     if any(t.data["code"] == code for t in ctx.state.group_tags[group.data["id"]]):
         raise ApiError(409, "TAG_CODE_ALREADY_EXISTS", f"A tag with code {code!r} already exists.")
@@ -250,17 +244,12 @@ def post_tag(ctx: RequestContext) -> Reply:
     return Reply(201, {"data": record.data})
 
 
-@routes("GET", "/v0/tags/{tagId}")
-def get_tag(ctx: RequestContext) -> Reply:
-    """``getTag``."""
-    return Reply(200, {"data": _tag(ctx, ctx.path_params["tagId"]).data})
+get_tag = routes.get_by_id("/v0/tags/{tagId}", _tag)  # getTag
 
 
-@routes("PUT", "/v0/tags/{tagId}")
-def put_tag(ctx: RequestContext) -> Reply:
+@routes.with_found("PUT", "/v0/tags/{tagId}", _tag)
+def put_tag(ctx: RequestContext, record: Record, body: Any) -> Reply:
     """``updateTag``: full replace (``name`` omitted means no name); 409 on a taken code."""
-    record = _tag(ctx, ctx.path_params["tagId"])
-    body = ctx.json_body()
     code = str(body["code"])
     siblings = ctx.state.group_tags[record.data["groupId"]]
     if any(t is not record and t.data["code"] == code for t in siblings):
@@ -286,8 +275,7 @@ def delete_tag(ctx: RequestContext) -> Reply:
 @routes("DELETE", "/v0/tags")
 def bulk_delete_tags(ctx: RequestContext) -> Reply:
     """``bulkDeleteTags``: all or nothing."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     records = _company_tags(ctx, company, body["tagIds"])
     _remove_tags(ctx.state, records)
     return Reply(204)
@@ -296,8 +284,7 @@ def bulk_delete_tags(ctx: RequestContext) -> Reply:
 @routes("POST", "/v0/tags/archive")
 def bulk_archive_tags(ctx: RequestContext) -> Reply:
     """``bulkArchiveTags``: set ``archived`` on up to 100 tags of one company (all or nothing)."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     records = _company_tags(ctx, company, body["tagIds"])
     now = ctx.state.clock.timestamp()
     for record in records:

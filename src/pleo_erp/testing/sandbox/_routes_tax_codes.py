@@ -76,23 +76,17 @@ def _tax_code(ctx: RequestContext, tax_code_id: str) -> Record:
 @routes("POST", "/v0/tax-codes")
 def post_tax_code(ctx: RequestContext) -> Reply:
     """``createTaxCode``."""
-    body = ctx.json_body()
-    company = ctx.company(str(body["companyId"]))
+    body, company = ctx.body_and_company()
     _check(company, body, None)
     return Reply(200, {"data": create_tax_code(ctx.state, company, body).data})
 
 
-@routes("GET", "/v0/tax-codes/{taxCodeId}")
-def get_tax_code(ctx: RequestContext) -> Reply:
-    """``getTaxCode``."""
-    return Reply(200, {"data": _tax_code(ctx, ctx.path_params["taxCodeId"]).data})
+get_tax_code = routes.get_by_id("/v0/tax-codes/{taxCodeId}", _tax_code)  # getTaxCode
 
 
-@routes("PUT", "/v0/tax-codes/{taxCodeId}")
-def put_tax_code(ctx: RequestContext) -> Reply:
+@routes.with_found("PUT", "/v0/tax-codes/{taxCodeId}", _tax_code)
+def put_tax_code(ctx: RequestContext, record: Record, body: Any) -> Reply:
     """``updateTaxCode``: full replace; ``companyId`` must stay the same."""
-    record = _tax_code(ctx, ctx.path_params["taxCodeId"])
-    body = ctx.json_body()
     if body["companyId"] != record.company_id:
         raise ApiError(400, "BAD_REQUEST", "companyId cannot change.")
     _check(ctx.state.companies[record.company_id], body, record)

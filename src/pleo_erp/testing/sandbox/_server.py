@@ -39,35 +39,6 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    # The other standard methods go to the app too, which answers them like Pleo: a JSON 405
-    # with an ``Allow`` header on a known path, a JSON 404 elsewhere.
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
-    def do_TRACE(self) -> None:
-        self._dispatch()
-
-    def do_CONNECT(self) -> None:
-        self._dispatch()
-
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol-level errors (an unknown method, a malformed request line, headers too
         long) in Pleo's JSON error shape, not ``http.server``'s HTML page."""
@@ -125,6 +96,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    # Every method goes to the app, which answers like Pleo: the routed ones by their
+    # handlers, the other standard methods with a JSON 405 and an ``Allow`` header on a known
+    # path, a JSON 404 elsewhere.
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+    do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _dispatch
 
     @staticmethod
     def _error(status: int, type_: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -92,10 +92,10 @@ from __future__ import annotations
 import gc
 import random
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, Protocol, TypeAlias, TypeVar
 
 from attrs import define, field
 
@@ -276,22 +276,21 @@ class DemoAccountsMapping:
     @property
     def contra(self) -> str:
         """Deprecated alias of :attr:`balancing`."""
-        warnings.warn(
-            "DemoAccountsMapping.contra is deprecated; use .balancing",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.balancing
+        return self._renamed("contra")
 
     @property
     def fallback_ap(self) -> str:
         """Deprecated alias of :attr:`accounts_payable`."""
+        return self._renamed("fallback_ap")
+
+    def _renamed(self, old: str) -> str:
+        # The value under the attribute's new name, with the deprecation warning at the caller.
+        new = _MAPPING_ALIASES[old]
         warnings.warn(
-            "DemoAccountsMapping.fallback_ap is deprecated; use .accounts_payable",
-            DeprecationWarning,
-            stacklevel=2,
+            f"DemoAccountsMapping.{old} is deprecated; use .{new}", DeprecationWarning, stacklevel=3
         )
-        return self.accounts_payable
+        value: str = getattr(self, new)
+        return value
 
     def to_accounts_mapping(self) -> AccountsMapping:
         """The same accounts as an :class:`~pleo_erp.accounting_system.AccountsMapping`."""
@@ -303,6 +302,22 @@ class DemoAccountsMapping:
             external_reimbursement=self.external_reimbursement,
             accounts_payable=self.accounts_payable,
         )
+
+
+class _Coded(Protocol):
+    @property
+    def code(self) -> str | None: ...
+
+
+_CodedT = TypeVar("_CodedT", bound=_Coded)
+
+
+def _by_code(items: Iterable[_CodedT], code: str) -> _CodedT:
+    """The first of ``items`` with this ``code`` (``KeyError`` if none has it)."""
+    for item in items:
+        if item.code == code:
+            return item
+    raise KeyError(code)
 
 
 @define(frozen=True)
@@ -323,31 +338,19 @@ class DemoChart:
 
     def account(self, code: str) -> LedgerAccount:
         """The account with this code (``KeyError`` if absent)."""
-        for account in self.accounts:
-            if account.code == code:
-                return account
-        raise KeyError(code)
+        return _by_code(self.accounts, code)
 
     def tax_code(self, code: str) -> LedgerTaxCode:
         """The tax code with this code (``KeyError`` if absent)."""
-        for tax_code in self.tax_codes:
-            if tax_code.code == code:
-                return tax_code
-        raise KeyError(code)
+        return _by_code(self.tax_codes, code)
 
     def dimension(self, code: str) -> Dimension:
         """The dimension with this code (``KeyError`` if absent)."""
-        for dimension in self.dimensions:
-            if dimension.code == code:
-                return dimension
-        raise KeyError(code)
+        return _by_code(self.dimensions, code)
 
     def vendor(self, code: str) -> DemoVendor:
         """The vendor with this code (``KeyError`` if absent)."""
-        for vendor in self.vendors:
-            if vendor.code == code:
-                return vendor
-        raise KeyError(code)
+        return _by_code(self.vendors, code)
 
     def __repr__(self) -> str:
         return (
@@ -546,28 +549,22 @@ _DIMENSIONS: Final[tuple[Dimension, ...]] = (
     ),
 )
 
+
+def _vendor(
+    code: str, name: str, country: str, currency: str, ap_account: str, reg: str, vat: str
+) -> DemoVendor:
+    """A demo vendor; its AS id is ``vend-`` and the digits of its code."""
+    return DemoVendor(code, name, country, currency, ap_account, f"vend-{code[1:]}", reg, vat)
+
+
+#: Vendors: code, name, country, currency, payable account, registration and VAT numbers.
 _VENDORS: Final[tuple[DemoVendor, ...]] = (
-    DemoVendor(
-        "V1001", "Nordic Office Supplies A/S", "DK", "DKK", "7210", "vend-1001",
-        "31415926", "DK31415926",
-    ),
-    DemoVendor(
-        "V1002", "Stockholm Cloud AB", "SE", "SEK", "7220", "vend-1002",
-        "556677-8899", "SE556677889901",
-    ),
-    DemoVendor(
-        "V1003", "London Design Studio Ltd", "GB", "GBP", "7230", "vend-1003",
-        "09876543", "GB123456789",
-    ),
-    DemoVendor(
-        "V1004", "Berlin Hardware GmbH", "DE", "EUR", "7240", "vend-1004",
-        "HRB 123456", "DE298765432",
-    ),
-    DemoVendor(
-        "V1005", "Copenhagen Catering ApS", "DK", "DKK", "7200", "vend-1005",
-        "27182818", "DK27182818",
-    ),
-)  # fmt: skip
+    _vendor("V1001", "Nordic Office Supplies A/S", "DK", "DKK", "7210", "31415926", "DK31415926"),
+    _vendor("V1002", "Stockholm Cloud AB", "SE", "SEK", "7220", "556677-8899", "SE556677889901"),
+    _vendor("V1003", "London Design Studio Ltd", "GB", "GBP", "7230", "09876543", "GB123456789"),
+    _vendor("V1004", "Berlin Hardware GmbH", "DE", "EUR", "7240", "HRB 123456", "DE298765432"),
+    _vendor("V1005", "Copenhagen Catering ApS", "DK", "DKK", "7200", "27182818", "DK27182818"),
+)
 
 _MAPPING: Final = DemoAccountsMapping(
     wallet="5810",
