@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeAlias
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client.errors import PleoError
 
 __all__ = [
@@ -78,7 +79,7 @@ def is_damage(error: BaseException) -> bool:
     )
 
 
-class StateDB:
+class StateDB(ClosesOnExit):
     """An open state database: a path (or ``":memory:"``) plus one shared connection.
 
     The shared connection is guarded by a re-entrant lock, so one ``StateDB`` can be used from
@@ -242,12 +243,6 @@ class StateDB:
         """Close the shared connection."""
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> StateDB:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"StateDB(path={self.path!r})"

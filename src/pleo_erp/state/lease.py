@@ -35,6 +35,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.state._db import Migration, StateDB, StateError
 
 __all__ = [
@@ -387,7 +388,7 @@ class SQLiteLeaseStore:
 # ---------------------------------------------------------------------------- the keeper
 
 
-class LeaseKeeper:
+class LeaseKeeper(ClosesOnExit):
     """Keeps a held lease alive from a daemon heartbeat thread and tells the run if it is lost.
 
     The heartbeat renews every ``interval`` seconds (default ``ttl / 3``). :meth:`check` costs
@@ -485,12 +486,6 @@ class LeaseKeeper:
         while not self._stop.wait(self._interval):
             if not self.renew_now() and self.lost:
                 return
-
-    def __enter__(self) -> LeaseKeeper:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "lost" if self.lost else "held"

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client.auth import TokenSet
 from pleo_erp.state._db import Migration, StateDB, StateError
 
@@ -64,7 +65,7 @@ class TokenLockTimeout(StateError):
     """Another process held the token refresh lock for longer than ``busy_timeout``."""
 
 
-class SQLiteTokenStore:
+class SQLiteTokenStore(ClosesOnExit):
     """A :class:`~pleo_erp.client.auth.TokenStore` in the connector's SQLite state database.
 
     ``SQLiteTokenStore("state.db", key="acme")`` opens (and migrates) the file; pass a
@@ -213,12 +214,6 @@ class SQLiteTokenStore:
         """Close the database if this store opened it."""
         if self._owns_db:
             self._db.close()
-
-    def __enter__(self) -> SQLiteTokenStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteTokenStore(path={self._db.path!r}, key={self.key!r})"

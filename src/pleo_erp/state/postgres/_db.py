@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.state._db import StateError, StateSchemaError
 from pleo_erp.state.urls import redact_url
 
@@ -51,7 +52,7 @@ def _import_psycopg() -> Any:
     return psycopg, psycopg_pool
 
 
-class PostgresStateDB:
+class PostgresStateDB(ClosesOnExit):
     """An open Postgres state database: a connection pool plus migrations.
 
     ``PostgresStateDB("postgresql://user@host/db")`` opens a pool of ``min_size`` to
@@ -165,12 +166,6 @@ class PostgresStateDB:
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()
-
-    def __enter__(self) -> PostgresStateDB:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStateDB(url={redact_url(self.url)!r})"
