@@ -16,15 +16,21 @@ than ``idle_timeout`` is cut off the same way.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from pleo_erp.client.auth import TokenSet
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
-from pleo_erp.state.tokens import TOKENS_FEATURE, TokenLockTimeout
+from pleo_erp.state.tokens import (
+    _SELECT_TOKENS,
+    TOKENS_FEATURE,
+    TokenLockTimeout,
+    _SingleFlightLock,
+    _token_columns,
+    _tokens_from_row,
+)
 
 __all__ = ["PostgresTokenStore"]
 
@@ -61,7 +67,11 @@ ON CONFLICT (key) DO UPDATE SET
 """
 
 
-class PostgresTokenStore:
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+class PostgresTokenStore(_SingleFlightLock):
     """A :class:`~pleo_erp.client.auth.TokenStore` for one connection ``key`` on Postgres.
 
     Safe from many threads, processes and machines at once. The secrets are stored as given:
@@ -88,32 +98,18 @@ class PostgresTokenStore:
             raise ValueError("key must not be empty")
         if lock_timeout <= 0 or idle_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        super().__init__()
         self.db = db
         self.key = key
         self.lock_timeout = lock_timeout
         self.idle_timeout = idle_timeout
         db.apply_migrations(TOKENS_FEATURE, _MIGRATIONS)
-        self._holder = threading.RLock()
-        self._depth = 0
 
     def load(self) -> TokenSet | None:
         """The stored tokens for ``key``, or ``None``."""
         with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT access_token, refresh_token, expires_at, scope, token_type "
-                "FROM oauth_tokens WHERE key = %s",
-                (self.key,),
-            ).fetchone()
-        if row is None:
-            return None
-        access, refresh, expires_at, scope, token_type = row
-        return TokenSet(
-            access_token=access,
-            refresh_token=refresh,
-            expires_at=expires_at.astimezone(timezone.utc),
-            scope=scope,
-            token_type=token_type,
-        )
+            row = conn.execute(_SELECT_TOKENS.format("%s"), (self.key,)).fetchone()
+        return _tokens_from_row(row, _utc)
 
     def version(self) -> int:
         """How many times the tokens were saved (0: never); tells a sibling's rotation apart."""
@@ -126,17 +122,7 @@ class PostgresTokenStore:
     def save(self, tokens: TokenSet) -> None:
         """Replace the tokens for ``key`` atomically; committed (durable) when this returns."""
         with self.db.connection() as conn:
-            conn.execute(
-                _UPSERT,
-                (
-                    self.key,
-                    tokens.access_token,
-                    tokens.refresh_token,
-                    tokens.expires_at.astimezone(timezone.utc),
-                    tokens.scope,
-                    tokens.token_type,
-                ),
-            )
+            conn.execute(_UPSERT, _token_columns(self.key, tokens, _utc))
 
     def clear(self) -> None:
         """Delete the tokens for ``key`` (after a disconnect or revocation)."""
@@ -144,32 +130,19 @@ class PostgresTokenStore:
             conn.execute("DELETE FROM oauth_tokens WHERE key = %s", (self.key,))
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the refresh lock for ``key`` across threads, processes and machines.
+    def _process_lock(self) -> Iterator[None]:
+        """``SELECT … FOR UPDATE`` on the key's lock row, held by an open transaction.
 
-        Re-entrant for the holding thread. Raises :class:`TokenLockTimeout` after
-        ``lock_timeout`` seconds of waiting for another holder.
+        Every process on every machine waits there (at most ``lock_timeout`` seconds).
         """
-        with self._holder:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            with self.db.connection() as conn:
-                conn.execute(
-                    "INSERT INTO oauth_token_locks (key) VALUES (%s) ON CONFLICT DO NOTHING",
-                    (self.key,),
-                )
-                with conn.transaction():
-                    self._take(conn)
-                    self._depth = 1
-                    try:
-                        yield
-                    finally:
-                        self._depth = 0
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO oauth_token_locks (key) VALUES (%s) ON CONFLICT DO NOTHING",
+                (self.key,),
+            )
+            with conn.transaction():
+                self._take(conn)
+                yield
 
     def _take(self, conn: Any) -> None:
         import psycopg
