@@ -72,6 +72,16 @@ class StateDatabaseDamaged(StateError):
         self.path = path
 
 
+def checked_version(feature: str, current: int, target: int) -> int:
+    """``current``, or :class:`StateSchemaError` if a newer pleo-erp applied more steps."""
+    if current > target:
+        raise StateSchemaError(
+            f"state database has {feature!r} schema version {current}, newer than this "
+            f"pleo-erp knows ({target}); upgrade pleo-erp"
+        )
+    return current
+
+
 def is_damage(error: BaseException) -> bool:
     """Whether an ``sqlite3`` error means the file itself is damaged (not locked, not denied)."""
     return isinstance(error, sqlite3.DatabaseError) and not isinstance(
@@ -222,13 +232,7 @@ class StateDB(ClosesOnExit):
         return self._checked_version(feature, target)
 
     def _checked_version(self, feature: str, target: int) -> int:
-        current = self.schema_version(feature)
-        if current > target:
-            raise StateSchemaError(
-                f"state database has {feature!r} schema version {current}, newer than this "
-                f"pleo-erp knows ({target}); upgrade pleo-erp"
-            )
-        return current
+        return checked_version(feature, self.schema_version(feature), target)
 
     @staticmethod
     def _version_in(conn: sqlite3.Connection, feature: str) -> int:

@@ -48,28 +48,25 @@ _MIGRATIONS: tuple[Migration, ...] = (
     """,
 )
 
-_UPSERT = """
-INSERT INTO oauth_tokens (key, access_token, refresh_token, expires_at, scope, token_type,
-                          updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET
-    access_token = excluded.access_token,
-    refresh_token = excluded.refresh_token,
-    expires_at = excluded.expires_at,
-    scope = excluded.scope,
-    token_type = excluded.token_type,
-    updated_at = excluded.updated_at
-"""
+_TOKEN_COLUMNS = ("access_token", "refresh_token", "expires_at", "scope", "token_type")
+"""The columns both dialects read and write, in ``_token_columns``/``_tokens_from_row`` order."""
+
+_UPDATE_TOKENS = ", ".join(f"{column} = excluded.{column}" for column in _TOKEN_COLUMNS)
+"""The ``ON CONFLICT (key) DO UPDATE SET`` part both dialects' upserts share."""
+
+# S608: the f-strings below join constant column names; every value is a parameter.
+_UPSERT = (
+    f"INSERT INTO oauth_tokens (key, {', '.join(_TOKEN_COLUMNS)}, updated_at) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+    f"ON CONFLICT (key) DO UPDATE SET {_UPDATE_TOKENS}, updated_at = excluded.updated_at"
+)
 
 
 class TokenLockTimeout(StateError):
     """Another process held the token refresh lock for longer than ``busy_timeout``."""
 
 
-_SELECT_TOKENS = (
-    "SELECT access_token, refresh_token, expires_at, scope, token_type FROM oauth_tokens "
-    "WHERE key = {}"
-)
+_SELECT_TOKENS = f"SELECT {', '.join(_TOKEN_COLUMNS)} FROM oauth_tokens WHERE key = {{}}"  # noqa: S608
 """Reads the row ``_tokens_from_row`` takes; ``{}`` is the dialect's parameter mark."""
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pleo_erp._closing import ClosesOnExit
-from pleo_erp.state._db import StateError, StateSchemaError
+from pleo_erp.state._db import StateError, checked_version
 from pleo_erp.state.urls import redact_url
 
 if TYPE_CHECKING:
@@ -155,13 +155,7 @@ class PostgresStateDB(ClosesOnExit):
                         "ON CONFLICT (feature) DO UPDATE SET version = excluded.version",
                         (feature, number),
                     )
-        current = self.schema_version(feature)
-        if current > target:
-            raise StateSchemaError(
-                f"state database has {feature!r} schema version {current}, newer than this "
-                f"pleo-erp knows ({target}); upgrade pleo-erp"
-            )
-        return current
+        return checked_version(feature, self.schema_version(feature), target)
 
     def close(self) -> None:
         """Close every pooled connection."""

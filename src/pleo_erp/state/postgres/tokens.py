@@ -25,6 +25,8 @@ from pleo_erp.client.auth import TokenSet
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
 from pleo_erp.state.tokens import (
     _SELECT_TOKENS,
+    _TOKEN_COLUMNS,
+    _UPDATE_TOKENS,
     TOKENS_FEATURE,
     TokenLockTimeout,
     _SingleFlightLock,
@@ -52,18 +54,11 @@ _MIGRATIONS: tuple[PgMigration, ...] = (
     """,
 )
 
-_UPSERT = """
-INSERT INTO oauth_tokens (key, access_token, refresh_token, expires_at, scope, token_type,
-                          version, updated_at)
+_UPSERT = f"""
+INSERT INTO oauth_tokens (key, {", ".join(_TOKEN_COLUMNS)}, version, updated_at)
 VALUES (%s, %s, %s, %s, %s, %s, 1, now())
-ON CONFLICT (key) DO UPDATE SET
-    access_token = excluded.access_token,
-    refresh_token = excluded.refresh_token,
-    expires_at = excluded.expires_at,
-    scope = excluded.scope,
-    token_type = excluded.token_type,
-    version = oauth_tokens.version + 1,
-    updated_at = now()
+ON CONFLICT (key) DO UPDATE SET {_UPDATE_TOKENS},
+    version = oauth_tokens.version + 1, updated_at = now()
 """
 
 
