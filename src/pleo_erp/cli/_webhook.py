@@ -33,11 +33,7 @@ from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
     ReplayGuard,
     ReplayProtection,
-    WebhookPayloadError,
-    WebhookReplayError,
-    WebhookVerificationError,
     WebhookVerifier,
-    verify_and_parse,
 )
 from pleo_erp.runtime.http import (
     MAX_BODY_BYTES,
@@ -46,6 +42,7 @@ from pleo_erp.runtime.http import (
     escape_control,
     make_webhook_server,
 )
+from pleo_erp.runtime.webhooks import verified_delivery
 
 __all__ = [
     "DEFAULT_PATH",
@@ -195,23 +192,19 @@ class WebhookReceiver:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookResponse:
         """Answer one delivery (never raises for a bad delivery)."""
-        if path.split("?", 1)[0] != self.path:
-            return WebhookResponse(404, {"error": "not found"})
-        if method.upper() != "POST":
-            return WebhookResponse(405, {"error": "use POST"})
-        if len(body) > self.max_body_bytes:
-            return WebhookResponse(413, {"error": "delivery too large"})
-        try:
-            event = verify_and_parse(headers, body, self.verifier, self.replay_guard)
-        except WebhookReplayError:
-            logger.info("duplicate webhook delivery ignored")
-            return WebhookResponse(200, {"status": "duplicate"})
-        except WebhookVerificationError as exc:
-            logger.warning("webhook refused: %s", exc)
-            return WebhookResponse(401, {"error": "verification failed"})
-        except WebhookPayloadError as exc:
-            logger.warning("webhook payload refused: %s", exc)
-            return WebhookResponse(400, {"error": "malformed event"})
+        event = verified_delivery(
+            method,
+            path,
+            headers,
+            body,
+            expected_path=self.path,
+            max_body_bytes=self.max_body_bytes,
+            verifier=self.verifier,
+            replay_guard=self.replay_guard,
+            log=logger,
+        )
+        if isinstance(event, WebhookResponse):
+            return event
         if not isinstance(event, ExportJobCreatedEvent):
             logger.info("webhook event %s ignored (not an export trigger)", event.event_type)
             return WebhookResponse(200, {"status": "ignored"})

@@ -23,8 +23,10 @@ from uuid import UUID
 
 from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
+    ReplayProtection,
     WebhookEvent,
     WebhookPayloadError,
+    WebhookReplayError,
     WebhookVerificationError,
     WebhookVerifier,
     verify_and_parse,
@@ -39,6 +41,7 @@ __all__ = [
     "RuntimeWebhookReceiver",
     "WebhookDisposition",
     "handle_export_webhook",
+    "verified_delivery",
 ]
 
 logger = logging.getLogger("pleo_erp.runtime.webhook")
@@ -60,6 +63,44 @@ class WebhookDisposition(str, enum.Enum):
     """Not an export trigger (another event type)."""
     UNKNOWN_COMPANY = "unknown_company"
     """No enabled connection exports for the event's company."""
+
+
+def verified_delivery(
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    expected_path: str,
+    max_body_bytes: int,
+    verifier: WebhookVerifier,
+    replay_guard: ReplayProtection | None = None,
+    log: logging.Logger = logger,
+) -> WebhookEvent | WebhookResponse:
+    """The verified event of one delivery, or the response refusing it (never raises).
+
+    404 on another path, 405 for anything but ``POST``, 413 above ``max_body_bytes``, 401
+    when verification fails, 400 for a malformed event, and 200 ``duplicate`` for a replay
+    that ``replay_guard`` caught (a 2xx, so Pleo does not redeliver it). Refusals are logged
+    on ``log``.
+    """
+    if path.split("?", 1)[0] != expected_path:
+        return WebhookResponse(404, {"error": "not found"})
+    if method.upper() != "POST":
+        return WebhookResponse(405, {"error": "use POST"})
+    if len(body) > max_body_bytes:
+        return WebhookResponse(413, {"error": "delivery too large"})
+    try:
+        return verify_and_parse(headers, body, verifier, replay_guard)
+    except WebhookReplayError:
+        log.info("duplicate webhook delivery ignored")
+        return WebhookResponse(200, {"status": "duplicate"})
+    except WebhookVerificationError as exc:
+        log.warning("webhook refused: %s", exc)
+        return WebhookResponse(401, {"error": "verification failed"})
+    except WebhookPayloadError as exc:
+        log.warning("webhook payload refused: %s", exc)
+        return WebhookResponse(400, {"error": "malformed event"})
 
 
 def _utcnow() -> datetime:
@@ -158,20 +199,17 @@ class RuntimeWebhookReceiver:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookResponse:
         """Answer one delivery (never raises for a bad delivery)."""
-        if path.split("?", 1)[0] != self.path:
-            return WebhookResponse(404, {"error": "not found"})
-        if method.upper() != "POST":
-            return WebhookResponse(405, {"error": "use POST"})
-        if len(body) > self.max_body_bytes:
-            return WebhookResponse(413, {"error": "delivery too large"})
-        try:
-            event = verify_and_parse(headers, body, self.verifier)
-        except WebhookVerificationError as exc:
-            logger.warning("webhook refused: %s", exc)
-            return WebhookResponse(401, {"error": "verification failed"})
-        except WebhookPayloadError as exc:
-            logger.warning("webhook payload refused: %s", exc)
-            return WebhookResponse(400, {"error": "malformed event"})
+        event = verified_delivery(
+            method,
+            path,
+            headers,
+            body,
+            expected_path=self.path,
+            max_body_bytes=self.max_body_bytes,
+            verifier=self.verifier,
+        )
+        if isinstance(event, WebhookResponse):
+            return event
         lowered = {key.lower(): value for key, value in headers.items()}
         webhook_id = lowered.get("webhook-id", "").strip() or (event.event_id or "")
         if not webhook_id:
