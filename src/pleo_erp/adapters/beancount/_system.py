@@ -88,6 +88,7 @@ from pleo_erp.adapters.beancount._lock import LockTimeout
 from pleo_erp.adapters.beancount._render import (
     DocumentDraft,
     RenderError,
+    TransactionDraft,
     render_document,
     render_transaction,
 )
@@ -488,23 +489,7 @@ class BeancountAccountingSystem:
         Raises what ``post`` would: :class:`ClosedPeriodError`, the ``Unknown*`` errors,
         :class:`EntryRejected` when the transaction cannot be rendered.
         """
-        config = self._read().config
-        if not config.is_period_open(entry.posting_date):
-            lock = config.lock_date
-            assert lock is not None
-            raise ClosedPeriodError(
-                f"The accounting period of {entry.posting_date.isoformat()} is closed "
-                f"(books locked up to {lock.isoformat()}); the entry was not booked.",
-                next_open=lock + timedelta(days=1),
-            )
-        mapping = config.mapping
-        draft = to_transaction(
-            entry, config, vat_input=mapping.get("vat-input"), vat_output=mapping.get("vat-output")
-        )
-        try:
-            render_transaction(draft)
-        except RenderError as error:
-            raise EntryRejected(f"The entry cannot be written to the ledger: {error}") from error
+        _rendered(entry, self._read().config)
 
     def post(self, entry: Entry, attachments: Sequence[Attachment]) -> PostedEntry:
         """Book ``entry`` once, with its receipts; an existing booking is returned as is.
@@ -521,27 +506,7 @@ class BeancountAccountingSystem:
                 _log.info("entry %s is already in %s; not booked again", entry_id, self.path.name)
                 return self._posted(snapshot, existing)
             config = snapshot.config
-            if not config.is_period_open(entry.posting_date):
-                lock = config.lock_date
-                assert lock is not None
-                raise ClosedPeriodError(
-                    f"The accounting period of {entry.posting_date.isoformat()} is closed "
-                    f"(books locked up to {lock.isoformat()}); the entry was not booked.",
-                    next_open=lock + timedelta(days=1),
-                )
-            mapping = config.mapping
-            draft = to_transaction(
-                entry,
-                config,
-                vat_input=mapping.get("vat-input"),
-                vat_output=mapping.get("vat-output"),
-            )
-            try:
-                text = render_transaction(draft)
-            except RenderError as error:
-                raise EntryRejected(
-                    f"The entry cannot be written to the ledger: {error}"
-                ) from error
+            draft, text = _rendered(entry, config)
             pending = self._prepare(attachments)
             stored: list[StoredDocument] = []
             if pending:
@@ -602,3 +567,27 @@ def _remove(stored: Sequence[StoredDocument]) -> None:
     for document in stored:
         with contextlib.suppress(FileNotFoundError):
             document.path.unlink()
+
+
+def _rendered(entry: Entry, config: LedgerConfig) -> tuple[TransactionDraft, str]:
+    """``entry`` as a transaction draft and its ledger text: the checks ``post`` makes first.
+
+    Raises :class:`ClosedPeriodError` on or before the lock date, the ``Unknown*`` errors of
+    the translation, and :class:`EntryRejected` when the transaction cannot be rendered.
+    """
+    if not config.is_period_open(entry.posting_date):
+        lock = config.lock_date
+        assert lock is not None
+        raise ClosedPeriodError(
+            f"The accounting period of {entry.posting_date.isoformat()} is closed "
+            f"(books locked up to {lock.isoformat()}); the entry was not booked.",
+            next_open=lock + timedelta(days=1),
+        )
+    mapping = config.mapping
+    draft = to_transaction(
+        entry, config, vat_input=mapping.get("vat-input"), vat_output=mapping.get("vat-output")
+    )
+    try:
+        return draft, render_transaction(draft)
+    except RenderError as error:
+        raise EntryRejected(f"The entry cannot be written to the ledger: {error}") from error
