@@ -42,7 +42,7 @@ from pleo_erp.runtime.http import (
     escape_control,
     make_webhook_server,
 )
-from pleo_erp.runtime.webhooks import verified_delivery
+from pleo_erp.runtime.webhooks import WebhookEndpoint
 
 __all__ = [
     "DEFAULT_PATH",
@@ -150,7 +150,7 @@ class ExportDispatcher:
             return RunOutcome(company_id, error=exc)
 
 
-class WebhookReceiver:
+class WebhookReceiver(WebhookEndpoint):
     """Turns one HTTP delivery into a response and, for an export event, a dispatched export.
 
     Order per delivery (decision 13): path and method, size, **signature** (before the body is
@@ -162,6 +162,8 @@ class WebhookReceiver:
     * 400 — verified but malformed; 401 — signature, timestamp or credentials refused;
       404 / 405 / 413 — wrong path, method, or too large.
     """
+
+    _log = logger
 
     def __init__(
         self,
@@ -192,17 +194,7 @@ class WebhookReceiver:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookResponse:
         """Answer one delivery (never raises for a bad delivery)."""
-        event = verified_delivery(
-            method,
-            path,
-            headers,
-            body,
-            expected_path=self.path,
-            max_body_bytes=self.max_body_bytes,
-            verifier=self.verifier,
-            replay_guard=self.replay_guard,
-            log=logger,
-        )
+        event = self.verified(method, path, headers, body)
         if isinstance(event, WebhookResponse):
             return event
         if not isinstance(event, ExportJobCreatedEvent):

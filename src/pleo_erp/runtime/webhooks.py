@@ -40,8 +40,8 @@ __all__ = [
     "DEFAULT_WEBHOOK_PATH",
     "RuntimeWebhookReceiver",
     "WebhookDisposition",
+    "WebhookEndpoint",
     "handle_export_webhook",
-    "verified_delivery",
 ]
 
 logger = logging.getLogger("pleo_erp.runtime.webhook")
@@ -65,42 +65,45 @@ class WebhookDisposition(str, enum.Enum):
     """No enabled connection exports for the event's company."""
 
 
-def verified_delivery(
-    method: str,
-    path: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    expected_path: str,
-    max_body_bytes: int,
-    verifier: WebhookVerifier,
-    replay_guard: ReplayProtection | None = None,
-    log: logging.Logger = logger,
-) -> WebhookEvent | WebhookResponse:
-    """The verified event of one delivery, or the response refusing it (never raises).
+class WebhookEndpoint:
+    """What every webhook receiver checks before it acts on a delivery (HTTP-free).
 
-    404 on another path, 405 for anything but ``POST``, 413 above ``max_body_bytes``, 401
-    when verification fails, 400 for a malformed event, and 200 ``duplicate`` for a replay
-    that ``replay_guard`` caught (a 2xx, so Pleo does not redeliver it). Refusals are logged
-    on ``log``.
+    A subclass sets ``verifier``, ``path`` and ``max_body_bytes`` (and ``replay_guard`` to
+    reject replays itself) and starts its ``handle`` with :meth:`verified`.
     """
-    if path.split("?", 1)[0] != expected_path:
-        return WebhookResponse(404, {"error": "not found"})
-    if method.upper() != "POST":
-        return WebhookResponse(405, {"error": "use POST"})
-    if len(body) > max_body_bytes:
-        return WebhookResponse(413, {"error": "delivery too large"})
-    try:
-        return verify_and_parse(headers, body, verifier, replay_guard)
-    except WebhookReplayError:
-        log.info("duplicate webhook delivery ignored")
-        return WebhookResponse(200, {"status": "duplicate"})
-    except WebhookVerificationError as exc:
-        log.warning("webhook refused: %s", exc)
-        return WebhookResponse(401, {"error": "verification failed"})
-    except WebhookPayloadError as exc:
-        log.warning("webhook payload refused: %s", exc)
-        return WebhookResponse(400, {"error": "malformed event"})
+
+    verifier: WebhookVerifier
+    path: str
+    max_body_bytes: int
+    replay_guard: ReplayProtection | None = None
+    _log: logging.Logger = logger
+
+    def verified(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookEvent | WebhookResponse:
+        """The verified event of one delivery, or the response refusing it (never raises).
+
+        404 on another path, 405 for anything but ``POST``, 413 above ``max_body_bytes``, 401
+        when verification fails, 400 for a malformed event, and 200 ``duplicate`` for a
+        replay ``replay_guard`` caught (a 2xx, so Pleo does not redeliver it).
+        """
+        if path.split("?", 1)[0] != self.path:
+            return WebhookResponse(404, {"error": "not found"})
+        if method.upper() != "POST":
+            return WebhookResponse(405, {"error": "use POST"})
+        if len(body) > self.max_body_bytes:
+            return WebhookResponse(413, {"error": "delivery too large"})
+        try:
+            return verify_and_parse(headers, body, self.verifier, self.replay_guard)
+        except WebhookReplayError:
+            self._log.info("duplicate webhook delivery ignored")
+            return WebhookResponse(200, {"status": "duplicate"})
+        except WebhookVerificationError as exc:
+            self._log.warning("webhook refused: %s", exc)
+            return WebhookResponse(401, {"error": "verification failed"})
+        except WebhookPayloadError as exc:
+            self._log.warning("webhook payload refused: %s", exc)
+            return WebhookResponse(400, {"error": "malformed event"})
 
 
 def _utcnow() -> datetime:
@@ -163,7 +166,7 @@ def handle_export_webhook(
     return WebhookDisposition.ACCEPTED
 
 
-class RuntimeWebhookReceiver:
+class RuntimeWebhookReceiver(WebhookEndpoint):
     """HTTP-free receiver: one delivery in, one :class:`WebhookResponse` out, at once.
 
     Order per delivery: path and method, size, **signature** (before the body is parsed),
@@ -199,15 +202,7 @@ class RuntimeWebhookReceiver:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookResponse:
         """Answer one delivery (never raises for a bad delivery)."""
-        event = verified_delivery(
-            method,
-            path,
-            headers,
-            body,
-            expected_path=self.path,
-            max_body_bytes=self.max_body_bytes,
-            verifier=self.verifier,
-        )
+        event = self.verified(method, path, headers, body)
         if isinstance(event, WebhookResponse):
             return event
         lowered = {key.lower(): value for key, value in headers.items()}
