@@ -33,6 +33,7 @@ from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
     ReplayGuard,
     ReplayProtection,
+    WebhookEvent,
     WebhookVerifier,
 )
 from pleo_erp.runtime.http import (
@@ -181,22 +182,14 @@ class WebhookReceiver(WebhookEndpoint):
         acknowledged and ignored). ``replay_guard`` is any :class:`ReplayProtection`
         (``seen``/``record``); it defaults to an in-memory :class:`ReplayGuard`.
         """
-        self.verifier = verifier
+        self._bind(verifier, path, max_body_bytes)
         self.dispatcher = dispatcher
-        self.path = path if path.startswith("/") else "/" + path
         self.replay_guard: ReplayProtection = (
             replay_guard if replay_guard is not None else ReplayGuard()
         )
         self.company_id = company_id
-        self.max_body_bytes = max_body_bytes
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> WebhookResponse:
-        """Answer one delivery (never raises for a bad delivery)."""
-        event = self.verified(method, path, headers, body)
-        if isinstance(event, WebhookResponse):
-            return event
+    def _accept(self, event: WebhookEvent, headers: Mapping[str, str]) -> WebhookResponse:
         if not isinstance(event, ExportJobCreatedEvent):
             logger.info("webhook event %s ignored (not an export trigger)", event.event_type)
             return WebhookResponse(200, {"status": "ignored"})

@@ -66,10 +66,10 @@ class WebhookDisposition(str, enum.Enum):
 
 
 class WebhookEndpoint:
-    """What every webhook receiver checks before it acts on a delivery (HTTP-free).
+    """A webhook receiver without the HTTP server: checks a delivery, then acts on its event.
 
-    A subclass sets ``verifier``, ``path`` and ``max_body_bytes`` (and ``replay_guard`` to
-    reject replays itself) and starts its ``handle`` with :meth:`verified`.
+    A subclass calls :meth:`_bind` (and sets ``replay_guard`` to reject replays itself) and
+    implements ``_accept``, which :meth:`handle` calls with each verified event.
     """
 
     verifier: WebhookVerifier
@@ -77,6 +77,11 @@ class WebhookEndpoint:
     max_body_bytes: int
     replay_guard: ReplayProtection | None = None
     _log: logging.Logger = logger
+
+    def _bind(self, verifier: WebhookVerifier, path: str, max_body_bytes: int) -> None:
+        self.verifier = verifier
+        self.path = path if path.startswith("/") else "/" + path
+        self.max_body_bytes = max_body_bytes
 
     def verified(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -104,6 +109,17 @@ class WebhookEndpoint:
         except WebhookPayloadError as exc:
             self._log.warning("webhook payload refused: %s", exc)
             return WebhookResponse(400, {"error": "malformed event"})
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookResponse:
+        """Answer one delivery (never raises for a bad delivery)."""
+        event = self.verified(method, path, headers, body)
+        return event if isinstance(event, WebhookResponse) else self._accept(event, headers)
+
+    def _accept(self, event: WebhookEvent, headers: Mapping[str, str]) -> WebhookResponse:
+        """Act on a verified event; the response tells Pleo whether to redeliver."""
+        raise NotImplementedError
 
 
 def _utcnow() -> datetime:
@@ -189,22 +205,14 @@ class RuntimeWebhookReceiver(WebhookEndpoint):
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Verify with ``verifier``, dedupe in ``inbox``, trigger via ``schedule``/``enqueue``."""
-        self.verifier = verifier
+        self._bind(verifier, path, max_body_bytes)
         self.inbox = inbox
         self.schedule = schedule
         self.enqueue = enqueue
         self.registry = registry
-        self.path = path if path.startswith("/") else "/" + path
-        self.max_body_bytes = max_body_bytes
         self._clock = clock
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> WebhookResponse:
-        """Answer one delivery (never raises for a bad delivery)."""
-        event = self.verified(method, path, headers, body)
-        if isinstance(event, WebhookResponse):
-            return event
+    def _accept(self, event: WebhookEvent, headers: Mapping[str, str]) -> WebhookResponse:
         lowered = {key.lower(): value for key, value in headers.items()}
         webhook_id = lowered.get("webhook-id", "").strip() or (event.event_id or "")
         if not webhook_id:
