@@ -31,7 +31,7 @@ and line, never silently skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -404,18 +404,23 @@ class _Reader:
                 self.refer(f"vendor {code!r}", account, entry)
 
     def lock(self, entry: data.Custom) -> None:
-        v = _Values(entry, self.problems)
-        if v.count(1, 1):
-            day = v.day(0)
-            if v.ok:
-                self.lock_date = day
+        day = self._only_argument(entry, _Values.day)
+        if day is not None:
+            self.lock_date = day
 
     def company(self, entry: data.Custom) -> None:
+        company = self._only_argument(entry, _Values.text)
+        if company is not None:
+            self.company_id = company
+
+    def _only_argument(self, entry: data.Custom, read: Callable[[_Values, int], _V]) -> _V | None:
+        """The one argument of ``entry`` as ``read`` takes it; ``None`` (a problem) if bad."""
         v = _Values(entry, self.problems)
         if v.count(1, 1):
-            company = v.text(0)
+            value = read(v, 0)
             if v.ok:
-                self.company_id = company
+                return value
+        return None
 
     def check_references(self, config: LedgerConfig) -> None:
         """Accounts named by the configuration must exist, or postings would fail later.

@@ -200,7 +200,7 @@ class BeancountAccountingSystem:
             ) from error
         except OSError as error:
             raise AccountingSystemUnavailable(
-                f"Ledger file {self.path.name} cannot be read: {error.strerror or error}"
+                f"Ledger file {self.path.name} cannot be read: {_reason(error)}"
             ) from error
         except LedgerConfigError as error:
             raise AccountingSystemNotReady(str(error)) from error
@@ -376,7 +376,7 @@ class BeancountAccountingSystem:
             ) from error
         except OSError as error:
             raise AccountingSystemUnavailable(
-                f"Ledger {self.path.name} cannot be locked: {error.strerror or error}"
+                f"Ledger {self.path.name} cannot be locked: {_reason(error)}"
             ) from error
         try:
             with contextlib.suppress(OSError):  # litter only; never fail a post for it
@@ -456,14 +456,9 @@ class BeancountAccountingSystem:
                         )
                     )
                 )
-        except DocumentRejected as error:
+        except (DocumentRejected, OSError) as error:
             _remove(stored)
-            raise ReceiptUploadError(f"Receipt could not be stored: {error}") from error
-        except OSError as error:
-            _remove(stored)
-            raise ReceiptUploadError(
-                f"Receipt could not be stored: {error.strerror or error}"
-            ) from error
+            raise ReceiptUploadError(f"Receipt could not be stored: {_reason(error)}") from error
         return stored, "".join(texts)
 
     def _append(self, text: str, stored: Sequence[StoredDocument]) -> LedgerSnapshot:
@@ -471,16 +466,13 @@ class BeancountAccountingSystem:
         full_check = None if not self.in_session or self._paranoid_in_session else False
         try:
             return self.ledger.append(text, full_check=full_check)
-        except LedgerErrors as error:
-            _remove(stored)
-            raise EntryRejected(f"The ledger refused the entry: {error}") from error
-        except LedgerConfigError as error:
+        except (LedgerErrors, LedgerConfigError) as error:
             _remove(stored)
             raise EntryRejected(f"The ledger refused the entry: {error}") from error
         except OSError as error:
             _remove(stored)
             raise AccountingSystemUnavailable(
-                f"Ledger {self.path.name} could not be written: {error.strerror or error}"
+                f"Ledger {self.path.name} could not be written: {_reason(error)}"
             ) from error
 
     def validate_entry(self, entry: Entry) -> None:
@@ -591,3 +583,8 @@ def _rendered(entry: Entry, config: LedgerConfig) -> tuple[TransactionDraft, str
         return draft, render_transaction(draft)
     except RenderError as error:
         raise EntryRejected(f"The entry cannot be written to the ledger: {error}") from error
+
+
+def _reason(error: Exception) -> object:
+    """What went wrong, for a message: an ``OSError``'s own words without its errno prefix."""
+    return getattr(error, "strerror", None) or error
