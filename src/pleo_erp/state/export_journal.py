@@ -89,6 +89,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+_JOURNAL_COLUMNS = (
+    "accounting_entry_id, company_id, job_id, external_id, external_url, posting_date, "
+    "attachment_keys, status"
+)
+"""What both dialects select for one :class:`JournalRecord` (constant: safe in SQL text)."""
+
+
 class SQLiteExportJournal:
     """:class:`ExportJournal` on the connector's state database (:class:`StateDB`)."""
 
@@ -143,9 +150,7 @@ class SQLiteExportJournal:
         """See :meth:`ExportJournal.lookup`."""
         with self._db.connection() as conn:
             row = conn.execute(
-                "SELECT accounting_entry_id, company_id, job_id, external_id, external_url, "
-                "posting_date, attachment_keys, status FROM export_journal "
-                "WHERE accounting_entry_id = ?",
+                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = ?",  # noqa: S608
                 (str(accounting_entry_id),),
             ).fetchone()
         return None if row is None else _record(row)
@@ -154,8 +159,7 @@ class SQLiteExportJournal:
         """See :meth:`ExportJournal.unreported`."""
         with self._db.connection() as conn:
             rows = conn.execute(
-                "SELECT accounting_entry_id, company_id, job_id, external_id, external_url, "
-                "posting_date, attachment_keys, status FROM export_journal "
+                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "  # noqa: S608
                 "WHERE job_id = ? AND status = 'posted' ORDER BY accounting_entry_id",
                 (str(job_id),),
             ).fetchall()

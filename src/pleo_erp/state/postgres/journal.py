@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pleo_erp.accounting_system.export import PostedEntry
-from pleo_erp.state.export_journal import EXPORT_JOURNAL_FEATURE, JournalRecord
+from pleo_erp.state.export_journal import _JOURNAL_COLUMNS, EXPORT_JOURNAL_FEATURE, JournalRecord
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
 
 if TYPE_CHECKING:
@@ -41,11 +41,6 @@ _MIGRATIONS: tuple[PgMigration, ...] = (
     );
     CREATE INDEX IF NOT EXISTS export_journal_job ON export_journal (job_id, status);
     """,
-)
-
-_COLUMNS = (
-    "accounting_entry_id, company_id, job_id, external_id, external_url, posting_date, "
-    "attachment_keys, status"
 )
 
 
@@ -120,7 +115,7 @@ class PostgresExportJournal:
         """See :meth:`ExportJournal.lookup`."""
         with self.db.connection() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM export_journal WHERE accounting_entry_id = %s",
+                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = %s",
                 (accounting_entry_id,),
             ).fetchone()
         return None if row is None else _record(row)
@@ -129,8 +124,8 @@ class PostgresExportJournal:
         """See :meth:`ExportJournal.unreported`."""
         with self.db.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM export_journal WHERE job_id = %s AND status = 'posted' "
-                "ORDER BY accounting_entry_id::text",
+                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "
+                "WHERE job_id = %s AND status = 'posted' ORDER BY accounting_entry_id::text",
                 (job_id,),
             ).fetchall()
         return [_record(row) for row in rows]
