@@ -19,10 +19,10 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client.errors import PleoError
@@ -41,6 +41,9 @@ MEMORY = ":memory:"
 
 Migration: TypeAlias = str | Callable[[sqlite3.Connection], None]
 """One schema step: an SQL script, or a function given the connection (inside a transaction)."""
+
+SqlParameters: TypeAlias = "Sequence[object] | Mapping[str, object]"
+"""The values of one statement's placeholders: positional, or by name."""
 
 _SCHEMA_VERSION_DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -157,6 +160,16 @@ class StateDB(ClosesOnExit):
         """The shared connection, held exclusively by this thread for the ``with`` block."""
         with self._lock:
             yield self._conn
+
+    def fetch_one(self, sql: str, parameters: SqlParameters = ()) -> Any | None:
+        """The first row ``sql`` returns on the shared connection, or ``None``."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchone()
+
+    def fetch_all(self, sql: str, parameters: SqlParameters = ()) -> list[Any]:
+        """Every row ``sql`` returns on the shared connection."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchall()
 
     @contextmanager
     def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:

@@ -148,21 +148,19 @@ class SQLiteExportJournal:
 
     def lookup(self, accounting_entry_id: UUID) -> JournalRecord | None:
         """See :meth:`ExportJournal.lookup`."""
-        with self._db.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = ?",  # noqa: S608
-                (str(accounting_entry_id),),
-            ).fetchone()
+        row = self._db.fetch_one(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = ?",  # noqa: S608
+            (str(accounting_entry_id),),
+        )
         return None if row is None else _record(row)
 
     def unreported(self, job_id: UUID) -> list[JournalRecord]:
         """See :meth:`ExportJournal.unreported`."""
-        with self._db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "  # noqa: S608
-                "WHERE job_id = ? AND status = 'posted' ORDER BY accounting_entry_id",
-                (str(job_id),),
-            ).fetchall()
+        rows = self._db.fetch_all(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "  # noqa: S608
+            "WHERE job_id = ? AND status = 'posted' ORDER BY accounting_entry_id",
+            (str(job_id),),
+        )
         return [_record(row) for row in rows]
 
     def __repr__(self) -> str:

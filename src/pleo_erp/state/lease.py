@@ -348,11 +348,10 @@ class SQLiteLeaseStore:
 
     def holder(self, key: str) -> LeaseHolder | None:
         """See :meth:`LeaseStore.holder`."""
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT owner, generation, expires_at, host, pid FROM leases WHERE key = ?",
-                (key,),
-            ).fetchone()
+        row = self._db.fetch_one(
+            "SELECT owner, generation, expires_at, host, pid FROM leases WHERE key = ?",
+            (key,),
+        )
         if row is None:
             return None
         owner, generation, expires_at, host, pid = row

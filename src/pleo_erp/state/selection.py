@@ -145,10 +145,9 @@ class SelectionStore:
 
     def _read(self, company_id: UUID) -> object:
         """The stored codes as decoded JSON, or ``_NO_ROW``."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT codes FROM dimension_selection WHERE company_id = ?", (str(company_id),)
-            ).fetchone()
+        row = self.db.fetch_one(
+            "SELECT codes FROM dimension_selection WHERE company_id = ?", (str(company_id),)
+        )
         return _NO_ROW if row is None else json.loads(row[0])
 
     def _write(self, company_id: UUID, codes: tuple[str, ...]) -> None:

@@ -170,8 +170,7 @@ class SQLiteTokenStore(_SingleFlightLock, ClosesOnExit):
 
     def load(self) -> TokenSet | None:
         """The stored tokens for ``key``, or ``None``."""
-        with self._db.connection() as conn:
-            row = conn.execute(_SELECT_TOKENS.format("?"), (self.key,)).fetchone()
+        row = self._db.fetch_one(_SELECT_TOKENS.format("?"), (self.key,))
         return _tokens_from_row(row, datetime.fromisoformat)
 
     def save(self, tokens: TokenSet) -> None:

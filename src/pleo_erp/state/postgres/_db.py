@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pleo_erp._closing import ClosesOnExit
-from pleo_erp.state._db import StateError, checked_version
+from pleo_erp.state._db import SqlParameters, StateError, checked_version
 from pleo_erp.state.urls import redact_url
 
 if TYPE_CHECKING:
@@ -113,6 +113,16 @@ class PostgresStateDB(ClosesOnExit):
         """A pooled connection in autocommit mode for the block."""
         with self._pool.connection() as conn:
             yield conn
+
+    def fetch_one(self, sql: str, parameters: SqlParameters = ()) -> tuple[Any, ...] | None:
+        """The first row ``sql`` returns on a pooled connection, or ``None``."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchone()
+
+    def fetch_all(self, sql: str, parameters: SqlParameters = ()) -> list[tuple[Any, ...]]:
+        """Every row ``sql`` returns on a pooled connection."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:

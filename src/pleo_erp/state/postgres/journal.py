@@ -113,21 +113,19 @@ class PostgresExportJournal:
 
     def lookup(self, accounting_entry_id: UUID) -> JournalRecord | None:
         """See :meth:`ExportJournal.lookup`."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = %s",
-                (accounting_entry_id,),
-            ).fetchone()
+        row = self.db.fetch_one(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = %s",
+            (accounting_entry_id,),
+        )
         return None if row is None else _record(row)
 
     def unreported(self, job_id: UUID) -> list[JournalRecord]:
         """See :meth:`ExportJournal.unreported`."""
-        with self.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "
-                "WHERE job_id = %s AND status = 'posted' ORDER BY accounting_entry_id::text",
-                (job_id,),
-            ).fetchall()
+        rows = self.db.fetch_all(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "
+            "WHERE job_id = %s AND status = 'posted' ORDER BY accounting_entry_id::text",
+            (job_id,),
+        )
         return [_record(row) for row in rows]
 
     def __repr__(self) -> str:

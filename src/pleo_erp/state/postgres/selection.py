@@ -45,10 +45,9 @@ class PostgresSelectionStore(SelectionStore):
             conn.execute("DELETE FROM dimension_selection WHERE company_id = %s", (company_id,))
 
     def _read(self, company_id: UUID) -> object:
-        with self.pg.connection() as conn:
-            row = conn.execute(
-                "SELECT codes FROM dimension_selection WHERE company_id = %s", (company_id,)
-            ).fetchone()
+        row = self.pg.fetch_one(
+            "SELECT codes FROM dimension_selection WHERE company_id = %s", (company_id,)
+        )
         return _NO_ROW if row is None else row[0]  # JSONB arrives decoded
 
     def _write(self, company_id: UUID, codes: tuple[str, ...]) -> None:

@@ -102,16 +102,12 @@ class PostgresTokenStore(_SingleFlightLock):
 
     def load(self) -> TokenSet | None:
         """The stored tokens for ``key``, or ``None``."""
-        with self.db.connection() as conn:
-            row = conn.execute(_SELECT_TOKENS.format("%s"), (self.key,)).fetchone()
+        row = self.db.fetch_one(_SELECT_TOKENS.format("%s"), (self.key,))
         return _tokens_from_row(row, _utc)
 
     def version(self) -> int:
         """How many times the tokens were saved (0: never); tells a sibling's rotation apart."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT version FROM oauth_tokens WHERE key = %s", (self.key,)
-            ).fetchone()
+        row = self.db.fetch_one("SELECT version FROM oauth_tokens WHERE key = %s", (self.key,))
         return int(row[0]) if row else 0
 
     def save(self, tokens: TokenSet) -> None:
