@@ -168,17 +168,41 @@ class SQLiteExportJournal:
 
 
 def _record(row: tuple[object, ...]) -> JournalRecord:
+    """A SQLite row (text columns) as a record."""
     aeid, company, job, external_id, url, posting_date, keys, status = row
+    return _journal_record(
+        UUID(str(aeid)),
+        UUID(str(company)),
+        UUID(str(job)),
+        str(external_id),
+        None if url is None else str(url),
+        None if posting_date is None else date.fromisoformat(str(posting_date)),
+        json.loads(str(keys)),
+        str(status),
+    )
+
+
+def _journal_record(
+    aeid: UUID,
+    company: UUID,
+    job: UUID,
+    external_id: str,
+    url: str | None,
+    posting_date: date | None,
+    keys: Iterable[str],
+    status: str,
+) -> JournalRecord:
+    """A record from the typed values of a ``_JOURNAL_COLUMNS`` row (either dialect)."""
     return JournalRecord(
-        accounting_entry_id=UUID(str(aeid)),
-        company_id=UUID(str(company)),
-        job_id=UUID(str(job)),
+        accounting_entry_id=aeid,
+        company_id=company,
+        job_id=job,
         posted=PostedEntry(
-            accounting_entry_id=UUID(str(aeid)),
-            external_id=str(external_id),
-            url=None if url is None else str(url),
-            posting_date=None if posting_date is None else date.fromisoformat(str(posting_date)),
-            attachment_keys=frozenset(json.loads(str(keys))),
+            accounting_entry_id=aeid,
+            external_id=external_id,
+            url=url,
+            posting_date=posting_date,
+            attachment_keys=frozenset(keys),
         ),
         reported=status == "reported",
     )

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pleo_erp.accounting_system.export import PostedEntry
-from pleo_erp.state.export_journal import _JOURNAL_COLUMNS, EXPORT_JOURNAL_FEATURE, JournalRecord
+from pleo_erp.state.export_journal import (
+    _JOURNAL_COLUMNS,
+    EXPORT_JOURNAL_FEATURE,
+    JournalRecord,
+    _journal_record,
+)
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
 
 if TYPE_CHECKING:
@@ -133,17 +138,6 @@ class PostgresExportJournal:
 
 
 def _record(row: tuple[Any, ...]) -> JournalRecord:
+    """A Postgres row (UUID, DATE and JSONB arrive typed) as a record."""
     aeid, company, job, external_id, url, posting_date, keys, status = row
-    return JournalRecord(
-        accounting_entry_id=aeid,
-        company_id=company,
-        job_id=job,
-        posted=PostedEntry(
-            accounting_entry_id=aeid,
-            external_id=str(external_id),
-            url=url,
-            posting_date=posting_date,
-            attachment_keys=frozenset(keys),
-        ),
-        reported=status == "reported",
-    )
+    return _journal_record(aeid, company, job, str(external_id), url, posting_date, keys, status)
