@@ -457,3 +457,37 @@ def test_selection_distinguishes_no_row_from_empty(stores: dict[str, Any]) -> No
     assert selection.deselect(company, "dept") == ("Project",)
     selection.clear(company)
     assert selection.load(company) is None
+
+
+def test_selection_json_null_is_corrupt_not_never_configured(stores: dict[str, Any]) -> None:
+    # A row holding JSON null is damage, not "no row" (which means: first connection).
+    from pleo_erp.domain.reconcile.errors import SelectionError
+
+    selection = stores["selection"]
+    company = uuid.uuid4()
+    selection.save(company, ["Dept"])
+    with stores["transaction"]() as conn:
+        conn.execute("UPDATE dimension_selection SET codes = 'null'")
+    with pytest.raises(SelectionError, match="corrupt"):
+        selection.load(company)
+
+
+def test_fetch_one_and_fetch_all_read_rows(backend: tuple[str, str]) -> None:
+    name, location = backend
+    if name == "sqlite":
+        db: Any = StateDB(location)
+        mark = "?"
+    else:
+        from pleo_erp.state.postgres import PostgresStateDB
+
+        db, mark = PostgresStateDB(location), "%s"
+    with db:
+        with db.transaction() as conn:
+            conn.execute("CREATE TABLE fetched (n INTEGER PRIMARY KEY, word TEXT NOT NULL)")
+            for n, word in ((1, "one"), (2, "two")):
+                conn.execute(f"INSERT INTO fetched (n, word) VALUES ({mark}, {mark})", (n, word))
+        row = db.fetch_one(f"SELECT n, word FROM fetched WHERE n = {mark}", (2,))
+        assert tuple(row) == (2, "two")
+        assert db.fetch_one(f"SELECT n FROM fetched WHERE n = {mark}", (3,)) is None
+        rows = db.fetch_all("SELECT n, word FROM fetched ORDER BY n")
+        assert [tuple(r) for r in rows] == [(1, "one"), (2, "two")]

@@ -34,6 +34,7 @@ from pleo_erp.client.auth import (
     generate_state,
 )
 from pleo_erp.client.errors import AuthenticationError, PermissionDenied
+from pleo_erp.client.scopes import ALL_LEVELS
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -44,19 +45,7 @@ __all__ = [
     "open_browser",
 ]
 
-DEFAULT_SCOPES: tuple[str, ...] = (
-    "export-jobs:read",
-    "export-jobs:write",
-    "export-items:read",
-    "tag-groups:read",
-    "tag-groups:write",
-    "tags:read",
-    "tags:write",
-    "accounts:read",
-    "accounts:write",
-    "tax-codes:read",
-    "tax-codes:write",
-)
+DEFAULT_SCOPES: tuple[str, ...] = ALL_LEVELS
 """What a full three-level integration needs (tax-code scope names are not documented by
 Pleo; these follow the other APIs' ``resource:permission`` pattern)."""
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
 
 from pleo_erp.cli._context import Connection, Context, load_accounting_system, resolve_company_id
 from pleo_erp.cli._errors import ExitCode, UsageError
@@ -235,28 +237,44 @@ def cmd_export(ctx: Context) -> int:
     journal = SQLiteExportJournal(db)
     leases = SQLiteLeaseStore(db)  # freed at once when a holder on this machine dies
     with connection.client, ExportProgress(ctx.out) as progress:
-        if job_id is not None:
-            report = process_job(
-                connection.client,
-                target,
-                job_id,
-                config=config,
-                progress=progress,
-                lease_store=leases,
-                journal=journal,
-            )
-        else:
-            report = export_expenses(
-                connection.client,
-                target,
-                company_id=company_id,
-                config=config,
-                progress=progress,
-                lease_store=leases,
-                journal=journal,
-                max_jobs=args.max_jobs,
-            )
+        report = _export(
+            ctx,
+            connection,
+            target,
+            company_id,
+            job_id,
+            config=config,
+            progress=progress,
+            lease_store=leases,
+            journal=journal,
+        )
     return finish_export(ctx, report)
+
+
+class _ExportOptions(TypedDict, total=False):
+    """What ``export`` passes to ``process_job`` and ``export_expenses`` alike."""
+
+    config: ExportConfig
+    progress: ExportProgress
+    lease_store: SQLiteLeaseStore
+    journal: SQLiteExportJournal
+    dry_run: bool
+
+
+def _export(
+    ctx: Context,
+    connection: Connection,
+    target: Any,
+    company_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    **options: Unpack[_ExportOptions],
+) -> ExportReport:
+    """The one ``--job``, else the company's queue (at most ``--max-jobs`` jobs)."""
+    if job_id is not None:
+        return process_job(connection.client, target, job_id, **options)
+    return export_expenses(
+        connection.client, target, company_id=company_id, max_jobs=ctx.args.max_jobs, **options
+    )
 
 
 def _preview(
@@ -269,17 +287,7 @@ def _preview(
 ) -> int:
     """``export --dry-run``: no state database, no lock, no journal, no write anywhere."""
     with connection.client:
-        if job_id is not None:
-            report = process_job(connection.client, target, job_id, config=config, dry_run=True)
-        else:
-            report = export_expenses(
-                connection.client,
-                target,
-                company_id=company_id,
-                config=config,
-                max_jobs=ctx.args.max_jobs,
-                dry_run=True,
-            )
+        report = _export(ctx, connection, target, company_id, job_id, config=config, dry_run=True)
     out = ctx.out
     code = export_exit_code(report)
     if out.json_mode:

@@ -68,12 +68,11 @@ class CredentialStore:
 
     def load(self) -> StoredCredential | None:
         """The saved credential, or ``None``."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT method, base_url, api_key, client_id, client_secret, token_url, scopes,"
-                " updated_at FROM cli_credentials WHERE profile = ?",
-                (self.profile,),
-            ).fetchone()
+        row = self.db.fetch_one(
+            "SELECT method, base_url, api_key, client_id, client_secret, token_url, scopes,"
+            " updated_at FROM cli_credentials WHERE profile = ?",
+            (self.profile,),
+        )
         if row is None:
             return None
         method, base_url, api_key, client_id, client_secret, token_url, scopes, updated = row

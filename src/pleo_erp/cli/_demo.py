@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pleo_erp.cli._commands import Measured, export_exit_code
 from pleo_erp.cli._context import Context
@@ -43,6 +43,9 @@ from pleo_erp.orchestration.sync import sync_chart_of_accounts, sync_tags
 from pleo_erp.orchestration.sync_report import SyncReport
 from pleo_erp.state import MEMORY, StateDB
 from pleo_erp.state.export_journal import SQLiteExportJournal
+
+if TYPE_CHECKING:
+    from pleo_erp.testing.sandbox.demo import DemoData
 
 __all__ = ["DEMO_MARKER", "LEDGER_FILE", "cmd_demo", "prepare_demo_dir", "remove_lock_file"]
 
@@ -84,6 +87,19 @@ def prepare_demo_dir(path: Path, *, cwd: Path, home: Path) -> Path:
         encoding="utf-8",
     )
     return target
+
+
+def _demo_ledger(directory: Path, demo: DemoData, kind: str) -> Path:
+    """A fresh Beancount ledger in ``directory`` with the demo company's chart."""
+    from pleo_erp.adapters.beancount import create_ledger
+
+    return create_ledger(
+        directory / LEDGER_FILE,
+        demo.chart,
+        currency=demo.currency,
+        company_id=demo.company_id,
+        title=f"{demo.company_name} — pleo-erp {kind}",
+    )
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -180,20 +196,14 @@ def cmd_demo(ctx: Context) -> int:
     if args.volume is not None and args.volume < 0:
         raise UsageError("--volume must not be negative")
     _require_demo_extras()
-    from pleo_erp.adapters.beancount import BeancountAccountingSystem, create_ledger
+    from pleo_erp.adapters.beancount import BeancountAccountingSystem
     from pleo_erp.testing.sandbox import PleoSandbox
 
     started = time.monotonic()
     directory = prepare_demo_dir(Path(args.demo_dir), cwd=ctx.cwd, home=ctx.home)
     sandbox = PleoSandbox(seed=args.seed)
     demo = sandbox.seed_demo(volume=args.volume or None)
-    ledger_path = create_ledger(
-        directory / LEDGER_FILE,
-        demo.chart,
-        currency=demo.currency,
-        company_id=demo.company_id,
-        title=f"{demo.company_name} — pleo-erp demo",
-    )
+    ledger_path = _demo_ledger(directory, demo, "demo")
     system = BeancountAccountingSystem(ledger_path)
     state = StateDB(MEMORY)
     shown_ledger = _display(ledger_path, ctx.cwd)

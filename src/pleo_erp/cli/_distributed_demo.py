@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from pleo_erp.cli._context import Context
-from pleo_erp.cli._demo import LEDGER_FILE, _display, _require_demo_extras, prepare_demo_dir
+from pleo_erp.cli._demo import (
+    _demo_ledger,
+    _display,
+    _require_demo_extras,
+    prepare_demo_dir,
+)
 from pleo_erp.cli._errors import ConfigError, ExitCode, UsageError
 
 __all__ = ["cmd_demo_distributed"]
@@ -58,7 +63,6 @@ def cmd_demo_distributed(ctx: Context) -> int:
             "the distributed demo needs Celery and psycopg",
             hint='pip install "pleo-erp[distributed]"',
         ) from None
-    from pleo_erp.adapters.beancount import create_ledger
     from pleo_erp.client.auth import TokenSet
     from pleo_erp.orchestration.schedule import ScheduledLevel
     from pleo_erp.runtime.onboarding import oauth_token_key
@@ -85,13 +89,7 @@ def cmd_demo_distributed(ctx: Context) -> int:
         base_url = stack.enter_context(sandbox.serve())
         out.line(f"  Pleo sandbox   {base_url} (company {demo.company_id})")
 
-        ledger = create_ledger(
-            directory / LEDGER_FILE,
-            demo.chart,
-            currency=demo.currency,
-            company_id=demo.company_id,
-            title=f"{demo.company_name} — pleo-erp distributed demo",
-        )
+        ledger = _demo_ledger(directory, demo, "distributed demo")
         company = demo.company_id
         from uuid import UUID
 

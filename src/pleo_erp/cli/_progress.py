@@ -7,8 +7,8 @@ per item. Both are context managers so a bar is always closed, even when the run
 from __future__ import annotations
 
 from contextlib import ExitStack
-from types import TracebackType
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.cli._output import Output, ProgressUpdate
 from pleo_erp.orchestration.report import ProgressEvent
 from pleo_erp.orchestration.sync_report import SyncPhase, SyncProgress
@@ -43,7 +43,17 @@ class _Bar:
             stack.close()
 
 
-class SyncProgressBar:
+class _BarProgress(ClosesOnExit):
+    """A progress callback owning one :class:`_Bar`; ``with`` closes it, even on failure."""
+
+    _bar: _Bar
+
+    def close(self) -> None:
+        """Close the bar if one is open."""
+        self._bar.close()
+
+
+class SyncProgressBar(_BarProgress):
     """``progress=`` for ``sync_*``: a bar over the apply phase (``label`` names the level)."""
 
     def __init__(self, out: Output, label: str) -> None:
@@ -64,19 +74,8 @@ class SyncProgressBar:
         elif event.phase is SyncPhase.DONE:
             self._bar.close()
 
-    def __enter__(self) -> SyncProgressBar:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._bar.close()
-
-
-class ExportProgress:
+class ExportProgress(_BarProgress):
     """``progress=`` for ``export_expenses``: one bar per job, advanced per finished item."""
 
     def __init__(self, out: Output) -> None:
@@ -94,14 +93,3 @@ class ExportProgress:
             if not self._bar.is_open:
                 self._bar.open(f"exporting job {str(event.job_id)[:8]}", event.total)
             self._bar.update(event.done, event.total)
-
-    def __enter__(self) -> ExportProgress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._bar.close()

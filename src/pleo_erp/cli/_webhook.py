@@ -33,11 +33,8 @@ from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
     ReplayGuard,
     ReplayProtection,
-    WebhookPayloadError,
-    WebhookReplayError,
-    WebhookVerificationError,
+    WebhookEvent,
     WebhookVerifier,
-    verify_and_parse,
 )
 from pleo_erp.runtime.http import (
     MAX_BODY_BYTES,
@@ -46,6 +43,7 @@ from pleo_erp.runtime.http import (
     escape_control,
     make_webhook_server,
 )
+from pleo_erp.runtime.webhooks import WebhookEndpoint
 
 __all__ = [
     "DEFAULT_PATH",
@@ -153,7 +151,7 @@ class ExportDispatcher:
             return RunOutcome(company_id, error=exc)
 
 
-class WebhookReceiver:
+class WebhookReceiver(WebhookEndpoint):
     """Turns one HTTP delivery into a response and, for an export event, a dispatched export.
 
     Order per delivery (decision 13): path and method, size, **signature** (before the body is
@@ -165,6 +163,8 @@ class WebhookReceiver:
     * 400 — verified but malformed; 401 — signature, timestamp or credentials refused;
       404 / 405 / 413 — wrong path, method, or too large.
     """
+
+    _log = logger
 
     def __init__(
         self,
@@ -182,36 +182,14 @@ class WebhookReceiver:
         acknowledged and ignored). ``replay_guard`` is any :class:`ReplayProtection`
         (``seen``/``record``); it defaults to an in-memory :class:`ReplayGuard`.
         """
-        self.verifier = verifier
+        self._bind(verifier, path, max_body_bytes)
         self.dispatcher = dispatcher
-        self.path = path if path.startswith("/") else "/" + path
         self.replay_guard: ReplayProtection = (
             replay_guard if replay_guard is not None else ReplayGuard()
         )
         self.company_id = company_id
-        self.max_body_bytes = max_body_bytes
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> WebhookResponse:
-        """Answer one delivery (never raises for a bad delivery)."""
-        if path.split("?", 1)[0] != self.path:
-            return WebhookResponse(404, {"error": "not found"})
-        if method.upper() != "POST":
-            return WebhookResponse(405, {"error": "use POST"})
-        if len(body) > self.max_body_bytes:
-            return WebhookResponse(413, {"error": "delivery too large"})
-        try:
-            event = verify_and_parse(headers, body, self.verifier, self.replay_guard)
-        except WebhookReplayError:
-            logger.info("duplicate webhook delivery ignored")
-            return WebhookResponse(200, {"status": "duplicate"})
-        except WebhookVerificationError as exc:
-            logger.warning("webhook refused: %s", exc)
-            return WebhookResponse(401, {"error": "verification failed"})
-        except WebhookPayloadError as exc:
-            logger.warning("webhook payload refused: %s", exc)
-            return WebhookResponse(400, {"error": "malformed event"})
+    def _accept(self, event: WebhookEvent, headers: Mapping[str, str]) -> WebhookResponse:
         if not isinstance(event, ExportJobCreatedEvent):
             logger.info("webhook event %s ignored (not an export trigger)", event.event_type)
             return WebhookResponse(200, {"status": "ignored"})

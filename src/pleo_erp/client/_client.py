@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 from typing_extensions import Self, TypedDict, Unpack
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client._ratelimit import DEFAULT_REQUESTS_PER_MINUTE, RateLimiter
 from pleo_erp.client._retry import RetryPolicy
 from pleo_erp.client._transport import (
@@ -270,7 +271,7 @@ class _BaseClient(Generic[_TransportT]):
         )
 
 
-class PleoClient(_BaseClient[SyncTransport]):
+class PleoClient(_BaseClient[SyncTransport], ClosesOnExit):
     """A blocking client for Pleo's External APIs.
 
     ``PleoClient(auth=ApiKeyAuth("…"), base_url=STAGING)``. Use it as a context manager or call
@@ -369,17 +370,6 @@ class PleoClient(_BaseClient[SyncTransport]):
         """Close the connection pool if this client created it."""
         if self._owns_http:
             self._transport.http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class AsyncPleoClient(_BaseClient[AsyncTransport]):

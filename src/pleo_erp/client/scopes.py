@@ -30,6 +30,7 @@ __all__ = [
     "ACCOUNTS_READ",
     "ACCOUNTS_WRITE",
     "ALIASES",
+    "ALL_LEVELS",
     "CHART_OF_ACCOUNTS_SYNC",
     "EXPORT",
     "EXPORT_ITEMS_READ",
@@ -112,6 +113,22 @@ TAGS_SYNC: frozenset[str] = frozenset({TAG_GROUPS_READ, TAG_GROUPS_WRITE})
 
 EXPORT: frozenset[str] = frozenset({EXPORT_JOBS_READ, EXPORT_JOBS_WRITE, EXPORT_ITEMS_READ})
 """What ``export_expenses`` needs: list/get jobs and items, send events, update items."""
+
+ALL_LEVELS: tuple[str, ...] = (
+    EXPORT_JOBS_READ,
+    EXPORT_JOBS_WRITE,
+    EXPORT_ITEMS_READ,
+    TAG_GROUPS_READ,
+    TAG_GROUPS_WRITE,
+    "tags:read",
+    "tags:write",
+    ACCOUNTS_READ,
+    ACCOUNTS_WRITE,
+    TAX_CODES_READ,
+    TAX_CODES_WRITE,
+)
+"""What a full three-level integration asks for, in request order: the default scopes of
+``pleo-erp auth login``, of the runtime's OAuth onboarding and of the sandbox's credentials."""
 
 # ----------------------------------------------------------------------------- helpers
 

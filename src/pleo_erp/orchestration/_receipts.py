@@ -16,11 +16,12 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from uuid import UUID
 
 import httpx
+from typing_extensions import Self
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.accounting_system.export import Attachment
 from pleo_erp.client.files import DownloadedFile, FileDownloadError, download_file
 from pleo_erp.domain.config import ExportConfig
@@ -89,7 +90,7 @@ def _failure_for(spec: ReceiptSpec, error: FileDownloadError) -> DomainFailure:
     )
 
 
-class ReceiptFetcher:
+class ReceiptFetcher(ClosesOnExit):
     """Downloads the receipts of upcoming items in the background (use as a context manager)."""
 
     def __init__(
@@ -113,7 +114,7 @@ class ReceiptFetcher:
         self._plans: dict[UUID, ReceiptPlan] = {}
         self._merged: dict[UUID, Path] = {}
 
-    def __enter__(self) -> ReceiptFetcher:
+    def __enter__(self) -> Self:
         self._tmp = tempfile.TemporaryDirectory(prefix="pleo-erp-receipts-")
         self._tmp_path = Path(self._tmp.name)
         if self._config.receipt_concurrency > 0:
@@ -122,14 +123,6 @@ class ReceiptFetcher:
                 thread_name_prefix="pleo-erp-receipt",
             )
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Cancel pending downloads and delete every file."""

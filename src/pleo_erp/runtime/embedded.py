@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from http.server import ThreadingHTTPServer
 from uuid import UUID
@@ -206,14 +206,7 @@ class EmbeddedRuntime:
     def run_pending(self, now: datetime | None = None) -> list[LevelResult]:
         """Without threads: tick once, then run every queued trigger in this thread."""
         self.tick_once(now)
-        results: list[LevelResult] = []
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return results
-            if job is not None:
-                results.append(self._run(job))
+        return [self._run(job) for job in self._take_queued()]
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the queue is empty and no run is in flight; ``False`` on timeout."""
@@ -380,11 +373,17 @@ class EmbeddedRuntime:
 
     def _give_back(self) -> int:
         returned = 0
+        for job in self._take_queued():
+            self._hand_back(job)
+            returned += 1
+        return returned
+
+    def _take_queued(self) -> Iterator[_Job]:
+        """Take the queued jobs one at a time, without waiting (wake-up ``None`` skipped)."""
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                return returned
+                return
             if job is not None:
-                self._hand_back(job)
-                returned += 1
+                yield job

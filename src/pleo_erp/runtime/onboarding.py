@@ -43,6 +43,7 @@ from pleo_erp.client.auth import (
     parse_authorization_callback,
 )
 from pleo_erp.client.errors import PleoError
+from pleo_erp.client.scopes import ALL_LEVELS
 from pleo_erp.orchestration.schedule import ScheduledLevel
 from pleo_erp.runtime.stores import Connection, RuntimeState
 from pleo_erp.runtime.tick import Enqueue
@@ -60,19 +61,7 @@ __all__ = [
 
 logger = logging.getLogger("pleo_erp.runtime.onboarding")
 
-DEFAULT_ONBOARDING_SCOPES: tuple[str, ...] = (
-    "export-jobs:read",
-    "export-jobs:write",
-    "export-items:read",
-    "tag-groups:read",
-    "tag-groups:write",
-    "tags:read",
-    "tags:write",
-    "accounts:read",
-    "accounts:write",
-    "tax-codes:read",
-    "tax-codes:write",
-)
+DEFAULT_ONBOARDING_SCOPES: tuple[str, ...] = ALL_LEVELS
 """What a full three-level integration asks for."""
 
 _ALL_LEVELS = tuple(ScheduledLevel)

@@ -347,19 +347,17 @@ class PostgresConnectionRegistry:
 
     def get(self, company_id: UUID) -> Connection | None:
         """See :meth:`ConnectionRegistry.get`."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE company_id = %s",
-                (company_id,),
-            ).fetchone()
+        row = self.db.fetch_one(
+            f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE company_id = %s",
+            (company_id,),
+        )
         return None if row is None else _connection(row)
 
     def list(self) -> list[Connection]:
         """See :meth:`ConnectionRegistry.list`."""
-        with self.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_CONNECTION_COLUMNS} FROM connections ORDER BY created_at, company_id"
-            ).fetchall()
+        rows = self.db.fetch_all(
+            f"SELECT {_CONNECTION_COLUMNS} FROM connections ORDER BY created_at, company_id"
+        )
         return [_connection(r) for r in rows]
 
     def remove(self, company_id: UUID) -> bool:

@@ -32,10 +32,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from types import TracebackType
 
 import httpx
-from typing_extensions import Self
+
+from pleo_erp._closing import ClosesOnExit
 
 __all__ = ["SharedHttpClients", "new_shared_http_client"]
 
@@ -50,7 +50,7 @@ def new_shared_http_client() -> httpx.Client:
     return httpx.Client(follow_redirects=False, cookies=jar)
 
 
-class SharedHttpClients:
+class SharedHttpClients(ClosesOnExit):
     """One shared ``httpx.Client`` per base URL, created on first use, closed by :meth:`close`.
 
     Thread-safe. Pass the result of :meth:`get` as ``PleoClient(http_client=...)``; closing
@@ -90,14 +90,3 @@ class SharedHttpClients:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

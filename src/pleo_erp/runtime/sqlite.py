@@ -381,14 +381,12 @@ class SQLiteConnectionRegistry:
 
     def get(self, company_id: UUID) -> Connection | None:
         """See :meth:`ConnectionRegistry.get`."""
-        with self._db.connection() as conn:
-            row = conn.execute(_SELECT + " WHERE company_id = ?", (str(company_id),)).fetchone()
+        row = self._db.fetch_one(_SELECT + " WHERE company_id = ?", (str(company_id),))
         return None if row is None else _connection(row)
 
     def list(self) -> list[Connection]:
         """See :meth:`ConnectionRegistry.list`."""
-        with self._db.connection() as conn:
-            rows = conn.execute(_SELECT + " ORDER BY created_at, company_id").fetchall()
+        rows = self._db.fetch_all(_SELECT + " ORDER BY created_at, company_id")
         return [_connection(row) for row in rows]
 
     def remove(self, company_id: UUID) -> bool:

@@ -24,6 +24,7 @@ from uuid import UUID
 
 import attrs
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client.auth import TokenStore
 from pleo_erp.orchestration.schedule import ScheduledLevel
 from pleo_erp.state.export_journal import ExportJournal
@@ -253,7 +254,7 @@ class WebhookInbox(Protocol):
 
 
 @attrs.frozen(kw_only=True)
-class RuntimeState:
+class RuntimeState(ClosesOnExit):
     """One deployment's stores, opened together by :func:`pleo_erp.runtime.open_state`.
 
     Attributes:
@@ -281,9 +282,3 @@ class RuntimeState:
     def close(self) -> None:
         """Close the underlying database connections."""
         self.closer()
-
-    def __enter__(self) -> RuntimeState:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -23,8 +23,10 @@ from uuid import UUID
 
 from pleo_erp.client.webhooks import (
     ExportJobCreatedEvent,
+    ReplayProtection,
     WebhookEvent,
     WebhookPayloadError,
+    WebhookReplayError,
     WebhookVerificationError,
     WebhookVerifier,
     verify_and_parse,
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_WEBHOOK_PATH",
     "RuntimeWebhookReceiver",
     "WebhookDisposition",
+    "WebhookEndpoint",
     "handle_export_webhook",
 ]
 
@@ -60,6 +63,63 @@ class WebhookDisposition(str, enum.Enum):
     """Not an export trigger (another event type)."""
     UNKNOWN_COMPANY = "unknown_company"
     """No enabled connection exports for the event's company."""
+
+
+class WebhookEndpoint:
+    """A webhook receiver without the HTTP server: checks a delivery, then acts on its event.
+
+    A subclass calls :meth:`_bind` (and sets ``replay_guard`` to reject replays itself) and
+    implements ``_accept``, which :meth:`handle` calls with each verified event.
+    """
+
+    verifier: WebhookVerifier
+    path: str
+    max_body_bytes: int
+    replay_guard: ReplayProtection | None = None
+    _log: logging.Logger = logger
+
+    def _bind(self, verifier: WebhookVerifier, path: str, max_body_bytes: int) -> None:
+        self.verifier = verifier
+        self.path = path if path.startswith("/") else "/" + path
+        self.max_body_bytes = max_body_bytes
+
+    def verified(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookEvent | WebhookResponse:
+        """The verified event of one delivery, or the response refusing it (never raises).
+
+        404 on another path, 405 for anything but ``POST``, 413 above ``max_body_bytes``, 401
+        when verification fails, 400 for a malformed event, and 200 ``duplicate`` for a
+        replay ``replay_guard`` caught (a 2xx, so Pleo does not redeliver it).
+        """
+        if path.split("?", 1)[0] != self.path:
+            return WebhookResponse(404, {"error": "not found"})
+        if method.upper() != "POST":
+            return WebhookResponse(405, {"error": "use POST"})
+        if len(body) > self.max_body_bytes:
+            return WebhookResponse(413, {"error": "delivery too large"})
+        try:
+            return verify_and_parse(headers, body, self.verifier, self.replay_guard)
+        except WebhookReplayError:
+            self._log.info("duplicate webhook delivery ignored")
+            return WebhookResponse(200, {"status": "duplicate"})
+        except WebhookVerificationError as exc:
+            self._log.warning("webhook refused: %s", exc)
+            return WebhookResponse(401, {"error": "verification failed"})
+        except WebhookPayloadError as exc:
+            self._log.warning("webhook payload refused: %s", exc)
+            return WebhookResponse(400, {"error": "malformed event"})
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookResponse:
+        """Answer one delivery (never raises for a bad delivery)."""
+        event = self.verified(method, path, headers, body)
+        return event if isinstance(event, WebhookResponse) else self._accept(event, headers)
+
+    def _accept(self, event: WebhookEvent, headers: Mapping[str, str]) -> WebhookResponse:
+        """Act on a verified event; the response tells Pleo whether to redeliver."""
+        raise NotImplementedError
 
 
 def _utcnow() -> datetime:
@@ -122,7 +182,7 @@ def handle_export_webhook(
     return WebhookDisposition.ACCEPTED
 
 
-class RuntimeWebhookReceiver:
+class RuntimeWebhookReceiver(WebhookEndpoint):
     """HTTP-free receiver: one delivery in, one :class:`WebhookResponse` out, at once.
 
     Order per delivery: path and method, size, **signature** (before the body is parsed),
@@ -145,33 +205,14 @@ class RuntimeWebhookReceiver:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Verify with ``verifier``, dedupe in ``inbox``, trigger via ``schedule``/``enqueue``."""
-        self.verifier = verifier
+        self._bind(verifier, path, max_body_bytes)
         self.inbox = inbox
         self.schedule = schedule
         self.enqueue = enqueue
         self.registry = registry
-        self.path = path if path.startswith("/") else "/" + path
-        self.max_body_bytes = max_body_bytes
         self._clock = clock
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> WebhookResponse:
-        """Answer one delivery (never raises for a bad delivery)."""
-        if path.split("?", 1)[0] != self.path:
-            return WebhookResponse(404, {"error": "not found"})
-        if method.upper() != "POST":
-            return WebhookResponse(405, {"error": "use POST"})
-        if len(body) > self.max_body_bytes:
-            return WebhookResponse(413, {"error": "delivery too large"})
-        try:
-            event = verify_and_parse(headers, body, self.verifier)
-        except WebhookVerificationError as exc:
-            logger.warning("webhook refused: %s", exc)
-            return WebhookResponse(401, {"error": "verification failed"})
-        except WebhookPayloadError as exc:
-            logger.warning("webhook payload refused: %s", exc)
-            return WebhookResponse(400, {"error": "malformed event"})
+    def _accept(self, event: WebhookEvent, headers: Mapping[str, str]) -> WebhookResponse:
         lowered = {key.lower(): value for key, value in headers.items()}
         webhook_id = lowered.get("webhook-id", "").strip() or (event.event_id or "")
         if not webhook_id:

@@ -19,11 +19,12 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client.errors import PleoError
 
 __all__ = [
@@ -40,6 +41,9 @@ MEMORY = ":memory:"
 
 Migration: TypeAlias = str | Callable[[sqlite3.Connection], None]
 """One schema step: an SQL script, or a function given the connection (inside a transaction)."""
+
+SqlParameters: TypeAlias = "Sequence[object] | Mapping[str, object]"
+"""The values of one statement's placeholders: positional, or by name."""
 
 _SCHEMA_VERSION_DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -71,6 +75,16 @@ class StateDatabaseDamaged(StateError):
         self.path = path
 
 
+def checked_version(feature: str, current: int, target: int) -> int:
+    """``current``, or :class:`StateSchemaError` if a newer pleo-erp applied more steps."""
+    if current > target:
+        raise StateSchemaError(
+            f"state database has {feature!r} schema version {current}, newer than this "
+            f"pleo-erp knows ({target}); upgrade pleo-erp"
+        )
+    return current
+
+
 def is_damage(error: BaseException) -> bool:
     """Whether an ``sqlite3`` error means the file itself is damaged (not locked, not denied)."""
     return isinstance(error, sqlite3.DatabaseError) and not isinstance(
@@ -78,7 +92,7 @@ def is_damage(error: BaseException) -> bool:
     )
 
 
-class StateDB:
+class StateDB(ClosesOnExit):
     """An open state database: a path (or ``":memory:"``) plus one shared connection.
 
     The shared connection is guarded by a re-entrant lock, so one ``StateDB`` can be used from
@@ -146,6 +160,16 @@ class StateDB:
         """The shared connection, held exclusively by this thread for the ``with`` block."""
         with self._lock:
             yield self._conn
+
+    def fetch_one(self, sql: str, parameters: SqlParameters = ()) -> Any | None:
+        """The first row ``sql`` returns on the shared connection, or ``None``."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchone()
+
+    def fetch_all(self, sql: str, parameters: SqlParameters = ()) -> list[Any]:
+        """Every row ``sql`` returns on the shared connection."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchall()
 
     @contextmanager
     def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
@@ -221,13 +245,7 @@ class StateDB:
         return self._checked_version(feature, target)
 
     def _checked_version(self, feature: str, target: int) -> int:
-        current = self.schema_version(feature)
-        if current > target:
-            raise StateSchemaError(
-                f"state database has {feature!r} schema version {current}, newer than this "
-                f"pleo-erp knows ({target}); upgrade pleo-erp"
-            )
-        return current
+        return checked_version(feature, self.schema_version(feature), target)
 
     @staticmethod
     def _version_in(conn: sqlite3.Connection, feature: str) -> int:
@@ -242,12 +260,6 @@ class StateDB:
         """Close the shared connection."""
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> StateDB:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"StateDB(path={self.path!r})"

@@ -89,6 +89,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+_JOURNAL_COLUMNS = (
+    "accounting_entry_id, company_id, job_id, external_id, external_url, posting_date, "
+    "attachment_keys, status"
+)
+"""What both dialects select for one :class:`JournalRecord` (constant: safe in SQL text)."""
+
+
 class SQLiteExportJournal:
     """:class:`ExportJournal` on the connector's state database (:class:`StateDB`)."""
 
@@ -141,24 +148,19 @@ class SQLiteExportJournal:
 
     def lookup(self, accounting_entry_id: UUID) -> JournalRecord | None:
         """See :meth:`ExportJournal.lookup`."""
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT accounting_entry_id, company_id, job_id, external_id, external_url, "
-                "posting_date, attachment_keys, status FROM export_journal "
-                "WHERE accounting_entry_id = ?",
-                (str(accounting_entry_id),),
-            ).fetchone()
+        row = self._db.fetch_one(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = ?",  # noqa: S608
+            (str(accounting_entry_id),),
+        )
         return None if row is None else _record(row)
 
     def unreported(self, job_id: UUID) -> list[JournalRecord]:
         """See :meth:`ExportJournal.unreported`."""
-        with self._db.connection() as conn:
-            rows = conn.execute(
-                "SELECT accounting_entry_id, company_id, job_id, external_id, external_url, "
-                "posting_date, attachment_keys, status FROM export_journal "
-                "WHERE job_id = ? AND status = 'posted' ORDER BY accounting_entry_id",
-                (str(job_id),),
-            ).fetchall()
+        rows = self._db.fetch_all(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "  # noqa: S608
+            "WHERE job_id = ? AND status = 'posted' ORDER BY accounting_entry_id",
+            (str(job_id),),
+        )
         return [_record(row) for row in rows]
 
     def __repr__(self) -> str:
@@ -166,17 +168,41 @@ class SQLiteExportJournal:
 
 
 def _record(row: tuple[object, ...]) -> JournalRecord:
+    """A SQLite row (text columns) as a record."""
     aeid, company, job, external_id, url, posting_date, keys, status = row
+    return _journal_record(
+        UUID(str(aeid)),
+        UUID(str(company)),
+        UUID(str(job)),
+        str(external_id),
+        None if url is None else str(url),
+        None if posting_date is None else date.fromisoformat(str(posting_date)),
+        json.loads(str(keys)),
+        str(status),
+    )
+
+
+def _journal_record(
+    aeid: UUID,
+    company: UUID,
+    job: UUID,
+    external_id: str,
+    url: str | None,
+    posting_date: date | None,
+    keys: Iterable[str],
+    status: str,
+) -> JournalRecord:
+    """A record from the typed values of a ``_JOURNAL_COLUMNS`` row (either dialect)."""
     return JournalRecord(
-        accounting_entry_id=UUID(str(aeid)),
-        company_id=UUID(str(company)),
-        job_id=UUID(str(job)),
+        accounting_entry_id=aeid,
+        company_id=company,
+        job_id=job,
         posted=PostedEntry(
-            accounting_entry_id=UUID(str(aeid)),
-            external_id=str(external_id),
-            url=None if url is None else str(url),
-            posting_date=None if posting_date is None else date.fromisoformat(str(posting_date)),
-            attachment_keys=frozenset(json.loads(str(keys))),
+            accounting_entry_id=aeid,
+            external_id=external_id,
+            url=url,
+            posting_date=posting_date,
+            attachment_keys=frozenset(keys),
         ),
         reported=status == "reported",
     )

@@ -35,6 +35,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.state._db import Migration, StateDB, StateError
 
 __all__ = [
@@ -347,11 +348,10 @@ class SQLiteLeaseStore:
 
     def holder(self, key: str) -> LeaseHolder | None:
         """See :meth:`LeaseStore.holder`."""
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT owner, generation, expires_at, host, pid FROM leases WHERE key = ?",
-                (key,),
-            ).fetchone()
+        row = self._db.fetch_one(
+            "SELECT owner, generation, expires_at, host, pid FROM leases WHERE key = ?",
+            (key,),
+        )
         if row is None:
             return None
         owner, generation, expires_at, host, pid = row
@@ -387,7 +387,7 @@ class SQLiteLeaseStore:
 # ---------------------------------------------------------------------------- the keeper
 
 
-class LeaseKeeper:
+class LeaseKeeper(ClosesOnExit):
     """Keeps a held lease alive from a daemon heartbeat thread and tells the run if it is lost.
 
     The heartbeat renews every ``interval`` seconds (default ``ttl / 3``). :meth:`check` costs
@@ -485,12 +485,6 @@ class LeaseKeeper:
         while not self._stop.wait(self._interval):
             if not self.renew_now() and self.lost:
                 return
-
-    def __enter__(self) -> LeaseKeeper:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "lost" if self.lost else "held"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 from uuid import UUID
 
 from pleo_erp.domain.reconcile.errors import SelectionError
@@ -25,7 +25,7 @@ from pleo_erp.domain.reconcile.tags import (
 )
 from pleo_erp.state._db import Migration, StateDB
 
-__all__ = ["FEATURE", "SelectionState", "SelectionStore"]
+__all__ = ["FEATURE", "SelectionRules", "SelectionState", "SelectionStore"]
 
 #: The feature name under which the selection's schema version is recorded.
 FEATURE = "dimension_selection"
@@ -39,6 +39,15 @@ _MIGRATIONS: tuple[Migration, ...] = (
     );
     """,
 )
+
+
+class SelectionRules(TypedDict, total=False):
+    """The keyword arguments of every selection store: ``limit`` and ``clock``."""
+
+    limit: int
+    """The most dimensions a selection may hold (default ``MAX_SELECTED_DIMENSIONS``)."""
+    clock: Callable[[], datetime]
+    """Gives ``updated_at`` (default: now, UTC)."""
 
 
 @runtime_checkable
@@ -60,6 +69,10 @@ class SelectionState(Protocol):
         ...
 
 
+#: What a store's ``_read`` returns when the company has no row (JSON ``null`` is corrupt data).
+_NO_ROW = object()
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -76,19 +89,20 @@ class SelectionStore:
     ) -> None:
         """Bind to ``db`` and bring the selection table up to date (idempotent)."""
         self.db = db
+        self._set_rules(limit=limit, clock=clock)
+        db.apply_migrations(FEATURE, _MIGRATIONS)
+
+    def _set_rules(
+        self, *, limit: int = MAX_SELECTED_DIMENSIONS, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
         self.limit = limit
         self._clock = clock
-        db.apply_migrations(FEATURE, _MIGRATIONS)
 
     def load(self, company_id: UUID) -> tuple[str, ...] | None:
         """The stored selection for ``company_id``, or ``None`` if none was ever saved."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT codes FROM dimension_selection WHERE company_id = ?", (str(company_id),)
-            ).fetchone()
-        if row is None:
+        codes = self._read(company_id)
+        if codes is _NO_ROW:
             return None
-        codes = json.loads(row[0])
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise SelectionError(f"the stored selection of company {company_id} is corrupt")
         return tuple(codes)
@@ -113,13 +127,7 @@ class SelectionStore:
             stored = validate_selection(codes, dimensions, limit=self.limit)
         else:
             stored = self._check_shape(codes)
-        with self.db.transaction(immediate=True) as conn:
-            conn.execute(
-                "INSERT INTO dimension_selection (company_id, codes, updated_at) "
-                "VALUES (?, ?, ?) ON CONFLICT (company_id) DO UPDATE SET "
-                "codes = excluded.codes, updated_at = excluded.updated_at",
-                (str(company_id), json.dumps(list(stored)), self._clock().isoformat()),
-            )
+        self._write(company_id, stored)
         return stored
 
     def deselect(self, company_id: UUID, code: str) -> tuple[str, ...]:
@@ -132,6 +140,24 @@ class SelectionStore:
         """Forget the selection entirely (the next sync behaves as a first connection)."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM dimension_selection WHERE company_id = ?", (str(company_id),))
+
+    # ---- storage: the SQL dialect (Postgres overrides these) ----------------------------------
+
+    def _read(self, company_id: UUID) -> object:
+        """The stored codes as decoded JSON, or ``_NO_ROW``."""
+        row = self.db.fetch_one(
+            "SELECT codes FROM dimension_selection WHERE company_id = ?", (str(company_id),)
+        )
+        return _NO_ROW if row is None else json.loads(row[0])
+
+    def _write(self, company_id: UUID, codes: tuple[str, ...]) -> None:
+        with self.db.transaction(immediate=True) as conn:
+            conn.execute(
+                "INSERT INTO dimension_selection (company_id, codes, updated_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (company_id) DO UPDATE SET "
+                "codes = excluded.codes, updated_at = excluded.updated_at",
+                (str(company_id), json.dumps(list(codes)), self._clock().isoformat()),
+            )
 
     def _check_shape(self, codes: Sequence[str]) -> tuple[str, ...]:
         if isinstance(codes, str):

@@ -18,10 +18,12 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
+from typing import Any
 
+from pleo_erp._closing import ClosesOnExit
 from pleo_erp.client.auth import TokenSet
 from pleo_erp.state._db import Migration, StateDB, StateError
 
@@ -46,25 +48,89 @@ _MIGRATIONS: tuple[Migration, ...] = (
     """,
 )
 
-_UPSERT = """
-INSERT INTO oauth_tokens (key, access_token, refresh_token, expires_at, scope, token_type,
-                          updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET
-    access_token = excluded.access_token,
-    refresh_token = excluded.refresh_token,
-    expires_at = excluded.expires_at,
-    scope = excluded.scope,
-    token_type = excluded.token_type,
-    updated_at = excluded.updated_at
-"""
+_TOKEN_COLUMNS = ("access_token", "refresh_token", "expires_at", "scope", "token_type")
+"""The columns both dialects read and write, in ``_token_columns``/``_tokens_from_row`` order."""
+
+_UPDATE_TOKENS = ", ".join(f"{column} = excluded.{column}" for column in _TOKEN_COLUMNS)
+"""The ``ON CONFLICT (key) DO UPDATE SET`` part both dialects' upserts share."""
+
+# S608: the f-strings below join constant column names; every value is a parameter.
+_UPSERT = (
+    f"INSERT INTO oauth_tokens (key, {', '.join(_TOKEN_COLUMNS)}, updated_at) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+    f"ON CONFLICT (key) DO UPDATE SET {_UPDATE_TOKENS}, updated_at = excluded.updated_at"
+)
 
 
 class TokenLockTimeout(StateError):
     """Another process held the token refresh lock for longer than ``busy_timeout``."""
 
 
-class SQLiteTokenStore:
+_SELECT_TOKENS = f"SELECT {', '.join(_TOKEN_COLUMNS)} FROM oauth_tokens WHERE key = {{}}"  # noqa: S608
+"""Reads the row ``_tokens_from_row`` takes; ``{}`` is the dialect's parameter mark."""
+
+
+def _tokens_from_row(
+    row: Sequence[Any] | None, expires_at: Callable[[Any], datetime]
+) -> TokenSet | None:
+    """The :class:`TokenSet` of a ``_SELECT_TOKENS`` row (``None`` for no row).
+
+    ``expires_at`` turns the stored expiry into an aware datetime (ISO text on SQLite).
+    """
+    if row is None:
+        return None
+    access, refresh, expiry, scope, token_type = row
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=expires_at(expiry),
+        scope=scope,
+        token_type=token_type,
+    )
+
+
+def _token_columns(
+    key: str, tokens: TokenSet, expires_at: Callable[[datetime], object]
+) -> tuple[object, ...]:
+    """``key``, the tokens and their expiry (UTC, stored by ``expires_at``) in column order."""
+    expiry = expires_at(tokens.expires_at.astimezone(timezone.utc))
+    return (key, tokens.access_token, tokens.refresh_token, expiry, tokens.scope, tokens.token_type)
+
+
+class _SingleFlightLock:
+    """The ``lock()`` of a token store: re-entrant, one holder across threads and processes.
+
+    Threads of this process queue on a re-entrant lock; the outermost holder also takes the
+    store's cross-process lock (:meth:`_process_lock`), so a refresh happens once (rule 14)
+    and the others then read the tokens it saved.
+    """
+
+    def __init__(self) -> None:
+        """Start unlocked."""
+        # Serialises this process's threads; the holder re-enters it from save().
+        self._holder = threading.RLock()
+        self._depth = 0
+
+    def _process_lock(self) -> AbstractContextManager[object]:
+        """The cross-process lock the outermost holder takes (a no-op where none is needed)."""
+        return nullcontext()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the refresh lock for this store's ``key`` across threads and processes.
+
+        Re-entrant for the holding thread. Raises :class:`TokenLockTimeout` if another process
+        keeps it longer than the store's timeout.
+        """
+        with self._holder, nullcontext() if self._depth else self._process_lock():
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+
+
+class SQLiteTokenStore(_SingleFlightLock, ClosesOnExit):
     """A :class:`~pleo_erp.client.auth.TokenStore` in the connector's SQLite state database.
 
     ``SQLiteTokenStore("state.db", key="acme")`` opens (and migrates) the file; pass a
@@ -89,13 +155,11 @@ class SQLiteTokenStore:
         """
         if not key:
             raise ValueError("key must not be empty")
+        super().__init__()
         self._owns_db = not isinstance(path, StateDB)
         self._db = path if isinstance(path, StateDB) else StateDB(path, busy_timeout=busy_timeout)
         self.key = key
         self._db.apply_migrations(TOKENS_FEATURE, _MIGRATIONS)
-        # Serialises this process's threads; the holder re-enters it from save().
-        self._holder = threading.RLock()
-        self._depth = 0
         # The connection holding BEGIN IMMEDIATE while lock() is active (file databases only).
         self._lock_conn: sqlite3.Connection | None = None
 
@@ -106,22 +170,8 @@ class SQLiteTokenStore:
 
     def load(self) -> TokenSet | None:
         """The stored tokens for ``key``, or ``None``."""
-        with self._db.connection() as conn:
-            row = conn.execute(
-                "SELECT access_token, refresh_token, expires_at, scope, token_type "
-                "FROM oauth_tokens WHERE key = ?",
-                (self.key,),
-            ).fetchone()
-        if row is None:
-            return None
-        access, refresh, expires_at, scope, token_type = row
-        return TokenSet(
-            access_token=access,
-            refresh_token=refresh,
-            expires_at=datetime.fromisoformat(expires_at),
-            scope=scope,
-            token_type=token_type,
-        )
+        row = self._db.fetch_one(_SELECT_TOKENS.format("?"), (self.key,))
+        return _tokens_from_row(row, datetime.fromisoformat)
 
     def save(self, tokens: TokenSet) -> None:
         """Replace the tokens for ``key`` in one committed transaction.
@@ -131,12 +181,7 @@ class SQLiteTokenStore:
         block.
         """
         values = (
-            self.key,
-            tokens.access_token,
-            tokens.refresh_token,
-            tokens.expires_at.astimezone(timezone.utc).isoformat(),
-            tokens.scope,
-            tokens.token_type,
+            *_token_columns(self.key, tokens, datetime.isoformat),
             datetime.now(timezone.utc).isoformat(),
         )
         self._db.ensure_private()  # the row holds tokens: the file must not be 0644
@@ -170,55 +215,38 @@ class SQLiteTokenStore:
             except sqlite3.OperationalError:
                 logger.debug("token lock handed over after clear")
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the refresh lock for this store's file across threads and processes.
+    def _process_lock(self) -> AbstractContextManager[object]:
+        # A private in-memory database no other process can open needs no file lock.
+        return nullcontext() if self._db.is_memory else self._file_lock()
 
-        Re-entrant for the holding thread. Raises :class:`TokenLockTimeout` if another process
-        keeps it longer than the busy timeout.
-        """
-        with self._holder:
-            if self._depth or self._db.is_memory:
-                # Nested use, or a private in-memory database no other process can open.
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            conn = self._db.connect()
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` on a dedicated connection (SQLite's write lock on the file)."""
+        conn = self._db.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise TokenLockTimeout(
+                f"timed out after {self._db.busy_timeout:g} s waiting for the OAuth token "
+                f"lock held by another process ({exc})"
+            ) from exc
+        self._lock_conn = conn
+        try:
+            yield
+        finally:
+            self._lock_conn = None
             try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                conn.close()
-                raise TokenLockTimeout(
-                    f"timed out after {self._db.busy_timeout:g} s waiting for the OAuth token "
-                    f"lock held by another process ({exc})"
-                ) from exc
-            self._lock_conn = conn
-            self._depth = 1
-            try:
-                yield
+                if conn.in_transaction:
+                    # Nothing uncommitted is ours (save commits at once): just release.
+                    conn.execute("COMMIT")
             finally:
-                self._depth = 0
-                self._lock_conn = None
-                try:
-                    if conn.in_transaction:
-                        # Nothing uncommitted is ours (save commits at once): just release.
-                        conn.execute("COMMIT")
-                finally:
-                    conn.close()
+                conn.close()
 
     def close(self) -> None:
         """Close the database if this store opened it."""
         if self._owns_db:
             self._db.close()
-
-    def __enter__(self) -> SQLiteTokenStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteTokenStore(path={self._db.path!r}, key={self.key!r})"

@@ -353,3 +353,15 @@ def test_rule32_unknown_account_fields_are_dropped_unknown_enum_values_kept() ->
         BookkeepingAccountBatchFailureReasonV1.NAME_EMPTY,
         "BRAND_NEW_REASON",
     )
+
+
+def test_one_default_scope_list_covers_every_level_for_login_onboarding_and_sandbox() -> None:
+    # The CLI's `auth login`, the runtime's onboarding and the sandbox share ALL_LEVELS.
+    from pleo_erp.cli._auth import DEFAULT_SCOPES as CLI_SCOPES
+    from pleo_erp.runtime.onboarding import DEFAULT_ONBOARDING_SCOPES
+    from pleo_erp.testing.sandbox._auth import DEFAULT_SCOPES as SANDBOX_SCOPES
+
+    needed = scopes.EXPORT | scopes.TAGS_SYNC | scopes.CHART_OF_ACCOUNTS_SYNC
+    assert needed | scopes.TAX_CODES_SYNC <= set(scopes.ALL_LEVELS)
+    assert len(set(scopes.ALL_LEVELS)) == len(scopes.ALL_LEVELS)
+    assert CLI_SCOPES == DEFAULT_ONBOARDING_SCOPES == SANDBOX_SCOPES == scopes.ALL_LEVELS

@@ -31,11 +31,11 @@ and line, never silently skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from beancount.core import data
 
@@ -157,23 +157,14 @@ class LedgerConfig:
 
     def find_dimension(self, code: str) -> Dimension | None:
         """The dimension whose code equals ``code`` case-insensitively (tags rule)."""
-        found = self.dimensions.get(code)
-        if found is not None:
-            return found
-        folded = code.casefold()
-        return next((d for c, d in self.dimensions.items() if c.casefold() == folded), None)
+        return _find_folded(self.dimensions, code)
 
     def find_dimension_value(self, dimension_code: str, code: str) -> DimensionValue | None:
         """The value ``code`` of a dimension, both matched case-insensitively."""
         dimension = self.find_dimension(dimension_code)
         if dimension is None:
             return None
-        values = self.dimension_values.get(dimension.code, {})
-        found = values.get(code)
-        if found is not None:
-            return found
-        folded = code.casefold()
-        return next((v for c, v in values.items() if c.casefold() == folded), None)
+        return _find_folded(self.dimension_values.get(dimension.code, {}), code)
 
     def find_account(self, reference: str) -> AccountInfo | None:
         """An account by Beancount name, else by ``external-id``, else by unique ``code``.
@@ -192,11 +183,7 @@ class LedgerConfig:
 
     def find_vendor(self, key: str) -> VendorInfo | None:
         """A vendor by code (exact, then case-insensitive)."""
-        found = self.vendors.get(key)
-        if found is not None:
-            return found
-        folded = key.casefold()
-        return next((v for c, v in self.vendors.items() if c.casefold() == folded), None)
+        return _find_folded(self.vendors, key)
 
     def find_tax_code(self, code: str) -> LedgerTaxCode | None:
         """A tax code by its code (exact)."""
@@ -205,6 +192,18 @@ class LedgerConfig:
     def is_period_open(self, day: date) -> bool:
         """Days after the lock date are open; the lock date itself is closed."""
         return self.lock_date is None or day > self.lock_date
+
+
+_V = TypeVar("_V")
+
+
+def _find_folded(table: Mapping[str, _V], key: str) -> _V | None:
+    """``table[key]``, else the value whose key equals ``key`` case-insensitively."""
+    found = table.get(key)
+    if found is not None:
+        return found
+    folded = key.casefold()
+    return next((value for code, value in table.items() if code.casefold() == folded), None)
 
 
 def _where(entry: data.Directive) -> str:
@@ -405,18 +404,23 @@ class _Reader:
                 self.refer(f"vendor {code!r}", account, entry)
 
     def lock(self, entry: data.Custom) -> None:
-        v = _Values(entry, self.problems)
-        if v.count(1, 1):
-            day = v.day(0)
-            if v.ok:
-                self.lock_date = day
+        day = self._only_argument(entry, _Values.day)
+        if day is not None:
+            self.lock_date = day
 
     def company(self, entry: data.Custom) -> None:
+        company = self._only_argument(entry, _Values.text)
+        if company is not None:
+            self.company_id = company
+
+    def _only_argument(self, entry: data.Custom, read: Callable[[_Values, int], _V]) -> _V | None:
+        """The one argument of ``entry`` as ``read`` takes it; ``None`` (a problem) if bad."""
         v = _Values(entry, self.problems)
         if v.count(1, 1):
-            company = v.text(0)
+            value = read(v, 0)
             if v.ok:
-                self.company_id = company
+                return value
+        return None
 
     def check_references(self, config: LedgerConfig) -> None:
         """Accounts named by the configuration must exist, or postings would fail later.

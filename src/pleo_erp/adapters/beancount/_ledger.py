@@ -26,7 +26,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -146,14 +146,7 @@ def _extended(
 ) -> LedgerSnapshot:
     """``base`` plus appended transactions/documents (their configuration is unchanged)."""
     if not added:
-        return LedgerSnapshot(
-            entries=base.entries,
-            options=base.options,
-            config=base.config,
-            posted=base.posted,
-            attachments=base.attachments,
-            signature=_signature(files),
-        )
+        return replace(base, signature=_signature(files))
     new_list = list(added)
     posted = dict(base.posted)
     for key, txn in _index_posted(new_list).items():
@@ -161,10 +154,9 @@ def _extended(
     attachments = dict(base.attachments)
     for key, keys in _index_attachments(new_list).items():
         attachments[key] = attachments.get(key, frozenset()) | keys
-    return LedgerSnapshot(
+    return replace(
+        base,
         entries=(*base.entries, *new_list),
-        options=base.options,
-        config=base.config,
         posted=posted,
         attachments=attachments,
         signature=_signature(files),

@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 import filelock
+
+from pleo_erp._closing import ReleasesOnExit
 
 __all__ = ["LedgerLock", "LockTimeout"]
 
@@ -41,7 +42,7 @@ def _thread_lock_for(path: str) -> threading.Lock:
         return lock
 
 
-class LedgerLock:
+class LedgerLock(ReleasesOnExit):
     """Exclusive lock on ``lock_path``; use as a context manager around read-check-write.
 
     ``timeout=None`` waits as long as it takes; otherwise the OS lock is polled until
@@ -118,15 +119,3 @@ class LedgerLock:
             self._file_lock.release()
         finally:
             self._thread_lock.release()
-
-    def __enter__(self) -> LedgerLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -64,32 +64,30 @@ def quote(text: str) -> str:
     return f'"{escaped}"'
 
 
+def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not pattern.match(value):
+        raise RenderError(f"invalid {what} {value!r}")
+    return value
+
+
 def check_meta_key(key: str) -> str:
     """Return ``key`` if Beancount accepts it as a metadata key, else raise."""
-    if not _META_KEY.match(key):
-        raise RenderError(f"invalid metadata key {key!r}")
-    return key
+    return _checked(_META_KEY, key, "metadata key")
 
 
 def check_link(link: str) -> str:
     """Return ``link`` if Beancount accepts it as a ``^link``, else raise."""
-    if not _LINK.match(link):
-        raise RenderError(f"invalid link {link!r}")
-    return link
+    return _checked(_LINK, link, "link")
 
 
 def check_account(account: str) -> str:
     """Return ``account`` if it is a syntactically valid Beancount account name, else raise."""
-    if not _ACCOUNT.match(account):
-        raise RenderError(f"invalid account name {account!r}")
-    return account
+    return _checked(_ACCOUNT, account, "account name")
 
 
 def check_currency(currency: str) -> str:
     """Return ``currency`` if Beancount accepts it as a commodity, else raise."""
-    if not _CURRENCY.match(currency):
-        raise RenderError(f"invalid currency {currency!r}")
-    return currency
+    return _checked(_CURRENCY, currency, "currency")
 
 
 def format_number(value: Decimal) -> str:

@@ -88,6 +88,7 @@ from pleo_erp.adapters.beancount._lock import LockTimeout
 from pleo_erp.adapters.beancount._render import (
     DocumentDraft,
     RenderError,
+    TransactionDraft,
     render_document,
     render_transaction,
 )
@@ -199,7 +200,7 @@ class BeancountAccountingSystem:
             ) from error
         except OSError as error:
             raise AccountingSystemUnavailable(
-                f"Ledger file {self.path.name} cannot be read: {error.strerror or error}"
+                f"Ledger file {self.path.name} cannot be read: {_reason(error)}"
             ) from error
         except LedgerConfigError as error:
             raise AccountingSystemNotReady(str(error)) from error
@@ -375,7 +376,7 @@ class BeancountAccountingSystem:
             ) from error
         except OSError as error:
             raise AccountingSystemUnavailable(
-                f"Ledger {self.path.name} cannot be locked: {error.strerror or error}"
+                f"Ledger {self.path.name} cannot be locked: {_reason(error)}"
             ) from error
         try:
             with contextlib.suppress(OSError):  # litter only; never fail a post for it
@@ -455,14 +456,9 @@ class BeancountAccountingSystem:
                         )
                     )
                 )
-        except DocumentRejected as error:
+        except (DocumentRejected, OSError) as error:
             _remove(stored)
-            raise ReceiptUploadError(f"Receipt could not be stored: {error}") from error
-        except OSError as error:
-            _remove(stored)
-            raise ReceiptUploadError(
-                f"Receipt could not be stored: {error.strerror or error}"
-            ) from error
+            raise ReceiptUploadError(f"Receipt could not be stored: {_reason(error)}") from error
         return stored, "".join(texts)
 
     def _append(self, text: str, stored: Sequence[StoredDocument]) -> LedgerSnapshot:
@@ -470,16 +466,13 @@ class BeancountAccountingSystem:
         full_check = None if not self.in_session or self._paranoid_in_session else False
         try:
             return self.ledger.append(text, full_check=full_check)
-        except LedgerErrors as error:
-            _remove(stored)
-            raise EntryRejected(f"The ledger refused the entry: {error}") from error
-        except LedgerConfigError as error:
+        except (LedgerErrors, LedgerConfigError) as error:
             _remove(stored)
             raise EntryRejected(f"The ledger refused the entry: {error}") from error
         except OSError as error:
             _remove(stored)
             raise AccountingSystemUnavailable(
-                f"Ledger {self.path.name} could not be written: {error.strerror or error}"
+                f"Ledger {self.path.name} could not be written: {_reason(error)}"
             ) from error
 
     def validate_entry(self, entry: Entry) -> None:
@@ -488,23 +481,7 @@ class BeancountAccountingSystem:
         Raises what ``post`` would: :class:`ClosedPeriodError`, the ``Unknown*`` errors,
         :class:`EntryRejected` when the transaction cannot be rendered.
         """
-        config = self._read().config
-        if not config.is_period_open(entry.posting_date):
-            lock = config.lock_date
-            assert lock is not None
-            raise ClosedPeriodError(
-                f"The accounting period of {entry.posting_date.isoformat()} is closed "
-                f"(books locked up to {lock.isoformat()}); the entry was not booked.",
-                next_open=lock + timedelta(days=1),
-            )
-        mapping = config.mapping
-        draft = to_transaction(
-            entry, config, vat_input=mapping.get("vat-input"), vat_output=mapping.get("vat-output")
-        )
-        try:
-            render_transaction(draft)
-        except RenderError as error:
-            raise EntryRejected(f"The entry cannot be written to the ledger: {error}") from error
+        _rendered(entry, self._read().config)
 
     def post(self, entry: Entry, attachments: Sequence[Attachment]) -> PostedEntry:
         """Book ``entry`` once, with its receipts; an existing booking is returned as is.
@@ -521,27 +498,7 @@ class BeancountAccountingSystem:
                 _log.info("entry %s is already in %s; not booked again", entry_id, self.path.name)
                 return self._posted(snapshot, existing)
             config = snapshot.config
-            if not config.is_period_open(entry.posting_date):
-                lock = config.lock_date
-                assert lock is not None
-                raise ClosedPeriodError(
-                    f"The accounting period of {entry.posting_date.isoformat()} is closed "
-                    f"(books locked up to {lock.isoformat()}); the entry was not booked.",
-                    next_open=lock + timedelta(days=1),
-                )
-            mapping = config.mapping
-            draft = to_transaction(
-                entry,
-                config,
-                vat_input=mapping.get("vat-input"),
-                vat_output=mapping.get("vat-output"),
-            )
-            try:
-                text = render_transaction(draft)
-            except RenderError as error:
-                raise EntryRejected(
-                    f"The entry cannot be written to the ledger: {error}"
-                ) from error
+            draft, text = _rendered(entry, config)
             pending = self._prepare(attachments)
             stored: list[StoredDocument] = []
             if pending:
@@ -602,3 +559,32 @@ def _remove(stored: Sequence[StoredDocument]) -> None:
     for document in stored:
         with contextlib.suppress(FileNotFoundError):
             document.path.unlink()
+
+
+def _rendered(entry: Entry, config: LedgerConfig) -> tuple[TransactionDraft, str]:
+    """``entry`` as a transaction draft and its ledger text: the checks ``post`` makes first.
+
+    Raises :class:`ClosedPeriodError` on or before the lock date, the ``Unknown*`` errors of
+    the translation, and :class:`EntryRejected` when the transaction cannot be rendered.
+    """
+    if not config.is_period_open(entry.posting_date):
+        lock = config.lock_date
+        assert lock is not None
+        raise ClosedPeriodError(
+            f"The accounting period of {entry.posting_date.isoformat()} is closed "
+            f"(books locked up to {lock.isoformat()}); the entry was not booked.",
+            next_open=lock + timedelta(days=1),
+        )
+    mapping = config.mapping
+    draft = to_transaction(
+        entry, config, vat_input=mapping.get("vat-input"), vat_output=mapping.get("vat-output")
+    )
+    try:
+        return draft, render_transaction(draft)
+    except RenderError as error:
+        raise EntryRejected(f"The entry cannot be written to the ledger: {error}") from error
+
+
+def _reason(error: Exception) -> object:
+    """What went wrong, for a message: an ``OSError``'s own words without its errno prefix."""
+    return getattr(error, "strerror", None) or error

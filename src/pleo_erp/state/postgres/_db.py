@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pleo_erp.state._db import StateError, StateSchemaError
+from pleo_erp._closing import ClosesOnExit
+from pleo_erp.state._db import SqlParameters, StateError, checked_version
 from pleo_erp.state.urls import redact_url
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _import_psycopg() -> Any:
     return psycopg, psycopg_pool
 
 
-class PostgresStateDB:
+class PostgresStateDB(ClosesOnExit):
     """An open Postgres state database: a connection pool plus migrations.
 
     ``PostgresStateDB("postgresql://user@host/db")`` opens a pool of ``min_size`` to
@@ -113,6 +114,16 @@ class PostgresStateDB:
         with self._pool.connection() as conn:
             yield conn
 
+    def fetch_one(self, sql: str, parameters: SqlParameters = ()) -> tuple[Any, ...] | None:
+        """The first row ``sql`` returns on a pooled connection, or ``None``."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchone()
+
+    def fetch_all(self, sql: str, parameters: SqlParameters = ()) -> list[tuple[Any, ...]]:
+        """Every row ``sql`` returns on a pooled connection."""
+        with self.connection() as conn:
+            return conn.execute(sql, parameters).fetchall()
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection inside one transaction: committed, or rolled back on error."""
@@ -154,23 +165,11 @@ class PostgresStateDB:
                         "ON CONFLICT (feature) DO UPDATE SET version = excluded.version",
                         (feature, number),
                     )
-        current = self.schema_version(feature)
-        if current > target:
-            raise StateSchemaError(
-                f"state database has {feature!r} schema version {current}, newer than this "
-                f"pleo-erp knows ({target}); upgrade pleo-erp"
-            )
-        return current
+        return checked_version(feature, self.schema_version(feature), target)
 
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()
-
-    def __enter__(self) -> PostgresStateDB:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStateDB(url={redact_url(self.url)!r})"

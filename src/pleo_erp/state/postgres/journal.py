@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pleo_erp.accounting_system.export import PostedEntry
-from pleo_erp.state.export_journal import EXPORT_JOURNAL_FEATURE, JournalRecord
+from pleo_erp.state.export_journal import (
+    _JOURNAL_COLUMNS,
+    EXPORT_JOURNAL_FEATURE,
+    JournalRecord,
+    _journal_record,
+)
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
 
 if TYPE_CHECKING:
@@ -41,11 +46,6 @@ _MIGRATIONS: tuple[PgMigration, ...] = (
     );
     CREATE INDEX IF NOT EXISTS export_journal_job ON export_journal (job_id, status);
     """,
-)
-
-_COLUMNS = (
-    "accounting_entry_id, company_id, job_id, external_id, external_url, posting_date, "
-    "attachment_keys, status"
 )
 
 
@@ -118,21 +118,19 @@ class PostgresExportJournal:
 
     def lookup(self, accounting_entry_id: UUID) -> JournalRecord | None:
         """See :meth:`ExportJournal.lookup`."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM export_journal WHERE accounting_entry_id = %s",
-                (accounting_entry_id,),
-            ).fetchone()
+        row = self.db.fetch_one(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal WHERE accounting_entry_id = %s",
+            (accounting_entry_id,),
+        )
         return None if row is None else _record(row)
 
     def unreported(self, job_id: UUID) -> list[JournalRecord]:
         """See :meth:`ExportJournal.unreported`."""
-        with self.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM export_journal WHERE job_id = %s AND status = 'posted' "
-                "ORDER BY accounting_entry_id::text",
-                (job_id,),
-            ).fetchall()
+        rows = self.db.fetch_all(
+            f"SELECT {_JOURNAL_COLUMNS} FROM export_journal "
+            "WHERE job_id = %s AND status = 'posted' ORDER BY accounting_entry_id::text",
+            (job_id,),
+        )
         return [_record(row) for row in rows]
 
     def __repr__(self) -> str:
@@ -140,17 +138,6 @@ class PostgresExportJournal:
 
 
 def _record(row: tuple[Any, ...]) -> JournalRecord:
+    """A Postgres row (UUID, DATE and JSONB arrive typed) as a record."""
     aeid, company, job, external_id, url, posting_date, keys, status = row
-    return JournalRecord(
-        accounting_entry_id=aeid,
-        company_id=company,
-        job_id=job,
-        posted=PostedEntry(
-            accounting_entry_id=aeid,
-            external_id=str(external_id),
-            url=url,
-            posting_date=posting_date,
-            attachment_keys=frozenset(keys),
-        ),
-        reported=status == "reported",
-    )
+    return _journal_record(aeid, company, job, str(external_id), url, posting_date, keys, status)

@@ -104,18 +104,16 @@ class PostgresLeaseStore:
 
     def is_current(self, lease: Lease) -> bool:
         """Whether ``lease`` still holds (owner and generation match, not expired)."""
-        with self.db.connection() as conn:
-            row = conn.execute(f"SELECT 1 FROM leases WHERE {_CURRENT}", _params(lease)).fetchone()
+        row = self.db.fetch_one(f"SELECT 1 FROM leases WHERE {_CURRENT}", _params(lease))
         return row is not None
 
     def holder(self, key: str) -> LeaseHolder | None:
         """Who holds ``key`` (``owner`` is ``None`` when free), or ``None`` if never taken."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT owner, generation, expires_at, host, pid, expires_at > now() "
-                "FROM leases WHERE key = %s",
-                (key,),
-            ).fetchone()
+        row = self.db.fetch_one(
+            "SELECT owner, generation, expires_at, host, pid, expires_at > now() "
+            "FROM leases WHERE key = %s",
+            (key,),
+        )
         if row is None:
             return None
         owner, generation, expires_at, host, pid, live = row

@@ -1,20 +1,18 @@
-"""The Level 2 dimension selection on Postgres (same rules as the SQLite store)."""
+"""The Level 2 dimension selection on Postgres (same rules as the SQLite store).
+
+Only the storage differs (``JSONB``, ``%s`` parameters, autocommit): validation, corrupt-row
+detection and ``deselect`` are :class:`~pleo_erp.state.selection.SelectionStore`'s.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from uuid import UUID
 
-from pleo_erp.domain.reconcile.errors import SelectionError
-from pleo_erp.domain.reconcile.tags import (
-    MAX_SELECTED_DIMENSIONS,
-    SourceDimension,
-    validate_selection,
-)
+from typing_extensions import Unpack
+
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
-from pleo_erp.state.selection import FEATURE, SelectionStore
+from pleo_erp.state.selection import _NO_ROW, FEATURE, SelectionRules, SelectionStore
 
 __all__ = ["PostgresSelectionStore"]
 
@@ -29,64 +27,37 @@ _MIGRATIONS: tuple[PgMigration, ...] = (
 )
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class PostgresSelectionStore(SelectionStore):
     """:class:`~pleo_erp.state.selection.SelectionState` on Postgres ("no row" ≠ "empty")."""
 
-    def __init__(
-        self,
-        db: PostgresStateDB,
-        *,
-        limit: int = MAX_SELECTED_DIMENSIONS,
-        clock: Callable[[], datetime] = _utcnow,
-    ) -> None:
-        """Bind to ``db`` and bring the selection table up to date (idempotent)."""
+    def __init__(self, db: PostgresStateDB, **rules: Unpack[SelectionRules]) -> None:
+        """Bind to ``db`` and bring the selection table up to date (idempotent).
+
+        ``limit`` and ``clock`` as for :class:`~pleo_erp.state.selection.SelectionStore`.
+        """
         self.pg = db
-        self.limit = limit
-        self._clock = clock
+        self._set_rules(**rules)
         db.apply_migrations(FEATURE, _MIGRATIONS)
-
-    def load(self, company_id: UUID) -> tuple[str, ...] | None:
-        """The stored selection for ``company_id``, or ``None`` if none was ever saved."""
-        with self.pg.connection() as conn:
-            row = conn.execute(
-                "SELECT codes FROM dimension_selection WHERE company_id = %s", (company_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        codes = row[0]
-        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise SelectionError(f"the stored selection of company {company_id} is corrupt")
-        return tuple(codes)
-
-    def save(
-        self,
-        company_id: UUID,
-        codes: Sequence[str],
-        *,
-        dimensions: Sequence[SourceDimension] | None = None,
-    ) -> tuple[str, ...]:
-        """Validate and store the selection (tags rule 3); see :meth:`SelectionStore.save`."""
-        if dimensions is not None:
-            stored = validate_selection(codes, dimensions, limit=self.limit)
-        else:
-            stored = self._check_shape(codes)
-        with self.pg.connection() as conn:
-            conn.execute(
-                "INSERT INTO dimension_selection (company_id, codes, updated_at) "
-                "VALUES (%s, %s, %s) ON CONFLICT (company_id) DO UPDATE SET "
-                "codes = excluded.codes, updated_at = excluded.updated_at",
-                (company_id, json.dumps(list(stored)), self._clock()),
-            )
-        return stored
 
     def clear(self, company_id: UUID) -> None:
         """Forget the selection entirely (the next sync behaves as a first connection)."""
         with self.pg.connection() as conn:
             conn.execute("DELETE FROM dimension_selection WHERE company_id = %s", (company_id,))
+
+    def _read(self, company_id: UUID) -> object:
+        row = self.pg.fetch_one(
+            "SELECT codes FROM dimension_selection WHERE company_id = %s", (company_id,)
+        )
+        return _NO_ROW if row is None else row[0]  # JSONB arrives decoded
+
+    def _write(self, company_id: UUID, codes: tuple[str, ...]) -> None:
+        with self.pg.connection() as conn:
+            conn.execute(
+                "INSERT INTO dimension_selection (company_id, codes, updated_at) "
+                "VALUES (%s, %s, %s) ON CONFLICT (company_id) DO UPDATE SET "
+                "codes = excluded.codes, updated_at = excluded.updated_at",
+                (company_id, json.dumps(list(codes)), self._clock()),
+            )
 
     def __repr__(self) -> str:
         return f"PostgresSelectionStore({self.pg!r})"

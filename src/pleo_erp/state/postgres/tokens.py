@@ -16,15 +16,23 @@ than ``idle_timeout`` is cut off the same way.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from pleo_erp.client.auth import TokenSet
 from pleo_erp.state.postgres._db import PgMigration, PostgresStateDB
-from pleo_erp.state.tokens import TOKENS_FEATURE, TokenLockTimeout
+from pleo_erp.state.tokens import (
+    _SELECT_TOKENS,
+    _TOKEN_COLUMNS,
+    _UPDATE_TOKENS,
+    TOKENS_FEATURE,
+    TokenLockTimeout,
+    _SingleFlightLock,
+    _token_columns,
+    _tokens_from_row,
+)
 
 __all__ = ["PostgresTokenStore"]
 
@@ -46,22 +54,19 @@ _MIGRATIONS: tuple[PgMigration, ...] = (
     """,
 )
 
-_UPSERT = """
-INSERT INTO oauth_tokens (key, access_token, refresh_token, expires_at, scope, token_type,
-                          version, updated_at)
+_UPSERT = f"""
+INSERT INTO oauth_tokens (key, {", ".join(_TOKEN_COLUMNS)}, version, updated_at)
 VALUES (%s, %s, %s, %s, %s, %s, 1, now())
-ON CONFLICT (key) DO UPDATE SET
-    access_token = excluded.access_token,
-    refresh_token = excluded.refresh_token,
-    expires_at = excluded.expires_at,
-    scope = excluded.scope,
-    token_type = excluded.token_type,
-    version = oauth_tokens.version + 1,
-    updated_at = now()
+ON CONFLICT (key) DO UPDATE SET {_UPDATE_TOKENS},
+    version = oauth_tokens.version + 1, updated_at = now()
 """
 
 
-class PostgresTokenStore:
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+class PostgresTokenStore(_SingleFlightLock):
     """A :class:`~pleo_erp.client.auth.TokenStore` for one connection ``key`` on Postgres.
 
     Safe from many threads, processes and machines at once. The secrets are stored as given:
@@ -88,55 +93,27 @@ class PostgresTokenStore:
             raise ValueError("key must not be empty")
         if lock_timeout <= 0 or idle_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        super().__init__()
         self.db = db
         self.key = key
         self.lock_timeout = lock_timeout
         self.idle_timeout = idle_timeout
         db.apply_migrations(TOKENS_FEATURE, _MIGRATIONS)
-        self._holder = threading.RLock()
-        self._depth = 0
 
     def load(self) -> TokenSet | None:
         """The stored tokens for ``key``, or ``None``."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT access_token, refresh_token, expires_at, scope, token_type "
-                "FROM oauth_tokens WHERE key = %s",
-                (self.key,),
-            ).fetchone()
-        if row is None:
-            return None
-        access, refresh, expires_at, scope, token_type = row
-        return TokenSet(
-            access_token=access,
-            refresh_token=refresh,
-            expires_at=expires_at.astimezone(timezone.utc),
-            scope=scope,
-            token_type=token_type,
-        )
+        row = self.db.fetch_one(_SELECT_TOKENS.format("%s"), (self.key,))
+        return _tokens_from_row(row, _utc)
 
     def version(self) -> int:
         """How many times the tokens were saved (0: never); tells a sibling's rotation apart."""
-        with self.db.connection() as conn:
-            row = conn.execute(
-                "SELECT version FROM oauth_tokens WHERE key = %s", (self.key,)
-            ).fetchone()
+        row = self.db.fetch_one("SELECT version FROM oauth_tokens WHERE key = %s", (self.key,))
         return int(row[0]) if row else 0
 
     def save(self, tokens: TokenSet) -> None:
         """Replace the tokens for ``key`` atomically; committed (durable) when this returns."""
         with self.db.connection() as conn:
-            conn.execute(
-                _UPSERT,
-                (
-                    self.key,
-                    tokens.access_token,
-                    tokens.refresh_token,
-                    tokens.expires_at.astimezone(timezone.utc),
-                    tokens.scope,
-                    tokens.token_type,
-                ),
-            )
+            conn.execute(_UPSERT, _token_columns(self.key, tokens, _utc))
 
     def clear(self) -> None:
         """Delete the tokens for ``key`` (after a disconnect or revocation)."""
@@ -144,32 +121,19 @@ class PostgresTokenStore:
             conn.execute("DELETE FROM oauth_tokens WHERE key = %s", (self.key,))
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the refresh lock for ``key`` across threads, processes and machines.
+    def _process_lock(self) -> Iterator[None]:
+        """``SELECT … FOR UPDATE`` on the key's lock row, held by an open transaction.
 
-        Re-entrant for the holding thread. Raises :class:`TokenLockTimeout` after
-        ``lock_timeout`` seconds of waiting for another holder.
+        Every process on every machine waits there (at most ``lock_timeout`` seconds).
         """
-        with self._holder:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            with self.db.connection() as conn:
-                conn.execute(
-                    "INSERT INTO oauth_token_locks (key) VALUES (%s) ON CONFLICT DO NOTHING",
-                    (self.key,),
-                )
-                with conn.transaction():
-                    self._take(conn)
-                    self._depth = 1
-                    try:
-                        yield
-                    finally:
-                        self._depth = 0
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO oauth_token_locks (key) VALUES (%s) ON CONFLICT DO NOTHING",
+                (self.key,),
+            )
+            with conn.transaction():
+                self._take(conn)
+                yield
 
     def _take(self, conn: Any) -> None:
         import psycopg

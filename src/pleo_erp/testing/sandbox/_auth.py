@@ -15,6 +15,8 @@ import hmac
 from collections.abc import Iterable
 from typing import Any
 
+from pleo_erp.client.scopes import ALL_LEVELS
+
 from ._errors import ApiError
 from ._state import (
     AccessToken,
@@ -41,19 +43,7 @@ __all__ = [
 ]
 
 #: Scopes a sandbox credential gets unless told otherwise (scopes are recorded, not enforced).
-DEFAULT_SCOPES: tuple[str, ...] = (
-    "export-jobs:read",
-    "export-jobs:write",
-    "export-items:read",
-    "tag-groups:read",
-    "tag-groups:write",
-    "tags:read",
-    "tags:write",
-    "accounts:read",
-    "accounts:write",
-    "tax-codes:read",
-    "tax-codes:write",
-)
+DEFAULT_SCOPES: tuple[str, ...] = ALL_LEVELS
 _CODE_TTL_SECONDS = 600
 _WWW_AUTHENTICATE = 'Bearer realm="pleo", Basic realm="pleo"'
 
