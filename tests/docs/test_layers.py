@@ -191,6 +191,38 @@ def test_domain_and_client_import_only_downwards() -> None:
     assert [e for (a, b), e in edges.items() if a in library and b in {"testing", "cli"}] == []
 
 
+CONCEPTS = PYPROJECT.parent / "docs" / "concepts.md"
+_BOTTOM = {"_version", "_closing"}  # single modules every layer may import; not in the table
+
+
+def documented_imports() -> dict[str, set[str]]:
+    """The "import graph as it is" table of ``docs/concepts.md``: package → imported packages."""
+    table: dict[str, set[str]] = {}
+    text = CONCEPTS.read_text(encoding="utf-8").split("The import graph as it is", 1)[1]
+    rows = text.split("\n\n", 2)[1]  # the paragraph that names it, then the table
+    for line in rows.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`") and cells[0] != "`package`":
+            imported = {name.strip(" `") for name in cells[1].split(",")} - {"—", ""}
+            table[cells[0].strip("`")] = imported
+    return table
+
+
+def test_the_concepts_page_shows_the_import_graph_as_it_is() -> None:
+    """Issue 12: ``docs/concepts.md`` shows the layer diagram as it now is; its import table is
+    the real graph (the package root and the bottom helper modules left out)."""
+    real: dict[str, set[str]] = {}
+    for a, b in subpackage_edges(PACKAGE_DIR):
+        if a != ROOT and a not in _BOTTOM:
+            real.setdefault(a, set())
+            if b not in _BOTTOM | {ROOT}:
+                real[a].add(b)
+    documented = documented_imports()
+    for package in documented:
+        real.setdefault(package, set())
+    assert documented == real
+
+
 @pytest.mark.parametrize(
     "module",
     [
