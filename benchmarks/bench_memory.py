@@ -34,8 +34,51 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def worker(base_url: str, key: str, job_id: str, concurrency: int) -> dict[str, Any]:
-    """Export the job; return the peak RSS and timings."""
+def _proc_status_mb(field: str) -> float:
+    """A ``/proc/self/status`` memory line (``VmRSS``, ``VmHWM``) in MB (0 where absent)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _diagnosis(report: Any, top: int = 25) -> dict[str, Any]:
+    """What is alive at the end of the run (the report still held): tracemalloc's biggest
+    allocation sites, the most numerous object types and the Python heap's total."""
+    import gc
+    import tracemalloc
+    from collections import Counter
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    stats = snapshot.statistics("lineno")
+    types = Counter(type(o).__name__ for o in gc.get_objects())
+    current, peak = tracemalloc.get_traced_memory()
+    del report
+    return {
+        "traced_mb": current / 2**20,
+        "traced_peak_mb": peak / 2**20,
+        "top_sites": [
+            f"{s.size / 1024:9.1f} KiB {s.count:8d} blocks  {s.traceback[0]}" for s in stats[:top]
+        ],
+        "top_types": [f"{n:8d} {name}" for name, n in types.most_common(top)],
+    }
+
+
+def worker(
+    base_url: str, key: str, job_id: str, concurrency: int, diagnose: bool = False
+) -> dict[str, Any]:
+    """Export the job; return the peak RSS and timings (``diagnose``: and what stays alive)."""
+    if diagnose:
+        import tracemalloc
+
+        tracemalloc.start()
     from collections.abc import Sequence
     from uuid import UUID
 
@@ -93,15 +136,21 @@ def worker(base_url: str, key: str, job_id: str, concurrency: int) -> dict[str, 
     t0 = time.perf_counter()
     report = process_job(client, IdsOnlyTarget(), job_id, config=config)
     (job,) = report.jobs
-    return {
+    result: dict[str, Any] = {
         "seconds": time.perf_counter() - t0,
         "items": job.successful + job.failed,
         "final": job.final_event,
         "rss_mb": _peak_rss_mb(),
+        "rss_end_mb": _proc_status_mb("VmRSS"),
     }
+    if diagnose:
+        result.update(_diagnosis(report))
+    return result
 
 
-def measure(volume: int, concurrency: int, mmap_threshold: int | None) -> dict[str, Any]:
+def measure(
+    volume: int, concurrency: int, mmap_threshold: int | None, diagnose: bool = False
+) -> dict[str, Any]:
     """One sandbox and one worker process for a job of ``volume`` items."""
     env = dict(os.environ)
     if mmap_threshold is not None:
@@ -112,6 +161,7 @@ def measure(volume: int, concurrency: int, mmap_threshold: int | None) -> dict[s
     try:
         job_id = _bulk_job(info["base_url"], info["key"], info["company"])
         args = ["--worker", info["base_url"], info["key"], job_id, str(concurrency)]
+        args += ["--diagnose"] if diagnose else []
         out = subprocess.run(
             [sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env
         ).stdout
@@ -132,22 +182,32 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="set glibc's MALLOC_MMAP_THRESHOLD_ in the worker (e.g. 131072)",
     )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="trace allocations (tracemalloc) and list what is alive at the end of each run "
+        "(RSS figures are then inflated by the tracing)",
+    )
     parser.add_argument("--worker", nargs=4, metavar=("URL", "KEY", "JOB", "CONCURRENCY"))
     args = parser.parse_args(argv)
     if args.worker:
         url, key, job, concurrency = args.worker
-        print(json.dumps(worker(url, key, job, int(concurrency))))
+        print(json.dumps(worker(url, key, job, int(concurrency), args.diagnose)))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {
-        size: measure(size, args.post_concurrency, args.malloc_mmap_threshold) for size in sizes
+        size: measure(size, args.post_concurrency, args.malloc_mmap_threshold, args.diagnose)
+        for size in sizes
     }
     for size, r in results.items():
         rate = r["items"] / r["seconds"] if r["seconds"] else 0.0
         print(
             f"{size:>7} items: peak RSS {r['rss_mb']:.1f} MB, {r['seconds']:.1f} s "
-            f"({rate:.0f} items/s), final {r['final']}"
+            f"({rate:.0f} items/s), final {r['final']}, RSS at the end {r['rss_end_mb']:.1f} MB"
         )
+        if args.diagnose:
+            print(f"  traced {r['traced_mb']:.1f} MB at the end, {r['traced_peak_mb']:.1f} MB peak")
+            print("\n".join(f"  {line}" for line in r["top_sites"] + r["top_types"]))
     small, large = results[min(sizes)], results[max(sizes)]
     ratio = large["rss_mb"] / small["rss_mb"]
     met = "met" if ratio <= TARGET_RATIO else "missed"
