@@ -868,6 +868,7 @@ class _Exporter:
                     if more and page_handle is None and scheduler.queued <= low_water:
                         # Pipelining: the next page comes while this one is being posted; the
                         # queue never holds much more than two pages of payloads.
+                        release_free_heap()  # the next page's buffers reuse what was freed
                         page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
                     while (item := scheduler.next_ready()) is not None:
                         prefetch(item, fetcher)

@@ -50,7 +50,7 @@ def _failure(rng: random.Random, n: int) -> ItemResult:
     return ItemResult(
         accounting_entry_id=_uuid(rng),
         status="failed",
-        failure_type="missing_account",
+        failure_type="account_unknown",
         failure_reason=f"Item {n}: map an account.",
         item_type="card_purchase",
     )
@@ -177,7 +177,7 @@ def test_job_and_export_reports_read_the_log_like_a_tuple() -> None:
         assert jobs[0].failed_items == tuple(r for r in first if not r.ok)
         summary = report.summary()
         for failed in jobs[1].failed_items:
-            assert f"failed {failed.accounting_entry_id}: missing_account" in summary
+            assert f"failed {failed.accounting_entry_id}: account_unknown" in summary
     assert logged[0] == plain[0]  # the compact report equals the tuple-built one
 
 
