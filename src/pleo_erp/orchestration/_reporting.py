@@ -17,6 +17,7 @@ from attrs import define
 
 from pleo_erp.domain.outcomes import JobFailure
 from pleo_erp.models import ExportJobV3
+from pleo_erp.orchestration._item_log import ItemResultLog
 from pleo_erp.orchestration._readiness import JobDeferred
 from pleo_erp.orchestration.report import ExportReport, ItemResult, JobReport, UpdateError
 
@@ -123,7 +124,7 @@ class JobEnd:
             final_event=self.final_event,
             failure_type=failure.failure_type if failure else None,
             failure_reason=reason(failure.message) if failure else None,
-            items=tuple(run.results),
+            items=_frozen(run.results),
             skipped=run.skipped,
             update_errors=tuple(run.update_errors),
             interrupted=self.interrupted,
@@ -135,3 +136,11 @@ class JobEnd:
             give_up_at=deferral.give_up_at if deferral else None,
             would_send=would_send,
         )
+
+
+def _frozen(results: Sequence[ItemResult]) -> Sequence[ItemResult]:
+    """A finished job's item results, read-only: the export's compact log is frozen in place
+    (copying it to a tuple would cost the memory it saves); the preview's list becomes a tuple."""
+    if isinstance(results, ItemResultLog):
+        return results.freeze()
+    return tuple(results)

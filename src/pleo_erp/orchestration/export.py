@@ -42,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from itertools import chain
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -122,6 +123,8 @@ from pleo_erp.orchestration._effects import (
     WaitAny,
 )
 from pleo_erp.orchestration._failures import report_unexpected, unexpected_job_message
+from pleo_erp.orchestration._heap import release_free_heap
+from pleo_erp.orchestration._item_log import CompactIdSet, ItemResultLog, StatusTally
 from pleo_erp.orchestration._lease import export_lease, fenced_journal, resolve_lease_store
 from pleo_erp.orchestration._pipeline import (
     PostScheduler,
@@ -291,12 +294,12 @@ class _JobRun:
         self.target = exporter.target
         self.config = exporter.config
         self.job = job
-        self.results: list[ItemResult] = []
+        self.results = ItemResultLog()  # compact: memory does not grow with the job
         self.result_index: dict[UUID, int] = {}
         self.batch: list[_Pending] = []
         self.update_errors: list[UpdateError] = []
         self.retry_updates: list[_Pending] = []
-        self.previous_statuses: list[str] = []
+        self.previous_statuses = StatusTally()
         self.skipped = 0
         self.total = 0
         self.last_flush = exporter.monotonic()
@@ -656,14 +659,14 @@ class _Exporter:
             )
         return result
 
-    def _g_open_items(self, run: _JobRun) -> Core[set[UUID]]:
+    def _g_open_items(self, run: _JobRun) -> Core[CompactIdSet]:
         """Stream the job items: count the finished ones, keep the ids of the open ones."""
         cursor = yield from self.g_pleo_read(
             OpenPages(
                 "export_jobs", "list_items", (run.job.id,), {"page_size": self.config_page_size()}
             )
         )
-        open_ids: set[UUID] = set()
+        open_ids = CompactIdSet()
         while True:
             page = yield from self.g_pleo_read(NextPage(cursor))
             if page is None:
@@ -693,7 +696,7 @@ class _Exporter:
     def _g_finish(
         self, run: _JobRun, failure: JobFailure | None
     ) -> Core[tuple[str, JobFailure | None]]:
-        statuses = [*run.previous_statuses, *(r.status for r in run.results)]
+        statuses = chain(run.previous_statuses, run.results.statuses())
         outcome = job_outcome(statuses, job_failure=failure)
         yield from run.g_send_event(
             outcome.event, reason=outcome.failure_reason, reason_type=outcome.failure_type
@@ -772,7 +775,7 @@ class _Exporter:
 
     # ------------------------------------------------------------------ items
 
-    def _g_process_items(self, run: _JobRun, open_ids: set[UUID]) -> Core[JobFailure | None]:
+    def _g_process_items(self, run: _JobRun, open_ids: CompactIdSet) -> Core[JobFailure | None]:
         """Stream the export items and process them, up to the post concurrency at once.
 
         Returns the job-level failure that stopped the job, if any. When a run stops (a crash,
@@ -799,6 +802,7 @@ class _Exporter:
             for item in fresh:
                 unseen.discard(item.accounting_entry_id)
             scheduler.extend(processing_order(fresh))
+            release_free_heap()  # the page's JSON buffers are freed by now
             return len(page.items)
 
         low_water = take(first) if first is not None else 0
@@ -844,6 +848,7 @@ class _Exporter:
                     if more and page_handle is None and scheduler.queued <= low_water:
                         # Pipelining: the next page comes while this one is being posted; the
                         # queue never holds much more than two pages of payloads.
+                        release_free_heap()  # the next page's buffers reuse what was freed
                         page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
                     while (item := scheduler.next_ready()) is not None:
                         prefetch(item, fetcher)

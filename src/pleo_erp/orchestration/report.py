@@ -2,14 +2,19 @@
 
 Immutable values, built once a job (or the run) is over. ``ProgressEvent`` is what the
 ``progress`` callback receives while the run is going on.
+
+A report's memory does not grow with the job beyond a few dozen bytes an item (issue 13): the
+export gives ``JobReport.items`` as a compact sequence (``_item_log.ItemResultLog``) that
+keeps plain successes column-wise and builds their ``ItemResult`` on demand; only failed items
+(and items with warnings or report errors) are kept whole.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, overload
 from uuid import UUID
 
 from attrs import define, field
@@ -20,6 +25,7 @@ from pleo_erp.domain.failures import ItemFailureType, JobFailureType
 __all__ = [
     "ExportReport",
     "ItemResult",
+    "ItemSequence",
     "JobReport",
     "ProgressCallback",
     "ProgressEvent",
@@ -78,6 +84,10 @@ class UpdateError:
 class JobReport:
     """One export job: what happened to it and to each item processed in this run.
 
+    ``items`` is a read-only sequence of :class:`ItemResult` in processing order (a tuple, or
+    for an export the compact sequence that builds each result on demand and compares equal to
+    the tuple of the same results); :attr:`failed_items` gives just the failures.
+
     ``final_event`` is the event sent (``completed``, ``completed_with_errors``, ``failed``) or
     ``None`` when the run did not finish the job: ``interrupted`` then says why (Pleo
     unreachable, the job expired or was finished elsewhere …); an interrupted ``in_progress``
@@ -97,7 +107,7 @@ class JobReport:
     final_event: str | None = None
     failure_type: JobFailureType | None = None
     failure_reason: str | None = None
-    items: tuple[ItemResult, ...] = ()
+    items: Sequence[ItemResult] = ()
     skipped: int = 0
     update_errors: tuple[UpdateError, ...] = ()
     interrupted: str | None = None
@@ -123,8 +133,16 @@ class JobReport:
     @property
     def counts(self) -> dict[str, int]:
         """Items of this run per status (``successful`` / ``failed``)."""
-        counter = Counter(item.status for item in self.items)
-        return {"successful": counter["successful"], "failed": counter["failed"]}
+        return _counts(self.items)
+
+    @property
+    def failed_items(self) -> tuple[ItemResult, ...]:
+        """The results of the items that failed in this run, in processing order."""
+        failures = getattr(self.items, "failures", None)
+        if callable(failures):
+            found: tuple[ItemResult, ...] = failures()
+            return found
+        return tuple(item for item in self.items if not item.ok)
 
     @property
     def successful(self) -> int:
@@ -155,15 +173,19 @@ class ExportReport:
     dry_run: bool = False
 
     @property
-    def items(self) -> tuple[ItemResult, ...]:
-        """Every item result of every job, in processing order."""
-        return tuple(item for job in self.jobs for item in job.items)
+    def items(self) -> Sequence[ItemResult]:
+        """Every item result of every job, in processing order (a read-only sequence over the
+        jobs' ``items``; equal to the tuple of the same results)."""
+        return _JoinedItems(tuple(job.items for job in self.jobs))
 
     @property
     def counts(self) -> dict[str, int]:
         """Items per status over all jobs."""
-        counter = Counter(item.status for item in self.items)
-        return {"successful": counter["successful"], "failed": counter["failed"]}
+        totals = {"successful": 0, "failed": 0}
+        for job in self.jobs:
+            for status, count in job.counts.items():
+                totals[status] += count
+        return totals
 
     @property
     def successful(self) -> int:
@@ -222,10 +244,76 @@ class ExportReport:
             )
             lines.extend(
                 f"    failed {item.accounting_entry_id}: {item.failure_type}: {item.failure_reason}"
-                for item in job.items
-                if not item.ok
+                for item in job.failed_items
             )
         return "\n".join(lines)
+
+
+def _counts(items: Sequence[ItemResult]) -> dict[str, int]:
+    counts = getattr(items, "counts", None)
+    if callable(counts):  # the export's compact sequence keeps them as it grows
+        kept: dict[str, int] = counts()
+        return {"successful": kept["successful"], "failed": kept["failed"]}
+    counter = Counter(item.status for item in items)
+    return {"successful": counter["successful"], "failed": counter["failed"]}
+
+
+class ItemSequence(Sequence[ItemResult]):
+    """Base of the report's read-only item sequences: equal to a tuple (or another such
+    sequence) of equal results in the same order, hashable like that tuple."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ItemSequence, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+
+class _JoinedItems(ItemSequence):
+    """The item results of several jobs as one read-only sequence (``ExportReport.items``).
+
+    Nothing is copied: indexing and iteration go to the jobs' own ``items``. Equal to a tuple
+    (or another such sequence) of equal results, in the same order.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: tuple[Sequence[ItemResult], ...]) -> None:
+        """The concatenation of ``parts``."""
+        self._parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self._parts)
+
+    @overload
+    def __getitem__(self, index: int) -> ItemResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ItemResult, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ItemResult | tuple[ItemResult, ...]:
+        """The result at ``index``; a slice gives a tuple."""
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        size = len(self)
+        position = index + size if index < 0 else index
+        if not 0 <= position < size:
+            raise IndexError("item result index out of range")
+        for part in self._parts:
+            if position < len(part):
+                return part[position]
+            position -= len(part)
+        raise IndexError("item result index out of range")  # pragma: no cover
+
+    def __iter__(self) -> Iterator[ItemResult]:
+        return (item for part in self._parts for item in part)
+
+    def __repr__(self) -> str:
+        return f"<JoinedItems of {len(self)} item result(s) over {len(self._parts)} job(s)>"
 
 
 ProgressKind = Literal[
