@@ -247,11 +247,14 @@ class SyncDriver:
     def _wait_any(self) -> list[Done]:
         if not self._running:
             return []
-        by_future = {future: handle for handle, future in self._running.items()}
-        finished, _ = wait(list(by_future), return_when=FIRST_COMPLETED)
+        # Usually a core already finished (an inline item): no waiting machinery for that.
+        ready = [(handle, f) for handle, f in self._running.items() if f.done()]
+        if not ready:
+            by_future = {future: handle for handle, future in self._running.items()}
+            finished, _ = wait(list(by_future), return_when=FIRST_COMPLETED)
+            ready = [(by_future[future], future) for future in finished]
         done: list[Done] = []
-        for future in finished:
-            handle = by_future[future]
+        for handle, future in ready:
             del self._running[handle]
             error = future.exception()
             done.append(
