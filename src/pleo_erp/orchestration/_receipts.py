@@ -217,12 +217,7 @@ class ReceiptFetcher:
         if futures is None:  # inline mode (no pool): download now, in order
             futures = self._futures[aeid] = [self._inline(spec) for spec in plan.receipts]
         results: list[Attachment] = []
-        for number, spec in enumerate(plan.receipts):
-            future = futures[number]
-            if future.cancel():
-                # No worker has started it: download here rather than wait for one (a thread
-                # hand-off saved; never slower than waiting).
-                future = futures[number] = self._inline(spec)
+        for spec, future in zip(plan.receipts, futures, strict=True):
             try:
                 downloaded = future.result()
             except FileDownloadError as error:
