@@ -10,6 +10,7 @@ import pytest
 
 from pleo_erp.client.files import (
     FileDownloadError,
+    ReceiptDownloader,
     ReceiptPolicy,
     attach_receipt_policy,
     download_file,
@@ -247,3 +248,34 @@ def test_small_files_stay_in_memory_big_ones_spill_to_disk(tmp_path: Path) -> No
     assert big.read_bytes() == PDF
     only_memory = download_file("https://f.example/x", http_client=client_for(ok_pdf))
     assert only_memory.data == PDF
+
+
+def test_receipt_downloader_applies_the_same_rules_to_every_download(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return ok_pdf(request)
+
+    http = client_for(handler)
+    http.headers["Authorization"] = "Bearer secret"
+    http.headers["User-Agent"] = "vendor-erp/1.0"
+    downloader = ReceiptDownloader(http_client=http, memory_limit=1024, deadline=30.0)
+    first = downloader.download("https://f.example/a", tmp_path / "a")
+    second = downloader.download("https://f.example/b", tmp_path / "b")
+    assert first.data == second.data == PDF
+    assert [r.headers.get("user-agent") for r in seen] == ["vendor-erp/1.0"] * 2
+    assert all("authorization" not in r.headers and "cookie" not in r.headers for r in seen)
+    assert all(r.extensions["timeout"]["read"] <= 30.0 for r in seen)
+    # The per-receipt narrowing: the size cap and the accepted types of this file.
+    with pytest.raises(FileDownloadError) as too_big:
+        downloader.download("https://f.example/c", tmp_path / "c", max_bytes=10)
+    assert too_big.value.reason == "too_large"
+    with pytest.raises(FileDownloadError) as wrong_type:
+        downloader.download(
+            "https://f.example/d", tmp_path / "d", content_types=frozenset({"image/png"})
+        )
+    assert wrong_type.value.reason == "content_type"
+    with pytest.raises(FileDownloadError) as local:
+        downloader.download("http://127.0.0.1:8080/r", tmp_path / "e")  # SSRF rules still apply
+    assert local.value.reason == "insecure_url"

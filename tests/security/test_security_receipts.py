@@ -350,10 +350,15 @@ def test_deadline_also_bounds_retries(tmp_path: Path) -> None:
 
 
 def test_fetcher_passes_receipt_timeout_as_the_deadline() -> None:
-    from pleo_erp.orchestration import _receipts
+    from pleo_erp.orchestration._receipts import ReceiptFetcher
 
-    source = Path(_receipts.__file__).read_text()
-    assert "deadline=self._config.receipt_timeout" in source
+    config = ExportConfig(receipt_timeout=7.5)
+    with httpx.Client() as http:
+        fetcher = ReceiptFetcher(http, config, sleep=lambda _: None)
+        downloader = fetcher._downloader
+    assert downloader is not None
+    assert downloader.deadline == 7.5  # the whole download, not only each read
+    assert downloader.timeout["read"] == 7.5
     assert ExportConfig().receipt_timeout > 0
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "DownloadReason",
     "DownloadedFile",
     "FileDownloadError",
+    "ReceiptDownloader",
     "ReceiptPolicy",
     "attach_receipt_policy",
     "download_file",
@@ -261,28 +262,21 @@ class _Deadline:
                 reason="timeout",
             )
 
-    def bound(self, timeout: httpx.Timeout) -> httpx.Timeout:
-        """``timeout`` with no phase longer than what is left of the budget."""
+    def bound(self, timeout: dict[str, float | None]) -> dict[str, float | None]:
+        """``timeout`` (``httpx.Timeout.as_dict()``) with no phase longer than what is left of
+        the budget: the request's ``timeout`` extension, built without an ``httpx.Timeout``."""
         left = self.remaining()
         if left is None:
             return timeout
         left = max(left, 0.001)
-
-        def cap(value: float | None) -> float:
-            return left if value is None else min(value, left)
-
-        return httpx.Timeout(
-            connect=cap(timeout.connect),
-            read=cap(timeout.read),
-            write=cap(timeout.write),
-            pool=cap(timeout.pool),
-        )
+        return {
+            phase: left if value is None else min(value, left) for phase, value in timeout.items()
+        }
 
 
-def _request_for(
-    url: httpx.URL, http_client: httpx.Client, timeout: httpx.Timeout, deadline: _Deadline
-) -> httpx.Request:
-    """The ``GET`` for one hop, built from the already parsed ``url`` (no second parse).
+def _receipt_headers(http_client: httpx.Client) -> httpx.Headers:
+    """The headers of every receipt request through ``http_client`` (built once per
+    downloader: ``httpx.Request`` copies a ``Headers`` object without re-normalising it).
 
     Only the fixed receipt headers and the client's ``User-Agent`` go out: no cookies, no
     auth and none of the client's other default headers (a client-wide ``Authorization``
@@ -292,8 +286,18 @@ def _request_for(
     agent = http_client.headers.get("user-agent")
     if agent:
         headers["User-Agent"] = agent
+    return httpx.Headers(headers)
+
+
+def _request_for(
+    url: httpx.URL,
+    headers: httpx.Headers,
+    timeout: dict[str, float | None],
+    deadline: _Deadline,
+) -> httpx.Request:
+    """The ``GET`` for one hop, built from the already parsed ``url`` (no second parse)."""
     return httpx.Request(
-        "GET", url, headers=headers, extensions={"timeout": deadline.bound(timeout).as_dict()}
+        "GET", url, headers=headers, extensions={"timeout": deadline.bound(timeout)}
     )
 
 
@@ -325,26 +329,21 @@ def _same_origin_or_upgrade(source: httpx.URL, target: httpx.URL) -> bool:
 
 
 def _stream_once(
+    settings: ReceiptDownloader,
     url: httpx.URL,
     dest: Path | None,
-    *,
-    memory_limit: int,
-    http_client: httpx.Client,
     max_bytes: int,
     allowed_content_types: frozenset[str] | None,
-    allow_cross_host_redirects: bool,
-    insecure_hosts: frozenset[str],
-    policy: ReceiptPolicy,
-    max_redirects: int,
-    timeout: httpx.Timeout,
     deadline: _Deadline,
 ) -> DownloadedFile:
     current = url
-    for _ in range(max_redirects + 1):
-        _check_url(current, insecure_hosts, policy)
+    http_client = settings.http_client
+    for _ in range(settings.max_redirects + 1):
+        _check_url(current, settings.insecure_hosts, settings.policy)
         deadline.check(current)
         try:
-            response = _send(http_client, _request_for(current, http_client, timeout, deadline))
+            request = _request_for(current, settings.headers, settings.timeout, deadline)
+            response = _send(http_client, request)
             try:
                 if response.status_code in _REDIRECTS:
                     location = response.headers.get("location")
@@ -354,7 +353,7 @@ def _stream_once(
                             reason="redirect",
                         )
                     target = current.join(location)
-                    if not allow_cross_host_redirects and not _same_origin_or_upgrade(
+                    if not settings.allow_cross_host_redirects and not _same_origin_or_upgrade(
                         current, target
                     ):
                         raise FileDownloadError(
@@ -376,7 +375,7 @@ def _stream_once(
                     response,
                     current,
                     dest,
-                    memory_limit,
+                    settings.memory_limit,
                     max_bytes,
                     allowed_content_types,
                     deadline,
@@ -620,39 +619,130 @@ def download_file(
     Raises:
         FileDownloadError: the download failed or broke a rule.
     """
-    parsed = httpx.URL(url)
-    request_timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-    allowed = (
-        None
-        if allowed_content_types is None
-        else frozenset(t.lower() for t in allowed_content_types)
+    downloader = ReceiptDownloader(
+        http_client=http_client,
+        memory_limit=memory_limit,
+        max_bytes=max_bytes,
+        allowed_content_types=allowed_content_types,
+        allow_cross_host_redirects=allow_cross_host_redirects,
+        insecure_hosts=insecure_hosts,
+        max_redirects=max_redirects,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        max_wait=max_wait,
+        sleep=sleep,
+        policy=policy,
+        deadline=deadline,
+        clock=clock,
     )
-    hosts = frozenset(h.strip("[]").lower() for h in insecure_hosts)
-    rules = policy if policy is not None else receipt_policy_for(http_client)
-    budget = _Deadline(deadline, clock)
-    attempt = 0
-    while True:
-        try:
-            return _stream_once(
-                parsed,
-                dest,
-                memory_limit=memory_limit,
-                http_client=http_client,
-                max_bytes=max_bytes,
-                allowed_content_types=allowed,
-                allow_cross_host_redirects=allow_cross_host_redirects,
-                insecure_hosts=hosts,
-                policy=rules,
-                max_redirects=max_redirects,
-                timeout=request_timeout,
-                deadline=budget,
-            )
-        except FileDownloadError as error:
-            if not error.transient or attempt >= retries:
-                raise
-            wait = error.retry_after if error.retry_after is not None else backoff * 2**attempt
-            left = budget.remaining()
-            if left is not None and min(wait, max_wait) >= left:
-                raise  # the wait alone would overrun the deadline
-        attempt += 1
-        sleep(min(wait, max_wait))
+    return downloader.download(url, dest)
+
+
+class ReceiptDownloader:
+    """:func:`download_file` for many receipts through one client: the settings are checked
+    and prepared once (the policy lookup, the allowed types and hosts, the request headers
+    and timeouts), not on every download. The rules are exactly those of
+    :func:`download_file`, whose arguments the constructor takes (without ``url`` and
+    ``dest``); :meth:`download` may narrow the size cap and the allowed types per receipt.
+    """
+
+    __slots__ = (
+        "allow_cross_host_redirects",
+        "allowed_content_types",
+        "backoff",
+        "clock",
+        "deadline",
+        "headers",
+        "http_client",
+        "insecure_hosts",
+        "max_bytes",
+        "max_redirects",
+        "max_wait",
+        "memory_limit",
+        "policy",
+        "retries",
+        "sleep",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client,
+        memory_limit: int = 0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allowed_content_types: Collection[str] | None = None,
+        allow_cross_host_redirects: bool = False,
+        insecure_hosts: Collection[str] = (),
+        max_redirects: int = 3,
+        timeout: float | httpx.Timeout = 60.0,
+        retries: int = 6,
+        backoff: float = 0.5,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        policy: ReceiptPolicy | None = None,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Prepare downloads through ``http_client`` (arguments as :func:`download_file`)."""
+        self.http_client = http_client
+        self.memory_limit = memory_limit
+        self.max_bytes = max_bytes
+        self.allowed_content_types = _lower_set(allowed_content_types)
+        self.allow_cross_host_redirects = allow_cross_host_redirects
+        self.insecure_hosts = frozenset(h.strip("[]").lower() for h in insecure_hosts)
+        self.max_redirects = max_redirects
+        as_timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.timeout: dict[str, float | None] = as_timeout.as_dict()
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.policy = policy if policy is not None else receipt_policy_for(http_client)
+        self.deadline = deadline
+        self.clock = clock
+        self.headers = _receipt_headers(http_client)
+
+    def download(
+        self,
+        url: str,
+        dest: Path | None = None,
+        *,
+        max_bytes: int | None = None,
+        content_types: frozenset[str] | None = None,
+    ) -> DownloadedFile:
+        """Download ``url`` (see :func:`download_file`).
+
+        ``max_bytes`` (``None``: the downloader's cap) and ``content_types`` (lower-case MIME
+        types; ``None``: the downloader's ``allowed_content_types``) apply to this receipt
+        only.
+
+        Raises:
+            FileDownloadError: the download failed or broke a rule.
+        """
+        parsed = httpx.URL(url)
+        cap = self.max_bytes if max_bytes is None else max_bytes
+        allowed = self.allowed_content_types if content_types is None else content_types
+        budget = _Deadline(self.deadline, self.clock)
+        attempt = 0
+        while True:
+            try:
+                return _stream_once(self, parsed, dest, cap, allowed, budget)
+            except FileDownloadError as error:
+                if not error.transient or attempt >= self.retries:
+                    raise
+                wait = (
+                    error.retry_after
+                    if error.retry_after is not None
+                    else self.backoff * 2**attempt
+                )
+                left = budget.remaining()
+                if left is not None and min(wait, self.max_wait) >= left:
+                    raise  # the wait alone would overrun the deadline
+            attempt += 1
+            self.sleep(min(wait, self.max_wait))
+
+
+def _lower_set(types: Collection[str] | None) -> frozenset[str] | None:
+    return None if types is None else frozenset(t.lower() for t in types)

@@ -247,7 +247,10 @@ class SyncDriver:
     def _wait_any(self) -> list[Done]:
         if not self._running:
             return []
-        finished, _ = wait(list(self._running.values()), return_when=FIRST_COMPLETED)
+        # Usually a core already finished (an inline item): no waiting machinery for that.
+        finished: Collection[Future[Any]] = [f for f in self._running.values() if f.done()]
+        if not finished:
+            finished, _ = wait(list(self._running.values()), return_when=FIRST_COMPLETED)
         return _collect(self._running, finished)
 
     def close(self) -> None:

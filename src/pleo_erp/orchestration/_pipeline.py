@@ -18,8 +18,9 @@ outcomes), so memory does not grow with the job.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from itertools import islice
+from uuid import UUID
 
 from pleo_erp.domain.bookkeeping import enum_value
 from pleo_erp.models import ExportItemV3
@@ -87,6 +88,19 @@ class PostScheduler:
     def upcoming(self, count: int) -> Iterator[ExportItemV3]:
         """The next ``count`` queued items (for prefetching their receipts)."""
         return islice(self._queue, count)
+
+    def upcoming_unseen(self, count: int, seen: Container[UUID]) -> list[ExportItemV3]:
+        """Those of the next ``count`` queued items whose ids are not in ``seen``, in order.
+
+        For a caller that sees every item entering the window of the next ``count`` (a
+        prefetch): the window only grows at its end, so the seen items are a prefix of it and
+        the search stops at the first seen one from the end (O(new items), not O(count)).
+        """
+        window = list(islice(self._queue, count))
+        start = len(window)
+        while start and window[start - 1].accounting_entry_id not in seen:
+            start -= 1
+        return window[start:]
 
     def next_ready(self) -> ExportItemV3 | None:
         """The item to start now, or ``None`` (limit reached, queue empty, or nothing in the

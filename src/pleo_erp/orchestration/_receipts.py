@@ -23,7 +23,7 @@ from typing_extensions import Self
 
 from pleo_erp._closing import ClosesOnExit
 from pleo_erp.accounting_system.export import Attachment
-from pleo_erp.client.files import DownloadedFile, FileDownloadError, download_file
+from pleo_erp.client.files import DownloadedFile, FileDownloadError, ReceiptDownloader
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.domain.receipts import CONTENT_TYPE_EXTENSIONS, ReceiptPlan, ReceiptSpec, looks_like
@@ -107,11 +107,29 @@ class ReceiptFetcher(ClosesOnExit):
         self._insecure_hosts = tuple(config.receipt_allowed_hosts) + tuple(insecure_hosts)
         self._sleep = sleep
         self._accepts_zip = accepts_zip
+        # The download settings are prepared once per job, not per receipt.
+        self._downloader = (
+            None
+            if http_client is None
+            else ReceiptDownloader(
+                http_client=http_client,
+                memory_limit=config.receipt_memory_limit,
+                allow_cross_host_redirects=config.allow_cross_host_redirects,
+                insecure_hosts=self._insecure_hosts,
+                timeout=config.receipt_timeout,
+                # ``receipt_timeout`` is per download: a server dripping bytes must not keep a
+                # worker (and the job) busy beyond it.
+                deadline=config.receipt_timeout,
+                retries=config.receipt_retries,
+                sleep=sleep,
+            )
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._tmp_path: Path | None = None
         self._futures: dict[UUID, list[Future[DownloadedFile]]] = {}
-        self._plans: dict[UUID, ReceiptPlan] = {}
+        # The files of spilled receipts, per item (filled by the download threads).
+        self._spilled: dict[UUID, list[Path]] = {}
         self._merged: dict[UUID, Path] = {}
 
     def __enter__(self) -> Self:
@@ -133,6 +151,7 @@ class ReceiptFetcher(ClosesOnExit):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._futures.clear()
+        self._spilled.clear()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -155,36 +174,30 @@ class ReceiptFetcher(ClosesOnExit):
         aeid = plan.receipts[0].accounting_entry_id
         if aeid in self._futures:
             return
-        self._plans[aeid] = plan
         self._futures[aeid] = [self._pool.submit(self._download, spec) for spec in plan.receipts]
 
+    def _download(self, spec: ReceiptSpec) -> DownloadedFile:
+        if self._downloader is None:
+            raise FileDownloadError("no HTTP client for receipt downloads", reason="network")
+        downloaded = self._downloader.download(
+            spec.url,
+            self._dir / spec.filename,
+            max_bytes=spec.max_bytes,
+            content_types=_ALLOWED_TYPES.get(spec.extension, frozenset()),
+        )
+        if downloaded.path is not None:  # spilled to disk: ``release`` deletes it
+            self._spilled.setdefault(spec.accounting_entry_id, []).append(downloaded.path)
+        return downloaded
+
     def _inline(self, spec: ReceiptSpec) -> Future[DownloadedFile]:
+        """Download ``spec`` in this thread; the outcome as a finished future (kept, so a
+        second look at the item neither downloads again nor forgets a failure)."""
         future: Future[DownloadedFile] = Future()
         try:
             future.set_result(self._download(spec))
         except FileDownloadError as error:
             future.set_exception(error)
         return future
-
-    def _download(self, spec: ReceiptSpec) -> DownloadedFile:
-        if self._http is None:
-            raise FileDownloadError("no HTTP client for receipt downloads", reason="network")
-        return download_file(
-            spec.url,
-            self._dir / spec.filename,
-            memory_limit=self._config.receipt_memory_limit,
-            http_client=self._http,
-            max_bytes=spec.max_bytes,
-            allowed_content_types=_ALLOWED_TYPES.get(spec.extension, frozenset()),
-            allow_cross_host_redirects=self._config.allow_cross_host_redirects,
-            insecure_hosts=self._insecure_hosts,
-            timeout=self._config.receipt_timeout,
-            # ``receipt_timeout`` is per download: a server dripping bytes must not keep a
-            # worker (and the job) busy beyond it.
-            deadline=self._config.receipt_timeout,
-            retries=self._config.receipt_retries,
-            sleep=self._sleep,
-        )
 
     def attachments(self, plan: ReceiptPlan) -> list[Attachment]:
         """Wait for the item's receipts and return them, checked and in order (merged if the AS
@@ -193,11 +206,11 @@ class ReceiptFetcher(ClosesOnExit):
             return []
         self.schedule(plan)
         aeid = plan.receipts[0].accounting_entry_id
-        if aeid not in self._futures:  # inline mode (no pool): download now, in order
-            self._plans[aeid] = plan
-            self._futures[aeid] = [self._inline(spec) for spec in plan.receipts]
+        futures = self._futures.get(aeid)
+        if futures is None:  # inline mode (no pool): download now, in order
+            futures = self._futures[aeid] = [self._inline(spec) for spec in plan.receipts]
         results: list[Attachment] = []
-        for spec, future in zip(plan.receipts, self._futures[aeid], strict=True):
+        for spec, future in zip(plan.receipts, futures, strict=True):
             try:
                 downloaded = future.result()
             except FileDownloadError as error:
@@ -211,7 +224,7 @@ class ReceiptFetcher(ClosesOnExit):
             results.append(
                 Attachment(
                     key=spec.key,
-                    accounting_entry_id=spec.accounting_entry_id,
+                    accounting_entry_id=aeid,
                     index=spec.index,
                     filename=spec.filename,
                     content_type=_CANONICAL_TYPE.get(spec.extension, "application/octet-stream"),
@@ -251,17 +264,11 @@ class ReceiptFetcher(ClosesOnExit):
 
     def release(self, accounting_entry_id: UUID) -> None:
         """Forget an item's downloads and delete its files."""
-        futures = self._futures.pop(accounting_entry_id, [])
-        plan = self._plans.pop(accounting_entry_id, None)
-        for future in futures:
+        for future in self._futures.pop(accounting_entry_id, ()):
             future.cancel()
-        if plan is None or self._tmp is None:
-            return
-        for future in futures:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                path = future.result().path
-                if path is not None:
-                    path.unlink(missing_ok=True)
+        # Only spilled receipts have a file (``_download`` records them as they finish).
+        for path in self._spilled.pop(accounting_entry_id, ()):
+            path.unlink(missing_ok=True)
         merged = self._merged.pop(accounting_entry_id, None)
         if merged is not None:
             if merged.is_dir():  # pragma: no cover - a custom merger may create a directory

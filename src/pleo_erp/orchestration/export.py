@@ -852,7 +852,8 @@ class _Exporter:
                         page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
                     while (item := scheduler.next_ready()) is not None:
                         prefetch(item, fetcher)
-                        for upcoming in scheduler.upcoming(self.config.receipt_prefetch - 1):
+                        window = self.config.receipt_prefetch - 1
+                        for upcoming in scheduler.upcoming_unseen(window, considered):
                             prefetch(upcoming, fetcher)
                         handle = yield Spawn(
                             self._g_process_item(run, item, plan_for(item), fetcher),

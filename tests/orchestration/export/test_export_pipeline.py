@@ -178,6 +178,20 @@ def test_scheduler_never_deadlocks_on_a_payment_ahead_of_its_invoice() -> None:
     assert scheduler.next_ready() is invoice
 
 
+def test_prefetch_window_yields_only_the_items_not_seen_yet() -> None:
+    items = [_item() for _ in range(6)]
+    scheduler = PostScheduler(1)
+    scheduler.extend(items)
+    seen: set[UUID] = set()
+    assert scheduler.upcoming_unseen(3, seen) == items[:3]
+    seen.update(i.accounting_entry_id for i in items[:3])
+    assert scheduler.upcoming_unseen(3, seen) == []
+    assert scheduler.next_ready() is items[0]  # the window slides by one: one new item
+    assert scheduler.upcoming_unseen(3, seen) == [items[3]]
+    seen.add(items[3].accounting_entry_id)
+    assert scheduler.upcoming_unseen(10, seen) == items[4:]
+
+
 def test_effective_concurrency_is_capped_by_the_adapter() -> None:
     assert effective_post_concurrency(8, 64) == 8
     assert effective_post_concurrency(8, 3) == 3
