@@ -55,8 +55,8 @@ class AsCall:
 
 
 @define(frozen=True, slots=True)
-class PleoCall:
-    """Call ``client.<resource>.<method>(*args, **kwargs)``."""
+class _ClientMethod:
+    """``client.<resource>.<method>`` with its arguments (the fields of the two effects below)."""
 
     resource: str
     method: str
@@ -65,14 +65,14 @@ class PleoCall:
 
 
 @define(frozen=True, slots=True)
-class OpenPages:
+class PleoCall(_ClientMethod):
+    """Call ``client.<resource>.<method>(*args, **kwargs)``."""
+
+
+@define(frozen=True, slots=True)
+class OpenPages(_ClientMethod):
     """Open the paginated list ``client.<resource>.<method>(...)``; the result is a cursor
     for :class:`NextPage` (no request is made yet)."""
-
-    resource: str
-    method: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(factory=dict)
 
 
 @define(frozen=True, slots=True)
