@@ -21,7 +21,7 @@ import inspect
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import define, field
 
@@ -55,8 +55,8 @@ class AsCall:
 
 
 @define(frozen=True, slots=True)
-class PleoCall:
-    """Call ``client.<resource>.<method>(*args, **kwargs)``."""
+class _ClientMethod:
+    """``client.<resource>.<method>`` with its arguments (the fields of the two effects below)."""
 
     resource: str
     method: str
@@ -65,14 +65,14 @@ class PleoCall:
 
 
 @define(frozen=True, slots=True)
-class OpenPages:
+class PleoCall(_ClientMethod):
+    """Call ``client.<resource>.<method>(*args, **kwargs)``."""
+
+
+@define(frozen=True, slots=True)
+class OpenPages(_ClientMethod):
     """Open the paginated list ``client.<resource>.<method>(...)``; the result is a cursor
     for :class:`NextPage` (no request is made yet)."""
-
-    resource: str
-    method: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(factory=dict)
 
 
 @define(frozen=True, slots=True)
@@ -155,8 +155,31 @@ Core = Generator[Any, Any, _T]
 """A generator that yields effects and returns a ``_T``."""
 
 
-def _step(core: Core[Any], value: Any, error: BaseException | None) -> Any:
-    return core.throw(error) if error is not None else core.send(value)
+class _Steps(Generic[_T]):
+    """A core's effects, one at a time, for a driver loop that resumes it after each.
+
+    Iterating yields the next effect; before asking for the one after, the driver sets
+    ``value`` (what the effect returned) or ``error`` (what it raised, thrown into the core).
+    When the core returns, iteration stops and ``result`` holds its value.
+    """
+
+    def __init__(self, core: Core[_T]) -> None:
+        self.core = core
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                if self.error is not None:
+                    effect = self.core.throw(self.error)
+                else:
+                    effect = self.core.send(self.value)
+            except StopIteration as stop:
+                self.result: _T = stop.value
+                return
+            self.value, self.error = None, None
+            yield effect
 
 
 class SyncDriver:
@@ -181,18 +204,13 @@ class SyncDriver:
 
     def run(self, core: Core[_T]) -> _T:
         """Drive ``core`` to its end; its exceptions propagate."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
+        steps = _Steps(core)
+        for effect in steps:
             try:
-                effect = _step(core, value, error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                value = self.perform(effect)
+                steps.value = self.perform(effect)
             except BaseException as raised:  # thrown back into the core, which decides
-                error = raised
+                steps.error = raised
+        return steps.result
 
     def perform(self, effect: Any) -> Any:
         """Do one effect."""
@@ -286,21 +304,16 @@ class AsyncDriver:
 
     async def run(self, core: Core[_T]) -> _T:
         """Drive ``core`` to its end; its exceptions propagate."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
+        steps = _Steps(core)
+        for effect in steps:
             try:
-                effect = _step(core, value, error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                value = await self.perform(effect)
+                steps.value = await self.perform(effect)
             except BaseException as raised:  # thrown back into the core, which decides
                 if isinstance(raised, asyncio.CancelledError):
                     core.close()
                     raise
-                error = raised
+                steps.error = raised
+        return steps.result
 
     async def perform(self, effect: Any) -> Any:
         """Do one effect."""

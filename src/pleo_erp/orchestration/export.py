@@ -58,7 +58,6 @@ from pleo_erp.accounting_system.export import (
     ClosedPeriodError,
     Entry,
     ExportTarget,
-    JobContext,
     PostedEntry,
     VendorAccount,
     with_posting_date,
@@ -710,14 +709,7 @@ class _Exporter:
     def g_validate(self, run: _JobRun) -> Core[None]:
         """The AS's readiness, capabilities and mapping; ``_JobLevelFailure`` if unusable."""
         job = run.job
-        context = JobContext(
-            job_id=job.id,
-            company_id=job.company_id,
-            vendor_based_bookkeeping=job.vendor_based_bookkeeping,
-            number_of_items=job.number_of_items,
-            created_at=job.created_at,
-            is_interactive=job.is_interactive,
-        )
+        context = job_context(job)
         try:
             yield from run.g_as("check_ready", context)
             capabilities = yield from run.g_as("capabilities")

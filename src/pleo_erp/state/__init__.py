@@ -5,6 +5,7 @@ Open one :class:`StateDB` per file; each feature adds its tables through
 :meth:`StateDB.apply_migrations` under its own feature name.
 """
 
+from pleo_erp.state import lease as _lease
 from pleo_erp.state._db import (
     MEMORY,
     Migration,
@@ -13,42 +14,19 @@ from pleo_erp.state._db import (
     StateError,
     StateSchemaError,
 )
-from pleo_erp.state.lease import (
-    DEFAULT_LEASE_TTL,
-    LEASES_FEATURE,
-    InMemoryLeaseStore,
-    Lease,
-    LeaseBusy,
-    LeaseHolder,
-    LeaseKeeper,
-    LeaseLost,
-    LeaseStore,
-    SQLiteLeaseStore,
-    hold_lease,
-    new_owner,
-)
+from pleo_erp.state.lease import *  # noqa: F403
 from pleo_erp.state.tokens import TOKENS_FEATURE, SQLiteTokenStore, TokenLockTimeout
 
+# The lease names come from its own ``__all__`` (a star import: seen by type checkers).
 __all__ = [
-    "DEFAULT_LEASE_TTL",
-    "LEASES_FEATURE",
     "MEMORY",
     "TOKENS_FEATURE",
-    "InMemoryLeaseStore",
-    "Lease",
-    "LeaseBusy",
-    "LeaseHolder",
-    "LeaseKeeper",
-    "LeaseLost",
-    "LeaseStore",
     "Migration",
-    "SQLiteLeaseStore",
     "SQLiteTokenStore",
     "StateDB",
     "StateDatabaseDamaged",
     "StateError",
     "StateSchemaError",
     "TokenLockTimeout",
-    "hold_lease",
-    "new_owner",
+    *_lease.__all__,
 ]

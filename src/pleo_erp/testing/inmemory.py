@@ -256,16 +256,10 @@ class InMemoryAccountingSystem(InMemorySources):
         override constructor arguments.
         """
         chart = getattr(demo, "chart", demo)
-        demo_mapping = chart.mapping
         ingoing = [t.ingoing_tax_account for t in chart.tax_codes if t.ingoing_tax_account]
         options: dict[str, Any] = {
-            "mapping": AccountsMapping(
-                wallet=demo_mapping.wallet,
-                wallet_by_currency=dict(demo_mapping.wallet_by_currency),
-                out_of_pocket=demo_mapping.out_of_pocket,
-                balancing=demo_mapping.balancing,
-                external_reimbursement=demo_mapping.external_reimbursement,
-                accounts_payable=demo_mapping.accounts_payable,
+            "mapping": evolve(
+                chart.mapping.to_accounts_mapping(),
                 vat_input=max(set(ingoing), key=ingoing.count) if ingoing else None,
             ),
             "auto_vendors": False,
