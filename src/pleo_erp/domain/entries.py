@@ -99,6 +99,11 @@ class EntryContext:
     explicit_vat: bool
     tax_accounts: Mapping[str, tuple[str | None, str | None]] = field(factory=dict)
     """AS tax code → (ingoing, outgoing) tax account, used when a line's tax names none."""
+    _rules: dict[tuple[str, str | None], PostingRule | None] = field(
+        init=False, factory=dict, eq=False, repr=False
+    )
+    """(type, subtype) → :func:`rule_for` result: looked up once per kind and job, not twice
+    per item (the config's rules are fixed for the context's life)."""
 
     @classmethod
     def create(
@@ -139,16 +144,29 @@ def item_posting_date(item: ExportItemV3) -> date:
     return item.date.date()
 
 
-@define(frozen=True, slots=True, kw_only=True)
 class _Line:
-    """One Pleo line, normalised to the item's natural direction."""
+    """One Pleo line, normalised to the item's natural direction (never mutated once built).
 
-    index: int
-    source: ExportItemLineV3
-    account: str | None
-    gross: int
-    tax_type: str | None
-    tax_amount: int
+    A plain slotted class, not attrs: three of these per item on the export's hot path."""
+
+    __slots__ = ("account", "gross", "index", "source", "tax_amount", "tax_type")
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        source: ExportItemLineV3,
+        account: str | None,
+        gross: int,
+        tax_type: str | None,
+        tax_amount: int,
+    ) -> None:
+        self.index = index
+        self.source = source
+        self.account = account
+        self.gross = gross
+        self.tax_type = tax_type
+        self.tax_amount = tax_amount
 
 
 @define(frozen=True, slots=True)
@@ -340,7 +358,32 @@ def _posting(
         treatment = "reverse_charge"
     elif tax_amount:
         treatment = "included"
-    return EntryLine(
+    if (
+        account
+        and type(amount) is int
+        and type(tax_amount) is int
+        and type(reverse_charge_tax) is int
+        and tax_amount >= 0
+        and reverse_charge_tax >= 0
+    ):
+        # Everything the validators check holds by construction here (one non-zero int side,
+        # an account, a treatment derived from the amounts): skip re-checking it.
+        return EntryLine._trusted(
+            account,
+            amount if side == "debit" else 0,
+            amount if side == "credit" else 0,
+            currency,
+            role,
+            tax_code,
+            tax_amount,
+            treatment,
+            reverse_charge_tax,
+            treatment != "reverse_charge",
+            dimensions,
+            description,
+            source_line_id,
+        )
+    return EntryLine(  # anything unusual: the public constructor checks (and refuses) it
         account=account,
         debit=amount if side == "debit" else 0,
         credit=amount if side == "credit" else 0,
@@ -357,7 +400,38 @@ def _posting(
     )
 
 
+_DimensionsKey = tuple[tuple[tuple[str, str], ...], str | None, str | None]
+
+#: Built dimension tuples by (tag pairs, team dimension, team code): a company has few tag
+#: combinations, and the values are immutable, so entries share them. Bounded: cleared when full.
+_DIMENSIONS_CACHE: dict[_DimensionsKey, tuple[EntryDimension, ...]] = {}
+_DIMENSIONS_CACHE_SIZE = 4096
+
+
 def _dimensions(
+    line: ExportItemLineV3, item: ExportItemV3, ctx: EntryContext
+) -> tuple[EntryDimension, ...]:
+    tags = line.tags
+    team_dimension = ctx.config.team_dimension
+    team = item.team
+    team_code = team.code if team_dimension and team is not None else None
+    if not tags and not team_code:
+        return ()
+    key = (
+        tuple([(tag.group_code, tag.code) for tag in tags]) if tags else (),
+        team_dimension,
+        team_code,
+    )
+    dims = _DIMENSIONS_CACHE.get(key)
+    if dims is None:
+        dims = _build_dimensions(line, item, ctx)
+        if len(_DIMENSIONS_CACHE) >= _DIMENSIONS_CACHE_SIZE:
+            _DIMENSIONS_CACHE.clear()
+        _DIMENSIONS_CACHE[key] = dims
+    return dims
+
+
+def _build_dimensions(
     line: ExportItemLineV3, item: ExportItemV3, ctx: EntryContext
 ) -> tuple[EntryDimension, ...]:
     dims: list[EntryDimension] = []
@@ -747,9 +821,16 @@ def item_kind(item: ExportItemV3) -> tuple[str, str | None]:
     return enum_value(item.type), sub_type
 
 
+# A sentinel for "not looked up yet": ``None`` (no rule) is a cached answer too.
+_NOT_LOOKED_UP = PostingRule("balancing", "balancing")
+
+
 def posting_rule(item_type: str, sub_type: str | None, ctx: EntryContext) -> PostingRule:
     """The configured posting rule for this type; :class:`DomainFailure` when there is none."""
-    rule = rule_for(item_type, sub_type, ctx.config.posting_rules)
+    key = (item_type, sub_type)
+    rule = ctx._rules.get(key, _NOT_LOOKED_UP)
+    if rule is _NOT_LOOKED_UP:
+        rule = ctx._rules[key] = rule_for(item_type, sub_type, ctx.config.posting_rules)
     if rule is None:
         kind = f"{item_type!r}" + (f" (subtype {sub_type!r})" if sub_type else "")
         raise DomainFailure(
