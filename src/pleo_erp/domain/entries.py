@@ -178,14 +178,12 @@ class _Prepared:
     rounding: int = 0
 
 
-def _wallet_money(money: MoneyModel, currency: str, label: str) -> int:
-    if money.currency != currency:
-        raise DomainFailure(
-            "validation_failure",
-            f"{label} is in {money.currency} but the wallet currency is {currency}; "
-            "re-save the expense in Pleo.",
-        )
-    return money.value
+def _not_in_wallet_currency(money: MoneyModel, currency: str, label: str) -> DomainFailure:
+    return DomainFailure(
+        "validation_failure",
+        f"{label} is in {money.currency} but the wallet currency is {currency}; "
+        "re-save the expense in Pleo.",
+    )
 
 
 def _prepared_lines(
@@ -223,29 +221,35 @@ def _prepare(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
 
 def _prepare_uncached(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
     total = item.amount.in_wallet_currency.value
-    raw = [
-        _wallet_money(line.line_amount.in_wallet_currency, currency, f"Line {i + 1}")
-        for i, line in enumerate(item.accounting_entry_lines)
-    ]
+    sources = item.accounting_entry_lines
+    raw: list[int] = []
+    for i, line in enumerate(sources):  # every line amount is checked before any tax
+        money = line.line_amount.in_wallet_currency
+        if money.currency != currency:
+            raise _not_in_wallet_currency(money, currency, f"Line {i + 1}")
+        raw.append(money.value)
     if total != 0:
         sign = -1 if total < 0 else 1
     else:
         sign = next((-1 if v < 0 else 1 for v in raw if v != 0), 1)
+    account_key = ctx.config.account_key
     lines: list[_Line] = []
-    for i, (line, value) in enumerate(zip(item.accounting_entry_lines, raw, strict=True)):
+    for i, line in enumerate(sources):
         tax_type: str | None = None
         tax_amount = 0
-        if line.tax is not None:
-            tax_type = enum_value(line.tax.type)
-            tax_amount = sign * _wallet_money(
-                line.tax.amount.in_wallet_currency, currency, f"Tax of line {i + 1}"
-            )
+        tax = line.tax
+        if tax is not None:
+            tax_type = enum_value(tax.type)
+            money = tax.amount.in_wallet_currency
+            if money.currency != currency:
+                raise _not_in_wallet_currency(money, currency, f"Tax of line {i + 1}")
+            tax_amount = sign * money.value
         lines.append(
             _Line(
                 index=i,
                 source=line,
-                account=account_code(line.account, ctx.config.account_key),
-                gross=sign * value,
+                account=account_code(line.account, account_key),
+                gross=sign * raw[i],
                 tax_type=tax_type,
                 tax_amount=tax_amount,
             )
@@ -460,23 +464,25 @@ def _expense_postings(
     """The categorised lines (+ VAT, + FX rounding) on ``natural``; C5(b): every line needs
     an account."""
     out: list[EntryLine] = []
+    explicit = ctx.explicit_vat
     for line in lines:
-        label = f"line {line.index + 1}"
         account = _require_account(line)
-        tax = line.source.tax
+        source = line.source
+        tax = source.tax
         input_account, output_account = ctx.vat_accounts(tax)
+        tax_code = tax.code if tax is not None else None
         split = split_vat(
             line.gross,
             tax_type=line.tax_type,
             tax_amount=line.tax_amount,
             rate=tax.rate if tax is not None else None,
-            tax_code=tax.code if tax is not None else None,
-            explicit=ctx.explicit_vat,
+            tax_code=tax_code,
+            explicit=explicit,
             input_account=input_account,
             output_account=output_account,
-            line_label=label,
+            line_label=f"line {line.index + 1}",
         )
-        tax_code = tax.code if tax is not None else None
+        line_id = source.accounting_entry_line_id
         expense = _posting(
             account,
             split.expense,
@@ -486,8 +492,8 @@ def _expense_postings(
             tax_code=tax_code,
             tax_amount=abs(split.implicit_tax),
             reverse_charge_tax=abs(split.reverse_charge_tax),
-            dimensions=_dimensions(line.source, item, ctx),
-            source_line_id=line.source.accounting_entry_line_id,
+            dimensions=_dimensions(source, item, ctx),
+            source_line_id=line_id,
         )
         if expense is not None:
             out.append(expense)
@@ -499,7 +505,7 @@ def _expense_postings(
                 currency,
                 "tax",
                 tax_code=tax_code,
-                source_line_id=line.source.accounting_entry_line_id,
+                source_line_id=line_id,
             )
             if tax_line is not None:
                 out.append(tax_line)
@@ -674,7 +680,7 @@ def _common(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Common:
     booked = item_posting_date(item)
     return {
         "accounting_entry_id": item.accounting_entry_id,
-        "posting_date": item_posting_date(item),
+        "posting_date": booked,
         "currency": currency,
         "description": description,
         "reference": reference,
