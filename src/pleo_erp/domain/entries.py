@@ -661,10 +661,11 @@ def _common(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Common:
     reference = info.reconciliation_id
     reconciled = tuple(info.reconciled_entries or ())
     attendees = tuple(a for a in (info.attendees or ()) if a)
-    check_fits([reference], caps.reference_max_length, "reconciliation ID")
-    if reconciled:
-        check_fits([", ".join(reconciled)], caps.reference_max_length, "reconciled entries")
-    if attendees:
+    if caps.reference_max_length is not None:  # no limit (the usual case): nothing to check
+        check_fits([reference], caps.reference_max_length, "reconciliation ID")
+        if reconciled:
+            check_fits([", ".join(reconciled)], caps.reference_max_length, "reconciled entries")
+    if attendees and caps.comment_max_length is not None:
         check_fits(["; ".join(attendees)], caps.comment_max_length, "attendee list")
     supplier_name = item.supplier.name if item.supplier is not None else None
     if not supplier_name and item.vendor is not None:
