@@ -365,13 +365,12 @@ def _posting(
     if (
         account
         and type(amount) is int
-        and type(tax_amount) is int
         and type(reverse_charge_tax) is int
-        and tax_amount >= 0
         and reverse_charge_tax >= 0
+        and not (reverse_charge_tax and tax_amount)
     ):
-        # Everything the validators check holds by construction here (one non-zero int side,
-        # an account, a treatment derived from the amounts): skip re-checking it.
+        # What the validators check holds here (one non-zero int side, an account, a VAT
+        # treatment derived from consistent amounts): skip re-checking it.
         return EntryLine._trusted(
             account,
             amount if side == "debit" else 0,
