@@ -99,6 +99,11 @@ class EntryContext:
     explicit_vat: bool
     tax_accounts: Mapping[str, tuple[str | None, str | None]] = field(factory=dict)
     """AS tax code → (ingoing, outgoing) tax account, used when a line's tax names none."""
+    _rules: dict[tuple[str, str | None], PostingRule | None] = field(
+        init=False, factory=dict, eq=False, repr=False
+    )
+    """(type, subtype) → :func:`rule_for` result: looked up once per kind and job, not twice
+    per item (the config's rules are fixed for the context's life)."""
 
     @classmethod
     def create(
@@ -139,16 +144,29 @@ def item_posting_date(item: ExportItemV3) -> date:
     return item.date.date()
 
 
-@define(frozen=True, slots=True, kw_only=True)
 class _Line:
-    """One Pleo line, normalised to the item's natural direction."""
+    """One Pleo line, normalised to the item's natural direction (never mutated once built).
 
-    index: int
-    source: ExportItemLineV3
-    account: str | None
-    gross: int
-    tax_type: str | None
-    tax_amount: int
+    A plain slotted class, not attrs: three of these per item on the export's hot path."""
+
+    __slots__ = ("account", "gross", "index", "source", "tax_amount", "tax_type")
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        source: ExportItemLineV3,
+        account: str | None,
+        gross: int,
+        tax_type: str | None,
+        tax_amount: int,
+    ) -> None:
+        self.index = index
+        self.source = source
+        self.account = account
+        self.gross = gross
+        self.tax_type = tax_type
+        self.tax_amount = tax_amount
 
 
 @define(frozen=True, slots=True)
@@ -160,14 +178,12 @@ class _Prepared:
     rounding: int = 0
 
 
-def _wallet_money(money: MoneyModel, currency: str, label: str) -> int:
-    if money.currency != currency:
-        raise DomainFailure(
-            "validation_failure",
-            f"{label} is in {money.currency} but the wallet currency is {currency}; "
-            "re-save the expense in Pleo.",
-        )
-    return money.value
+def _not_in_wallet_currency(money: MoneyModel, currency: str, label: str) -> DomainFailure:
+    return DomainFailure(
+        "validation_failure",
+        f"{label} is in {money.currency} but the wallet currency is {currency}; "
+        "re-save the expense in Pleo.",
+    )
 
 
 def _prepared_lines(
@@ -205,29 +221,35 @@ def _prepare(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
 
 def _prepare_uncached(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Prepared:
     total = item.amount.in_wallet_currency.value
-    raw = [
-        _wallet_money(line.line_amount.in_wallet_currency, currency, f"Line {i + 1}")
-        for i, line in enumerate(item.accounting_entry_lines)
-    ]
+    sources = item.accounting_entry_lines
+    raw: list[int] = []
+    for i, line in enumerate(sources):  # every line amount is checked before any tax
+        money = line.line_amount.in_wallet_currency
+        if money.currency != currency:
+            raise _not_in_wallet_currency(money, currency, f"Line {i + 1}")
+        raw.append(money.value)
     if total != 0:
         sign = -1 if total < 0 else 1
     else:
         sign = next((-1 if v < 0 else 1 for v in raw if v != 0), 1)
+    account_key = ctx.config.account_key
     lines: list[_Line] = []
-    for i, (line, value) in enumerate(zip(item.accounting_entry_lines, raw, strict=True)):
+    for i, line in enumerate(sources):
         tax_type: str | None = None
         tax_amount = 0
-        if line.tax is not None:
-            tax_type = enum_value(line.tax.type)
-            tax_amount = sign * _wallet_money(
-                line.tax.amount.in_wallet_currency, currency, f"Tax of line {i + 1}"
-            )
+        tax = line.tax
+        if tax is not None:
+            tax_type = enum_value(tax.type)
+            money = tax.amount.in_wallet_currency
+            if money.currency != currency:
+                raise _not_in_wallet_currency(money, currency, f"Tax of line {i + 1}")
+            tax_amount = sign * money.value
         lines.append(
             _Line(
                 index=i,
                 source=line,
-                account=account_code(line.account, ctx.config.account_key),
-                gross=sign * value,
+                account=account_code(line.account, account_key),
+                gross=sign * raw[i],
                 tax_type=tax_type,
                 tax_amount=tax_amount,
             )
@@ -340,7 +362,31 @@ def _posting(
         treatment = "reverse_charge"
     elif tax_amount:
         treatment = "included"
-    return EntryLine(
+    if (
+        account
+        and type(amount) is int
+        and type(reverse_charge_tax) is int
+        and reverse_charge_tax >= 0
+        and not (reverse_charge_tax and tax_amount)
+    ):
+        # What the validators check holds here (one non-zero int side, an account, a VAT
+        # treatment derived from consistent amounts): skip re-checking it.
+        return EntryLine._trusted(
+            account,
+            amount if side == "debit" else 0,
+            amount if side == "credit" else 0,
+            currency,
+            role,
+            tax_code,
+            tax_amount,
+            treatment,
+            reverse_charge_tax,
+            treatment != "reverse_charge",
+            dimensions,
+            description,
+            source_line_id,
+        )
+    return EntryLine(  # anything unusual: the public constructor checks (and refuses) it
         account=account,
         debit=amount if side == "debit" else 0,
         credit=amount if side == "credit" else 0,
@@ -357,7 +403,38 @@ def _posting(
     )
 
 
+_DimensionsKey = tuple[tuple[tuple[str, str], ...], str | None, str | None]
+
+#: Built dimension tuples by (tag pairs, team dimension, team code): a company has few tag
+#: combinations, and the values are immutable, so entries share them. Bounded: cleared when full.
+_DIMENSIONS_CACHE: dict[_DimensionsKey, tuple[EntryDimension, ...]] = {}
+_DIMENSIONS_CACHE_SIZE = 4096
+
+
 def _dimensions(
+    line: ExportItemLineV3, item: ExportItemV3, ctx: EntryContext
+) -> tuple[EntryDimension, ...]:
+    tags = line.tags
+    team_dimension = ctx.config.team_dimension
+    team = item.team
+    team_code = team.code if team_dimension and team is not None else None
+    if not tags and not team_code:
+        return ()
+    key = (
+        tuple([(tag.group_code, tag.code) for tag in tags]) if tags else (),
+        team_dimension,
+        team_code,
+    )
+    dims = _DIMENSIONS_CACHE.get(key)
+    if dims is None:
+        dims = _build_dimensions(line, item, ctx)
+        if len(_DIMENSIONS_CACHE) >= _DIMENSIONS_CACHE_SIZE:
+            _DIMENSIONS_CACHE.clear()
+        _DIMENSIONS_CACHE[key] = dims
+    return dims
+
+
+def _build_dimensions(
     line: ExportItemLineV3, item: ExportItemV3, ctx: EntryContext
 ) -> tuple[EntryDimension, ...]:
     dims: list[EntryDimension] = []
@@ -386,23 +463,25 @@ def _expense_postings(
     """The categorised lines (+ VAT, + FX rounding) on ``natural``; C5(b): every line needs
     an account."""
     out: list[EntryLine] = []
+    explicit = ctx.explicit_vat
     for line in lines:
-        label = f"line {line.index + 1}"
         account = _require_account(line)
-        tax = line.source.tax
+        source = line.source
+        tax = source.tax
         input_account, output_account = ctx.vat_accounts(tax)
+        tax_code = tax.code if tax is not None else None
         split = split_vat(
             line.gross,
             tax_type=line.tax_type,
             tax_amount=line.tax_amount,
             rate=tax.rate if tax is not None else None,
-            tax_code=tax.code if tax is not None else None,
-            explicit=ctx.explicit_vat,
+            tax_code=tax_code,
+            explicit=explicit,
             input_account=input_account,
             output_account=output_account,
-            line_label=label,
+            line_label=f"line {line.index + 1}",
         )
-        tax_code = tax.code if tax is not None else None
+        line_id = source.accounting_entry_line_id
         expense = _posting(
             account,
             split.expense,
@@ -412,8 +491,8 @@ def _expense_postings(
             tax_code=tax_code,
             tax_amount=abs(split.implicit_tax),
             reverse_charge_tax=abs(split.reverse_charge_tax),
-            dimensions=_dimensions(line.source, item, ctx),
-            source_line_id=line.source.accounting_entry_line_id,
+            dimensions=_dimensions(source, item, ctx),
+            source_line_id=line_id,
         )
         if expense is not None:
             out.append(expense)
@@ -425,7 +504,7 @@ def _expense_postings(
                 currency,
                 "tax",
                 tax_code=tax_code,
-                source_line_id=line.source.accounting_entry_line_id,
+                source_line_id=line_id,
             )
             if tax_line is not None:
                 out.append(tax_line)
@@ -581,10 +660,11 @@ def _common(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Common:
     reference = info.reconciliation_id
     reconciled = tuple(info.reconciled_entries or ())
     attendees = tuple(a for a in (info.attendees or ()) if a)
-    check_fits([reference], caps.reference_max_length, "reconciliation ID")
-    if reconciled:
-        check_fits([", ".join(reconciled)], caps.reference_max_length, "reconciled entries")
-    if attendees:
+    if caps.reference_max_length is not None:  # no limit (the usual case): nothing to check
+        check_fits([reference], caps.reference_max_length, "reconciliation ID")
+        if reconciled:
+            check_fits([", ".join(reconciled)], caps.reference_max_length, "reconciled entries")
+    if attendees and caps.comment_max_length is not None:
         check_fits(["; ".join(attendees)], caps.comment_max_length, "attendee list")
     supplier_name = item.supplier.name if item.supplier is not None else None
     if not supplier_name and item.vendor is not None:
@@ -600,7 +680,7 @@ def _common(item: ExportItemV3, ctx: EntryContext, currency: str) -> _Common:
     booked = item_posting_date(item)
     return {
         "accounting_entry_id": item.accounting_entry_id,
-        "posting_date": item_posting_date(item),
+        "posting_date": booked,
         "currency": currency,
         "description": description,
         "reference": reference,
@@ -747,9 +827,16 @@ def item_kind(item: ExportItemV3) -> tuple[str, str | None]:
     return enum_value(item.type), sub_type
 
 
+# A sentinel for "not looked up yet": ``None`` (no rule) is a cached answer too.
+_NOT_LOOKED_UP = PostingRule("balancing", "balancing")
+
+
 def posting_rule(item_type: str, sub_type: str | None, ctx: EntryContext) -> PostingRule:
     """The configured posting rule for this type; :class:`DomainFailure` when there is none."""
-    rule = rule_for(item_type, sub_type, ctx.config.posting_rules)
+    key = (item_type, sub_type)
+    rule = ctx._rules.get(key, _NOT_LOOKED_UP)
+    if rule is _NOT_LOOKED_UP:
+        rule = ctx._rules[key] = rule_for(item_type, sub_type, ctx.config.posting_rules)
     if rule is None:
         kind = f"{item_type!r}" + (f" (subtype {sub_type!r})" if sub_type else "")
         raise DomainFailure(

@@ -156,6 +156,10 @@ VatTreatment = Literal["none", "included", "excluded", "reverse_charge"]
 
 _VAT_TREATMENTS: frozenset[str] = frozenset({"none", "included", "excluded", "reverse_charge"})
 
+# Building a frozen slotted instance without its generated ``__init__`` (``EntryLine._trusted``).
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
 
 def _default_tax_included(line: Any) -> bool:
     # attrs Factory(takes_self): vat_treatment / reverse_charge_tax are set before this field.
@@ -249,6 +253,45 @@ class EntryLine:
     def amount(self) -> int:
         """The signed amount: positive for a debit, negative for a credit (minor units)."""
         return self.debit - self.credit
+
+    @classmethod
+    def _trusted(
+        cls,
+        account: str,
+        debit: int,
+        credit: int,
+        currency: str,
+        role: LineRole,
+        tax_code: str | None,
+        tax_amount: int,
+        vat_treatment: VatTreatment,
+        reverse_charge_tax: int,
+        tax_included: bool,
+        dimensions: tuple[EntryDimension, ...],
+        description: str | None,
+        source_line_id: UUID | None,
+    ) -> EntryLine:
+        """A line from values the export's builder derived itself (internal, hot path).
+
+        The caller guarantees what the validators check (one non-zero ``int`` side, an
+        account, a consistent VAT treatment), so none runs again; the result is equal to
+        the one the public constructor builds (pinned by tests/domain/test_domain_fastpaths).
+        """
+        line = _new_object(cls)
+        _set_slot(line, "account", account)
+        _set_slot(line, "debit", debit)
+        _set_slot(line, "credit", credit)
+        _set_slot(line, "currency", currency)
+        _set_slot(line, "role", role)
+        _set_slot(line, "tax_code", tax_code)
+        _set_slot(line, "tax_amount", tax_amount)
+        _set_slot(line, "vat_treatment", vat_treatment)
+        _set_slot(line, "reverse_charge_tax", reverse_charge_tax)
+        _set_slot(line, "tax_included", tax_included)
+        _set_slot(line, "dimensions", dimensions)
+        _set_slot(line, "description", description)
+        _set_slot(line, "source_line_id", source_line_id)
+        return line
 
     def debit_major(self) -> Decimal:
         """The debit in major units as ``Decimal`` (ISO 4217 exponent of ``currency``)."""

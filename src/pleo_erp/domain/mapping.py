@@ -181,8 +181,10 @@ def account_code(
         else (account.identifier, account.code)
     )
     for value in (first, second):
-        if value is not None and value.strip():
-            return value.strip()
+        if value is not None:
+            stripped = value.strip()
+            if stripped:
+                return stripped
     return None
 
 

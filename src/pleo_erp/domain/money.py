@@ -69,9 +69,19 @@ def minor_unit_exponent(code: str) -> int | None:
     ``None`` means the code has no minor unit (``UNDEFINED``, ``XAU`` …) or is not a currency
     code at all; such amounts cannot be converted to major units.
     """
-    if not is_known_currency(code):
-        return None
-    return _EXPONENTS.get(code, 2)
+    exponent = _EXPONENT_CACHE.get(code, _UNCACHED)
+    if exponent != _UNCACHED:
+        return exponent
+    exponent = _EXPONENTS.get(code, 2) if is_known_currency(code) else None
+    if len(_EXPONENT_CACHE) < _EXPONENT_CACHE_SIZE:  # bounded: codes come from the wire
+        _EXPONENT_CACHE[code] = exponent
+    return exponent
+
+
+# ``minor_unit_exponent`` answers by code: asked several times per exported item.
+_UNCACHED: Final = -1
+_EXPONENT_CACHE: dict[str, int | None] = {}
+_EXPONENT_CACHE_SIZE: Final = 1024
 
 
 def minor_to_major(value: int, currency: str) -> Decimal:

@@ -75,6 +75,10 @@ def reverse_charge_amount(gross: int, rate: Decimal) -> int:
     return int(value)
 
 
+def _code_text(tax_code: str | None) -> str:
+    return f" {tax_code!r}" if tax_code else ""
+
+
 def split_vat(
     gross: int,
     *,
@@ -101,7 +105,6 @@ def split_vat(
             f"Tax type {tax_type!r} on {line_label} is not supported; "
             "choose an inclusive, exclusive or reverse-charge tax code in Pleo.",
         )
-    code = f" {tax_code!r}" if tax_code else ""
     if tax_type == "reverse":
         tax = tax_amount
         if tax == 0 and rate is not None and rate > 0:
@@ -110,6 +113,7 @@ def split_vat(
             # Implicit: the full gross is the expense; the VAT is *not* inside it (C11, B14).
             return VatSplit(expense=gross, reverse_charge_tax=0 if explicit else tax)
         if not input_account or not output_account:
+            code = _code_text(tax_code)  # only on failure: the hot path formats nothing
             raise DomainFailure(
                 "missing_configuration",
                 f"Tax accounts for reverse-charge tax code{code} missing – set the ingoing and "
@@ -133,6 +137,7 @@ def split_vat(
     if not explicit or tax_amount == 0:
         return VatSplit(expense=gross, implicit_tax=0 if explicit else tax_amount)
     if not input_account:
+        code = _code_text(tax_code)
         raise DomainFailure(
             "missing_configuration",
             f"Tax account for tax code{code} missing – set the ingoing tax account on the "
