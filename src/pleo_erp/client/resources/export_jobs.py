@@ -85,6 +85,7 @@ _JOB = data_parser(ExportJobV3)
 _EVENTS = "/v3/export-job-events"
 _JOB_REASONS = frozenset(member.value for member in ExportJobFailureReasonType)
 _ITEM_REASONS = frozenset(member.value for member in ExportJobItemFailureReasonType)
+_UTC = dt.timezone.utc
 
 
 @dataclass(frozen=True)
@@ -316,13 +317,6 @@ def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
     return body
 
 
-_OPTIONAL_TEXT = (
-    ("externalId", "external_id"),
-    ("externalUrl", "external_url"),
-    ("failureReason", "failure_reason"),
-)
-
-
 def _typed_item_body(update: UpdateExportJobItemV3) -> dict[str, Any] | None:
     """The JSON object of a model whose every field has its declared type, built directly.
 
@@ -338,15 +332,29 @@ def _typed_item_body(update: UpdateExportJobItemV3) -> dict[str, Any] | None:
     body: dict[str, Any] = {"accountingEntryId": str(entry_id), "status": status.value}
     exported_at = update.exported_at
     if exported_at is not None:
-        if type(exported_at) is not dt.datetime or exported_at.utcoffset() is None:
+        if type(exported_at) is not dt.datetime:
             return None
-        body["exportedAt"] = _unstructure_datetime(exported_at)
-    for key, name in _OPTIONAL_TEXT:
-        text = getattr(update, name)
-        if text is not None:
-            if type(text) is not str:
-                return None
-            body[key] = text
+        if exported_at.tzinfo is _UTC:  # what the export sends: no conversion needed
+            body["exportedAt"] = exported_at.isoformat()[:-6] + "Z"
+        elif exported_at.utcoffset() is None:
+            return None  # naive: the checked path raises
+        else:
+            body["exportedAt"] = _unstructure_datetime(exported_at)
+    text = update.external_id
+    if text is not None:
+        if type(text) is not str:
+            return None
+        body["externalId"] = text
+    text = update.external_url
+    if text is not None:
+        if type(text) is not str:
+            return None
+        body["externalUrl"] = text
+    text = update.failure_reason
+    if text is not None:
+        if type(text) is not str:
+            return None
+        body["failureReason"] = text
     reason = update.failure_reason_type
     if reason is not None:
         if type(reason) is not ExportJobItemFailureReasonType:
