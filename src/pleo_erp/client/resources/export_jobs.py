@@ -11,18 +11,27 @@ Rules encoded here (export rules, docs/rules.md): the event body key is ``jobId`
 ``failureReason``/``failureReasonType`` go only with ``failed`` and must be a *job-level*
 reason (rules 2–3); item updates carry only *item-level* reasons and go in chunks of at most
 100 (rule 10); every per-item ``errors[]`` entry of a 200 response is returned, never dropped.
+
+Speed (issue 13): an export reports every item through ``update_items``, so its two costs per
+item are kept low. A well-typed :class:`UpdateExportJobItemV3` becomes its JSON object without
+cattrs or a second validation pass (:func:`item_update_body`; any other input takes the checked
+path, and the bytes are the same either way), and a response's ``errors`` are structured at
+once while its ``data`` items are structured on first access of
+:attr:`ExportJobItemsUpdateResult.items` (the export never reads them).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import TypedDict, Unpack
 
 from pleo_erp.client._request import Call, Operation, ensure_uuid, id_path, query
+from pleo_erp.client._wire import _unstructure_datetime
 from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
 from pleo_erp.client.resources._base import (
     AsyncResource,
@@ -76,11 +85,18 @@ _JOB = data_parser(ExportJobV3)
 _EVENTS = "/v3/export-job-events"
 _JOB_REASONS = frozenset(member.value for member in ExportJobFailureReasonType)
 _ITEM_REASONS = frozenset(member.value for member in ExportJobItemFailureReasonType)
+_UTC = dt.timezone.utc
 
 
 @dataclass(frozen=True)
 class ExportJobItemsUpdateResult:
     """What ``update_items`` achieved across all its chunks.
+
+    ``update_items`` structures ``errors`` at once and ``items`` on first access (an export
+    reads only the errors), so a malformed item of ``data`` raises
+    :class:`~pleo_erp.client.errors.ResponseValidationError` when ``items`` is first read
+    rather than from the call. Equality, ``repr`` and :func:`dataclasses.replace` read
+    ``items`` like any other field.
 
     Attributes:
         items: every job item Pleo returned as updated (``data`` of each response).
@@ -106,6 +122,45 @@ class ExportJobItemsUpdateResult:
         """The errors whose ``type`` is one of ``types`` (compared case-insensitively)."""
         wanted = {t.upper() for t in types}
         return tuple(e for e in self.errors if _text(e.type).upper() in wanted)
+
+    @classmethod
+    def _deferred(
+        cls,
+        item_parts: Sequence[list[Any] | tuple[ExportJobItemV3, ...]],
+        errors: tuple[ExportJobItemUpdateErrorV3, ...],
+        requests: int,
+    ) -> ExportJobItemsUpdateResult:
+        """A result whose ``items`` are structured on first access, from each chunk's ``data``
+        (a raw JSON list, or items already structured)."""
+        result = object.__new__(cls)
+        object.__setattr__(result, "errors", errors)
+        object.__setattr__(result, "requests", requests)
+        object.__setattr__(result, "_item_parts", tuple(item_parts))
+        return result
+
+    if not TYPE_CHECKING:  # hidden from type checkers: a typo must stay a type error
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when normal lookup fails: ``items`` of a deferred result, not yet
+            # structured. Anything else is a plain missing attribute.
+            state = self.__dict__
+            parts = state.get("_item_parts")
+            if name != "items" or parts is None:
+                if name == "items" and "items" in state:  # another thread just finished
+                    return state["items"]
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            items = tuple(item for part in parts for item in _structured_items(part))
+            object.__setattr__(self, "items", items)
+            state.pop("_item_parts", None)  # the raw JSON is no longer needed
+            return items
+
+
+def _structured_items(part: list[Any] | tuple[ExportJobItemV3, ...]) -> tuple[ExportJobItemV3, ...]:
+    """One chunk's ``data`` as models; errors carry the path ``$.data[i]…`` as before."""
+    if isinstance(part, tuple):
+        return part
+    response: ExportJobItemUpdateV3 = structure({"data": part, "errors": []}, ExportJobItemUpdateV3)
+    return response.data
 
 
 def _text(value: object) -> str:
@@ -235,6 +290,10 @@ def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
     18 item-level values (a job-only value such as ``pleo_rate_limit`` is refused too).
     ``None`` values are left out (the spec declares none of these fields nullable).
     """
+    if type(update) is UpdateExportJobItemV3:
+        body = _typed_item_body(update)
+        if body is not None:
+            return body
     where = f"updates[{index}]"
     raw = spec_object(update, UpdateExportJobItemV3, where)
     body = {key: value for key, value in raw.items() if value is not None}
@@ -258,6 +317,52 @@ def item_update_body(update: ItemUpdate, index: int = 0) -> dict[str, Any]:
     return body
 
 
+def _typed_item_body(update: UpdateExportJobItemV3) -> dict[str, Any] | None:
+    """The JSON object of a model whose every field has its declared type, built directly.
+
+    ``None`` when any field does not (attrs does not check types: ``status="x"``, a str id,
+    a naive datetime, a str subclass…); the caller then takes the checked path, which refuses
+    or converts it exactly as before. Keys come in the model's field order and ``None`` fields
+    are left out, as cattrs writes them, so the bytes sent are the same.
+    """
+    entry_id = update.accounting_entry_id
+    status = update.status
+    if type(entry_id) is not uuid.UUID or type(status) is not ExportJobItemStatus:
+        return None
+    body: dict[str, Any] = {"accountingEntryId": str(entry_id), "status": status.value}
+    exported_at = update.exported_at
+    if exported_at is not None:
+        if type(exported_at) is not dt.datetime:
+            return None
+        if exported_at.tzinfo is _UTC:  # what the export sends: no conversion needed
+            body["exportedAt"] = exported_at.isoformat()[:-6] + "Z"
+        elif exported_at.utcoffset() is None:
+            return None  # naive: the checked path raises
+        else:
+            body["exportedAt"] = _unstructure_datetime(exported_at)
+    text = update.external_id
+    if text is not None:
+        if type(text) is not str:
+            return None
+        body["externalId"] = text
+    text = update.external_url
+    if text is not None:
+        if type(text) is not str:
+            return None
+        body["externalUrl"] = text
+    text = update.failure_reason
+    if text is not None:
+        if type(text) is not str:
+            return None
+        body["failureReason"] = text
+    reason = update.failure_reason_type
+    if reason is not None:
+        if type(reason) is not ExportJobItemFailureReasonType:
+            return None
+        body["failureReasonType"] = reason.value
+    return body
+
+
 def update_items_op(
     job_id: uuid.UUID | str, updates: Iterable[ItemUpdate]
 ) -> BulkOperation[Any, ExportJobItemsUpdateResult]:
@@ -274,7 +379,25 @@ def update_items_op(
         Operation(Call("export_jobs.update_items", "PUT", path, body=chunk), raw_body)
         for chunk in chunked(bodies, MAX_ITEM_UPDATES_PER_REQUEST)
     ]
-    return BulkOperation(parts, merge_update_results)
+    return BulkOperation(parts, merge_update_results_deferred)
+
+
+def merge_update_results_deferred(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
+    """Like :func:`merge_update_results`, but only each chunk's ``errors`` are structured now;
+    the ``data`` items are structured on first access of the result's ``items``."""
+    item_parts: list[list[Any] | tuple[ExportJobItemV3, ...]] = []
+    errors: list[ExportJobItemUpdateErrorV3] = []
+    for body in bodies:
+        data = body.get("data") if isinstance(body, dict) else None
+        if type(data) is list:
+            # The envelope without its items: the same checks and JSON paths for the rest.
+            response: ExportJobItemUpdateV3 = structure({**body, "data": []}, ExportJobItemUpdateV3)
+            item_parts.append(data)
+        else:  # an unexpected shape: the full structure judges it, as before
+            response = structure(body, ExportJobItemUpdateV3)
+            item_parts.append(response.data)
+        errors.extend(response.errors)
+    return ExportJobItemsUpdateResult._deferred(item_parts, tuple(errors), len(bodies))
 
 
 def merge_update_results(bodies: Sequence[Any]) -> ExportJobItemsUpdateResult:
