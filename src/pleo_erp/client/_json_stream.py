@@ -68,7 +68,9 @@ def read_data_elements(
                 if type(key) is not str or key in members:
                     raise IrregularPage("a member name is not a string, or repeats")
                 index = _skip(text, _expect(text, index, ":"))
-                if key == _DATA and text[index : index + 1] == "[":
+                if key == _DATA:
+                    if text[index : index + 1] != "[":
+                        raise IrregularPage("data is not an array")
                     index = _read_array(text, index + 1, on_element, raw_decode)
                     members[key] = None
                 else:
