@@ -106,7 +106,7 @@ def test_each_element_is_freed_before_the_next_is_parsed() -> None:
         '{"data": [1,]}',
         '{"data": [1 2]}',
         '{"data": [1]',
-        '{data: [1]}',
+        "{data: [1]}",
         '{"data" [1]}',
         "",
     ],
