@@ -10,12 +10,7 @@ sharing is invisible except to ``is``; it roughly halves the typed size of an ex
 and the objects the garbage collector walks (``benchmarks/bench_models.py``).
 
 Every cache is bounded and belongs to its ``SharingCache`` (not to the process): the SDK's
-default converter owns one; :meth:`SharingCache.clear` drops what it holds. A full cache drops
-its older half in place (:func:`_evict_older_half`) rather than being emptied: emptied, a dict
-frees its table and regrows it from 8 slots (eight reallocations, a few times a page of 1 000
-export items), and those tables, allocated in the page-fetch thread between the page's
-buffers, fragmented that thread's C heap (issue 13). Kept, the table is only ever rebuilt at
-one of two sizes, and the recent (most likely repeated) values stay shared.
+default converter owns one; :meth:`SharingCache.clear` drops what it holds.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ import operator
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from itertools import islice
 from typing import Any
 
 import attrs
@@ -51,18 +45,12 @@ _StructureHook = Callable[[Any, Any], Any]
 _MISSING = object()
 
 
-def _evict_older_half(cache: dict[Any, Any]) -> None:
-    """Drop the older half of ``cache`` (insertion order), keeping the dict and its table."""
-    for key in list(islice(cache, (len(cache) + 1) // 2)):
-        del cache[key]
-
-
 class SharingCache:
     """Bounded caches that let a converter share equal immutable values (module docstring).
 
     Pass one to :func:`pleo_erp.client.serialization.make_converter`; the hooks it builds
-    read and fill these caches. A full cache drops its older half rather than growing, so
-    memory stays bounded in a long-lived worker (module docstring).
+    read and fill these caches. A full cache is emptied rather than grown (the next page
+    refills what it needs), so memory stays bounded in a long-lived worker.
     """
 
     #: Strings longer than this (URLs, notes) are usually unique: never shared.
@@ -125,7 +113,7 @@ class SharingCache:
     def _share_new(self, value: str) -> str:
         """Remember a short string not seen recently (the slow half of sharing)."""
         if len(self._strings) >= self.max_strings:
-            _evict_older_half(self._strings)
+            self._strings.clear()
         self._strings[value] = value
         return value
 
@@ -178,7 +166,7 @@ class SharingCache:
                     return cached
                 parsed = _parse_uuid(value)
                 if len(cache) >= max_uuids:
-                    _evict_older_half(cache)  # bounded; UUIDs are immutable: sharing is safe
+                    cache.clear()  # bounded memory; UUIDs are immutable so sharing is safe
                 cache[value] = parsed
                 return parsed
             return _structure_uuid(value, _)
@@ -216,7 +204,7 @@ class SharingCache:
             result = _decimal_from_text(text)
             if len(text) <= 32:
                 if len(cache) >= max_decimals:
-                    _evict_older_half(cache)
+                    cache.clear()
                 cache[text] = result
             return result
 
@@ -311,7 +299,7 @@ class SharingCache:
                 return hit
             result = generated(value, cls)
             if len(cache) >= max_models:
-                _evict_older_half(cache)  # bounded memory; the next page refills the rest
+                cache.clear()  # bounded memory; the next page refills what it needs
             cache[key] = result
             return result
 
@@ -334,7 +322,7 @@ class SharingCache:
             if hit is not None:
                 return hit
             if len(cache) >= max_models:
-                _evict_older_half(cache)
+                cache.clear()
             cache[key] = result
             return result
 
