@@ -93,6 +93,62 @@ def _proc_status_mb(field: str) -> float:
     return 0.0
 
 
+class _HeapSampler:
+    """Samples glibc's ``mallinfo2`` (every arena) and ``VmRSS`` in a daemon thread, keeping
+    the maxima: the C heap's figures do not depend on the machine's load or timing, unlike a
+    peak RSS. All zeros where the C library has no ``mallinfo2`` (glibc < 2.33, not Linux)."""
+
+    _FIELDS = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+               "uordblks", "fordblks", "keepcost")  # fmt: skip
+
+    def __init__(self, interval: float = 0.005) -> None:
+        import ctypes
+        import ctypes.util
+        import threading
+
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in self._FIELDS]
+
+        self._info: Any = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            self._mallinfo2 = libc.mallinfo2
+            self._mallinfo2.restype = MallInfo2
+            self._info = self._mallinfo2
+        except (OSError, AttributeError):
+            pass
+        self.peak = {"heap_mb": 0.0, "in_use_mb": 0.0, "free_mb": 0.0, "rss_mb": 0.0}
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> dict[str, float]:
+        """The current figures, MB: heap (``arena`` + ``hblkhd``), in use, free in the heaps."""
+        now = {"heap_mb": 0.0, "in_use_mb": 0.0, "free_mb": 0.0}
+        if self._info is not None:
+            info = self._info()
+            now = {
+                "heap_mb": (info.arena + info.hblkhd) / 2**20,
+                "in_use_mb": (info.uordblks + info.hblkhd) / 2**20,
+                "free_mb": info.fordblks / 2**20,
+            }
+        now["rss_mb"] = _proc_status_mb("VmRSS")
+        return now
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            for key, value in self.sample().items():
+                self.peak[key] = max(self.peak[key], value)
+
+    def __enter__(self) -> _HeapSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _diagnosis(report: Any, top: int = 25) -> dict[str, Any]:
     """What is alive at the end of the run (the report still held): tracemalloc's biggest
     allocation sites, the most numerous object types and the Python heap's total."""
@@ -181,14 +237,19 @@ def worker(
     client = PleoClient(ApiKeyAuth(key), base_url=base_url, requests_per_minute=None)
     config = ExportConfig(page_size=PAGE, post_concurrency=concurrency)
     t0 = time.perf_counter()
-    report = process_job(client, IdsOnlyTarget(), job_id, config=config)
+    with _HeapSampler() as heap:
+        report = process_job(client, IdsOnlyTarget(), job_id, config=config)
     (job,) = report.jobs
+    end = heap.sample()
     result: dict[str, Any] = {
         "seconds": time.perf_counter() - t0,
         "items": job.successful + job.failed,
         "final": job.final_event,
         "rss_mb": _peak_rss_mb(),
         "rss_end_mb": _proc_status_mb("VmRSS"),
+        "hwm_mb": _proc_status_mb("VmHWM"),
+        **{f"peak_{key}": value for key, value in heap.peak.items()},
+        **{f"end_{key}": value for key, value in end.items() if key != "rss_mb"},
     }
     if diagnose:
         result.update(_diagnosis(report))
@@ -251,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{size:>7} items: peak RSS {r['rss_mb']:.1f} MB, {r['seconds']:.1f} s "
             f"({rate:.0f} items/s), final {r['final']}, RSS at the end {r['rss_end_mb']:.1f} MB"
+        )
+        print(
+            f"  C heap (mallinfo2, every arena) at its peak: {r['peak_heap_mb']:.1f} MB from the "
+            f"OS, {r['peak_in_use_mb']:.1f} MB in use, {r['peak_free_mb']:.1f} MB free; at the "
+            f"end: {r['end_heap_mb']:.1f} / {r['end_in_use_mb']:.1f} / {r['end_free_mb']:.1f} MB; "
+            f"sampled RSS peak {r['peak_rss_mb']:.1f} MB"
         )
         if args.diagnose:
             print(f"  traced {r['traced_mb']:.1f} MB at the end, {r['traced_peak_mb']:.1f} MB peak")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import random as _random
 import sys
@@ -146,6 +147,15 @@ def _exception_info(body: Any) -> ExceptionInfo | None:
         return structure(body, ExceptionInfo)
     except ResponseValidationError:
         return None
+
+
+def _invalid_json(call: Call, exc: ValueError) -> ResponseValidationError:
+    problem = getattr(exc, "msg", type(exc).__name__)
+    return ResponseValidationError(
+        f"JSON response of {call.operation}",
+        [f"$: the body is not valid JSON ({problem})"],
+        path="$",
+    )
 
 
 def _fallback_message(response: httpx.Response, request: httpx.Request) -> str:
@@ -308,18 +318,32 @@ class TransportCore:
     @staticmethod
     def decode(response: httpx.Response, call: Call) -> Any:
         """The response's JSON (numbers with a fraction as ``Decimal``), or ``None`` if empty."""
+        return TransportCore.decode_text(TransportCore.body_text(response, call), call)
+
+    @staticmethod
+    def body_text(response: httpx.Response, call: Call) -> str | None:
+        """The response's body as the text :meth:`decode` parses (``None`` if empty).
+
+        Holding the text rather than the response lets a caller that parses it piece by
+        piece free the body's bytes first (a page of export items, issue 13).
+        """
         content = response.content
         if not content:
             return None
         try:
-            return _loads(content)
+            return content.decode(json.detect_encoding(content), "surrogatepass")
         except ValueError as exc:
-            problem = getattr(exc, "msg", type(exc).__name__)
-            raise ResponseValidationError(
-                f"JSON response of {call.operation}",
-                [f"$: the body is not valid JSON ({problem})"],
-                path="$",
-            ) from None
+            raise _invalid_json(call, exc) from None
+
+    @staticmethod
+    def decode_text(text: str | None, call: Call) -> Any:
+        """:meth:`decode` of a body already read by :meth:`body_text`."""
+        if text is None:
+            return None
+        try:
+            return _loads(text)
+        except ValueError as exc:
+            raise _invalid_json(call, exc) from None
 
     @staticmethod
     def _error_body(response: httpx.Response) -> Any:

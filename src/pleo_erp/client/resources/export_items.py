@@ -10,13 +10,25 @@ filter. Receipt URLs expire 24 hours after the fetch (rule 15).
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+from pleo_erp.client._json_stream import read_data_elements
 from pleo_erp.client._request import Call, ensure_uuid, query
-from pleo_erp.client.pagination import AsyncPaginator, PagedCall, Paginator
-from pleo_erp.client.resources._base import AsyncResource, SyncResource, paged
+from pleo_erp.client._transport import TransportCore
+from pleo_erp.client.pagination import AsyncPaginator, Page, PagedCall, Paginator
+from pleo_erp.client.resources._base import AsyncResource, SyncResource, check_page_size
+from pleo_erp.client.serialization import converter, structure, unstructure
+from pleo_erp.models.common import CursorPage, CursorPageInfo
 from pleo_erp.models.export_items import ExportItemV3
 
-__all__ = ["AsyncExportItems", "ExportItems", "list_call"]
+__all__ = [
+    "AsyncExportItemPaginator",
+    "AsyncExportItems",
+    "ExportItemPaginator",
+    "ExportItems",
+    "list_call",
+]
 
 
 def list_call(job_id: uuid.UUID | str) -> Call:
@@ -26,9 +38,117 @@ def list_call(job_id: uuid.UUID | str) -> Call:
     )
 
 
+def parse_page(body: Any) -> Page[ExportItemV3]:
+    """A page of export items, structured one item at a time (issue 13).
+
+    A page of 1 000 items is ~4 MB of JSON and several times that as parsed dicts. Each raw
+    item is dropped from ``body`` (its slot set to ``None``) as soon as it is typed, so the
+    page's dicts and its typed items are never all alive at once: the transient peak of a
+    page is about the larger of the two, not their sum. Anything irregular goes through the
+    whole-page ``structure``, which raises the same ``ResponseValidationError`` (every
+    problem, with its ``$.data[i]…`` path) as before.
+    """
+    raw = body.get("data") if type(body) is dict else None
+    if type(raw) is not list:
+        return _page_of(structure(body, CursorPage[ExportItemV3]))
+    items: list[ExportItemV3] = []
+    structure_item = converter.get_structure_hook(ExportItemV3)
+    try:
+        info: CursorPageInfo = converter.structure(body.get("pagination"), CursorPageInfo)
+        for index, value in enumerate(raw):
+            items.append(structure_item(value, ExportItemV3))
+            raw[index] = None  # the typed item replaces it: free the dict now
+    except Exception:  # re-raised below, with JSON paths, by the whole-page pass
+        # Put the typed prefix back as JSON (it round-trips) and let the whole-page pass
+        # report every problem exactly as for any other list.
+        raw[: len(items)] = [unstructure(item) for item in items]
+        return _page_of(structure(body, CursorPage[ExportItemV3]))
+    return Page(
+        items=tuple(items),
+        has_next_page=info.has_next_page,
+        end_cursor=info.end_cursor or None,
+        total=info.total,
+    )
+
+
+def read_page(text: str | None, call: Call) -> Page[ExportItemV3]:
+    """A page of export items typed straight from the response's text (issue 13).
+
+    Each element of ``data`` is parsed, typed and dropped before the next is parsed
+    (:func:`~pleo_erp.client._json_stream.read_data_elements`), so a page never holds all its
+    dicts at once: its transient peak is the text, the typed items and one item's dicts
+    (~8 MB for 1 000 items instead of ~26 MB). A body of any other shape, or an item that
+    does not fit, is parsed whole by :func:`parse_page`, which raises as for any response.
+    """
+    if text is not None:
+        items: list[ExportItemV3] = []
+        add = items.append
+        structure_item = converter.get_structure_hook(ExportItemV3)
+        try:
+            members = read_data_elements(
+                text, lambda value: add(structure_item(value, ExportItemV3))
+            )
+            info: CursorPageInfo = converter.structure(members.get("pagination"), CursorPageInfo)
+        except Exception:  # the whole-text pass below reports it, with its JSON path
+            items.clear()
+        else:
+            return Page(
+                items=tuple(items),
+                has_next_page=info.has_next_page,
+                end_cursor=info.end_cursor or None,
+                total=info.total,
+            )
+    return parse_page(TransportCore.decode_text(text, call))
+
+
+def _page_of(page: CursorPage[ExportItemV3]) -> Page[ExportItemV3]:
+    info = page.pagination
+    return Page(
+        items=page.data,
+        has_next_page=info.has_next_page,
+        end_cursor=info.end_cursor or None,
+        total=info.total,
+    )
+
+
 def list_op(job_id: uuid.UUID | str, page_size: int | None) -> PagedCall[ExportItemV3]:
-    """:func:`list_call` paged, each page structured as ``ExportItemV3`` items."""
-    return paged(list_call(job_id), ExportItemV3, page_size)
+    """:func:`list_call` paged, each page structured as ``ExportItemV3`` items (one at a time,
+    see :func:`parse_page`)."""
+    return PagedCall(
+        call=list_call(job_id), parse_page=parse_page, page_size=check_page_size(page_size)
+    )
+
+
+class ExportItemPaginator(Paginator[ExportItemV3]):
+    """A :class:`~pleo_erp.client.pagination.Paginator` that types each page from its text
+    item by item (:func:`read_page`) and frees the response's bytes first."""
+
+    def pages(self) -> Iterator[Page[ExportItemV3]]:
+        """Yield each page in order, requesting the next only when asked for it."""
+        tracker = self._tracker()
+        call: Call | None = self._paged.call_for(None)
+        while call is not None:
+            # The response (and its bytes) is a temporary: gone once its text is read.
+            page = read_page(TransportCore.body_text(self._transport.send(call), call), call)
+            yield page
+            call = self._next_call(tracker, page)
+
+
+class AsyncExportItemPaginator(AsyncPaginator[ExportItemV3]):
+    """Async twin of :class:`ExportItemPaginator`."""
+
+    async def pages(self) -> AsyncIterator[Page[ExportItemV3]]:
+        """Yield each page in order, requesting the next only when asked for it."""
+        tracker = self._tracker()
+        call: Call | None = self._paged.call_for(None)
+        while call is not None:
+            response = await self._transport.send(call)
+            text = TransportCore.body_text(response, call)
+            del response  # its bytes: the text is what is parsed
+            page = read_page(text, call)
+            del text
+            yield page
+            call = self._next_call(tracker, page)
 
 
 class ExportItems(SyncResource):
@@ -38,7 +158,7 @@ class ExportItems(SyncResource):
         self, job_id: uuid.UUID | str, *, page_size: int | None = None
     ) -> Paginator[ExportItemV3]:
         """Iterate every ``ExportItemV3`` of the job, page by page (fetch all before posting)."""
-        return self._paginate(list_op(job_id, page_size))
+        return ExportItemPaginator(self._transport, list_op(job_id, page_size))
 
 
 class AsyncExportItems(AsyncResource):
@@ -48,4 +168,4 @@ class AsyncExportItems(AsyncResource):
         self, job_id: uuid.UUID | str, *, page_size: int | None = None
     ) -> AsyncPaginator[ExportItemV3]:
         """Async twin of :meth:`ExportItems.list` (iterate with ``async for``)."""
-        return self._paginate(list_op(job_id, page_size))
+        return AsyncExportItemPaginator(self._transport, list_op(job_id, page_size))
