@@ -28,6 +28,7 @@ from pleo_erp.client._transport import (
 from pleo_erp.client.errors import ResponseValidationError
 from pleo_erp.client.resources.export_items import (
     AsyncExportItems,
+    ExportItemPaginator,
     ExportItems,
     list_call,
     parse_page,
@@ -195,3 +196,41 @@ def test_async_list_follows_cursors_and_types_every_item(httpx_mock: HTTPXMock) 
             return [str(i.accounting_entry_id) async for i in resource.list(JOB)]
 
     assert asyncio.run(run()) == [first["accountingEntryId"], second["accountingEntryId"]]
+
+
+def test_the_page_reader_alternates_fetch_and_parse(httpx_mock: HTTPXMock) -> None:
+    """``split_pages``: fetch (the request) and parse (the typing) are two steps, so an export
+    can request on one thread and type on another; the next request needs the parsed cursor."""
+    first, second = item_json(), item_json()
+    httpx_mock.add_response(json=_page([first], next_cursor="AAAA"))
+    httpx_mock.add_response(json=_page([second]))
+    resource = ExportItems(SyncTransport(_core(), httpx.Client(), sleep=lambda _: None))
+    paginator = resource.list(JOB, page_size=1)
+    assert isinstance(paginator, ExportItemPaginator)
+    reader = paginator.split_pages()
+    raw = reader.fetch()
+    assert raw is not None
+    with pytest.raises(RuntimeError, match="parse the page fetched before"):
+        reader.fetch()
+    page = raw.parse()
+    with pytest.raises(RuntimeError, match="parsed already"):
+        raw.parse()
+    assert [str(i.accounting_entry_id) for i in page.items] == [first["accountingEntryId"]]
+    raw = reader.fetch()
+    assert raw is not None
+    assert [str(i.accounting_entry_id) for i in raw.parse().items] == [second["accountingEntryId"]]
+    assert reader.fetch() is None
+    assert [r.url.params.get("after") for r in httpx_mock.get_requests()] == [None, "AAAA"]
+
+
+def test_a_split_page_that_does_not_fit_raises_like_any_page(httpx_mock: HTTPXMock) -> None:
+    broken = item_json()
+    broken["accountingEntryId"] = "not-a-uuid"
+    httpx_mock.add_response(json=_page([broken]))
+    resource = ExportItems(SyncTransport(_core(), httpx.Client(), sleep=lambda _: None))
+    paginator = resource.list(JOB)
+    assert isinstance(paginator, ExportItemPaginator)
+    raw = paginator.split_pages().fetch()
+    assert raw is not None
+    with pytest.raises(ResponseValidationError, match=r"data\[0\]"):
+        raw.parse()

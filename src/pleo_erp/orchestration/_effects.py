@@ -25,6 +25,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import define, field
 
+from pleo_erp.client.resources.export_items import ExportItemPageReader, ExportItemPaginator
+
 __all__ = [
     "AsCall",
     "AsyncDriver",
@@ -119,10 +121,14 @@ class ExitSession:
 @define(frozen=True, slots=True)
 class Spawn:
     """Start running the generator ``core`` concurrently; the result is a handle for
-    :class:`WaitAny`. ``inline``: run it to completion right away (one at a time)."""
+    :class:`WaitAny`. ``inline``: run it to completion right away (one at a time).
+    ``lane``: run it on that lane's own single thread, which lives as long as the driver (the
+    blocking driver; tasks ignore it). Export pages use one, so every page is parsed in the
+    same thread and its buffers reuse one malloc arena instead of fragmenting several."""
 
     core: Generator[Any, Any, Any]
     inline: bool = False
+    lane: str | None = None
 
 
 @define(frozen=True, slots=True)
@@ -199,6 +205,7 @@ class SyncDriver:
         self.sleep = sleep
         self.workers = max(1, workers)
         self._pool: ThreadPoolExecutor | None = None
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
         self._handles = itertools.count(1)
         self._running: dict[int, Future[Any]] = {}
 
@@ -221,8 +228,13 @@ class SyncDriver:
             return getattr(resource, effect.method)(*effect.args, **effect.kwargs)
         if isinstance(effect, OpenPages):
             resource = getattr(self.client, effect.resource)
-            return iter(getattr(resource, effect.method)(*effect.args, **effect.kwargs).pages())
+            paginator = getattr(resource, effect.method)(*effect.args, **effect.kwargs)
+            if isinstance(paginator, ExportItemPaginator):
+                return paginator.split_pages()
+            return iter(paginator.pages())
         if isinstance(effect, NextPage):
+            if isinstance(effect.cursor, ExportItemPageReader):
+                return effect.cursor.fetch()  # parsed by the core's thread (RawExportItemPage)
             cursor: Iterator[Any] = effect.cursor
             return next(cursor, None)
         if isinstance(effect, Sleep):
@@ -252,11 +264,17 @@ class SyncDriver:
                 future.set_result(self.run(effect.core))
             except BaseException as error:  # reported through WaitAny, like a thread's
                 future.set_exception(error)
+        elif effect.lane is not None:
+            lane = self._lanes.get(effect.lane)
+            if lane is None:
+                lane = self._lanes[effect.lane] = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"pleo-erp-{effect.lane}"
+                )
+            future = lane.submit(self.run, effect.core)
         else:
             if self._pool is None:
-                # One extra thread: the next page is fetched while ``workers`` items post.
                 self._pool = ThreadPoolExecutor(
-                    max_workers=self.workers + 1, thread_name_prefix="pleo-erp-export"
+                    max_workers=self.workers, thread_name_prefix="pleo-erp-export"
                 )
             future = self._pool.submit(self.run, effect.core)
         self._running[handle] = future
@@ -279,6 +297,9 @@ class SyncDriver:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        for lane in self._lanes.values():
+            lane.shutdown(wait=True)
+        self._lanes.clear()
 
 
 class AsyncDriver:

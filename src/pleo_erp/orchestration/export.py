@@ -75,6 +75,7 @@ from pleo_erp.client.errors import (
 )
 from pleo_erp.client.files import is_loopback_host
 from pleo_erp.client.receipt_policy import ReceiptPolicy, attach_receipt_policy
+from pleo_erp.client.resources.export_items import RawExportItemPage
 from pleo_erp.domain.bookkeeping import (
     BookkeepingMethod,
     enum_value,
@@ -254,6 +255,17 @@ def _http_api_host(client: PleoClient | AsyncPleoClient) -> tuple[str, ...]:
     if url.scheme == "http" and url.host and not is_loopback_host(url.host):
         return (url.host,)
     return ()
+
+
+def _typed_page(page: Any) -> Any:
+    """An export-item page fetched on another thread is typed on the consuming one
+    (:class:`RawExportItemPage`); read errors mean for the job what they mean for any read."""
+    if not isinstance(page, RawExportItemPage):
+        return page
+    try:
+        return page.parse()
+    except PleoError as error:
+        raise _map_read_error(error) from error
 
 
 def _map_read_error(error: PleoError) -> Exception:
@@ -782,6 +794,7 @@ class _Exporter:
             OpenPages("export_items", "list", (run.job.id,), {"page_size": self.config_page_size()})
         )
         first = yield from self.g_pleo_read(NextPage(cursor))  # MISSING_CONTRA_ACCOUNTS: here
+        first = _typed_page(first)
         self.emit(ProgressEvent(kind="items_loaded", job_id=run.job.id, total=run.total))
         unseen = open_ids  # open job items whose export data has not come yet (owned here)
 
@@ -841,7 +854,7 @@ class _Exporter:
                         # Pipelining: the next page comes while this one is being posted; the
                         # queue never holds much more than two pages of payloads.
                         release_free_heap()  # the next page's buffers reuse what was freed
-                        page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)))
+                        page_handle = yield Spawn(self.g_pleo_read(NextPage(cursor)), lane="pages")
                     while (item := scheduler.next_ready()) is not None:
                         prefetch(item, fetcher)
                         window = self.config.receipt_prefetch - 1
@@ -863,7 +876,13 @@ class _Exporter:
                         elif done.value is None:
                             more = False
                         else:
-                            low_water = max(low_water, take(done.value))
+                            try:  # typed here, on this thread (see RawExportItemPage)
+                                page = _typed_page(done.value)
+                            except Exception as error:
+                                stop = stop or error
+                            else:
+                                low_water = max(low_water, take(page))
+                                del page
                         continue
                     item = in_flight.pop(done.handle)
                     scheduler.finished(item)

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
+
 from pleo_erp.client._json_stream import read_data_elements
 from pleo_erp.client._request import Call, ensure_uuid, query
 from pleo_erp.client._transport import TransportCore
@@ -25,8 +27,10 @@ from pleo_erp.models.export_items import ExportItemV3
 __all__ = [
     "AsyncExportItemPaginator",
     "AsyncExportItems",
+    "ExportItemPageReader",
     "ExportItemPaginator",
     "ExportItems",
+    "RawExportItemPage",
     "list_call",
 ]
 
@@ -132,6 +136,71 @@ class ExportItemPaginator(Paginator[ExportItemV3]):
             page = read_page(TransportCore.body_text(self._transport.send(call), call), call)
             yield page
             call = self._next_call(tracker, page)
+
+    def split_pages(self) -> ExportItemPageReader:
+        """The pages as two steps: :meth:`ExportItemPageReader.fetch` (the request, e.g. on a
+        background thread) and :meth:`RawExportItemPage.parse` (the typing, e.g. on the
+        consuming thread). The export uses it so that every page's parsing allocates on one
+        thread, whose malloc arena reuses what the previous page freed (issue 13: memory
+        must not grow with the job), while the next page's request still overlaps posting."""
+        return ExportItemPageReader(self)
+
+
+class RawExportItemPage:
+    """A fetched, not yet typed page of export items (its response text)."""
+
+    __slots__ = ("_call", "_reader", "_response")
+
+    def __init__(
+        self, reader: ExportItemPageReader, response: httpx.Response | None, call: Call
+    ) -> None:
+        self._reader = reader
+        self._response = response
+        self._call = call
+
+    def __repr__(self) -> str:
+        return f"RawExportItemPage({self._call.operation})"
+
+    def parse(self) -> Page[ExportItemV3]:
+        """Type the page (:func:`read_page`) and let the reader request the next one."""
+        response, self._response = self._response, None
+        if response is None:
+            raise RuntimeError("this page was parsed already")
+        text = TransportCore.body_text(response, self._call)
+        del response  # its bytes: the text is what is parsed
+        page = read_page(text, self._call)
+        del text
+        self._reader._parsed(page)
+        return page
+
+
+class ExportItemPageReader:
+    """:meth:`ExportItemPaginator.split_pages`: fetch a page, parse it, fetch the next, …
+    (strictly alternating: the next request needs the parsed page's cursor)."""
+
+    def __init__(self, paginator: ExportItemPaginator) -> None:
+        self._paginator = paginator
+        self._tracker = paginator._tracker()
+        self._call: Call | None = paginator._paged.call_for(None)
+        self._pending = False
+
+    def __repr__(self) -> str:
+        return f"ExportItemPageReader({self._paginator!r})"
+
+    def fetch(self) -> RawExportItemPage | None:
+        """Request the next page (its text only), or ``None`` after the last page."""
+        if self._pending:
+            raise RuntimeError("parse the page fetched before fetching the next one")
+        call = self._call
+        if call is None:
+            return None
+        self._pending = True
+        transport = self._paginator._transport
+        return RawExportItemPage(self, transport.send(call), call)
+
+    def _parsed(self, page: Page[ExportItemV3]) -> None:
+        self._pending = False
+        self._call = self._paginator._next_call(self._tracker, page)
 
 
 class AsyncExportItemPaginator(AsyncPaginator[ExportItemV3]):
