@@ -21,6 +21,8 @@ BENCHMARKS = [
     "benchmarks/bench_receipts.py",
     "benchmarks/bench_sandbox.py",
     "benchmarks/bench_export.py",
+    "benchmarks/bench_memory.py",
+    "benchmarks/bench_update_items.py",
     "benchmarks/bench_latency.py",
     "benchmarks/bench_sync.py",
     "benchmarks/bench_runtime.py",
