@@ -80,8 +80,28 @@ class UpdateError:
     message: str
 
 
+class _Tallied:
+    """``successful`` / ``failed`` of a report, read from its ``counts`` (this run's items)."""
+
+    __slots__ = ()
+
+    @property
+    def counts(self) -> dict[str, int]:  # pragma: no cover - every report defines it
+        raise NotImplementedError
+
+    @property
+    def successful(self) -> int:
+        """Items exported in this run."""
+        return self.counts["successful"]
+
+    @property
+    def failed(self) -> int:
+        """Items that failed in this run."""
+        return self.counts["failed"]
+
+
 @define(frozen=True, slots=True, kw_only=True)
-class JobReport:
+class JobReport(_Tallied):
     """One export job: what happened to it and to each item processed in this run.
 
     ``items`` is a read-only sequence of :class:`ItemResult` in processing order (a tuple, or
@@ -145,23 +165,13 @@ class JobReport:
         return tuple(item for item in self.items if not item.ok)
 
     @property
-    def successful(self) -> int:
-        """Items exported in this run."""
-        return self.counts["successful"]
-
-    @property
-    def failed(self) -> int:
-        """Items that failed in this run."""
-        return self.counts["failed"]
-
-    @property
     def finished(self) -> bool:
         """Whether the job reached a final state in this run."""
         return self.final_event is not None
 
 
 @define(frozen=True, slots=True, kw_only=True)
-class ExportReport:
+class ExportReport(_Tallied):
     """The result of :func:`~pleo_erp.export_expenses` / ``process_job``."""
 
     company_id: UUID | None
@@ -186,16 +196,6 @@ class ExportReport:
             for status, count in job.counts.items():
                 totals[status] += count
         return totals
-
-    @property
-    def successful(self) -> int:
-        """Items exported."""
-        return self.counts["successful"]
-
-    @property
-    def failed(self) -> int:
-        """Items that failed."""
-        return self.counts["failed"]
 
     @property
     def interrupted(self) -> bool:

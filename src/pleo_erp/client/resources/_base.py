@@ -39,6 +39,7 @@ __all__ = [
     "data_parser",
     "list_data_parser",
     "no_result",
+    "page_of",
     "paged",
     "raw_body",
     "spec_object",
@@ -150,19 +151,24 @@ def raw_body(body: Any) -> Any:
     return body
 
 
+def page_of(page: CursorPage[T]) -> Page[T]:
+    """The :class:`Page` of a structured ``CursorPage`` (an empty end cursor means none)."""
+    info = page.pagination
+    return Page(
+        items=page.data,
+        has_next_page=info.has_next_page,
+        end_cursor=info.end_cursor or None,
+        total=info.total,
+    )
+
+
 def paged(call: Call, cls: type[T], page_size: int | None) -> PagedCall[T]:
     """A :class:`PagedCall` whose pages are structured as ``CursorPage[cls]``."""
     page_type: Any = CursorPage[cls]  # type: ignore[valid-type]
 
     def parse_page(body: Any) -> Page[T]:
         page: CursorPage[T] = structure(body, page_type)
-        info = page.pagination
-        return Page(
-            items=page.data,
-            has_next_page=info.has_next_page,
-            end_cursor=info.end_cursor or None,
-            total=info.total,
-        )
+        return page_of(page)
 
     return PagedCall(call=call, parse_page=parse_page, page_size=check_page_size(page_size))
 

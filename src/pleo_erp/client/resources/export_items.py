@@ -19,7 +19,12 @@ from pleo_erp.client._json_stream import read_data_elements
 from pleo_erp.client._request import Call, ensure_uuid, query
 from pleo_erp.client._transport import TransportCore
 from pleo_erp.client.pagination import AsyncPaginator, Page, PagedCall, Paginator
-from pleo_erp.client.resources._base import AsyncResource, SyncResource, check_page_size
+from pleo_erp.client.resources._base import (
+    AsyncResource,
+    SyncResource,
+    check_page_size,
+    page_of,
+)
 from pleo_erp.client.serialization import converter, structure, unstructure
 from pleo_erp.models.common import CursorPage, CursorPageInfo
 from pleo_erp.models.export_items import ExportItemV3
@@ -54,7 +59,7 @@ def parse_page(body: Any) -> Page[ExportItemV3]:
     """
     raw = body.get("data") if type(body) is dict else None
     if type(raw) is not list:
-        return _page_of(structure(body, CursorPage[ExportItemV3]))
+        return page_of(structure(body, CursorPage[ExportItemV3]))
     items: list[ExportItemV3] = []
     structure_item = converter.get_structure_hook(ExportItemV3)
     try:
@@ -66,7 +71,7 @@ def parse_page(body: Any) -> Page[ExportItemV3]:
         # Put the typed prefix back as JSON (it round-trips) and let the whole-page pass
         # report every problem exactly as for any other list.
         raw[: len(items)] = [unstructure(item) for item in items]
-        return _page_of(structure(body, CursorPage[ExportItemV3]))
+        return page_of(structure(body, CursorPage[ExportItemV3]))
     return Page(
         items=tuple(items),
         has_next_page=info.has_next_page,
@@ -103,16 +108,6 @@ def read_page(text: str | None, call: Call) -> Page[ExportItemV3]:
                 total=info.total,
             )
     return parse_page(TransportCore.decode_text(text, call))
-
-
-def _page_of(page: CursorPage[ExportItemV3]) -> Page[ExportItemV3]:
-    info = page.pagination
-    return Page(
-        items=page.data,
-        has_next_page=info.has_next_page,
-        end_cursor=info.end_cursor or None,
-        total=info.total,
-    )
 
 
 def list_op(job_id: uuid.UUID | str, page_size: int | None) -> PagedCall[ExportItemV3]:
