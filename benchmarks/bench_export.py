@@ -95,10 +95,14 @@ def requests_report(sizes: list[int]) -> None:
 # --------------------------------------------------------------------------- 2. 10 000 items
 
 
-def _start_sandbox(volume: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_sandbox(
+    volume: int, *, latency_ms: float = 0.0
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """A sandbox process holding a bulk job of ``volume`` items (``latency_ms`` per request)."""
+    latency = ["--latency-ms", str(latency_ms)] if latency_ms else []
     process = subprocess.Popen(
         [sys.executable, "-m", "pleo_erp.testing.sandbox", "--port", "0", "--volume", str(volume),
-         "--validate-responses", "off"],
+         "--validate-responses", "off", *latency],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -116,7 +120,7 @@ def _start_sandbox(volume: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
 
 
 def _bulk_job(base_url: str, key: str, company: str) -> str:
-    with httpx.Client(base_url=base_url, auth=(key, "")) as http:
+    with httpx.Client(base_url=base_url, auth=(key, ""), timeout=60) as http:
         jobs = http.get("/v3/export-jobs", params={"company_id": company}).json()["data"]
     return str(max(jobs, key=lambda j: j["createdAt"])["id"])
 

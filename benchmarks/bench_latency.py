@@ -19,25 +19,23 @@ The ideal wall time is computed from the calls actually counted in the run:
 - ideal = max(Pleo path, AS path): a perfect pipeline overlaps the two completely.
 
 Target: wall ≤ 1.25 × ideal at ``post_concurrency=8``. ``post_concurrency=1`` is printed for
-contrast. ``ExportConfig.post_concurrency`` is detected: until the concurrent pipeline
-exists, the ``8`` row says "not available yet" (its ideal is still printed). The script is a
-report and exits 0.
+contrast. The script is a report and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import attrs
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_export import _bulk_job, _start_sandbox
 
 from pleo_erp.accounting_system import (
     AccountsMapping,
@@ -106,52 +104,20 @@ class SlowTarget(BaseExportTarget):
         return posted
 
 
-def has_post_concurrency() -> bool:
-    """Whether this SDK's ``ExportConfig`` has the concurrent posting pipeline yet."""
-    return "post_concurrency" in attrs.fields_dict(ExportConfig)
-
-
-def _start_sandbox(items: int, latency_ms: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pleo_erp.testing.sandbox", "--port", "0", "--volume", str(items),
-         "--validate-responses", "off", "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    info: dict[str, str] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        if m := re.match(r"Pleo sandbox listening on (\S+)", line):
-            info["base_url"] = m.group(1)
-        elif m := re.match(r"company id: (\S+)", line):
-            info["company"] = m.group(1)
-        elif m := re.match(r"API key: (\S+)", line):
-            info["key"] = m.group(1)
-            break
-    return process, info
-
-
-def _bulk_job(base_url: str, key: str, company: str) -> str:
-    with httpx.Client(base_url=base_url, auth=(key, ""), timeout=60) as http:
-        jobs = http.get("/v3/export-jobs", params={"company_id": company}).json()["data"]
-    return str(max(jobs, key=lambda j: j["createdAt"])["id"])
-
-
 def run_once(
     *, items: int, latency_ms: float, post_ms: float, post_concurrency: int, receipts: int
 ) -> dict[str, Any]:
     """Export a fresh ``items``-item job once; wall time, counted calls and the ideal."""
-    process, info = _start_sandbox(items, latency_ms)
+    process, info = _start_sandbox(items, latency_ms=latency_ms)
     try:
         job_id = _bulk_job(info["base_url"], info["key"], info["company"])
         client = PleoClient(
             ApiKeyAuth(info["key"]), base_url=info["base_url"], requests_per_minute=None
         )
         target = SlowTarget(post_ms / 1000)
-        options: dict[str, Any] = {"page_size": PAGE, "receipt_concurrency": receipts}
-        if has_post_concurrency():
-            options["post_concurrency"] = post_concurrency
-        config = ExportConfig(**options)
+        config = ExportConfig(
+            page_size=PAGE, receipt_concurrency=receipts, post_concurrency=post_concurrency
+        )
         requests0 = client.request_count
         t0 = time.perf_counter()
         report = process_job(client, target, job_id, config=config)
@@ -205,16 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.latency_ms:g} ms per request, AS post {args.post_ms:g} ms, receipt downloads "
         f"in {args.receipt_concurrency} threads"
     )
-    available = has_post_concurrency()
     for concurrency in (MAX_CONCURRENT_POSTS, 1):
         label = f"post_concurrency={concurrency}"
-        if concurrency > 1 and not available:
-            ideal = ideal_only(post_concurrency=concurrency, **common)
-            print(
-                f"   {label:<20}: not available yet (ExportConfig has no post_concurrency); "
-                f"ideal would be {ideal:6.1f} s (target <= {TARGET_RATIO:.2f}x ideal: not measured)"
-            )
-            continue
         r = run_once(post_concurrency=concurrency, **common)
         ratio = r["wall"] / r["ideal"]
         print(

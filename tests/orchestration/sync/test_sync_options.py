@@ -8,7 +8,6 @@ plain signature, raised before any request; the set of keywords each sync takes 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from pleo_erp.client import AsyncPleoClient, PleoClient
 from pleo_erp.orchestration import sync, sync_async, sync_options
 from pleo_erp.testing.inmemory_sources import InMemorySources
+from tests.helpers.typing_check import assert_mypy_errors
 
 TYPING_FILE = Path(__file__).parent / "typing" / "sync_params.py"
 COMPANY = uuid.UUID(int=1)
@@ -91,39 +91,6 @@ def test_the_twins_document_the_same_keywords() -> None:
             assert annotation == f"Unpack[{params.__name__}]", function
 
 
-def _expected_errors() -> dict[int, str]:
-    expected = {}
-    for number, line in enumerate(TYPING_FILE.read_text().splitlines(), start=1):
-        match = re.search(r"# E: (.+)$", line)
-        if match:
-            expected[number] = match.group(1).strip()
-    return expected
-
-
 @pytest.mark.slow
 def test_mypy_checks_every_keyword_of_both_twins() -> None:
-    api = pytest.importorskip("mypy.api")
-    root = Path(__file__).parents[3]
-    stdout, stderr, _ = api.run(
-        [
-            "--strict",
-            "--config-file",
-            str(root / "pyproject.toml"),
-            "--no-error-summary",
-            "--show-error-codes",
-            str(TYPING_FILE),
-        ]
-    )
-    errors: dict[int, list[str]] = {}
-    for line in stdout.splitlines():
-        match = re.match(r"(?:.*[/\\])?sync_params\.py:(\d+): error: (.+)$", line)
-        if match:
-            errors.setdefault(int(match.group(1)), []).append(match.group(2))
-    expected = _expected_errors()
-    assert len(expected) >= 6
-    unexpected = {n: e for n, e in errors.items() if n not in expected}
-    assert not unexpected, f"lines that should type-check: {unexpected}\n{stderr}"
-    for number, text in expected.items():
-        assert any(text in message for message in errors.get(number, [])), (
-            f"line {number}: expected an error with {text!r}, got {errors.get(number)}"
-        )
+    assert_mypy_errors(TYPING_FILE, at_least=6)
