@@ -25,8 +25,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import define, field
 
-from pleo_erp.client.resources.export_items import ExportItemPageReader, ExportItemPaginator
-
 __all__ = [
     "AsCall",
     "AsyncDriver",
@@ -74,7 +72,11 @@ class PleoCall(_ClientMethod):
 @define(frozen=True, slots=True)
 class OpenPages(_ClientMethod):
     """Open the paginated list ``client.<resource>.<method>(...)``; the result is a cursor
-    for :class:`NextPage` (no request is made yet)."""
+    for :class:`NextPage` (no request is made yet). ``split``: a threaded driver opens the
+    paginator's ``split_pages()`` instead, whose pages are typed by the consumer
+    (``RawExportItemPage.parse``) rather than on the thread that fetched them."""
+
+    split: bool = False
 
 
 @define(frozen=True, slots=True)
@@ -229,12 +231,8 @@ class SyncDriver:
         if isinstance(effect, OpenPages):
             resource = getattr(self.client, effect.resource)
             paginator = getattr(resource, effect.method)(*effect.args, **effect.kwargs)
-            if isinstance(paginator, ExportItemPaginator):
-                return paginator.split_pages()
-            return iter(paginator.pages())
+            return iter(paginator.split_pages() if effect.split else paginator.pages())
         if isinstance(effect, NextPage):
-            if isinstance(effect.cursor, ExportItemPageReader):
-                return effect.cursor.fetch()  # parsed by the core's thread (RawExportItemPage)
             cursor: Iterator[Any] = effect.cursor
             return next(cursor, None)
         if isinstance(effect, Sleep):

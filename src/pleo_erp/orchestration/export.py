@@ -791,7 +791,13 @@ class _Exporter:
         limit = effective_post_concurrency(self.config.post_concurrency, _declared_max_posts(caps))
         scheduler = PostScheduler(limit)
         cursor = yield from self.g_pleo_read(
-            OpenPages("export_items", "list", (run.job.id,), {"page_size": self.config_page_size()})
+            OpenPages(
+                "export_items",
+                "list",
+                (run.job.id,),
+                {"page_size": self.config_page_size()},
+                split=True,  # pages are typed here, in _typed_page (one malloc arena)
+            )
         )
         first = yield from self.g_pleo_read(NextPage(cursor))  # MISSING_CONTRA_ACCOUNTS: here
         first = _typed_page(first)

@@ -182,6 +182,16 @@ class ExportItemPageReader:
     def __repr__(self) -> str:
         return f"ExportItemPageReader({self._paginator!r})"
 
+    def __iter__(self) -> ExportItemPageReader:
+        return self
+
+    def __next__(self) -> RawExportItemPage:
+        """:meth:`fetch` as an iterator (ends after the last page)."""
+        page = self.fetch()
+        if page is None:
+            raise StopIteration
+        return page
+
     def fetch(self) -> RawExportItemPage | None:
         """Request the next page (its text only), or ``None`` after the last page."""
         if self._pending:
