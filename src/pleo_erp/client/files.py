@@ -42,6 +42,8 @@ from typing import BinaryIO, ClassVar, Literal
 import httpx
 from attrs import define
 
+from pleo_erp.client._receipt_hop import TRANSPORT_ERRORS, Hop, open_hop
+from pleo_erp.client._receipt_pipeline import ReceiptPipeline, SentRequest, StaleConnection
 from pleo_erp.client.errors import PleoError
 from pleo_erp.client.receipt_policy import (
     ReceiptPolicy,
@@ -55,6 +57,7 @@ __all__ = [
     "DownloadReason",
     "DownloadedFile",
     "FileDownloadError",
+    "PendingDownload",
     "ReceiptDownloader",
     "ReceiptPolicy",
     "attach_receipt_policy",
@@ -289,35 +292,6 @@ def _receipt_headers(http_client: httpx.Client) -> httpx.Headers:
     return httpx.Headers(headers)
 
 
-def _request_for(
-    url: httpx.URL,
-    headers: httpx.Headers,
-    timeout: dict[str, float | None],
-    deadline: _Deadline,
-) -> httpx.Request:
-    """The ``GET`` for one hop, built from the already parsed ``url`` (no second parse)."""
-    return httpx.Request(
-        "GET", url, headers=headers, extensions={"timeout": deadline.bound(timeout)}
-    )
-
-
-def _send(http_client: httpx.Client, request: httpx.Request) -> httpx.Response:
-    """Send ``request`` through ``http_client``'s transport for its URL (its mounts and
-    proxies), without the client's cookie jar: a receipt response's ``Set-Cookie`` is never
-    stored (nor sent to Pleo or the next receipt host later), and no jar is parsed per
-    download. No redirects are followed and no auth is applied here.
-    """
-    if http_client.is_closed:
-        raise RuntimeError("Cannot send a request, as the client has been closed.")
-    transport_for_url = getattr(http_client, "_transport_for_url", None)
-    if transport_for_url is None:  # pragma: no cover - an httpx without the mount lookup
-        return http_client.send(request, stream=True, follow_redirects=False, auth=None)
-    transport: httpx.BaseTransport = transport_for_url(request.url)
-    response = transport.handle_request(request)
-    response.request = request
-    return response
-
-
 def _same_origin_or_upgrade(source: httpx.URL, target: httpx.URL) -> bool:
     """Whether a redirect stays on ``source``'s origin (or only upgrades http to https on the
     same host and default port)."""
@@ -335,18 +309,25 @@ def _stream_once(
     max_bytes: int,
     allowed_content_types: frozenset[str] | None,
     deadline: _Deadline,
+    sent: SentRequest | None = None,
 ) -> DownloadedFile:
+    """One attempt: every hop of ``url`` (the first one's request already ``sent``, after
+    :meth:`ReceiptDownloader.start` checked its URL)."""
     current = url
     http_client = settings.http_client
     for _ in range(settings.max_redirects + 1):
-        _check_url(current, settings.insecure_hosts, settings.policy)
+        if sent is None:
+            _check_url(current, settings.insecure_hosts, settings.policy)
         deadline.check(current)
         try:
-            request = _request_for(current, settings.headers, settings.timeout, deadline)
-            response = _send(http_client, request)
+            timeout = deadline.bound(settings.timeout)
+            hop = _answer(sent, timeout) if sent is not None else None
+            sent = None
+            if hop is None:
+                hop = open_hop(http_client, current, settings.headers, timeout)
             try:
-                if response.status_code in _REDIRECTS:
-                    location = response.headers.get("location")
+                if hop.status_code in _REDIRECTS:
+                    location = hop.header("location")
                     if not location:
                         raise FileDownloadError(
                             f"redirect without a Location from {redacted_url(current)}",
@@ -363,16 +344,16 @@ def _stream_once(
                         )
                     current = target
                     continue
-                if response.status_code != 200:
+                if hop.status_code != 200:
                     raise FileDownloadError(
                         f"receipt download from {redacted_url(current)} answered HTTP "
-                        f"{response.status_code}",
+                        f"{hop.status_code}",
                         reason="http_status",
-                        status_code=response.status_code,
-                        retry_after=_retry_after(response.headers.get("retry-after")),
+                        status_code=hop.status_code,
+                        retry_after=_retry_after(hop.header("retry-after")),
                     )
                 return _write_body(
-                    response,
+                    hop,
                     current,
                     dest,
                     settings.memory_limit,
@@ -381,8 +362,8 @@ def _stream_once(
                     deadline,
                 )
             finally:
-                response.close()
-        except httpx.TransportError as error:
+                hop.close()
+        except TRANSPORT_ERRORS as error:
             deadline.check(current)
             raise FileDownloadError(
                 f"receipt download from {redacted_url(current)} failed: {type(error).__name__}",
@@ -391,6 +372,15 @@ def _stream_once(
     raise FileDownloadError(
         f"too many redirects downloading {redacted_url(url)}", reason="redirect"
     )
+
+
+def _answer(sent: SentRequest, timeout: dict[str, float | None]) -> Hop | None:
+    """The answer to a request sent ahead, or ``None`` when its kept connection had been
+    closed by the host (the request is then sent anew, the usual way)."""
+    try:
+        return sent.response(timeout)
+    except StaleConnection:
+        return None
 
 
 class _Inflater:
@@ -424,20 +414,20 @@ class _Inflater:
         yield from self.feed(b"")
 
 
-def _body_chunks(response: httpx.Response, url: httpx.URL) -> Iterator[bytes]:
+def _body_chunks(hop: Hop, url: httpx.URL) -> Iterator[bytes]:
     """The decoded body, in pieces of bounded size."""
-    if response.is_stream_consumed:
+    data = hop.read_body()
+    if data is not None:
         # An in-process transport (a sandbox, a mock) handed over a body it already read.
-        data = response.content
         if len(data) <= _INFLATE_STEP:
             yield data  # the common small receipt: no slice, no copy
             return
         for start in range(0, len(data), _INFLATE_STEP):
             yield data[start : start + _INFLATE_STEP]
         return
-    encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    encoding = (hop.header("content-encoding") or "identity").strip().lower()
     if encoding in ("", "identity"):
-        yield from response.iter_raw()
+        yield from hop.raw_chunks()
         return
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise FileDownloadError(
@@ -447,7 +437,7 @@ def _body_chunks(response: httpx.Response, url: httpx.URL) -> Iterator[bytes]:
         )
     inflater = _Inflater(encoding)
     try:
-        for raw in response.iter_raw():
+        for raw in hop.raw_chunks():
             yield from inflater.feed(raw)
         yield from inflater.finish()
     except zlib.error as error:
@@ -505,7 +495,7 @@ class _Sink:
 
 
 def _write_body(
-    response: httpx.Response,
+    hop: Hop,
     url: httpx.URL,
     dest: Path | None,
     memory_limit: int,
@@ -513,7 +503,7 @@ def _write_body(
     allowed_content_types: frozenset[str] | None,
     deadline: _Deadline,
 ) -> DownloadedFile:
-    declared = response.headers.get("content-length")
+    declared = hop.header("content-length")
     if (
         declared is not None
         and declared.isascii()
@@ -524,7 +514,7 @@ def _write_body(
             f"receipt at {redacted_url(url)} is {declared} bytes, above the {max_bytes}-byte cap",
             reason="too_large",
         )
-    content_type = _media_type(response.headers.get("content-type"))
+    content_type = _media_type(hop.header("content-type"))
     if (
         allowed_content_types is not None
         and content_type not in _GENERIC_TYPES
@@ -540,7 +530,7 @@ def _write_body(
     head = b""
     sink = _Sink(dest, memory_limit)
     try:
-        for chunk in _body_chunks(response, url):
+        for chunk in _body_chunks(hop, url):
             deadline.check(url)
             size += len(chunk)
             if size > max_bytes:
@@ -553,7 +543,7 @@ def _write_body(
             digest.update(chunk)
             sink.write(chunk)
         sink.close()
-    except httpx.TransportError as error:
+    except TRANSPORT_ERRORS as error:
         sink.discard()
         deadline.check(url)
         raise FileDownloadError(
@@ -660,6 +650,7 @@ class ReceiptDownloader:
         "max_redirects",
         "max_wait",
         "memory_limit",
+        "pipeline",
         "policy",
         "retries",
         "sleep",
@@ -684,8 +675,14 @@ class ReceiptDownloader:
         policy: ReceiptPolicy | None = None,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        send_ahead: bool = False,
     ) -> None:
-        """Prepare downloads through ``http_client`` (arguments as :func:`download_file`)."""
+        """Prepare downloads through ``http_client`` (arguments as :func:`download_file`).
+
+        ``send_ahead``: let :meth:`start` put a request on the wire before its answer is
+        read, when ``http_client``'s transport allows it (see :attr:`sends_ahead`); close
+        the downloader when done, which closes the connections kept for that.
+        """
         self.http_client = http_client
         self.memory_limit = memory_limit
         self.max_bytes = max_bytes
@@ -703,6 +700,35 @@ class ReceiptDownloader:
         self.deadline = deadline
         self.clock = clock
         self.headers = _receipt_headers(http_client)
+        self.pipeline = ReceiptPipeline.for_client(http_client) if send_ahead else None
+
+    @property
+    def sends_ahead(self) -> bool:
+        """Whether :meth:`start` sends requests ahead (asked for, and the client's transport
+        is httpx's plain one: no proxy, mount, mock or HTTP/2)."""
+        return self.pipeline is not None
+
+    def start(self, url: str) -> PendingDownload:
+        """Begin downloading ``url``: with :attr:`sends_ahead`, its URL is checked and the
+        first request sent now, so the host answers while the caller does other work;
+        :meth:`PendingDownload.result` reads the answer (or, if nothing could be sent,
+        downloads the usual way and raises whatever that raises)."""
+        sent: SentRequest | None = None
+        if self.pipeline is not None:
+            try:
+                parsed = httpx.URL(url)
+                _check_url(parsed, self.insecure_hosts, self.policy)
+                if self.pipeline.accepts(self.http_client, parsed):
+                    sent = self.pipeline.send(parsed, self.headers, self.timeout)
+            except (FileDownloadError, httpx.HTTPError, httpx.InvalidURL, StaleConnection):
+                # Not sent: ``result`` downloads the usual way and reports the problem.
+                sent = None
+        return PendingDownload(self, url, sent)
+
+    def close(self) -> None:
+        """Close the connections kept for requests sent ahead."""
+        if self.pipeline is not None:
+            self.pipeline.close()
 
     def download(
         self,
@@ -721,15 +747,41 @@ class ReceiptDownloader:
         Raises:
             FileDownloadError: the download failed or broke a rule.
         """
+        return self._download(url, dest, max_bytes, content_types, None)
+
+    def _download(
+        self,
+        url: str,
+        dest: Path | None,
+        max_bytes: int | None,
+        content_types: frozenset[str] | None,
+        sent: SentRequest | None,
+    ) -> DownloadedFile:
         parsed = httpx.URL(url)
         cap = self.max_bytes if max_bytes is None else max_bytes
         allowed = self.allowed_content_types if content_types is None else content_types
         budget = _Deadline(self.deadline, self.clock)
+        try:
+            return self._attempts(parsed, dest, cap, allowed, budget, sent)
+        finally:
+            if sent is not None:
+                sent.close()  # its answer unread if the first attempt never got to it
+
+    def _attempts(
+        self,
+        parsed: httpx.URL,
+        dest: Path | None,
+        cap: int,
+        allowed: frozenset[str] | None,
+        budget: _Deadline,
+        sent: SentRequest | None,
+    ) -> DownloadedFile:
         attempt = 0
         while True:
             try:
-                return _stream_once(self, parsed, dest, cap, allowed, budget)
+                return _stream_once(self, parsed, dest, cap, allowed, budget, sent)
             except FileDownloadError as error:
+                sent = None  # a retry sends anew
                 if not error.transient or attempt >= self.retries:
                     raise
                 wait = (
@@ -742,6 +794,48 @@ class ReceiptDownloader:
                     raise  # the wait alone would overrun the deadline
             attempt += 1
             self.sleep(min(wait, self.max_wait))
+
+
+class PendingDownload:
+    """A download begun with :meth:`ReceiptDownloader.start` (its request perhaps sent)."""
+
+    __slots__ = ("_downloader", "_sent", "_url")
+
+    def __init__(self, downloader: ReceiptDownloader, url: str, sent: SentRequest | None) -> None:
+        self._downloader = downloader
+        self._url = url
+        self._sent = sent
+
+    def __repr__(self) -> str:
+        state = "sent" if self._sent is not None else "not sent"
+        return f"PendingDownload({redacted_url(self._url)}, {state})"
+
+    @property
+    def sent(self) -> bool:
+        """Whether the request is on the wire (its answer not yet read)."""
+        return self._sent is not None
+
+    def result(
+        self,
+        dest: Path | None = None,
+        *,
+        max_bytes: int | None = None,
+        content_types: frozenset[str] | None = None,
+    ) -> DownloadedFile:
+        """Finish the download, with the rules and arguments of
+        :meth:`ReceiptDownloader.download` (call it once).
+
+        Raises:
+            FileDownloadError: the download failed or broke a rule.
+        """
+        sent, self._sent = self._sent, None
+        return self._downloader._download(self._url, dest, max_bytes, content_types, sent)
+
+    def cancel(self) -> None:
+        """Drop a request whose answer will not be read (its connection is closed)."""
+        sent, self._sent = self._sent, None
+        if sent is not None:
+            sent.close()
 
 
 def _lower_set(types: Collection[str] | None) -> frozenset[str] | None:

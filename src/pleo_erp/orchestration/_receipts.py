@@ -1,10 +1,17 @@
 """Receipt downloads for an export job: bounded concurrency, prefetching, cleanup.
 
-The export processes items one by one, but receipts are fetched ahead by a small thread pool
-(``ExportConfig.receipt_concurrency`` downloads at a time, for at most
-``receipt_prefetch`` upcoming items), so downloading overlaps with posting. Files live in a
-private temporary directory under generated names and are deleted as soon as their item is
-done. Problems become ``receipt_*`` item failures (C20).
+The export processes items one by one, but the receipts of upcoming items (at most
+``receipt_prefetch`` of them) are fetched ahead, ``ExportConfig.receipt_concurrency`` at a
+time, so downloading overlaps with posting. Two ways, same rules:
+
+- **sent ahead** (the blocking driver, over httpx's plain transport): the requests go on the
+  wire at once, each on a keep-alive connection of its own, and the posting thread reads each
+  answer when its item's turn comes — the hosts work while the export posts, and no thread
+  waits for them (:meth:`~pleo_erp.client.files.ReceiptDownloader.start`);
+- **a thread pool** otherwise (the ``async`` driver, proxies, mounted or mock transports).
+
+Files live in a private temporary directory under generated names and are deleted as soon as
+their item is done. Problems become ``receipt_*`` item failures (C20).
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import zipfile
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +32,12 @@ from typing_extensions import Self
 
 from pleo_erp._closing import ClosesOnExit
 from pleo_erp.accounting_system.export import Attachment
-from pleo_erp.client.files import DownloadedFile, FileDownloadError, ReceiptDownloader
+from pleo_erp.client.files import (
+    DownloadedFile,
+    FileDownloadError,
+    PendingDownload,
+    ReceiptDownloader,
+)
 from pleo_erp.domain.config import ExportConfig
 from pleo_erp.domain.outcomes import DomainFailure
 from pleo_erp.domain.receipts import CONTENT_TYPE_EXTENSIONS, ReceiptPlan, ReceiptSpec, looks_like
@@ -101,7 +115,11 @@ class ReceiptFetcher(ClosesOnExit):
         insecure_hosts: Sequence[str] = (),
         sleep: Callable[[float], None],
         accepts_zip: bool = False,
+        send_ahead: bool = False,
     ) -> None:
+        """``send_ahead``: send receipt requests ahead instead of using pool threads, where
+        the client's transport allows it (only for a caller that may block: the blocking
+        driver; the ``async`` one must not connect on its event loop)."""
         self._http = http_client
         self._config = config
         self._insecure_hosts = tuple(config.receipt_allowed_hosts) + tuple(insecure_hosts)
@@ -122,8 +140,15 @@ class ReceiptFetcher(ClosesOnExit):
                 deadline=config.receipt_timeout,
                 retries=config.receipt_retries,
                 sleep=sleep,
+                send_ahead=send_ahead and config.receipt_concurrency > 0,
             )
         )
+        # Sent ahead: at most ``receipt_concurrency`` requests on the wire, the rest queued.
+        self._ahead = self._downloader is not None and self._downloader.sends_ahead
+        self._ahead_lock = threading.Lock()
+        self._ahead_items: set[UUID] = set()
+        self._queued: deque[ReceiptSpec] = deque()
+        self._sent: dict[tuple[UUID, int], PendingDownload] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._tmp_path: Path | None = None
@@ -135,7 +160,7 @@ class ReceiptFetcher(ClosesOnExit):
     def __enter__(self) -> Self:
         self._tmp = tempfile.TemporaryDirectory(prefix="pleo-erp-receipts-")
         self._tmp_path = Path(self._tmp.name)
-        if self._config.receipt_concurrency > 0:
+        if self._config.receipt_concurrency > 0 and not self._ahead:
             self._pool = ThreadPoolExecutor(
                 max_workers=self._config.receipt_concurrency,
                 thread_name_prefix="pleo-erp-receipt",
@@ -150,6 +175,15 @@ class ReceiptFetcher(ClosesOnExit):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        with self._ahead_lock:
+            sent = list(self._sent.values())
+            self._sent.clear()
+            self._queued.clear()
+            self._ahead_items.clear()
+        for pending in sent:
+            pending.cancel()
+        if self._downloader is not None:
+            self._downloader.close()
         self._futures.clear()
         self._spilled.clear()
         if self._tmp is not None:
@@ -165,26 +199,63 @@ class ReceiptFetcher(ClosesOnExit):
 
     def scheduled(self, accounting_entry_id: UUID) -> bool:
         """Whether the item's downloads were started."""
-        return accounting_entry_id in self._futures
+        return accounting_entry_id in self._futures or accounting_entry_id in self._ahead_items
 
     def schedule(self, plan: ReceiptPlan) -> None:
         """Start downloading the receipts of ``plan`` (once per item)."""
-        if not plan.receipts or self._pool is None:
+        if not plan.receipts:
             return
         aeid = plan.receipts[0].accounting_entry_id
-        if aeid in self._futures:
+        if self._ahead:
+            with self._ahead_lock:
+                if aeid in self._ahead_items or aeid in self._futures:
+                    return
+                self._ahead_items.add(aeid)
+                self._queued.extend(plan.receipts)
+                self._send_queued()
+            return
+        if self._pool is None or aeid in self._futures:
             return
         self._futures[aeid] = [self._pool.submit(self._download, spec) for spec in plan.receipts]
 
-    def _download(self, spec: ReceiptSpec) -> DownloadedFile:
+    def _send_queued(self) -> None:
+        """Put queued requests on the wire while fewer than ``receipt_concurrency`` are
+        (call with the lock held)."""
+        assert self._downloader is not None
+        while self._queued and len(self._sent) < self._config.receipt_concurrency:
+            spec = self._queued.popleft()
+            if spec.accounting_entry_id in self._ahead_items:  # not released meanwhile
+                key = (spec.accounting_entry_id, spec.index)
+                self._sent[key] = self._downloader.start(spec.url)
+
+    def _sent_ahead(self, spec: ReceiptSpec) -> Future[DownloadedFile]:
+        """The outcome of ``spec``'s download as a finished future: its answer read if its
+        request went ahead, else downloaded now (the next queued requests go out first)."""
+        with self._ahead_lock:
+            pending = self._sent.pop((spec.accounting_entry_id, spec.index), None)
+            if pending is None and spec in self._queued:
+                self._queued.remove(spec)
+            self._send_queued()
+        future: Future[DownloadedFile] = Future()
+        try:
+            future.set_result(self._download(spec, pending))
+        except FileDownloadError as error:
+            future.set_exception(error)
+        return future
+
+    def _download(
+        self, spec: ReceiptSpec, pending: PendingDownload | None = None
+    ) -> DownloadedFile:
         if self._downloader is None:
             raise FileDownloadError("no HTTP client for receipt downloads", reason="network")
-        downloaded = self._downloader.download(
-            spec.url,
-            self._dir / spec.filename,
-            max_bytes=spec.max_bytes,
-            content_types=_ALLOWED_TYPES.get(spec.extension, frozenset()),
-        )
+        dest = self._dir / spec.filename
+        types = _ALLOWED_TYPES.get(spec.extension, frozenset())
+        if pending is None:
+            downloaded = self._downloader.download(
+                spec.url, dest, max_bytes=spec.max_bytes, content_types=types
+            )
+        else:
+            downloaded = pending.result(dest, max_bytes=spec.max_bytes, content_types=types)
         if downloaded.path is not None:  # spilled to disk: ``release`` deletes it
             self._spilled.setdefault(spec.accounting_entry_id, []).append(downloaded.path)
         return downloaded
@@ -207,7 +278,9 @@ class ReceiptFetcher(ClosesOnExit):
         self.schedule(plan)
         aeid = plan.receipts[0].accounting_entry_id
         futures = self._futures.get(aeid)
-        if futures is None:  # inline mode (no pool): download now, in order
+        if futures is None and self._ahead:
+            futures = self._futures[aeid] = [self._sent_ahead(spec) for spec in plan.receipts]
+        elif futures is None:  # inline mode (no pool): download now, in order
             futures = self._futures[aeid] = [self._inline(spec) for spec in plan.receipts]
         results: list[Attachment] = []
         for spec, future in zip(plan.receipts, futures, strict=True):
@@ -266,6 +339,14 @@ class ReceiptFetcher(ClosesOnExit):
         """Forget an item's downloads and delete its files."""
         for future in self._futures.pop(accounting_entry_id, ()):
             future.cancel()
+        if self._ahead:
+            with self._ahead_lock:
+                self._ahead_items.discard(accounting_entry_id)
+                unread = [key for key in self._sent if key[0] == accounting_entry_id]
+                cancelled = [self._sent.pop(key) for key in unread]
+                self._send_queued()
+            for pending in cancelled:
+                pending.cancel()
         # Only spilled receipts have a file (``_download`` records them as they finish).
         for path in self._spilled.pop(accounting_entry_id, ()):
             path.unlink(missing_ok=True)

@@ -853,6 +853,9 @@ class _Exporter:
             insecure_hosts=_http_api_host(self.client),
             sleep=self.receipt_sleep,
             accepts_zip=accepts_zip,
+            # The blocking driver may connect and send from its own thread; the ``async`` one
+            # must not block its event loop, so its downloads stay on pool threads.
+            send_ahead=isinstance(self.driver, SyncDriver),
         ) as fetcher:
             while True:
                 if stop is None and job_failure is None:

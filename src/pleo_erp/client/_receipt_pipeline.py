@@ -1,0 +1,356 @@
+"""Receipt requests sent ahead, each on its own keep-alive connection (issue 13).
+
+A receipt download is mostly waiting: the file host takes a while to answer, and the export
+has posting to do meanwhile. Instead of a thread per download (whose every socket call hands
+Python's GIL back and forth with the posting thread: about 140 µs of CPU per receipt on top
+of the download itself), the export *sends* the request for an upcoming item's receipt at
+once and *reads* the answer when the item's turn comes. The host works while the export
+posts; no thread waits for it.
+
+Each request in flight has a connection of its own (HTTP/1.1, no pipelining on one
+connection, which hosts handle badly); a connection whose exchange ended cleanly is kept for
+the next request to the same origin. The HTTP/1.1 exchange is ``h11``'s (httpx's own
+protocol engine), the sockets and TLS are the standard library's with the SSL context of the
+client's transport, so certificates are verified exactly as httpx would.
+
+Only the plainest transport takes this way: httpx's own ``HTTPTransport`` over a direct
+``httpcore`` pool (no proxy, no HTTP/2, no Unix socket, local address, socket options or
+custom network backend). Anything else — and every redirect, retry or odd answer — goes the
+usual way (:mod:`._receipt_hop`). Socket and protocol failures surface as the matching
+``httpx`` exceptions, so the download rules classify them exactly as on the usual way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import h11
+import httpcore
+import httpx
+
+from pleo_erp.client._receipt_hop import decode_header, stock_pool
+
+__all__ = ["ReceiptPipeline", "SentRequest", "StaleConnection"]
+
+_READ_SIZE = 64 * 1024
+_Origin = tuple[bytes, bytes, int]  # scheme, host, port
+
+
+class StaleConnection(Exception):
+    """A kept connection turned out closed before any answer came: send the request anew."""
+
+
+class _Connection:
+    """One socket with its HTTP/1.1 state."""
+
+    __slots__ = ("idle_since", "origin", "protocol", "reused", "sock")
+
+    def __init__(self, sock: socket.socket, origin: _Origin) -> None:
+        self.sock = sock
+        self.origin = origin
+        self.protocol = h11.Connection(our_role=h11.CLIENT)
+        self.reused = False
+        self.idle_since = 0.0
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # closing a broken socket
+            self.sock.close()
+
+
+def _default_port(scheme: bytes) -> int:
+    return 443 if scheme == b"https" else 80
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: for an idle keep-alive connection
+    that is the peer's close (or garbage) — either way it must not be reused."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class ReceiptPipeline:
+    """Keep-alive connections for receipt requests sent ahead (one request per connection).
+
+    Thread-safe: requests may be sent on one thread and read on another; each connection is
+    used by one request at a time.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        keepalive_expiry: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Connections for ``https`` use ``ssl_context`` (``None``: ``https`` is not sent
+        ahead); idle ones older than ``keepalive_expiry`` seconds are not reused."""
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._clock = clock
+        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def for_client(cls, http_client: httpx.Client) -> ReceiptPipeline | None:
+        """A pipeline with the settings of ``http_client``'s default transport, or ``None``
+        when that transport is not the plain kind this module speaks for."""
+        transport: Any = getattr(http_client, "_transport", None)
+        pool = stock_pool(transport) if transport is not None else None
+        if type(pool) is not httpcore.ConnectionPool or not _plain(pool):
+            return None
+        context = getattr(pool, "_ssl_context", None)
+        expiry = getattr(pool, "_keepalive_expiry", 5.0)
+        return cls(
+            context if isinstance(context, ssl.SSLContext) else None,
+            keepalive_expiry=5.0 if expiry is None else float(expiry),
+        )
+
+    def accepts(self, http_client: httpx.Client, url: httpx.URL) -> bool:
+        """Whether a request for ``url`` through ``http_client`` may be sent ahead here (its
+        transport is the default one, and the scheme is spoken)."""
+        if url.scheme == "https" and self._ssl_context is None:
+            return False
+        if url.scheme not in ("http", "https"):
+            return False
+        transport_for_url = getattr(http_client, "_transport_for_url", None)
+        default = getattr(http_client, "_transport", None)
+        return transport_for_url is not None and transport_for_url(url) is default
+
+    def send(
+        self, url: httpx.URL, headers: httpx.Headers, timeout: dict[str, float | None]
+    ) -> SentRequest:
+        """Send ``GET url`` now (on a kept connection to its origin, or a new one); read the
+        answer later with :meth:`SentRequest.response`.
+
+        Raises ``httpx.ConnectError``/``ConnectTimeout``/``WriteError``/``WriteTimeout``.
+        """
+        origin: _Origin = (url.raw_scheme, url.raw_host, url.port or _default_port(url.raw_scheme))
+        connection = self._checkout(origin)
+        if connection is None:
+            connection = self._connect(url, origin, timeout)
+        request = h11.Request(
+            method=b"GET", target=url.raw_path, headers=[(b"Host", url.netloc), *headers.raw]
+        )
+        try:
+            data = connection.protocol.send(request)
+            data = (data or b"") + (connection.protocol.send(h11.EndOfMessage()) or b"")
+            connection.sock.settimeout(timeout.get("write"))
+            connection.sock.sendall(data)
+        except BaseException as error:
+            connection.close()
+            if connection.reused and isinstance(error, OSError):
+                raise StaleConnection from error
+            if isinstance(error, TimeoutError):
+                raise httpx.WriteTimeout(str(error)) from error
+            if isinstance(error, OSError):
+                raise httpx.WriteError(type(error).__name__) from error
+            if isinstance(error, h11.ProtocolError):
+                raise httpx.LocalProtocolError(type(error).__name__) from error
+            raise
+        return SentRequest(self, connection, timeout)
+
+    def _checkout(self, origin: _Origin) -> _Connection | None:
+        now = self._clock()
+        with self._lock:
+            idle = self._idle.get(origin)
+            while idle:
+                connection = idle.pop()
+                if now - connection.idle_since <= self._keepalive_expiry and not _readable(
+                    connection.sock
+                ):
+                    connection.reused = True
+                    return connection
+                connection.close()
+        return None
+
+    def _connect(
+        self, url: httpx.URL, origin: _Origin, timeout: dict[str, float | None]
+    ) -> _Connection:
+        host = url.host
+        try:
+            sock = socket.create_connection((host, origin[2]), timeout=timeout.get("connect"))
+        except TimeoutError as error:
+            raise httpx.ConnectTimeout(str(error)) from error
+        except OSError as error:
+            raise httpx.ConnectError(type(error).__name__) from error
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin[0] == b"https":
+                assert self._ssl_context is not None  # ``accepts`` checked it
+                sock.settimeout(timeout.get("connect"))
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=host)
+        except TimeoutError as error:
+            sock.close()
+            raise httpx.ConnectTimeout(str(error)) from error
+        except OSError as error:  # ssl.SSLError is one
+            sock.close()
+            raise httpx.ConnectError(type(error).__name__) from error
+        return _Connection(sock, origin)
+
+    def _keep(self, connection: _Connection) -> None:
+        """Take back a connection whose exchange ended cleanly."""
+        protocol = connection.protocol
+        if protocol.our_state is h11.DONE and protocol.their_state is h11.DONE:
+            protocol.start_next_cycle()
+            connection.idle_since = self._clock()
+            with self._lock:
+                if not self._closed:
+                    self._idle.setdefault(connection.origin, []).append(connection)
+                    return
+        connection.close()
+
+    def close(self) -> None:
+        """Close every kept connection (requests still being read close their own)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+
+class SentRequest:
+    """A request on the wire; :meth:`response` reads its answer (one :class:`Hop`)."""
+
+    __slots__ = ("_body_done", "_connection", "_headers", "_pipeline", "_status", "_timeout")
+
+    def __init__(
+        self,
+        pipeline: ReceiptPipeline,
+        connection: _Connection,
+        timeout: dict[str, float | None],
+    ) -> None:
+        self._pipeline = pipeline
+        self._connection: _Connection | None = connection
+        self._timeout = timeout
+        self._status = 0
+        self._headers: dict[str, str] = {}
+        self._body_done = False
+
+    def _event(self) -> Any:
+        connection = self._connection
+        assert connection is not None
+        protocol = connection.protocol
+        while True:
+            event = protocol.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            connection.sock.settimeout(self._timeout.get("read"))
+            protocol.receive_data(connection.sock.recv(_READ_SIZE))
+
+    def response(self, timeout: dict[str, float | None]) -> SentRequest:
+        """Read the status line and headers (the body stays unread) within ``timeout``'s
+        read limit; this object is then the :class:`~pleo_erp.client._receipt_hop.Hop` of
+        the answer.
+
+        Raises ``httpx`` transport errors, or :class:`StaleConnection` when a kept
+        connection was closed before any answer came (send the request again).
+        """
+        connection = self._connection
+        if connection is None:
+            raise RuntimeError("the answer to this request was read already")
+        self._timeout = timeout
+        try:
+            event = self._event()
+            while isinstance(event, h11.InformationalResponse):  # 1xx: the answer follows
+                event = self._event()
+        except BaseException as error:
+            received = connection.protocol.their_state is not h11.SEND_RESPONSE
+            self._drop()
+            if (
+                connection.reused
+                and not received
+                and isinstance(error, (OSError, h11.ProtocolError))
+            ):
+                raise StaleConnection from error
+            raise _as_httpx(error, reading=True) from error
+        if not isinstance(event, h11.Response):  # an informational answer is an event too
+            self._drop()
+            raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__}")
+        self._status = event.status_code
+        headers: dict[str, str] = {}
+        for key, value in event.headers:  # h11 gives names lower-cased
+            name = key.decode("latin-1")
+            text = decode_header(value)
+            headers[name] = f"{headers[name]}, {text}" if name in headers else text
+        self._headers = headers
+        return self
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+        return self._status
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (lower-case), or ``None``."""
+        return self._headers.get(name)
+
+    def raw_chunks(self) -> Iterator[bytes]:
+        """The body as sent, as it arrives."""
+        try:
+            while True:
+                event = self._event()
+                if type(event) is h11.Data:
+                    yield bytes(event.data)
+                elif type(event) is h11.EndOfMessage:
+                    self._body_done = True
+                    return
+                else:  # pragma: no cover - h11 gives only Data, then EndOfMessage
+                    raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__}")
+        except (OSError, h11.ProtocolError) as error:
+            self._drop()
+            raise _as_httpx(error, reading=True) from error
+
+    def read_body(self) -> bytes | None:
+        """Never read ahead (the body is streamed)."""
+        return None
+
+    def close(self) -> None:
+        """Keep the connection for the next request if the body was read to its end, else
+        close it (also for a request whose answer is never read)."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._body_done:
+            self._pipeline._keep(connection)
+        else:
+            connection.close()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _as_httpx(error: BaseException, *, reading: bool) -> BaseException:
+    """The ``httpx`` exception httpx would raise for a socket or protocol failure."""
+    if isinstance(error, TimeoutError):
+        return httpx.ReadTimeout(str(error)) if reading else httpx.WriteTimeout(str(error))
+    if isinstance(error, h11.ProtocolError):
+        return httpx.RemoteProtocolError(type(error).__name__)
+    if isinstance(error, OSError):
+        return httpx.ReadError(type(error).__name__)
+    return error
+
+
+def _plain(pool: httpcore.ConnectionPool) -> bool:
+    """Whether ``pool`` connects directly with default socket settings over HTTP/1.1."""
+    return (
+        getattr(pool, "_http1", True) is True
+        and not getattr(pool, "_http2", False)
+        and getattr(pool, "_uds", None) is None
+        and getattr(pool, "_local_address", None) is None
+        and not getattr(pool, "_socket_options", None)
+        and type(getattr(pool, "_network_backend", None)).__name__ == "SyncBackend"
+    )
