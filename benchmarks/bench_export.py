@@ -18,8 +18,9 @@ Run ``python benchmarks/bench_export.py`` (``nox -s bench`` runs it too). Two re
 
    Both clients make the same 123 API calls (job read, ``started``, 10 + 10 pages of 1 000,
    100 update chunks, ``completed``) and the same 10 000 receipt downloads; the export
-   downloads with ``--receipt-concurrency`` threads (the SDK default, 4), the script one after
-   the other. The sandbox's memory never counts: it is another process, and the export's
+   keeps ``--receipt-concurrency`` receipt requests on the wire at once (the SDK default, 4:
+   sent ahead on keep-alive connections, read when each item is posted), the script downloads
+   one after the other. The sandbox's memory never counts: it is another process, and the export's
    worker imports only the SDK (not ``pleo_erp.testing``). Runs alternate raw / export, a
    fresh sandbox each, and the medians of ``--repeat`` rounds are compared.
 The memory ratio of a 50 000-item job against a 10 000-item one is ``bench_memory.py``'s: its

@@ -14,7 +14,8 @@ more than it computes. This benchmark models that over loopback:
 The ideal wall time is computed from the calls actually counted in the run:
 
 - Pleo path = API requests × latency (they are sequential) + receipt downloads × latency /
-  ``receipt_concurrency`` (downloads run in that many threads);
+  ``receipt_concurrency`` (that many downloads at a time: requests sent ahead by the
+  blocking driver);
 - AS path = posts × post time / ``post_concurrency``;
 - ideal = max(Pleo path, AS path): a perfect pipeline overlaps the two completely.
 
@@ -168,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(
         f"Latency-bound export: {args.items} items with one receipt each, sandbox latency "
-        f"{args.latency_ms:g} ms per request, AS post {args.post_ms:g} ms, receipt downloads "
-        f"in {args.receipt_concurrency} threads"
+        f"{args.latency_ms:g} ms per request, AS post {args.post_ms:g} ms, "
+        f"{args.receipt_concurrency} receipt downloads at a time"
     )
     for concurrency in (MAX_CONCURRENT_POSTS, 1):
         label = f"post_concurrency={concurrency}"
