@@ -15,9 +15,11 @@ client's transport, so certificates are verified exactly as httpx would.
 
 Only the plainest transport takes this way: httpx's own ``HTTPTransport`` over a direct
 ``httpcore`` pool (no proxy, no HTTP/2, no Unix socket, local address, socket options or
-custom network backend). Anything else — and every redirect, retry or odd answer — goes the
-usual way (:mod:`._receipt_hop`). Socket and protocol failures surface as the matching
-``httpx`` exceptions, so the download rules classify them exactly as on the usual way.
+custom network backend; no mount taking every host, as a proxy's does), neither of them
+patched by a test library (``pytest-httpx``, ``respx``), whose mocks must see every request.
+Anything else — and every redirect, retry or odd answer — goes the usual way
+(:mod:`._receipt_hop`). Socket and protocol failures surface as the matching ``httpx``
+exceptions, so the download rules classify them exactly as on the usual way.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ from pleo_erp.client._receipt_hop import decode_header, stock_pool
 __all__ = ["ReceiptPipeline", "SentRequest", "StaleConnection"]
 
 _READ_SIZE = 64 * 1024
+# A response head as big as httpcore accepts (h11's own default is 16 KiB): a host whose
+# headers httpx reads must not fail here.
+_MAX_HEAD = 100 * 1024
 _Origin = tuple[bytes, bytes, int]  # scheme, host, port
+_STOCK_POOL_HANDLE_REQUEST = ("httpcore._sync.connection_pool", "ConnectionPool.handle_request")
 
 
 class StaleConnection(Exception):
@@ -55,7 +61,7 @@ class _Connection:
     def __init__(self, sock: socket.socket, origin: _Origin) -> None:
         self.sock = sock
         self.origin = origin
-        self.protocol = h11.Connection(our_role=h11.CLIENT)
+        self.protocol = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
         self.reused = False
         self.idle_since = 0.0
 
@@ -107,8 +113,10 @@ class ReceiptPipeline:
         when that transport is not the plain kind this module speaks for."""
         transport: Any = getattr(http_client, "_transport", None)
         pool = stock_pool(transport) if transport is not None else None
-        if type(pool) is not httpcore.ConnectionPool or not _plain(pool):
+        if type(pool) is not httpcore.ConnectionPool or not _plain(pool) or _pool_patched():
             return None
+        if _mounted_for_every_host(http_client):
+            return None  # a proxy (``proxy=``, ``HTTPS_PROXY``): nothing would be sent ahead
         context = getattr(pool, "_ssl_context", None)
         expiry = getattr(pool, "_keepalive_expiry", 5.0)
         return cls(
@@ -149,7 +157,7 @@ class ReceiptPipeline:
             connection.sock.sendall(data)
         except BaseException as error:
             connection.close()
-            if connection.reused and isinstance(error, OSError):
+            if connection.reused and isinstance(error, OSError) and _closed_by_peer(error):
                 raise StaleConnection from error
             if isinstance(error, TimeoutError):
                 raise httpx.WriteTimeout(str(error)) from error
@@ -223,7 +231,15 @@ class ReceiptPipeline:
 class SentRequest:
     """A request on the wire; :meth:`response` reads its answer (one :class:`Hop`)."""
 
-    __slots__ = ("_body_done", "_connection", "_headers", "_pipeline", "_status", "_timeout")
+    __slots__ = (
+        "_body_done",
+        "_connection",
+        "_headers",
+        "_heard",
+        "_pipeline",
+        "_status",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -237,6 +253,7 @@ class SentRequest:
         self._status = 0
         self._headers: dict[str, str] = {}
         self._body_done = False
+        self._heard = False  # any byte of the answer received
 
     def _event(self) -> Any:
         connection = self._connection
@@ -247,7 +264,10 @@ class SentRequest:
             if event is not h11.NEED_DATA:
                 return event
             connection.sock.settimeout(self._timeout.get("read"))
-            protocol.receive_data(connection.sock.recv(_READ_SIZE))
+            data = connection.sock.recv(_READ_SIZE)
+            if data:
+                self._heard = True
+            protocol.receive_data(data)
 
     def response(self, timeout: dict[str, float | None]) -> SentRequest:
         """Read the status line and headers (the body stays unread) within ``timeout``'s
@@ -266,13 +286,9 @@ class SentRequest:
             while isinstance(event, h11.InformationalResponse):  # 1xx: the answer follows
                 event = self._event()
         except BaseException as error:
-            received = connection.protocol.their_state is not h11.SEND_RESPONSE
             self._drop()
-            if (
-                connection.reused
-                and not received
-                and isinstance(error, (OSError, h11.ProtocolError))
-            ):
+            # Not h11's state: a failed ``next_event`` has turned it into ``ERROR`` already.
+            if connection.reused and not self._heard and _closed_by_peer(error):
                 raise StaleConnection from error
             raise _as_httpx(error, reading=True) from error
         if not isinstance(event, h11.Response):  # an informational answer is an event too
@@ -333,6 +349,12 @@ class SentRequest:
             connection.close()
 
 
+def _closed_by_peer(error: BaseException) -> bool:
+    """Whether ``error`` says the peer closed (or reset) the connection — not a timeout: a
+    slow host did not close anything, and must not get the request twice."""
+    return isinstance(error, (OSError, h11.ProtocolError)) and not isinstance(error, TimeoutError)
+
+
 def _as_httpx(error: BaseException, *, reading: bool) -> BaseException:
     """The ``httpx`` exception httpx would raise for a socket or protocol failure."""
     if isinstance(error, TimeoutError):
@@ -342,6 +364,23 @@ def _as_httpx(error: BaseException, *, reading: bool) -> BaseException:
     if isinstance(error, OSError):
         return httpx.ReadError(type(error).__name__)
     return error
+
+
+def _mounted_for_every_host(http_client: httpx.Client) -> bool:
+    """Whether a mount takes every host of a scheme (what ``proxy=`` and the proxy
+    environment variables install): the default transport would then see no receipt."""
+    mounts: Any = getattr(http_client, "_mounts", {})
+    return any(
+        transport is not None and not getattr(pattern, "host", "")
+        for pattern, transport in mounts.items()
+    )
+
+
+def _pool_patched() -> bool:
+    """Whether a test library replaced httpcore's pool (``respx`` does): its mocks must see
+    every request, which a request sent here would bypass."""
+    handle = httpcore.ConnectionPool.handle_request
+    return (handle.__module__, handle.__qualname__) != _STOCK_POOL_HANDLE_REQUEST
 
 
 def _plain(pool: httpcore.ConnectionPool) -> bool:
