@@ -179,6 +179,47 @@ def test_requests_in_flight_together_each_get_a_connection_then_are_reused(
     downloader.close()
 
 
+def test_connections_on_descriptors_above_1024_are_still_reused(
+    hosts: StartHost, client: httpx.Client
+) -> None:
+    """``select.select`` cannot watch a descriptor >= 1024 (a busy worker has many): the idle
+    check must not take that for a closed connection, or nothing is ever reused."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard descriptor limit ({hard}) leaves no room above 1024")
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    filler: list[int] = []
+    try:
+        while not filler or filler[-1] < 1030:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        host = hosts(_pdf)
+        downloader = _downloader(client, host)
+        for number in range(3):
+            assert downloader.start(host.url(f"/r{number}")).result().data == PDF
+        assert (host.requests, host.connections) == (3, 1)
+        downloader.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_nothing_is_sent_ahead_through_a_closed_client(hosts: StartHost) -> None:
+    host = hosts(_pdf)
+    http = httpx.Client(trust_env=False)
+    downloader = _downloader(http, host)
+    http.close()
+    pending = downloader.start(host.url("/r"))
+    assert not pending.sent
+    with pytest.raises(RuntimeError, match="closed"):
+        pending.result()
+    assert host.requests == 0
+
+
 # ---- 3. a kept connection the host closed --------------------------------------------------
 
 

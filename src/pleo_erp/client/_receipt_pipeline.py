@@ -78,6 +78,10 @@ def _readable(sock: socket.socket) -> bool:
     """Whether an idle connection has something to read: for an idle keep-alive connection
     that is the peer's close (or garbage) — either way it must not be reused."""
     try:
+        if hasattr(select, "poll"):  # ``select.select`` fails for descriptors >= 1024
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return True

@@ -714,7 +714,7 @@ class ReceiptDownloader:
         :meth:`PendingDownload.result` reads the answer (or, if nothing could be sent,
         downloads the usual way and raises whatever that raises)."""
         sent: SentRequest | None = None
-        if self.pipeline is not None:
+        if self.pipeline is not None and not self.http_client.is_closed:
             try:
                 parsed = httpx.URL(url)
                 _check_url(parsed, self.insecure_hosts, self.policy)
