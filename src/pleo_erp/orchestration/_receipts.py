@@ -342,6 +342,11 @@ class ReceiptFetcher(ClosesOnExit):
         if self._ahead:
             with self._ahead_lock:
                 self._ahead_items.discard(accounting_entry_id)
+                # Its queued requests go too: scheduled again, the item must not find them
+                # (they would go out twice, the extra one holding a slot until ``close``).
+                self._queued = deque(
+                    s for s in self._queued if s.accounting_entry_id != accounting_entry_id
+                )
                 unread = [key for key in self._sent if key[0] == accounting_entry_id]
                 cancelled = [self._sent.pop(key) for key in unread]
                 self._send_queued()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pleo_erp.testing.sandbox import PleoSandbox
+from tests.helpers.receipt_server import serve_receipts
 
 pytestmark = pytest.mark.http
 
@@ -38,6 +39,8 @@ from pleo_erp.state.export_journal import SQLiteExportJournal
 from pleo_erp.testing.inmemory import InMemoryAccountingSystem
 
 base_url, api_key, company, ledger, state, delay = sys.argv[1:7]
+# Optional: a receipt host to trust, and the number of posts at once (default 8).
+receipts_from, posts = (sys.argv[7:8], int(sys.argv[8])) if len(sys.argv) > 8 else ([], 8)
 
 
 class DurableSystem(InMemoryAccountingSystem):
@@ -69,10 +72,10 @@ class DurableSystem(InMemoryAccountingSystem):
 
 db = StateDB(state)
 export_expenses(
-    PleoClient(ApiKeyAuth(api_key), base_url=base_url),
+    PleoClient(ApiKeyAuth(api_key), base_url=base_url, allow_local_receipts_from=receipts_from),
     DurableSystem(),
     company_id=company,
-    config=ExportConfig(post_concurrency=8, batch_size=10),
+    config=ExportConfig(post_concurrency=posts, batch_size=10),
     lease_store=SQLiteLeaseStore(db),
     journal=SQLiteExportJournal(db),
 )
@@ -122,6 +125,56 @@ def test_sigkill_with_8_posts_in_flight_then_rerun_books_everything_once(tmp_pat
         assert sum(_booked(ledger).values()) < 80
 
         rerun = _child([*args, "0"])
+        _out, err = rerun.communicate(timeout=120)
+        assert rerun.returncode == 0, err
+
+    assert sandbox.job_status(job) == "completed"
+    statuses = sandbox.item_statuses(job)
+    assert set(statuses.values()) == {"successful"}
+    booked = _booked(ledger)
+    assert sorted(booked) == sorted(statuses)  # nothing lost
+    assert [aeid for aeid, n in booked.items() if n > 1] == []  # nothing twice
+
+
+def test_sigkill_while_receipt_requests_are_sent_ahead_then_rerun_books_everything_once(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: the blocking driver sends receipt requests ahead, one connection each.
+    The receipt host answers the first 12 requests sent and holds the rest, so the export
+    (one post at a time) books 12 items, then waits for item 13's answer with 4 more
+    requests sent ahead (``receipt_concurrency=4``, topped up before the read): the kill
+    lands exactly then. The rerun books the rest, each once."""
+    answered, items = 12, 40
+    sandbox = PleoSandbox(seed=6)
+    company = sandbox.add_company("Killed Receipts Co")
+    ledger = tmp_path / "ledger.sqlite"
+    state = tmp_path / "state.db"
+    with serve_receipts(keep_alive=False) as receipts, sandbox.serve() as base_url:
+        pdf = b"%PDF-1.4 receipt"
+        files = [
+            [{"url": receipts.url(f"/k{n}.pdf"), "type": "application/pdf", "size": len(pdf)}]
+            for n in range(items)
+        ]
+        job = sandbox.create_export_job(company, [{"files": f} for f in files])
+        release = receipts.hold_after(answered)
+        args = [base_url, sandbox.api_key, company, str(ledger), str(state)]
+        first = _child([*args, "0", receipts.origin, "1"])
+        receipts.wait_for(lambda: len(receipts.requests) == answered + 5, "5 held requests")
+        deadline = time.monotonic() + 60
+        while sum(_booked(ledger).values()) < answered:  # real time: the process is real
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the export never booked the answered items"
+            time.sleep(0.005)
+        os.kill(first.pid, signal.SIGKILL)
+        first.communicate(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+        # The 5 requests were unanswered when the process died: its end closed them.
+        receipts.wait_for(lambda: len(receipts.aborted) == 5, "the killed requests")
+        assert sum(_booked(ledger).values()) == answered
+        assert sandbox.job_status(job) == "in_progress"
+
+        release.set()
+        rerun = _child([*args, "0", receipts.origin, "1"])
         _out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, err
 
