@@ -652,3 +652,37 @@ def test_https_untrusted_certificate_is_a_network_failure(
         assert _reason(pending) == "network"
         downloader.close()
     assert host.requests == 0
+
+
+def test_an_origin_that_refused_a_connection_is_not_sent_ahead_again(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connect stall per unreachable host on the scheduling thread, not one per receipt:
+    after a failed connect its receipts go the usual way (which reports the failure)."""
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    origin = f"http://127.0.0.1:{port}"
+    downloader = ReceiptDownloader(
+        http_client=client,
+        policy=ReceiptPolicy.local_sandbox(origin),
+        send_ahead=True,
+        retries=0,
+        sleep=_no_sleep,
+    )
+    connects: list[object] = []
+    real_connect = socket.create_connection
+
+    def counting_connect(*args: Any, **kwargs: Any) -> socket.socket:
+        connects.append(args[0])
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting_connect)
+    first = downloader.start(f"{origin}/r1")
+    second = downloader.start(f"{origin}/r2")
+    assert (first.sent, second.sent) == (False, False)
+    assert len(connects) == 1  # the second receipt did not try to connect ahead
+    assert _reason(second) == "network"  # the usual way still reports it
+    downloader.close()

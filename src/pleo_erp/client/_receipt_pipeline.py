@@ -74,6 +74,10 @@ def _default_port(scheme: bytes) -> int:
     return 443 if scheme == b"https" else 80
 
 
+def _origin_of(url: httpx.URL) -> _Origin:
+    return (url.raw_scheme, url.raw_host, url.port or _default_port(url.raw_scheme))
+
+
 def _readable(sock: socket.socket) -> bool:
     """Whether an idle connection has something to read: for an idle keep-alive connection
     that is the peer's close (or garbage) — either way it must not be reused."""
@@ -110,6 +114,9 @@ class ReceiptPipeline:
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Origins a connection could not be opened to: not sent ahead again (one connect
+        # stall per unreachable host, on the scheduling thread; the usual way takes over).
+        self._unreachable: set[_Origin] = set()
 
     @classmethod
     def for_client(cls, http_client: httpx.Client) -> ReceiptPipeline | None:
@@ -135,6 +142,8 @@ class ReceiptPipeline:
             return False
         if url.scheme not in ("http", "https"):
             return False
+        if _origin_of(url) in self._unreachable:
+            return False
         transport_for_url = getattr(http_client, "_transport_for_url", None)
         default = getattr(http_client, "_transport", None)
         return transport_for_url is not None and transport_for_url(url) is default
@@ -147,7 +156,7 @@ class ReceiptPipeline:
 
         Raises ``httpx.ConnectError``/``ConnectTimeout``/``WriteError``/``WriteTimeout``.
         """
-        origin: _Origin = (url.raw_scheme, url.raw_host, url.port or _default_port(url.raw_scheme))
+        origin = _origin_of(url)
         connection = self._checkout(origin)
         if connection is None:
             connection = self._connect(url, origin, timeout)
@@ -193,8 +202,10 @@ class ReceiptPipeline:
         try:
             sock = socket.create_connection((host, origin[2]), timeout=timeout.get("connect"))
         except TimeoutError as error:
+            self._unreachable.add(origin)
             raise httpx.ConnectTimeout(str(error)) from error
         except OSError as error:
+            self._unreachable.add(origin)
             raise httpx.ConnectError(type(error).__name__) from error
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

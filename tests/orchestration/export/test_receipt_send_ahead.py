@@ -172,13 +172,6 @@ def test_an_in_process_sandbox_client_keeps_the_pool() -> None:
             assert f._pool is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug (issue 13, reported): ReceiptDownloader.sends_ahead looks at the "
-    "client's default transport only; with a mounted one (HTTPS_PROXY/HTTP_PROXY from the "
-    "environment) no request can go ahead, and the fetcher has no pool either: receipts "
-    "are downloaded one by one when their item's turn comes",
-)
 def test_a_client_behind_an_environment_proxy_keeps_downloading_ahead(
     server: ReceiptServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -487,12 +480,6 @@ def test_a_transient_failure_then_success_gives_the_receipt(
 # ------------------------------------------------------------------------- release and close
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug (issue 13, reported): SentRequest.response reads h11's their_state "
-    "after h11 set it to ERROR, so a kept connection closed without an answer is never "
-    "StaleConnection; it costs a retry and a backoff wait (a failure with no retries left)",
-)
 def test_a_kept_connection_the_host_closed_is_sent_on_anew_without_a_retry(
     http: httpx.Client, server: ReceiptServer
 ) -> None:
