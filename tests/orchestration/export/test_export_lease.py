@@ -266,6 +266,7 @@ def test_sqlite_company_lock_of_a_killed_local_process_is_free_at_once(tmp_path:
         child.kill()  # SIGKILL: no release, no cleanup
         child.wait(timeout=30)
         assert lock.acquire(company, "next-worker")  # at once, not after the ttl
+        lock.release(company, "next-worker")  # its heartbeat thread must not outlive the test
     finally:
         if child.poll() is None:
             child.kill()

@@ -112,3 +112,4 @@ def test_rule7_sqlite_lock_across_connections_and_lease_expiry(tmp_path: Path) -
     assert not a.acquire("c", "A")
     b.release("c", "B")
     assert a.acquire("c", "A")
+    a.release("c", "A")  # its heartbeat thread must not outlive the test
