@@ -79,6 +79,19 @@ def _downloader(client: httpx.Client, *hosts: LoopbackHost, **options: Any) -> R
     return downloader
 
 
+def _fails_then_works_on_a_fresh_connection(
+    downloader: ReceiptDownloader, host: LoopbackHost, reason: str
+) -> None:
+    """The first (sent-ahead) download fails with ``reason``; the next one succeeds, on a
+    second connection (the broken one was not kept)."""
+    pending = downloader.start(host.url())
+    assert pending.sent
+    assert _reason(pending) == reason
+    assert downloader.start(host.url()).result().data == PDF
+    assert (host.requests, host.connections) == (2, 2)
+    downloader.close()
+
+
 def _reason(pending: PendingDownload, **options: Any) -> str:
     with pytest.raises(FileDownloadError) as info:
         pending.result(**options)
@@ -492,12 +505,7 @@ def test_host_closing_mid_body_is_a_network_failure_and_the_connection_is_droppe
 
     host = hosts(cut_first)
     downloader = _downloader(client, host)
-    pending = downloader.start(host.url())
-    assert pending.sent
-    assert _reason(pending) == "network"
-    assert downloader.start(host.url()).result().data == PDF
-    assert (host.requests, host.connections) == (2, 2)
-    downloader.close()
+    _fails_then_works_on_a_fresh_connection(downloader, host, "network")
 
 
 def test_host_that_never_answers_is_a_network_failure_on_a_fresh_connection_after(
@@ -511,12 +519,7 @@ def test_host_that_never_answers_is_a_network_failure_on_a_fresh_connection_afte
 
     host = hosts(hang_first)
     downloader = _downloader(client, host, timeout=0.1)
-    pending = downloader.start(host.url())
-    assert pending.sent
-    assert _reason(pending) == "network"
-    assert downloader.start(host.url()).result().data == PDF
-    assert (host.requests, host.connections) == (2, 2)
-    downloader.close()
+    _fails_then_works_on_a_fresh_connection(downloader, host, "network")
 
 
 def test_deadline_passing_while_waiting_for_a_sent_answer_is_a_timeout(

@@ -104,6 +104,15 @@ def _booked(ledger: Path) -> Counter[str]:
     return Counter(row[0] for row in rows)
 
 
+def _assert_every_item_booked_once(sandbox: PleoSandbox, job: str, ledger: Path) -> None:
+    assert sandbox.job_status(job) == "completed"
+    statuses = sandbox.item_statuses(job)
+    assert set(statuses.values()) == {"successful"}
+    booked = _booked(ledger)
+    assert sorted(booked) == sorted(statuses)  # nothing lost
+    assert [aeid for aeid, n in booked.items() if n > 1] == []  # nothing twice
+
+
 def test_sigkill_with_8_posts_in_flight_then_rerun_books_everything_once(tmp_path: Path) -> None:
     sandbox = PleoSandbox(seed=5)
     company = sandbox.add_company("Killed Co")
@@ -128,12 +137,7 @@ def test_sigkill_with_8_posts_in_flight_then_rerun_books_everything_once(tmp_pat
         _out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, err
 
-    assert sandbox.job_status(job) == "completed"
-    statuses = sandbox.item_statuses(job)
-    assert set(statuses.values()) == {"successful"}
-    booked = _booked(ledger)
-    assert sorted(booked) == sorted(statuses)  # nothing lost
-    assert [aeid for aeid, n in booked.items() if n > 1] == []  # nothing twice
+    _assert_every_item_booked_once(sandbox, job, ledger)
 
 
 def test_sigkill_while_receipt_requests_are_sent_ahead_then_rerun_books_everything_once(
@@ -178,9 +182,4 @@ def test_sigkill_while_receipt_requests_are_sent_ahead_then_rerun_books_everythi
         _out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, err
 
-    assert sandbox.job_status(job) == "completed"
-    statuses = sandbox.item_statuses(job)
-    assert set(statuses.values()) == {"successful"}
-    booked = _booked(ledger)
-    assert sorted(booked) == sorted(statuses)  # nothing lost
-    assert [aeid for aeid, n in booked.items() if n > 1] == []  # nothing twice
+    _assert_every_item_booked_once(sandbox, job, ledger)
