@@ -215,9 +215,11 @@ class ReceiptPipeline:
                 sock = self._ssl_context.wrap_socket(sock, server_hostname=host)
         except TimeoutError as error:
             sock.close()
+            self._unreachable.add(origin)
             raise httpx.ConnectTimeout(str(error)) from error
-        except OSError as error:  # ssl.SSLError is one
+        except OSError as error:  # ssl.SSLError is one (an untrusted certificate, too)
             sock.close()
+            self._unreachable.add(origin)
             raise httpx.ConnectError(type(error).__name__) from error
         return _Connection(sock, origin)
 

@@ -19,7 +19,12 @@ Receipt URLs are untrusted input (DESIGN decision 12), so :func:`download_file`:
 - gives up once an overall ``deadline`` passes, however slowly the server drips bytes;
 - checks the served content type against the allowed ones (a generic
   ``application/octet-stream`` passes; the caller then checks the file's leading bytes);
-- retries transient failures (connection errors, timeouts, 429, 5xx) a bounded number of times.
+- retries transient failures (connection errors, timeouts, 429, 5xx) a bounded number of times;
+- goes the leanest way the transport allows: straight to httpx's connection pool over its plain
+  ``HTTPTransport`` (:mod:`._receipt_hop`), and with :meth:`ReceiptDownloader.start` the first
+  request may be sent ahead on a keep-alive connection of its own and its answer read later
+  (:mod:`._receipt_pipeline`) — the URL is checked before anything is sent, and every rule
+  above applies to the answer.
 
 Errors are :class:`FileDownloadError` with a ``reason``; messages name the host and path of
 the URL but never its query string, which holds the link's signature. Those messages are for
