@@ -42,10 +42,11 @@ import time
 import zlib
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Literal
+from typing import BinaryIO, ClassVar, Literal, TypedDict
 
 import httpx
 from attrs import define
+from typing_extensions import Unpack
 
 from pleo_erp.client._receipt_hop import TRANSPORT_ERRORS, Hop, open_hop
 from pleo_erp.client._receipt_pipeline import ReceiptPipeline, SentRequest, StaleConnection
@@ -59,6 +60,7 @@ from pleo_erp.client.receipt_policy import (
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DownloadOptions",
     "DownloadReason",
     "DownloadedFile",
     "FileDownloadError",
@@ -563,25 +565,54 @@ def _write_body(
     return DownloadedFile(None, size, content_type, digest.hexdigest(), head, sink.data())
 
 
+class DownloadOptions(TypedDict, total=False):
+    """The download settings :func:`download_file` takes (all optional; the defaults are
+    :class:`ReceiptDownloader`'s).
+
+    Attributes:
+        memory_limit: bytes kept in memory before spilling to ``dest`` (default ``0``:
+            straight to disk).
+        max_bytes: hard size cap, enforced while streaming (default
+            :data:`DEFAULT_MAX_BYTES`).
+        allowed_content_types: MIME types accepted (default ``None``: any).
+        allow_cross_host_redirects: follow a redirect to a different origin (the policy still
+            applies to every hop; default ``False``).
+        insecure_hosts: hosts allowed over plain http (their addresses are still checked).
+        max_redirects: redirects followed at most (default 3).
+        timeout: per-request timeout, each connect / read (default 60 s).
+        retries: further attempts after a transient failure (default 6).
+        backoff: first wait between attempts (default 0.5 s; doubles each time; a
+            ``Retry-After`` wins), capped at ``max_wait`` seconds (default 60); ``sleep``
+            does the waiting.
+        policy: where the download may go (default: the policy attached to ``http_client``
+            by its :class:`~pleo_erp.client.PleoClient`, else the production policy).
+        deadline: seconds the whole download may take — every hop, read and retry — however
+            slowly the server sends (default ``None``: only the per-read ``timeout``);
+            ``clock`` measures it (default ``time.monotonic``).
+    """
+
+    memory_limit: int
+    max_bytes: int
+    allowed_content_types: Collection[str] | None
+    allow_cross_host_redirects: bool
+    insecure_hosts: Collection[str]
+    max_redirects: int
+    timeout: float | httpx.Timeout
+    retries: int
+    backoff: float
+    max_wait: float
+    sleep: Callable[[float], None]
+    policy: ReceiptPolicy | None
+    deadline: float | None
+    clock: Callable[[], float]
+
+
 def download_file(
     url: str,
     dest: Path | None = None,
     *,
-    memory_limit: int = 0,
     http_client: httpx.Client,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    allowed_content_types: Collection[str] | None = None,
-    allow_cross_host_redirects: bool = False,
-    insecure_hosts: Collection[str] = (),
-    max_redirects: int = 3,
-    timeout: float | httpx.Timeout = 60.0,
-    retries: int = 6,
-    backoff: float = 0.5,
-    max_wait: float = 60.0,
-    sleep: Callable[[float], None] = time.sleep,
-    policy: ReceiptPolicy | None = None,
-    deadline: float | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    **options: Unpack[DownloadOptions],
 ) -> DownloadedFile:
     """Download ``url`` (see the module docstring for the rules).
 
@@ -592,46 +623,13 @@ def download_file(
         url: the receipt link (untrusted).
         dest: the file to create when the body outgrows ``memory_limit`` (it must not exist;
             removed again on failure). ``None``: keep everything in memory.
-        memory_limit: bytes kept in memory before spilling to ``dest`` (``0``: straight to
-            disk).
         http_client: the ``httpx.Client`` to send through (no auth is attached).
-        max_bytes: hard size cap, enforced while streaming.
-        allowed_content_types: MIME types accepted (``None``: any).
-        allow_cross_host_redirects: follow a redirect to a different origin (the policy still
-            applies to every hop).
-        insecure_hosts: hosts allowed over plain http (their addresses are still checked).
-        max_redirects: redirects followed at most.
-        timeout: per-request timeout (each connect / read).
-        retries: further attempts after a transient failure.
-        backoff: first wait between attempts (doubles each time; a ``Retry-After`` wins),
-            capped at ``max_wait`` seconds; ``sleep`` does the waiting.
-        policy: where the download may go (default: the policy attached to ``http_client``
-            by its :class:`~pleo_erp.client.PleoClient`, else the production policy).
-        deadline: seconds the whole download may take — every hop, read and retry — however
-            slowly the server sends (``None``: only the per-read ``timeout``); ``clock``
-            measures it.
+        **options: the settings of :class:`DownloadOptions`.
 
     Raises:
         FileDownloadError: the download failed or broke a rule.
     """
-    downloader = ReceiptDownloader(
-        http_client=http_client,
-        memory_limit=memory_limit,
-        max_bytes=max_bytes,
-        allowed_content_types=allowed_content_types,
-        allow_cross_host_redirects=allow_cross_host_redirects,
-        insecure_hosts=insecure_hosts,
-        max_redirects=max_redirects,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        max_wait=max_wait,
-        sleep=sleep,
-        policy=policy,
-        deadline=deadline,
-        clock=clock,
-    )
-    return downloader.download(url, dest)
+    return ReceiptDownloader(http_client=http_client, **options).download(url, dest)
 
 
 class ReceiptDownloader:
@@ -682,7 +680,7 @@ class ReceiptDownloader:
         clock: Callable[[], float] = time.monotonic,
         send_ahead: bool = False,
     ) -> None:
-        """Prepare downloads through ``http_client`` (arguments as :func:`download_file`).
+        """Prepare downloads through ``http_client`` (settings as :class:`DownloadOptions`).
 
         ``send_ahead``: let :meth:`start` put a request on the wire before its answer is
         read, when ``http_client``'s transport allows it (see :attr:`sends_ahead`); close
