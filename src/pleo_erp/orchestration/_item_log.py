@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import chain, repeat
-from typing import Any, overload
+from typing import Any
 from uuid import UUID
 
 from pleo_erp.orchestration.report import ItemResult, ItemSequence
@@ -194,13 +194,6 @@ class ItemResultLog(ItemSequence):
     def __len__(self) -> int:
         return len(self._hi)
 
-    def _position(self, index: int) -> int:
-        size = len(self._hi)
-        position = index + size if index < 0 else index
-        if not 0 <= position < size:
-            raise IndexError("item result index out of range")
-        return position
-
     def _uuid(self, index: int) -> UUID:
         return UUID(int=(self._hi[index] << 64) | self._lo[index])
 
@@ -220,7 +213,7 @@ class ItemResultLog(ItemSequence):
         )
         return external_id, external_url
 
-    def _result(self, index: int) -> ItemResult:
+    def _at(self, index: int) -> ItemResult:
         flags = self._flags[index]
         if flags & _KEPT_WHOLE:
             return self._whole[index]
@@ -240,20 +233,8 @@ class ItemResultLog(ItemSequence):
             reported=bool(flags & _REPORTED),
         )
 
-    @overload
-    def __getitem__(self, index: int) -> ItemResult: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[ItemResult, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> ItemResult | tuple[ItemResult, ...]:
-        """The result at ``index`` (built on demand); a slice gives a tuple."""
-        if isinstance(index, slice):
-            return tuple(self._result(i) for i in range(*index.indices(len(self))))
-        return self._result(self._position(index))
-
     def __iter__(self) -> Iterator[ItemResult]:
-        return map(self._result, range(len(self._hi)))
+        return map(self._at, range(len(self._hi)))
 
     def ids(self) -> Iterator[UUID]:
         """The items' ids, in processing order."""

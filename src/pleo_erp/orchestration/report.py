@@ -272,6 +272,30 @@ class ItemSequence(Sequence[ItemResult]):
     def __hash__(self) -> int:
         return hash(tuple(self))
 
+    def _at(self, position: int) -> ItemResult:
+        """The result at ``position`` (``0 <= position < len(self)``)."""
+        raise NotImplementedError
+
+    def _position(self, index: int) -> int:
+        """``index`` (negative counts from the end) as a position, or ``IndexError``."""
+        size = len(self)
+        position = index + size if index < 0 else index
+        if not 0 <= position < size:
+            raise IndexError("item result index out of range")
+        return position
+
+    @overload
+    def __getitem__(self, index: int) -> ItemResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ItemResult, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ItemResult | tuple[ItemResult, ...]:
+        """The result at ``index``; a slice gives a tuple."""
+        if isinstance(index, slice):
+            return tuple(map(self._at, range(*index.indices(len(self)))))
+        return self._at(self._position(index))
+
 
 class _JoinedItems(ItemSequence):
     """The item results of several jobs as one read-only sequence (``ExportReport.items``).
@@ -289,20 +313,7 @@ class _JoinedItems(ItemSequence):
     def __len__(self) -> int:
         return sum(len(part) for part in self._parts)
 
-    @overload
-    def __getitem__(self, index: int) -> ItemResult: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[ItemResult, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> ItemResult | tuple[ItemResult, ...]:
-        """The result at ``index``; a slice gives a tuple."""
-        if isinstance(index, slice):
-            return tuple(self)[index]
-        size = len(self)
-        position = index + size if index < 0 else index
-        if not 0 <= position < size:
-            raise IndexError("item result index out of range")
+    def _at(self, position: int) -> ItemResult:
         for part in self._parts:
             if position < len(part):
                 return part[position]
