@@ -340,21 +340,15 @@ def _typed_item_body(update: UpdateExportJobItemV3) -> dict[str, Any] | None:
             return None  # naive: the checked path raises
         else:
             body["exportedAt"] = _unstructure_datetime(exported_at)
-    text = update.external_id
-    if text is not None:
-        if type(text) is not str:
-            return None
-        body["externalId"] = text
-    text = update.external_url
-    if text is not None:
-        if type(text) is not str:
-            return None
-        body["externalUrl"] = text
-    text = update.failure_reason
-    if text is not None:
-        if type(text) is not str:
-            return None
-        body["failureReason"] = text
+    for key, text in (
+        ("externalId", update.external_id),
+        ("externalUrl", update.external_url),
+        ("failureReason", update.failure_reason),
+    ):
+        if text is not None:
+            if type(text) is not str:
+                return None
+            body[key] = text
     reason = update.failure_reason_type
     if reason is not None:
         if type(reason) is not ExportJobItemFailureReasonType:
