@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 
-from pleo_erp.client import ApiKeyAuth, PleoClient, _transport
+from pleo_erp.client import _transport
 from pleo_erp.client._request import Call
 from pleo_erp.client.errors import ResponseValidationError
 from pleo_erp.client.serialization import loads
+from tests.helpers.mock_client import mock_client
 
 
 @pytest.mark.parametrize(
@@ -32,18 +32,8 @@ def test_shared_decoder_matches_json_loads_with_decimal(body: str, encoding: str
     assert repr(got) == repr(expected)  # Decimal('12.30') keeps its exponent
 
 
-def _client(handler: Any) -> PleoClient:
-    return PleoClient(
-        ApiKeyAuth("k" * 20),
-        base_url="https://external.pleo.io",
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-        requests_per_minute=None,
-        max_retries=0,
-    )
-
-
 def test_decode_errors_stay_typed() -> None:
-    client = _client(lambda request: httpx.Response(200, content=b"{not json"))
+    client = mock_client(lambda request: httpx.Response(200, content=b"{not json"))
     with pytest.raises(ResponseValidationError, match="not valid JSON"):
         client._transport.request(Call("x.get", "GET", "/v0/x"))
 
@@ -55,7 +45,7 @@ def test_repeated_url_is_parsed_once_and_requests_stay_identical() -> None:
         seen.append(request)
         return httpx.Response(200, json={"data": 1.5})
 
-    client = _client(handler)
+    client = mock_client(handler)
     path = "/v0/fastpath-unique/a%20b"
     before = _transport._parsed_url.cache_info()
     first = client._transport.request(Call("x.get", "GET", path, params=(("p", "1 2"),)))
@@ -77,7 +67,7 @@ def test_body_calls_get_a_content_type_without_changing_the_default_headers() ->
         seen.append(request)
         return httpx.Response(204)
 
-    client = _client(handler)
+    client = mock_client(handler)
     client._transport.request(Call("x.create", "POST", "/v0/x", body={"a": 1}))
     client._transport.request(Call("x.get", "GET", "/v0/x"))
     assert seen[0].headers["content-type"] == _transport.JSON_CONTENT_TYPE

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pleo_erp.client import ApiKeyAuth, AsyncPleoClient, ExportJobItemsUpdateResult, PleoClient
+from pleo_erp.client import ApiKeyAuth, AsyncPleoClient, ExportJobItemsUpdateResult
 from pleo_erp.client._request import encode_json
 from pleo_erp.client.errors import ResponseValidationError
 from pleo_erp.client.resources import _base
@@ -39,6 +39,8 @@ from pleo_erp.models.export_jobs import (
     ExportJobItemUpdateErrorV3,
     UpdateExportJobItemV3,
 )
+from pleo_erp.orchestration.export import _update_model
+from tests.helpers.mock_client import mock_client
 
 JOB = uuid.UUID("6f1c1a52-8e0b-4a57-9a59-2f6f2d7c3a10")
 UTC = dt.timezone.utc
@@ -46,24 +48,6 @@ UTC = dt.timezone.utc
 
 def _id(n: int) -> uuid.UUID:
     return uuid.UUID(int=n, version=4)
-
-
-def _model(outcome: ItemOutcome) -> UpdateExportJobItemV3:
-    """The update the export sends for an outcome (as the orchestrator builds it)."""
-    if outcome.status == "successful":
-        return UpdateExportJobItemV3(
-            accounting_entry_id=outcome.accounting_entry_id,
-            status=ExportJobItemStatus.SUCCESSFUL,
-            exported_at=outcome.exported_at,
-            external_id=outcome.external_id,
-            external_url=outcome.external_url,
-        )
-    return UpdateExportJobItemV3(
-        accounting_entry_id=outcome.accounting_entry_id,
-        status=ExportJobItemStatus.FAILED,
-        failure_reason=outcome.failure_reason,
-        failure_reason_type=ExportJobItemFailureReasonType(outcome.failure_type),
-    )
 
 
 _TEXTS = [
@@ -91,18 +75,18 @@ def _varied_batch() -> list[UpdateExportJobItemV3]:
                 url=f"https://as.test/{n}",
             )
             when = dt.datetime(2024, 5, 1, 10, 0, n % 60, (n * 7919) % 1_000_000, tzinfo=tz)
-            updates.append(_model(ItemOutcome.success(_id(n), posted, when)))
+            updates.append(_update_model(ItemOutcome.success(_id(n), posted, when)))
     n += 1  # a success with only its required fields (no external id/url, no timestamp)
     updates.append(UpdateExportJobItemV3(_id(n), ExportJobItemStatus.SUCCESSFUL))
     n += 1  # a success whose item carried warnings: warnings are not sent, only the success
     posted = PostedEntry(accounting_entry_id=_id(n), external_id="JE-warned")
     warned = ItemOutcome.success(_id(n), posted, dt.datetime(2024, 1, 1, tzinfo=UTC))
-    updates.append(_model(warned))
+    updates.append(_update_model(warned))
     for kind in ExportJobItemFailureReasonType:
         for text in _TEXTS:
             n += 1
             failure = ItemFailure(kind.value, clean_message(f"{kind.value}: {text}"))
-            updates.append(_model(ItemOutcome.failure(_id(n), failure)))
+            updates.append(_update_model(ItemOutcome.failure(_id(n), failure)))
     n += 1  # raw control characters, as a hand-built model may carry them
     updates.append(
         UpdateExportJobItemV3(
@@ -119,16 +103,6 @@ def _varied_batch() -> list[UpdateExportJobItemV3]:
 def _checked_body(update: UpdateExportJobItemV3) -> dict[str, Any]:
     """What the model path sends: cattrs' unstructure, then every check of the dict path."""
     return item_update_body(unstructure(update))
-
-
-def _client(handler: Any) -> PleoClient:
-    return PleoClient(
-        ApiKeyAuth("k" * 20),
-        base_url="https://external.pleo.io",
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-        requests_per_minute=None,
-        max_retries=0,
-    )
 
 
 def _echo(request: httpx.Request) -> httpx.Response:
@@ -176,7 +150,7 @@ def test_the_wire_bytes_of_models_and_of_their_dicts_are_identical() -> None:
         return _echo(request)
 
     batch = _varied_batch()
-    with _client(handler) as client:
+    with mock_client(handler) as client:
         from_models = client.export_jobs.update_items(JOB, batch)
         model_bytes, sent[:] = list(sent), []
         from_dicts = client.export_jobs.update_items(JOB, [unstructure(u) for u in batch])
@@ -260,7 +234,7 @@ def test_bad_models_are_still_refused_before_sending(
         return _echo(request)
 
     with (
-        _client(handler) as client,
+        mock_client(handler) as client,
         pytest.raises(error, match=message),
     ):
         client.export_jobs.update_items(JOB, [update])
@@ -322,7 +296,7 @@ def test_a_malformed_item_raises_when_items_is_read_with_its_json_path() -> None
         "data": [{"accountingEntryId": str(_id(1)), "exportJobId": "nope", "status": "failed"}],
         "errors": [],
     }
-    with _client(lambda r: httpx.Response(200, json=body)) as client:
+    with mock_client(lambda r: httpx.Response(200, json=body)) as client:
         result = client.export_jobs.update_items(
             JOB, [UpdateExportJobItemV3(_id(1), ExportJobItemStatus.FAILED)]
         )
@@ -347,7 +321,7 @@ def test_a_malformed_item_raises_when_items_is_read_with_its_json_path() -> None
 )
 def test_a_malformed_envelope_or_error_still_fails_the_call(body: Any, path: str) -> None:
     with (
-        _client(lambda r: httpx.Response(200, json=body)) as client,
+        mock_client(lambda r: httpx.Response(200, json=body)) as client,
         pytest.raises(ResponseValidationError) as raised,
     ):
         client.export_jobs.update_items(
@@ -370,7 +344,7 @@ def test_the_async_client_gets_the_same_result() -> None:
             return await client.export_jobs.update_items(JOB, batch)
 
     result = asyncio.run(run())
-    with _client(_echo) as client:
+    with mock_client(_echo) as client:
         assert result == client.export_jobs.update_items(JOB, [unstructure(u) for u in batch])
     assert [e.accounting_entry_id for e in result.errors] == [
         batch[99].accounting_entry_id,

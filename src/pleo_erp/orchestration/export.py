@@ -480,6 +480,7 @@ class _JobRun:
 
 
 def _update_model(outcome: ItemOutcome) -> UpdateExportJobItemV3:
+    """The item update the export reports to Pleo for ``outcome``."""
     if outcome.status == "successful":
         return UpdateExportJobItemV3(
             accounting_entry_id=outcome.accounting_entry_id,
