@@ -19,6 +19,7 @@ from pleo_erp.client._transport import (
 )
 from pleo_erp.client.errors import PaginationError, ResponseValidationError
 from pleo_erp.client.resources.export_jobs import AsyncExportJobs, ExportJobs
+from tests.helpers.mock_client import cursor_page as page
 
 COMPANY = uuid.UUID("0b5f0e3c-5c2d-4a56-9f0c-6a1f3c1d2e01")
 
@@ -34,21 +35,6 @@ def job(n: int) -> dict[str, Any]:
         "isInteractive": True,
         "vendorBasedBookkeeping": False,
     }
-
-
-def page(
-    items: list[dict[str, Any]], *, next_cursor: str | None, total: int | None = None
-) -> dict[str, Any]:
-    pagination: dict[str, Any] = {
-        "currentRequestPagination": {"parameters": {}},
-        "hasNextPage": next_cursor is not None,
-        "hasPreviousPage": False,
-    }
-    if next_cursor is not None:
-        pagination["endCursor"] = next_cursor
-    if total is not None:
-        pagination["total"] = total
-    return {"data": items, "pagination": pagination}
 
 
 def sync_jobs() -> ExportJobs:

@@ -36,20 +36,10 @@ from pleo_erp.client.resources.export_items import (
 )
 from pleo_erp.client.serialization import loads
 from tests.helpers.export import item_json
+from tests.helpers.mock_client import cursor_page
 
 JOB = uuid.UUID(int=77)
 CALL = list_call(JOB)
-
-
-def _page(items: list[dict[str, Any]], *, next_cursor: str | None = None) -> dict[str, Any]:
-    pagination: dict[str, Any] = {
-        "currentRequestPagination": {"parameters": {}},
-        "hasNextPage": next_cursor is not None,
-        "hasPreviousPage": False,
-    }
-    if next_cursor is not None:
-        pagination["endCursor"] = next_cursor
-    return {"data": items, "pagination": pagination}
 
 
 class _Tracked(dict[str, Any]):
@@ -125,7 +115,7 @@ def _text(body: Any) -> str:
 
 
 def test_read_page_types_the_same_items_as_parsing_the_whole_body() -> None:
-    body = _page([item_json(), item_json(), item_json()], next_cursor="AAAA")
+    body = cursor_page([item_json(), item_json(), item_json()], next_cursor="AAAA")
     streamed = read_page(_text(body), CALL)
     whole = parse_page(loads(_text(body)))
     assert streamed == whole
@@ -151,7 +141,7 @@ def test_read_page_of_an_empty_body_fails_like_the_whole_body_parse() -> None:
     ],
 )
 def test_a_bad_page_raises_the_same_error_as_the_whole_body_parse(mutate: Any) -> None:
-    body = _page([item_json(), item_json(), item_json()])
+    body = cursor_page([item_json(), item_json(), item_json()])
     mutate(body)
     with pytest.raises(ResponseValidationError) as whole:
         parse_page(loads(_text(body)))
@@ -174,8 +164,8 @@ def _core() -> TransportCore:
 
 def test_list_follows_cursors_and_types_every_item(httpx_mock: HTTPXMock) -> None:
     first, second = item_json(), item_json()
-    httpx_mock.add_response(json=_page([first], next_cursor="AAAA"))
-    httpx_mock.add_response(json=_page([second]))
+    httpx_mock.add_response(json=cursor_page([first], next_cursor="AAAA"))
+    httpx_mock.add_response(json=cursor_page([second]))
     resource = ExportItems(SyncTransport(_core(), httpx.Client(), sleep=lambda _: None))
     items = resource.list(JOB, page_size=1).to_list()
     assert [str(i.accounting_entry_id) for i in items] == [
@@ -187,8 +177,8 @@ def test_list_follows_cursors_and_types_every_item(httpx_mock: HTTPXMock) -> Non
 
 def test_async_list_follows_cursors_and_types_every_item(httpx_mock: HTTPXMock) -> None:
     first, second = item_json(), item_json()
-    httpx_mock.add_response(json=_page([first], next_cursor="AAAA"))
-    httpx_mock.add_response(json=_page([second]))
+    httpx_mock.add_response(json=cursor_page([first], next_cursor="AAAA"))
+    httpx_mock.add_response(json=cursor_page([second]))
 
     async def run() -> list[str]:
         async with httpx.AsyncClient() as http:
@@ -202,8 +192,8 @@ def test_the_page_reader_alternates_fetch_and_parse(httpx_mock: HTTPXMock) -> No
     """``split_pages``: fetch (the request) and parse (the typing) are two steps, so an export
     can request on one thread and type on another; the next request needs the parsed cursor."""
     first, second = item_json(), item_json()
-    httpx_mock.add_response(json=_page([first], next_cursor="AAAA"))
-    httpx_mock.add_response(json=_page([second]))
+    httpx_mock.add_response(json=cursor_page([first], next_cursor="AAAA"))
+    httpx_mock.add_response(json=cursor_page([second]))
     resource = ExportItems(SyncTransport(_core(), httpx.Client(), sleep=lambda _: None))
     paginator = resource.list(JOB, page_size=1)
     assert isinstance(paginator, ExportItemPaginator)
@@ -226,7 +216,7 @@ def test_the_page_reader_alternates_fetch_and_parse(httpx_mock: HTTPXMock) -> No
 def test_a_split_page_that_does_not_fit_raises_like_any_page(httpx_mock: HTTPXMock) -> None:
     broken = item_json()
     broken["accountingEntryId"] = "not-a-uuid"
-    httpx_mock.add_response(json=_page([broken]))
+    httpx_mock.add_response(json=cursor_page([broken]))
     resource = ExportItems(SyncTransport(_core(), httpx.Client(), sleep=lambda _: None))
     paginator = resource.list(JOB)
     assert isinstance(paginator, ExportItemPaginator)

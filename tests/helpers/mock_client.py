@@ -1,4 +1,5 @@
-"""A ``PleoClient`` whose every request goes to a handler function (``httpx.MockTransport``)."""
+"""Pleo faked for client tests: a ``PleoClient`` whose every request goes to a handler
+function (``httpx.MockTransport``), and the body of a cursor-paginated list page."""
 
 from __future__ import annotations
 
@@ -18,3 +19,19 @@ def mock_client(handler: Any) -> PleoClient:
         requests_per_minute=None,
         max_retries=0,
     )
+
+
+def cursor_page(
+    items: list[dict[str, Any]], *, next_cursor: str | None = None, total: int | None = None
+) -> dict[str, Any]:
+    """A list page as Pleo answers it: ``items``, and a next page if ``next_cursor``."""
+    pagination: dict[str, Any] = {
+        "currentRequestPagination": {"parameters": {}},
+        "hasNextPage": next_cursor is not None,
+        "hasPreviousPage": False,
+    }
+    if next_cursor is not None:
+        pagination["endCursor"] = next_cursor
+    if total is not None:
+        pagination["total"] = total
+    return {"data": items, "pagination": pagination}
