@@ -316,7 +316,14 @@ def _items_alive_at_posts(driver: str, items: int) -> int:
 def test_memory_holds_a_few_pages_of_items_not_the_job(driver: str) -> None:
     """Issue 13 item 4: export items are dropped once done; only ids and outcomes stay."""
     small = _items_alive_at_posts(driver, 60)
+    # The fewest of up to three runs: a job-sized buffer holds all 240 items in every run, but
+    # a loaded machine (a full parallel suite) now and then leaves one run with far more alive
+    # at a sample (118 and 140 seen, ≈ 40 otherwise) and never twice in a row.
     large = _items_alive_at_posts(driver, 240)
+    for _ in range(2):
+        if large <= small + 60 and large <= 120:
+            break
+        large = min(large, _items_alive_at_posts(driver, 240))
     # Does not grow with the job: a job-sized buffer would hold all 240 (and 180 more than the
     # 60-item job). On a quiet machine this is a few pages of 10 plus the posts in flight
     # (≈ 40); the slack is for worker threads that a loaded machine leaves behind.
